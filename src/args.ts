@@ -1,0 +1,117 @@
+// Command-line values: citty 0.2 has no number type and accepts unknown flags
+// silently, so every value is checked here, with one-line messages.
+
+import type { ArgsDef } from "citty";
+
+export class UsageError extends Error {}
+
+const SUFFIX: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
+
+/**
+ * A whole number written as 5000000, 5_000_000, 5,000,000, 5e6 or 5M (k, M, G:
+ * powers of 1000). Throws UsageError naming the flag otherwise.
+ */
+export function parseCount(text: string | undefined, flag: string, min = 1): number {
+  if (text === undefined || text === "") throw new UsageError(`--${flag} needs a value`);
+  const compact = text.trim().replace(/[_,](?=\d)/g, "");
+  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)([kmgt]?)$/i.exec(compact);
+  const value = m ? Number(m[1]) * (m[2] ? SUFFIX[m[2].toLowerCase()]! : 1) : Number.NaN;
+  if (!Number.isFinite(value)) throw new UsageError(`--${flag} must be a whole number, got ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(value)) throw new UsageError(`--${flag} must be a whole number, got ${JSON.stringify(text)}`);
+  if (value < min) throw new UsageError(`--${flag} must be at least ${min}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+/** A list of counts: "1,2,4". */
+export function parseCountList(text: string | undefined, flag: string, min = 1): number[] {
+  if (text === undefined || text === "") throw new UsageError(`--${flag} needs a value`);
+  return text.split(",").map((part) => parseCount(part, flag, min));
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * A point in time as epoch seconds: ISO 8601 ("2026-11-27", "2026-11-27T10:00",
+ * "2026-11-27 10:00:00+01:00"; UTC when no offset) or the log's own
+ * "27/Nov/2026:10:00:00 +0000".
+ */
+export function parseTime(text: string | undefined, flag: string): number {
+  if (text === undefined || text === "") throw new UsageError(`--${flag} needs a value`);
+  const t = text.trim();
+  const iso = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(t);
+  const clf = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?: ([+-]\d{4}))?$/.exec(t);
+  let fields: number[] | null = null;
+  let zone = "Z";
+  if (iso) {
+    fields = [iso[1], iso[2], iso[3], iso[4] ?? "0", iso[5] ?? "0", iso[6] ?? "0"].map(Number);
+    zone = iso[7] ?? "Z";
+  } else if (clf) {
+    fields = [clf[3], String(MONTHS.indexOf(clf[2]!) + 1), clf[1], clf[4], clf[5], clf[6]].map(Number);
+    zone = clf[7] ?? "Z";
+  }
+  const bad = () => new UsageError(`--${flag} must be a date and time such as 2026-11-27T10:00:00Z, got ${JSON.stringify(text)}`);
+  if (!fields) throw bad();
+  const [y, mo, d, h, mi, s] = fields as [number, number, number, number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
+    throw bad();
+  }
+  let offset = 0;
+  const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
+  if (z) {
+    if (Number(z[2]) > 23 || Number(z[3]) > 59) throw bad();
+    offset = (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 3600 + Number(z[3]) * 60);
+  }
+  return day.getTime() / 1000 + h * 3600 + mi * 60 + s - offset;
+}
+
+/** Every spelling citty accepts for the flags of `def` (names, kebab/camel forms, aliases). */
+function knownFlags(def: ArgsDef): Map<string, "boolean" | "value"> {
+  const known = new Map<string, "boolean" | "value">();
+  for (const [name, arg] of Object.entries(def)) {
+    if (arg.type === "positional") continue;
+    const kind = arg.type === "boolean" ? "boolean" : "value";
+    const aliases = arg.alias === undefined ? [] : Array.isArray(arg.alias) ? arg.alias : [arg.alias];
+    const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    for (const n of [name, kebab, camel, ...aliases]) known.set(n, kind);
+  }
+  return known;
+}
+
+/**
+ * Rejects flags `def` does not define, a value flag given without a value,
+ * and, when `maxPositionals` is set, extra positional arguments. Returns the
+ * positional arguments.
+ */
+export function checkArgs(rawArgs: readonly string[], def: ArgsDef, maxPositionals = Number.POSITIVE_INFINITY): string[] {
+  const known = knownFlags(def);
+  const positionals: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") {
+      positionals.push(...rawArgs.slice(i + 1));
+      break;
+    }
+    if (arg === "-" || !arg.startsWith("-")) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.replace(/^--?/, "").slice(0, eq < 0 ? undefined : eq - (arg.startsWith("--") ? 2 : 1));
+    let kind = known.get(name);
+    if (kind === undefined && name.startsWith("no-") && known.get(name.slice(3)) === "boolean") kind = "boolean";
+    if (kind === undefined) throw new UsageError(`unknown option ${arg.slice(0, eq < 0 ? undefined : eq)}`);
+    if (kind === "value" && eq < 0) {
+      const next = rawArgs[i + 1];
+      if (next === undefined || (next.startsWith("-") && next !== "-" && !/^-\d/.test(next))) {
+        throw new UsageError(`${arg} needs a value`);
+      }
+      i++;
+    }
+  }
+  if (positionals.length > maxPositionals) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(positionals[maxPositionals])}`);
+  }
+  return positionals;
+}

@@ -1,0 +1,208 @@
+// The thin CLI over the engine: argument checking, dispatch between the
+// analyze command (the default) and subcommands, output, exit codes, signals.
+
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
+import { createConsola } from "consola";
+import { checkArgs, parseCount, parseTime, UsageError } from "./args.ts";
+import { analyze, defaultWorkers, NoValidLinesError } from "./engine.ts";
+import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "./generate.ts";
+import { InputError } from "./inputs.ts";
+import { killChildren, MapError } from "./mapreduce.ts";
+import { renderJson, renderReport } from "./report.ts";
+import { ENGINE_VERSION } from "./version.ts";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_SIGINT = 130;
+export const EXIT_SIGTERM = 143;
+
+export const DEFAULT_LINES = 5_000_000;
+export const DEFAULT_TOP = 10;
+
+// consola writes info to stdout by default: every message goes to stderr here.
+export const logger = createConsola({ stdout: process.stderr, stderr: process.stderr });
+
+const commonArgs = {
+  lines: { type: "string", description: `Generated lines to analyze (5000000, 5_000_000, 5e6 or 5M) [default: ${DEFAULT_LINES}]` },
+  seed: { type: "string", description: `Seed of the generated traffic (0..4294967295) [default: ${DEFAULT_SEED}]` },
+} as const satisfies ArgsDef;
+
+const analyzeArgs = {
+  files: { type: "positional", required: false, description: "Access logs to analyze: files, directories, - for stdin (none: generated traffic)" },
+  ...commonArgs,
+  workers: { type: "string", alias: "w", description: "Worker processes [default: the cores available]" },
+  top: { type: "string", description: `Length of the top lists [default: ${DEFAULT_TOP}]` },
+  since: { type: "string", description: "Count only requests at or after this time (ISO 8601 or 27/Nov/2026:10:00:00 +0000; UTC if no offset)" },
+  until: { type: "string", description: "Count only requests before this time" },
+  json: { type: "boolean", description: "Print the report as one JSON document" },
+  quiet: { type: "boolean", alias: "q", description: "No messages on stderr except errors" },
+  version: { type: "boolean", alias: "v", description: "Print the engine version" },
+  help: { type: "boolean", alias: "h", description: "Show this help" },
+} as const satisfies ArgsDef;
+
+const generateArgs = {
+  ...commonArgs,
+  out: { type: "string", alias: "o", description: "Write to this file (atomically: temporary name, then rename) [default: stdout]" },
+  help: { type: "boolean", alias: "h", description: "Show this help" },
+} as const satisfies ArgsDef;
+
+const analyzeCommand = defineCommand({
+  meta: {
+    name: "analyze.ts",
+    version: ENGINE_VERSION,
+    description: "MapReduce access-log analysis on every core. Subcommands: generate. Name a file called like a subcommand as ./generate.",
+  },
+  args: analyzeArgs,
+});
+const generateCommand = defineCommand({
+  meta: { name: "generate", description: "Write the generated traffic as an access log, byte-identical to what the mappers analyze" },
+  args: generateArgs,
+});
+
+const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { generate: generateCommand as CommandDef<ArgsDef> };
+
+function useColor(stream: { isTTY?: boolean }): boolean {
+  if (process.env.NO_COLOR) return false;
+  if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== "0") return true;
+  return stream.isTTY === true;
+}
+
+/** Writes to stdout; a reader that went away (`| head`) ends the process quietly. */
+function writeStdout(text: string): void {
+  try {
+    writeSync(1, text);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EPIPE") process.exit(EXIT_OK);
+    throw err;
+  }
+}
+
+async function showHelp(cmd: CommandDef<ArgsDef>, parent?: CommandDef<ArgsDef>): Promise<void> {
+  writeStdout(`${await renderUsage(cmd, parent)}\n`);
+}
+
+function seedOf(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_SEED;
+  const seed = parseCount(text, "seed", 0);
+  if (seed > 0xffffffff) throw new UsageError(`--seed must be at most 4294967295, got ${JSON.stringify(text)}`);
+  return seed;
+}
+
+async function runAnalyze(rawArgs: string[]): Promise<number> {
+  const files = checkArgs(rawArgs, analyzeArgs);
+  const args = parseArgs(rawArgs, analyzeArgs);
+  if (args.help) {
+    await showHelp(analyzeCommand as CommandDef<ArgsDef>);
+    return EXIT_OK;
+  }
+  if (args.version) {
+    writeStdout(`${ENGINE_VERSION}\n`);
+    return EXIT_OK;
+  }
+  if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
+  if (files.length > 0 && args.seed !== undefined) throw new UsageError("--seed applies to generated traffic, not to files");
+  const lines = args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines");
+  const options = {
+    inputs: files,
+    lines,
+    seed: seedOf(args.seed),
+    workers: args.workers === undefined ? defaultWorkers() : parseCount(args.workers, "workers"),
+    top: args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top"),
+    since: args.since === undefined ? undefined : parseTime(args.since, "since"),
+    until: args.until === undefined ? undefined : parseTime(args.until, "until"),
+  };
+  if (options.since !== undefined && options.until !== undefined && options.since >= options.until) {
+    throw new UsageError("--since must be before --until");
+  }
+  if (args.quiet) logger.level = 0;
+  const { data, run } = await analyze(options);
+  writeStdout(args.json ? renderJson(data, run) : renderReport(data, run, { color: useColor(process.stdout), width: process.stdout.columns ?? 100 }));
+  return EXIT_OK;
+}
+
+async function runGenerate(rawArgs: string[]): Promise<number> {
+  checkArgs(rawArgs, generateArgs, 0);
+  const args = parseArgs(rawArgs, generateArgs);
+  if (args.help) {
+    await showHelp(generateCommand as CommandDef<ArgsDef>, analyzeCommand as CommandDef<ArgsDef>);
+    return EXIT_OK;
+  }
+  const lines = args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines");
+  const seed = seedOf(args.seed);
+  const out = args.out;
+  const toStdout = out === undefined || out === "-";
+  const temp = toStdout ? null : join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
+  let fd = 1;
+  if (temp) {
+    try {
+      fd = openSync(temp, "w");
+    } catch (err) {
+      throw new InputError(`cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    cleanupOnSignal = () => rmSync(temp, { force: true });
+  }
+  try {
+    const gen = new LineGenerator(seed, DEFAULT_GENERATOR);
+    const buf = new Uint8Array(1 << 20);
+    for (let i = 0; i < lines; i = gen.next) {
+      const n = gen.fill(buf, i, lines);
+      let at = 0;
+      while (at < n) at += writeSync(fd, buf, at, n - at);
+    }
+    if (temp) {
+      closeSync(fd);
+      renameSync(temp, out!);
+      cleanupOnSignal = null;
+    }
+  } catch (err) {
+    if (temp) rmSync(temp, { force: true });
+    if (toStdout && (err as NodeJS.ErrnoException).code === "EPIPE") return EXIT_OK;
+    throw new InputError(`cannot write ${toStdout ? "stdout" : out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  return EXIT_OK;
+}
+
+let cleanupOnSignal: (() => void) | null = null;
+let interrupted = false;
+
+function onSignal(signal: "SIGINT" | "SIGTERM"): void {
+  interrupted = true;
+  killChildren();
+  cleanupOnSignal?.();
+  process.exit(signal === "SIGINT" ? EXIT_SIGINT : EXIT_SIGTERM);
+}
+
+/** Runs the CLI on `argv` (without the runtime and script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  const [first, ...rest] = argv;
+  try {
+    const sub = first !== undefined ? SUBCOMMANDS[first] : undefined;
+    if (sub === generateCommand) return await runGenerate(rest);
+    return await runAnalyze(argv);
+  } catch (err) {
+    if (interrupted) return EXIT_FAILED;
+    killChildren();
+    if (err instanceof UsageError) {
+      logger.error(`${err.message} (see --help)`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof NoValidLinesError) {
+      logger.error(err.message);
+      for (const m of err.data.malformedSamples) {
+        process.stderr.write(`  ${m.input}:${m.line}  ${JSON.stringify(m.text.slice(0, 100))}\n`);
+      }
+      return EXIT_FAILED;
+    }
+    if (err instanceof InputError || err instanceof MapError) {
+      logger.error(err.message);
+      return EXIT_FAILED;
+    }
+    logger.error(`internal error: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT_FAILED;
+  }
+}

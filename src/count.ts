@@ -1,0 +1,432 @@
+// The one hot path: split byte chunks into lines, validate each line as a
+// Common or Combined Log Format entry (the rules of test/fixtures/README.md),
+// and count it. Works on bytes only: no per-line string, no regex.
+
+import { KeyTable, viewOf } from "./keys.ts";
+import { PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "./partial.ts";
+
+/** Client counter columns. */
+export const CLIENT_REQUESTS = 0;
+export const CLIENT_4XX = 1;
+export const CLIENT_5XX = 2;
+export const CLIENT_404 = 3;
+export const CLIENT_BYTES = 4;
+const CLIENT_COLUMNS = 5;
+
+export const MALFORMED_SAMPLES = 5;
+const SAMPLE_BYTES = 240;
+
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const QUOTE = 34;
+const BACKSLASH = 92;
+const QUESTION = 63;
+
+/** Time window: a line counts when since <= t < until (epoch seconds, UTC). */
+export interface TimeWindow {
+  since?: number;
+  until?: number;
+}
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Month index 0..11 of the three bytes "Jan".."Dec", or -1. */
+function monthIndex(a: number, b: number, c: number): number {
+  switch ((a << 16) | (b << 8) | c) {
+    case 0x4a616e: return 0; // Jan
+    case 0x466562: return 1; // Feb
+    case 0x4d6172: return 2; // Mar
+    case 0x417072: return 3; // Apr
+    case 0x4d6179: return 4; // May
+    case 0x4a756e: return 5; // Jun
+    case 0x4a756c: return 6; // Jul
+    case 0x417567: return 7; // Aug
+    case 0x536570: return 8; // Sep
+    case 0x4f6374: return 9; // Oct
+    case 0x4e6f76: return 10; // Nov
+    case 0x446563: return 11; // Dec
+    default: return -1;
+  }
+}
+
+function isSpaceByte(c: number): boolean {
+  return c === SPACE || (c >= 9 && c <= 13);
+}
+
+/** End of the run of non-whitespace bytes starting at p: the first whitespace byte, or e. */
+function tokenEnd(buf: Uint8Array, p: number, e: number): number {
+  while (p < e) {
+    const c = buf[p]!;
+    if (c <= SPACE && isSpaceByte(c)) return p;
+    p++;
+  }
+  return e;
+}
+
+/**
+ * The closing quote of a quoted field starting at p: the first '"' before e
+ * not escaped by a backslash, or -1. A quote is escaped when an odd run of
+ * backslashes precedes it. Native indexOf beats a byte loop here.
+ */
+function closingQuote(buf: Uint8Array, p: number, e: number): number {
+  const start = p;
+  for (;;) {
+    const q = buf.indexOf(QUOTE, p);
+    if (q < 0 || q >= e) return -1;
+    let b = q - 1;
+    while (b >= start && buf[b] === BACKSLASH) b--;
+    if (((q - 1 - b) & 1) === 0) return q;
+    p = q + 1;
+  }
+}
+
+/** Two ASCII digits at p as 0..99, or -1. */
+function twoDigits(buf: Uint8Array, p: number): number {
+  const a = buf[p]! - 48;
+  const b = buf[p + 1]! - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
+export function daysFromCivil(y: number, m: number, d: number): number {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/**
+ * Epoch seconds (UTC) at the start of the day "dd/Mon/yyyy" at buf[p..p+11),
+ * shifted by the zone "+zzzz" at buf[p+21..p+26); -1 when not a real date.
+ */
+function parseLogDay(buf: Uint8Array, p: number): number {
+  const day = twoDigits(buf, p);
+  const month = monthIndex(buf[p + 3]!, buf[p + 4]!, buf[p + 5]!);
+  const century = twoDigits(buf, p + 7);
+  const yy = twoDigits(buf, p + 9);
+  const sign = buf[p + 21];
+  const zh = twoDigits(buf, p + 22);
+  const zm = twoDigits(buf, p + 24);
+  if (
+    month < 0 || day < 1 || century < 0 || yy < 0 || buf[p + 2] !== 47 || buf[p + 6] !== 47 ||
+    (sign !== 43 && sign !== 45) || zh < 0 || zh > 23 || zm < 0 || zm > 59 || day > DAYS_IN_MONTH[month]!
+  ) {
+    return -1;
+  }
+  const year = century * 100 + yy;
+  if (month === 1 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return -1;
+  const offset = (sign === 43 ? 1 : -1) * (zh * 3600 + zm * 60);
+  return daysFromCivil(year, month + 1, day) * 86400 - offset;
+}
+
+/** Seconds into the day of ":HH:MM:SS " at buf[p..p+10), or -1. */
+function parseLogClock(buf: Uint8Array, p: number): number {
+  const hour = twoDigits(buf, p + 1);
+  const minute = twoDigits(buf, p + 4);
+  const second = twoDigits(buf, p + 7);
+  if (
+    buf[p] !== 58 || buf[p + 3] !== 58 || buf[p + 6] !== 58 || buf[p + 9] !== SPACE ||
+    hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60
+  ) {
+    return -1;
+  }
+  return hour * 3600 + minute * 60 + second;
+}
+
+/**
+ * Epoch seconds (UTC) of "dd/Mon/yyyy:HH:MM:SS +zzzz" at buf[p..p+26), or -1
+ * when the text is not a real date in that exact shape.
+ */
+export function parseLogTime(buf: Uint8Array, p: number): number {
+  const day = parseLogDay(buf, p);
+  const clock = parseLogClock(buf, p + 11);
+  return day === -1 || clock < 0 ? -1 : day + clock;
+}
+
+/** Where a block of bytes comes from, for malformed-line samples. */
+export interface BlockOrigin {
+  /** Absolute byte offset of buf[0] in its source. */
+  offset: number;
+}
+
+/**
+ * Counts lines into per-key tables. One instance per task; toPartial() turns
+ * it into the JSON-ready partial the parent merges.
+ */
+export class LogCounter {
+  linesRead = 0;
+  malformed = 0;
+  combined = 0;
+  common = 0;
+  outOfWindow = 0;
+  requests = 0;
+  bytesServed = 0;
+  firstTime = Number.POSITIVE_INFINITY;
+  lastTime = Number.NEGATIVE_INFINITY;
+  readonly status = new Float64Array(1000);
+  readonly clients = new KeyTable(CLIENT_COLUMNS);
+  readonly methods = new KeyTable(1, 16);
+  readonly paths = new KeyTable(1);
+  readonly notFoundPaths = new KeyTable(1);
+  readonly referrers = new KeyTable(1);
+  readonly agents = new KeyTable(1);
+  readonly minutes = new Map<number, number>();
+  readonly malformedSamples: MalformedSample[] = [];
+  private currentMinute = Number.NaN;
+  private viewed: Uint8Array | null = null;
+  private view = new DataView(new ArrayBuffer(0));
+  private currentMinuteCount = 0;
+  private readonly since: number;
+  private readonly until: number;
+
+  constructor(window: TimeWindow = {}) {
+    this.since = window.since ?? Number.NEGATIVE_INFINITY;
+    this.until = window.until ?? Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Counts the lines of buf[start, end) that start before `startLimit`.
+   * Returns the index of the first byte not consumed: the start of an
+   * unterminated last line (unless `final`, when it is counted too) or of
+   * the first line at or past `startLimit`.
+   */
+  countBlock(buf: Uint8Array, start: number, end: number, final: boolean, origin: number, startLimit = end): number {
+    if (buf !== this.viewed) {
+      this.viewed = buf;
+      this.view = viewOf(buf);
+    }
+    let p = start;
+    while (p < end && p < startLimit) {
+      let lineEnd = buf.indexOf(LF, p);
+      if (lineEnd === -1 || lineEnd >= end) {
+        if (!final) return p;
+        lineEnd = end;
+      }
+      this.countLine(buf, p, lineEnd, origin);
+      p = lineEnd + 1;
+    }
+    return p > end ? end : p;
+  }
+
+  /** Counts one line buf[s, e) without its LF; `origin` is the absolute offset of buf[0]. */
+  countLine(buf: Uint8Array, s: number, e: number, origin: number): void {
+    this.linesRead++;
+    if (buf !== this.viewed) {
+      this.viewed = buf;
+      this.view = viewOf(buf);
+    }
+    if (e > s && buf[e - 1] === CR) e--;
+    if (!this.parseAndCount(buf, s, e)) this.noteMalformed(buf, s, e, origin + s);
+  }
+
+  /** A line too long to hold in memory: counted as malformed from its first bytes. */
+  countOversizedLine(head: Uint8Array, offset: number): void {
+    this.linesRead++;
+    this.noteMalformed(head, 0, head.length, offset, "line too long");
+  }
+
+  private noteMalformed(buf: Uint8Array, s: number, e: number, offset: number, reason?: string): void {
+    this.malformed++;
+    if (this.malformedSamples.length < MALFORMED_SAMPLES) {
+      const sample: MalformedSample = {
+        line: this.linesRead,
+        offset,
+        text: binaryString(buf, s, Math.min(e, s + SAMPLE_BYTES)),
+        truncated: e - s > SAMPLE_BYTES,
+      };
+      if (reason) sample.reason = reason;
+      this.malformedSamples.push(sample);
+    }
+  }
+
+  // The day part of consecutive lines rarely changes: keep the last one parsed.
+  private readonly cachedDay = new Uint8Array(16);
+  private cachedDayStart = -1;
+
+  private parseTime(buf: Uint8Array, p: number): number {
+    const cached = this.cachedDay;
+    let same = this.cachedDayStart !== -1;
+    for (let k = 0; k < 11 && same; k++) same = buf[p + k] === cached[k];
+    for (let k = 0; k < 5 && same; k++) same = buf[p + 21 + k] === cached[11 + k];
+    if (!same) {
+      const dayStart = parseLogDay(buf, p);
+      if (dayStart === -1) return -1;
+      for (let k = 0; k < 11; k++) cached[k] = buf[p + k]!;
+      for (let k = 0; k < 5; k++) cached[11 + k] = buf[p + 21 + k]!;
+      this.cachedDayStart = dayStart;
+    }
+    const clock = parseLogClock(buf, p + 11);
+    return clock < 0 ? -1 : this.cachedDayStart + clock;
+  }
+
+  private parseAndCount(buf: Uint8Array, s: number, e: number): boolean {
+    // host ident authuser: runs of non-whitespace separated by single spaces.
+    const hostEnd = tokenEnd(buf, s, e);
+    if (hostEnd === s || buf[hostEnd] !== SPACE) return false;
+    const userStart = tokenEnd(buf, hostEnd + 1, e) + 1;
+    if (userStart === hostEnd + 2 || buf[userStart - 1] !== SPACE) return false;
+    let p = tokenEnd(buf, userStart, e);
+    if (p === userStart || buf[p] !== SPACE) return false;
+    p++;
+    // [dd/Mon/yyyy:HH:MM:SS +zzzz] "
+    if (p + 30 > e || buf[p] !== 91 || buf[p + 27] !== 93 || buf[p + 28] !== SPACE || buf[p + 29] !== QUOTE) return false;
+    const time = this.parseTime(buf, p + 1);
+    if (time === -1) return false;
+    const requestStart = p + 30;
+    const requestEnd = closingQuote(buf, requestStart, e);
+    if (requestEnd < 0) return false;
+    // method = text before the first space; path = the second token, cut at "?".
+    let methodEnd = requestStart;
+    while (methodEnd < requestEnd && buf[methodEnd] !== SPACE) methodEnd++;
+    let pathEnd = -1;
+    if (methodEnd < requestEnd) {
+      pathEnd = methodEnd + 1;
+      while (pathEnd < requestEnd) {
+        const ch = buf[pathEnd]!;
+        if (ch === SPACE || ch === QUESTION) break;
+        pathEnd++;
+      }
+    }
+    // status: 3 digits; bytes: digits or "-"
+    p = requestEnd + 1;
+    if (p + 6 > e || buf[p] !== SPACE || buf[p + 4] !== SPACE) return false;
+    const d0 = buf[p + 1]! - 48;
+    const d1 = buf[p + 2]! - 48;
+    const d2 = buf[p + 3]! - 48;
+    if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return false;
+    const status = d0 * 100 + d1 * 10 + d2;
+    p += 5;
+    let bytes = 0;
+    if (buf[p] === 45) {
+      p++;
+    } else {
+      const digitsStart = p;
+      while (p < e) {
+        const d = buf[p]! - 48;
+        if (d < 0 || d > 9) break;
+        bytes = bytes * 10 + d;
+        p++;
+      }
+      if (p === digitsStart) return false;
+    }
+    const view = this.view;
+    let refStart = -1;
+    let refEnd = -1;
+    let agent = -1;
+    if (p !== e) {
+      // Combined: ' "referer" "user-agent"' and nothing after.
+      if (buf[p] !== SPACE || buf[p + 1] !== QUOTE) return false;
+      refStart = p + 2;
+      refEnd = closingQuote(buf, refStart, e);
+      if (refEnd < 0 || buf[refEnd + 1] !== SPACE || buf[refEnd + 2] !== QUOTE || buf[e - 1] !== QUOTE) return false;
+      const agentStart = refEnd + 3;
+      if (agentStart > e - 1) return false;
+      // A user agent already seen was validated when first seen: identical
+      // bytes need no second scan for an unescaped quote.
+      agent = this.agents.find(buf, view, agentStart, e - 1);
+      if (agent < 0) {
+        if (closingQuote(buf, agentStart, e) !== e - 1) return false;
+        if (time >= this.since && time < this.until) agent = this.agents.intern(buf, view, agentStart, e - 1);
+      }
+      this.combined++;
+    } else {
+      this.common++;
+    }
+
+    if (time < this.since || time >= this.until) {
+      this.outOfWindow++;
+      return true;
+    }
+    this.requests++;
+    this.bytesServed += bytes;
+    this.status[status]!++;
+    if (time < this.firstTime) this.firstTime = time;
+    if (time > this.lastTime) this.lastTime = time;
+    const minute = Math.floor(time / 60);
+    if (minute === this.currentMinute) {
+      this.currentMinuteCount++;
+    } else {
+      this.flushMinute();
+      this.currentMinute = minute;
+      this.currentMinuteCount = 1;
+    }
+
+    const c = this.clients.intern(buf, view, s, hostEnd) * CLIENT_COLUMNS;
+    const cv = this.clients.values;
+    cv[c + CLIENT_REQUESTS]!++;
+    cv[c + CLIENT_BYTES]! += bytes;
+    if (status >= 400) {
+      if (status < 500) {
+        cv[c + CLIENT_4XX]!++;
+        if (status === 404) cv[c + CLIENT_404]!++;
+      } else if (status < 600) {
+        cv[c + CLIENT_5XX]!++;
+      }
+    }
+    this.methods.values[this.methods.intern(buf, view, requestStart, methodEnd)]!++;
+    if (pathEnd >= 0) {
+      const paths = this.paths;
+      paths.values[paths.intern(buf, view, methodEnd + 1, pathEnd)]!++;
+      if (status === 404) {
+        const nf = this.notFoundPaths;
+        nf.values[nf.intern(buf, view, methodEnd + 1, pathEnd)]!++;
+      }
+    }
+    if (agent >= 0) {
+      const refs = this.referrers;
+      refs.values[refs.intern(buf, view, refStart, refEnd)]!++;
+      this.agents.values[agent]!++;
+    }
+    return true;
+  }
+
+  private flushMinute(): void {
+    if (this.currentMinuteCount > 0) {
+      this.minutes.set(this.currentMinute, (this.minutes.get(this.currentMinute) ?? 0) + this.currentMinuteCount);
+    }
+    this.currentMinuteCount = 0;
+  }
+
+  /** The counts as a partial (without task id and timings). */
+  toCounts(): CountsPartial {
+    this.flushMinute();
+    const status: Array<[string, number]> = [];
+    for (let code = 0; code < 1000; code++) {
+      if (this.status[code]! > 0) status.push([String(code).padStart(3, "0"), this.status[code]!]);
+    }
+    const single = (t: KeyTable) => t.entries() as Array<[string, number]>;
+    return {
+      version: PARTIAL_VERSION,
+      lines: {
+        read: this.linesRead,
+        valid: this.combined + this.common,
+        malformed: this.malformed,
+        combined: this.combined,
+        common: this.common,
+        outOfWindow: this.outOfWindow,
+      },
+      requests: this.requests,
+      bytes: this.bytesServed,
+      status,
+      clients: this.clients.entries() as CountsPartial["clients"],
+      methods: single(this.methods),
+      paths: single(this.paths),
+      notFoundPaths: single(this.notFoundPaths),
+      referrers: single(this.referrers),
+      agents: single(this.agents),
+      minutes: [...this.minutes].sort((a, b) => a[0] - b[0]),
+      firstTime: this.requests > 0 ? this.firstTime : null,
+      lastTime: this.requests > 0 ? this.lastTime : null,
+      malformedSamples: this.malformedSamples,
+    };
+  }
+}
+
+function binaryString(buf: Uint8Array, s: number, e: number): string {
+  let out = "";
+  for (let k = s; k < e; k++) out += String.fromCharCode(buf[k]!);
+  return out;
+}

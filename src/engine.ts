@@ -1,0 +1,129 @@
+// The library core of one analysis: plan tasks, run the map phase on child
+// processes, reduce, and build the report data and run timings.
+
+import { cpus, platform, release, availableParallelism } from "node:os";
+import type { TimeWindow } from "./count.ts";
+import { DEFAULT_GENERATOR, type GeneratorSettings } from "./generate.ts";
+import { planFileTasks, resolveInputs, type LogInput } from "./inputs.ts";
+import { runMapTasks } from "./mapreduce.ts";
+import { mergeAll, type TaskPartial } from "./partial.ts";
+import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report.ts";
+import { splitRange, TASK_VERSION, type Task } from "./task.ts";
+import { median } from "./suspicious.ts";
+import { ENGINE_VERSION } from "./version.ts";
+
+export interface AnalyzeOptions {
+  /** Files, directories or "-"; empty for generated traffic. */
+  inputs: readonly string[];
+  lines: number;
+  seed: number;
+  workers: number;
+  top: number;
+  since?: number;
+  until?: number;
+  generator?: GeneratorSettings;
+}
+
+export interface Analysis {
+  data: ReportData;
+  run: RunInfo;
+}
+
+/** Nothing valid to analyze: the caller shows what was read and exits 1. */
+export class NoValidLinesError extends Error {
+  constructor(readonly data: ReportData) {
+    super(`no valid access-log line in ${data.lines.read.toLocaleString("en-US")} lines read`);
+  }
+}
+
+export function defaultWorkers(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export function cpuModel(): string {
+  return cpus()[0]?.model?.trim() || "unknown CPU";
+}
+
+/** Tasks for generated traffic: one contiguous line range per worker. */
+export function planGenerateTasks(lines: number, workers: number, seed: number, generator: GeneratorSettings, window?: TimeWindow): Task[] {
+  return splitRange(lines, Math.max(1, Math.min(workers, lines))).map(([start, end], id) => ({
+    version: TASK_VERSION,
+    id,
+    input: 0,
+    kind: "generate" as const,
+    seed,
+    start,
+    end,
+    generator,
+    ...(window ? { window } : {}),
+  }));
+}
+
+/** Makes malformed-line numbers global: a file range's lines come after those of the ranges before it. */
+export function globalLineNumbers(tasks: readonly Task[], partials: readonly TaskPartial[]): void {
+  const byId = new Map(partials.map((p) => [p.taskId, p]));
+  const linesBefore = new Map<number, number>();
+  const ordered = [...tasks].sort((a, b) => a.input - b.input || ("start" in a && "start" in b ? a.start - b.start : 0));
+  for (const task of ordered) {
+    const p = byId.get(task.id);
+    if (!p) continue;
+    const before = linesBefore.get(task.input) ?? 0;
+    for (const s of p.malformedSamples) s.line += before;
+    linesBefore.set(task.input, before + p.lines.read);
+  }
+}
+
+function stats(values: number[]): { min: number; median: number; max: number } {
+  return values.length === 0 ? { min: 0, median: 0, max: 0 } : { min: Math.min(...values), median: median(values), max: Math.max(...values) };
+}
+
+export async function analyze(options: AnalyzeOptions): Promise<Analysis> {
+  const t0 = performance.now();
+  const window: TimeWindow | undefined =
+    options.since !== undefined || options.until !== undefined ? { since: options.since, until: options.until } : undefined;
+  let tasks: Task[];
+  let input: InputSummary;
+  let inputNames: string[];
+  let workers: number;
+  let files: LogInput[] = [];
+  if (options.inputs.length === 0) {
+    const generator = options.generator ?? DEFAULT_GENERATOR;
+    workers = Math.max(1, Math.min(options.workers, options.lines));
+    tasks = planGenerateTasks(options.lines, workers, options.seed, generator, window);
+    input = { kind: "generated", seed: options.seed, lines: options.lines, ...generator };
+    inputNames = ["generated"];
+  } else {
+    files = resolveInputs(options.inputs);
+    tasks = planFileTasks(files, options.workers, window);
+    workers = Math.max(1, Math.min(options.workers, tasks.length));
+    input = { kind: "files", files: files.map((f) => ({ path: f.path, format: f.format, bytes: f.bytes })) };
+    inputNames = files.map((f) => f.path);
+  }
+
+  const map = await runMapTasks(tasks, { workers });
+  const tReduce = performance.now();
+  globalLineNumbers(tasks, map.partials);
+  const counts = mergeAll(map.partials);
+  const data = buildReport(counts, { input, inputNames, top: options.top, since: options.since, until: options.until });
+  const tEnd = performance.now();
+
+  const wallMs = tEnd - t0;
+  const run: RunInfo = {
+    engineVersion: ENGINE_VERSION,
+    bunVersion: Bun.version,
+    cpuModel: cpuModel(),
+    cores: availableParallelism(),
+    platform: `${platform()} ${release()}`,
+    workers,
+    tasks: tasks.length,
+    wallMs,
+    spawnMs: stats(map.children.map((c) => c.readyAt - c.spawnAt)),
+    mapMs: stats(map.children.map((c) => c.busyMs)),
+    reduceMs: tEnd - tReduce,
+    linesPerSecond: wallMs > 0 ? (counts.lines.read / wallMs) * 1000 : 0,
+    utilisation: wallMs > 0 ? map.children.reduce((a, c) => a + c.busyMs, 0) / wallMs : 0,
+    workerTimings: map.children.map((c) => ({ pid: c.pid, tasks: c.tasks.length, spawnMs: c.readyAt - c.spawnAt, mapMs: c.busyMs })),
+  };
+  if (files.length > 0 && counts.lines.valid === 0) throw new NoValidLinesError(data);
+  return { data, run };
+}

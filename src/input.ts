@@ -1,0 +1,143 @@
+// Turns every kind of input into byte chunks for the one LogCounter: a byte
+// range of a plain file, a gzip stream, stdin, or generated lines. Memory is
+// bounded by one buffer, whatever the input size.
+
+import { closeSync, openSync, readSync } from "node:fs";
+import { createGunzip } from "node:zlib";
+import { createReadStream } from "node:fs";
+import type { LogCounter } from "./count.ts";
+import { LineGenerator } from "./generate.ts";
+import type { GenerateTask } from "./task.ts";
+
+const LF = 10;
+/** Chunk buffer size; also the longest line kept whole (longer ones are counted malformed). */
+export const CHUNK_BYTES = 1 << 20;
+const OVERSIZED_SAMPLE = 240;
+
+/**
+ * Assembles arbitrary chunks into whole lines for a LogCounter. Owns the lines
+ * that start before `startLimit` (absolute offset); with `skipFirst`, the
+ * bytes up to and including the first LF belong to the previous range.
+ */
+export class LineAssembler {
+  readonly buf: Uint8Array;
+  /** Bytes of buf in use (a pending partial line after each commit). */
+  len = 0;
+  /** Absolute offset of buf[0]. */
+  offset: number;
+  done = false;
+  private skipping: boolean;
+
+  constructor(
+    private readonly counter: LogCounter,
+    options: { startOffset?: number; startLimit?: number; skipFirst?: boolean; bufferBytes?: number } = {},
+  ) {
+    this.buf = new Uint8Array(options.bufferBytes ?? CHUNK_BYTES);
+    this.offset = options.startOffset ?? 0;
+    this.startLimit = options.startLimit ?? Number.POSITIVE_INFINITY;
+    this.skipping = options.skipFirst ?? false;
+  }
+  private readonly startLimit: number;
+
+  /** Free space to read into (then call commit with the count written). */
+  get space(): Uint8Array {
+    return this.buf.subarray(this.len);
+  }
+
+  /** Counts what `n` newly written bytes complete; `eof` ends the input. */
+  commit(n: number, eof: boolean): void {
+    if (this.done) return;
+    this.len += n;
+    const buf = this.buf;
+    let p = 0;
+    if (this.skipping) {
+      const lf = buf.indexOf(LF);
+      if (lf < 0 || lf >= this.len) {
+        this.offset += this.len;
+        this.len = 0;
+        if (eof) this.done = true;
+        return;
+      }
+      p = lf + 1;
+      this.skipping = false;
+    }
+    const limit = this.startLimit - this.offset;
+    const q = p >= limit ? p : this.counter.countBlock(buf, p, this.len, eof, this.offset, limit);
+    if (q >= limit || eof) {
+      this.done = true;
+      return;
+    }
+    if (q === 0 && this.len === buf.length) {
+      // One line fills the whole buffer: count it malformed and drop the rest of it.
+      this.counter.countOversizedLine(buf.slice(0, OVERSIZED_SAMPLE), this.offset);
+      this.skipping = true;
+      this.offset += this.len;
+      this.len = 0;
+      return;
+    }
+    buf.copyWithin(0, q, this.len);
+    this.offset += q;
+    this.len -= q;
+  }
+
+  /** Feeds a chunk of any size. */
+  push(chunk: Uint8Array): void {
+    let at = 0;
+    while (at < chunk.length && !this.done) {
+      const space = this.space;
+      const n = Math.min(space.length, chunk.length - at);
+      space.set(chunk.subarray(at, at + n));
+      at += n;
+      this.commit(n, false);
+    }
+  }
+
+  end(): void {
+    this.commit(0, true);
+  }
+}
+
+/** Counts the lines that start in bytes [start, end) of a plain file. */
+export function countFileRange(path: string, start: number, end: number, counter: LogCounter): void {
+  const fd = openSync(path, "r");
+  try {
+    // Reading from start-1 lets the assembler see whether a line starts exactly at start.
+    const from = start > 0 ? start - 1 : 0;
+    const lines = new LineAssembler(counter, { startOffset: from, startLimit: end, skipFirst: start > 0 });
+    let position = from;
+    while (!lines.done) {
+      const space = lines.space;
+      const n = readSync(fd, space, 0, space.length, position);
+      position += n;
+      lines.commit(n, n === 0);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Counts every line of a byte stream (gzip output, stdin). */
+export async function countStream(stream: AsyncIterable<Uint8Array>, counter: LogCounter): Promise<void> {
+  const lines = new LineAssembler(counter);
+  for await (const chunk of stream) {
+    lines.push(chunk);
+  }
+  lines.end();
+}
+
+export async function countGzipFile(path: string, counter: LogCounter): Promise<void> {
+  const gunzip = createGunzip({ chunkSize: 1 << 18 });
+  const source = createReadStream(path, { highWaterMark: 1 << 18 });
+  source.on("error", (err) => gunzip.destroy(err));
+  await countStream(source.pipe(gunzip), counter);
+}
+
+/** Counts generated lines [task.start, task.end): the same parser as for files. */
+export function countGenerated(task: GenerateTask, counter: LogCounter, bufferBytes = 1 << 16): void {
+  const gen = new LineGenerator(task.seed, task.generator);
+  const buf = new Uint8Array(bufferBytes);
+  for (let i = task.start; i < task.end; i = gen.next) {
+    const n = gen.fill(buf, i, task.end);
+    counter.countBlock(buf, 0, n, true, 0);
+  }
+}

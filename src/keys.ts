@@ -1,0 +1,231 @@
+// Byte-string interning for the hot path: keys stay bytes until the partial is
+// written, so counting a line never allocates a string.
+
+const EMPTY_SLOT = 0;
+const MAX_SAMPLED_COLLISIONS = 4;
+const RETRY = -0x80000000;
+
+/**
+ * Hash of bytes [start, end): four bytes per step through a DataView over the
+ * same memory as `buf` (a byte loop costs about four times as much on long keys).
+ */
+export function hashBytes(buf: Uint8Array, view: DataView, start: number, end: number): number {
+  let h = 0x811c9dc5 ^ (end - start);
+  let p = start;
+  for (; p + 4 <= end; p += 4) {
+    h = Math.imul(h ^ view.getInt32(p, true), 0x01000193);
+    h ^= h >>> 15;
+  }
+  for (; p < end; p++) h = Math.imul(h ^ buf[p]!, 0x01000193);
+  return finish(h);
+}
+
+function finish(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  return h ^ (h >>> 13);
+}
+
+/** Keys at least this long are hashed from a sample of their bytes. */
+const SAMPLE_FROM = 24;
+
+/**
+ * Hash of a sample of a long key: its length and five 4-byte words spread over
+ * it. Equal keys always hash equal; keys that differ only between the samples
+ * collide, which costs comparisons, never correctness (see KeyTable).
+ */
+export function sampledHash(buf: Uint8Array, view: DataView, start: number, end: number): number {
+  const len = end - start;
+  if (len < SAMPLE_FROM) return hashBytes(buf, view, start, end);
+  let h = 0x811c9dc5 ^ len;
+  h = Math.imul(h ^ view.getInt32(start, true), 0x01000193);
+  h ^= h >>> 15;
+  h = Math.imul(h ^ view.getInt32(start + (len >> 2), true), 0x01000193);
+  h ^= h >>> 15;
+  h = Math.imul(h ^ view.getInt32(start + (len >> 1), true), 0x01000193);
+  h ^= h >>> 15;
+  h = Math.imul(h ^ view.getInt32(start + ((len * 3) >> 2) - 4, true), 0x01000193);
+  h ^= h >>> 15;
+  h = Math.imul(h ^ view.getInt32(end - 4, true), 0x01000193);
+  return finish(h);
+}
+
+/** A DataView over exactly the bytes of `buf`. */
+export function viewOf(buf: Uint8Array): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+/**
+ * An open-addressing table from byte strings to dense ids 0..size-1, with
+ * `columns` float64 counters per id (float64 so counts never overflow int32
+ * and deoptimise the JIT).
+ */
+export class KeyTable {
+  size = 0;
+  values: Float64Array;
+  private slots: Int32Array;
+  private slotHashes: Int32Array;
+  private mask: number;
+  private fullHash = false;
+  private lastHash = 0;
+  private arena: Uint8Array;
+  private arenaView: DataView;
+  private arenaUsed = 0;
+  private starts: Int32Array;
+  private lengths: Int32Array;
+
+  constructor(
+    readonly columns = 1,
+    initialCapacity = 64,
+  ) {
+    let cap = 16;
+    while (cap < initialCapacity * 2) cap *= 2;
+    this.slots = new Int32Array(cap);
+    this.slotHashes = new Int32Array(cap);
+    this.mask = cap - 1;
+    this.arena = new Uint8Array(4096);
+    this.arenaView = viewOf(this.arena);
+    this.starts = new Int32Array(initialCapacity);
+    this.lengths = new Int32Array(initialCapacity);
+    this.values = new Float64Array(initialCapacity * columns);
+  }
+
+  /** The id of bytes [start, end) of `buf` (`view` over the same memory), added if new. */
+  intern(buf: Uint8Array, view: DataView, start: number, end: number): number {
+    let slot = this.lookup(buf, view, start, end);
+    if (slot === RETRY) slot = this.lookup(buf, view, start, end);
+    return slot >= 0 ? this.slots[slot]! - 1 : this.add(buf, start, end - start, this.lastHash, ~slot);
+  }
+
+  /** The id of bytes [start, end), or -1 when the key is not in the table. */
+  find(buf: Uint8Array, view: DataView, start: number, end: number): number {
+    let slot = this.lookup(buf, view, start, end);
+    if (slot === RETRY) slot = this.lookup(buf, view, start, end);
+    return slot >= 0 ? this.slots[slot]! - 1 : -1;
+  }
+
+  /**
+   * The slot holding the key, ~(the empty slot where it would go), or RETRY
+   * after switching to whole-key hashing. One flat function: the JIT inlines
+   * it into the parser, which a chain of small methods defeated.
+   */
+  private lookup(buf: Uint8Array, view: DataView, start: number, end: number): number {
+    const len = end - start;
+    const hash = this.fullHash ? hashBytes(buf, view, start, end) : sampledHash(buf, view, start, end);
+    this.lastHash = hash;
+    const slots = this.slots;
+    const mask = this.mask;
+    let slot = hash & mask;
+    let collisions = 0;
+    for (;;) {
+      const entry = slots[slot]!;
+      if (entry === EMPTY_SLOT) return ~slot;
+      if (this.slotHashes[slot] === hash && this.lengths[entry - 1] === len) {
+        const at = this.starts[entry - 1]!;
+        const arenaView = this.arenaView;
+        let k = 0;
+        while (k + 4 <= len && arenaView.getInt32(at + k, true) === view.getInt32(start + k, true)) k += 4;
+        if (k + 4 > len) {
+          const arena = this.arena;
+          while (k < len && arena[at + k] === buf[start + k]) k++;
+          if (k === len) return slot;
+        }
+        // Many different keys sharing a sampled hash: hash whole keys from now on.
+        if (++collisions > MAX_SAMPLED_COLLISIONS && !this.fullHash) {
+          this.fullHash = true;
+          this.rehash(slots.length);
+          return RETRY;
+        }
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private add(buf: Uint8Array, start: number, len: number, hash: number, slot: number): number {
+    const id = this.size++;
+    if (id === this.starts.length) this.growIds();
+    if (this.arenaUsed + len > this.arena.length) {
+      let cap = this.arena.length * 2;
+      while (cap < this.arenaUsed + len) cap *= 2;
+      const next = new Uint8Array(cap);
+      next.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = next;
+      this.arenaView = viewOf(next);
+    }
+    this.arena.set(buf.subarray(start, start + len), this.arenaUsed);
+    this.starts[id] = this.arenaUsed;
+    this.lengths[id] = len;
+    this.arenaUsed += len;
+    this.slots[slot] = id + 1;
+    this.slotHashes[slot] = hash;
+    if (this.size * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    return id;
+  }
+
+  private growIds(): void {
+    const cap = this.starts.length * 2;
+    const starts = new Int32Array(cap);
+    starts.set(this.starts);
+    this.starts = starts;
+    const lengths = new Int32Array(cap);
+    lengths.set(this.lengths);
+    this.lengths = lengths;
+    const values = new Float64Array(cap * this.columns);
+    values.set(this.values);
+    this.values = values;
+  }
+
+  private rehash(cap: number): void {
+    const slots = new Int32Array(cap);
+    const hashes = new Int32Array(cap);
+    const mask = cap - 1;
+    for (let s = 0; s < this.slots.length; s++) {
+      const entry = this.slots[s]!;
+      if (entry === EMPTY_SLOT) continue;
+      const id = entry - 1;
+      const at = this.starts[id]!;
+      const h = this.fullHash ? hashBytes(this.arena, this.arenaView, at, at + this.lengths[id]!) : this.slotHashes[s]!;
+      let slot = h & mask;
+      while (slots[slot] !== EMPTY_SLOT) slot = (slot + 1) & mask;
+      slots[slot] = entry;
+      hashes[slot] = h;
+    }
+    this.slots = slots;
+    this.slotHashes = hashes;
+    this.mask = mask;
+  }
+
+  /** Key `id` as a binary string (one char per byte), exact for any bytes. */
+  keyOf(id: number): string {
+    const at = this.starts[id]!;
+    return latin1.decode(this.arena.subarray(at, at + this.lengths[id]!));
+  }
+
+  /** Every key with its counter columns. */
+  entries(): Array<[string, ...number[]]> {
+    const out: Array<[string, ...number[]]> = [];
+    for (let id = 0; id < this.size; id++) {
+      const row: [string, ...number[]] = [this.keyOf(id)];
+      for (let c = 0; c < this.columns; c++) row.push(this.values[id * this.columns + c]!);
+      out.push(row);
+    }
+    return out;
+  }
+}
+
+// "latin1" in TextDecoder is windows-1252, which remaps 0x80-0x9f; decode by hand.
+const latin1 = {
+  decode(bytes: Uint8Array): string {
+    let s = "";
+    for (let k = 0; k < bytes.length; k += 8192) {
+      s += String.fromCharCode.apply(null, bytes.subarray(k, k + 8192) as unknown as number[]);
+    }
+    return s;
+  },
+};
+
+export function binaryToBytes(key: string): Uint8Array {
+  const out = new Uint8Array(key.length);
+  for (let k = 0; k < key.length; k++) out[k] = key.charCodeAt(k);
+  return out;
+}

@@ -1,0 +1,400 @@
+// Reduce output: turn the merged counts into metrics (buildReport, pure) and
+// render them for people (renderReport) or machines (renderJson).
+
+import { CLIENT_404, CLIENT_4XX, CLIENT_5XX, CLIENT_BYTES, CLIENT_REQUESTS } from "./count.ts";
+import { binaryToBytes } from "./keys.ts";
+import type { CountsPartial, KeyCount, LineCounts } from "./partial.ts";
+import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
+
+export const REPORT_SCHEMA_VERSION = 1;
+
+export type InputSummary =
+  | { kind: "generated"; seed: number; lines: number; startEpoch: number; linesPerSecond: number }
+  | { kind: "files"; files: Array<{ path: string; format: "plain" | "gzip" | "stdin"; bytes: number | null }> };
+
+export interface Ranked {
+  key: string;
+  count: number;
+  share: number;
+}
+export interface ClientSummary {
+  client: string;
+  requests: number;
+  share: number;
+  errors4xx: number;
+  errors5xx: number;
+  notFound404: number;
+  bytes: number;
+}
+export interface MalformedLine {
+  input: string;
+  line: number;
+  offset: number;
+  text: string;
+  truncated: boolean;
+  reason?: string;
+}
+
+export interface ReportData {
+  input: InputSummary;
+  window: { since: string | null; until: string | null };
+  lines: LineCounts;
+  requests: number;
+  bytes: number;
+  uniqueClients: number;
+  status: Array<{ code: number; count: number; share: number }>;
+  classes: Array<{ class: string; count: number; share: number }>;
+  errorRates: { server500: number; server5xx: number; client4xx: number };
+  topClients: ClientSummary[];
+  suspicious: SuspiciousClient[];
+  methods: Ranked[];
+  topPaths: Ranked[];
+  topNotFoundPaths: Ranked[];
+  topReferrers: Ranked[];
+  topAgents: Ranked[];
+  timeline: { unit: "minute" | "hour" | "day"; buckets: Array<{ start: string; count: number }> };
+  firstTime: string | null;
+  lastTime: string | null;
+  malformedSamples: MalformedLine[];
+}
+
+export interface WorkerTiming {
+  pid: number;
+  tasks: number;
+  spawnMs: number;
+  mapMs: number;
+}
+export interface RunInfo {
+  engineVersion: string;
+  bunVersion: string;
+  cpuModel: string;
+  cores: number;
+  platform: string;
+  workers: number;
+  tasks: number;
+  wallMs: number;
+  spawnMs: { min: number; median: number; max: number };
+  mapMs: { min: number; median: number; max: number };
+  reduceMs: number;
+  linesPerSecond: number;
+  /** Sum of worker busy time over wall time: how many cores were kept busy. */
+  utilisation: number;
+  workerTimings: WorkerTiming[];
+}
+
+const utf8 = new TextDecoder();
+
+/** A key as text: bytes decoded as UTF-8 (invalid bytes become U+FFFD). */
+export function keyText(binary: string): string {
+  return utf8.decode(binaryToBytes(binary));
+}
+
+/** Safe for a terminal: control characters shown as \xHH. */
+export function printable(text: string): string {
+  // biome-ignore lint: control characters are exactly what is matched here
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0").toUpperCase()}`);
+}
+
+/** Count descending, then key ascending (byte order): the stated tie-break of every top list. */
+export function rankRows(rows: readonly KeyCount[], top: number, total: number): Ranked[] {
+  return [...rows]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .slice(0, top)
+    .map(([key, count]) => ({ key: keyText(key), count, share: total > 0 ? count / total : 0 }));
+}
+
+const share = (n: number, total: number) => (total > 0 ? n / total : 0);
+
+function timeline(minutes: ReadonlyArray<[number, number]>): ReportData["timeline"] {
+  if (minutes.length === 0) return { unit: "minute", buckets: [] };
+  const first = minutes[0]![0];
+  const last = minutes[minutes.length - 1]![0];
+  const span = last - first + 1;
+  const unit = span <= 120 ? "minute" : span <= 14 * 24 * 60 ? "hour" : "day";
+  const width = unit === "minute" ? 1 : unit === "hour" ? 60 : 1440;
+  const start = Math.floor(first / width);
+  const counts = new Array<number>(Math.floor(last / width) - start + 1).fill(0);
+  for (const [minute, n] of minutes) counts[Math.floor(minute / width) - start]! += n;
+  return {
+    unit,
+    buckets: counts.map((count, k) => ({ start: isoTime((start + k) * width * 60), count })),
+  };
+}
+
+export function isoTime(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().replace(".000Z", "Z");
+}
+
+export function buildReport(
+  counts: CountsPartial,
+  options: { input: InputSummary; inputNames: readonly string[]; top: number; since?: number; until?: number },
+): ReportData {
+  const { requests, top } = { requests: counts.requests, top: options.top };
+  const status = counts.status
+    .map(([code, count]) => ({ code: Number(code), count, share: share(count, requests) }))
+    .sort((a, b) => a.code - b.code);
+  const classCounts = new Map<string, number>();
+  for (const s of status) {
+    const cls = `${Math.floor(s.code / 100)}xx`;
+    classCounts.set(cls, (classCounts.get(cls) ?? 0) + s.count);
+  }
+  const count = (pred: (code: number) => boolean) => status.filter((s) => pred(s.code)).reduce((a, s) => a + s.count, 0);
+  const clients = counts.clients;
+  const topClients = [...clients]
+    .sort((a, b) => b[1 + CLIENT_REQUESTS] - a[1 + CLIENT_REQUESTS] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, top)
+    .map((c) => ({
+      client: keyText(c[0]),
+      requests: c[1 + CLIENT_REQUESTS],
+      share: share(c[1 + CLIENT_REQUESTS], requests),
+      errors4xx: c[1 + CLIENT_4XX],
+      errors5xx: c[1 + CLIENT_5XX],
+      notFound404: c[1 + CLIENT_404],
+      bytes: c[1 + CLIENT_BYTES],
+    }));
+  const suspicious = findSuspicious(
+    clients.map((c) => ({ client: keyText(c[0]), requests: c[1 + CLIENT_REQUESTS], errors: c[1 + CLIENT_4XX] + c[1 + CLIENT_5XX] })),
+  );
+  const combinedRequests = counts.referrers.reduce((a, r) => a + r[1], 0);
+  return {
+    input: options.input,
+    window: {
+      since: options.since === undefined ? null : isoTime(options.since),
+      until: options.until === undefined ? null : isoTime(options.until),
+    },
+    lines: counts.lines,
+    requests,
+    bytes: counts.bytes,
+    uniqueClients: clients.length,
+    status,
+    classes: [...classCounts].sort().map(([cls, n]) => ({ class: cls, count: n, share: share(n, requests) })),
+    errorRates: {
+      server500: share(count((c) => c === 500), requests),
+      server5xx: share(count((c) => c >= 500 && c < 600), requests),
+      client4xx: share(count((c) => c >= 400 && c < 500), requests),
+    },
+    topClients,
+    suspicious,
+    methods: rankRows(counts.methods, Number.POSITIVE_INFINITY, requests),
+    topPaths: rankRows(counts.paths, top, requests),
+    topNotFoundPaths: rankRows(counts.notFoundPaths, top, count((c) => c === 404)),
+    topReferrers: rankRows(counts.referrers, top, combinedRequests),
+    topAgents: rankRows(counts.agents, top, combinedRequests),
+    timeline: timeline(counts.minutes),
+    firstTime: counts.firstTime === null ? null : isoTime(counts.firstTime),
+    lastTime: counts.lastTime === null ? null : isoTime(counts.lastTime),
+    malformedSamples: counts.malformedSamples.map((s) => ({
+      input: options.inputNames[s.input ?? 0] ?? "?",
+      line: s.line,
+      offset: s.offset,
+      text: keyText(s.text),
+      truncated: s.truncated,
+      ...(s.reason ? { reason: s.reason } : {}),
+    })),
+  };
+}
+
+// ------------------------------------------------------------------ rendering
+
+export interface Style {
+  color: boolean;
+  /** Terminal width for bars. */
+  width: number;
+}
+
+const ansi = (code: number) => (on: boolean, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+const bold = ansi(1);
+const dim = ansi(2);
+const red = ansi(31);
+const green = ansi(32);
+const yellow = ansi(33);
+const cyan = ansi(36);
+
+export const int = (n: number) => Math.round(n).toLocaleString("en-US");
+export const percent = (x: number, digits = 2) => `${(x * 100).toFixed(digits)}%`;
+export const ms = (x: number) => (x >= 10000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(x < 10 ? 2 : 1)} ms`);
+
+export function humanBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** Aligns rows into columns; `right` marks right-aligned (numeric) columns. */
+export function table(rows: string[][], right: boolean[], indent = "  "): string {
+  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, c) => (widths[c] = Math.max(widths[c] ?? 0, visible(cell))));
+  return rows
+    .map((row) =>
+      indent +
+      row
+        .map((cell, c) => {
+          const pad = " ".repeat(widths[c]! - visible(cell));
+          return right[c] ? pad + cell : c === row.length - 1 ? cell : cell + pad;
+        })
+        .join("  "),
+    )
+    .join("\n");
+}
+
+export function bar(value: number, max: number, width: number): string {
+  if (max <= 0 || width <= 0) return "";
+  const eighths = Math.round((value / max) * width * 8);
+  const full = Math.floor(eighths / 8);
+  const partial = eighths % 8;
+  return "█".repeat(full) + (partial > 0 ? "▏▎▍▌▋▊▉"[7 - partial] ?? "" : "");
+}
+
+function clip(text: string, max: number): string {
+  const t = printable(text);
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+function section(style: Style, title: string): string {
+  return `\n${bold(style.color, title)}`;
+}
+
+function rankedTable(rows: Ranked[], style: Style, keyWidth: number): string {
+  if (rows.length === 0) return "  (none)";
+  return table(
+    rows.map((r) => [int(r.count), percent(r.share, 1), clip(r.key, keyWidth)]),
+    [true, true, false],
+  );
+}
+
+export function renderReport(data: ReportData, run: RunInfo | null, style: Style): string {
+  const c = style.color;
+  const out: string[] = [];
+  const barWidth = Math.max(10, Math.min(50, style.width - 40));
+  out.push(bold(c, "Access log report"));
+  const conf: string[][] = [];
+  if (data.input.kind === "generated") {
+    conf.push(["input", `generated traffic, ${int(data.input.lines)} lines, seed ${data.input.seed}`]);
+  } else {
+    const files = data.input.files;
+    conf.push(["input", files.length === 1 ? files[0]!.path : `${files.length} inputs`]);
+    if (files.length > 1) for (const f of files.slice(0, 8)) conf.push(["", `${f.path}${f.format === "gzip" ? " (gzip)" : ""}`]);
+    if (files.length > 8) conf.push(["", `... and ${files.length - 8} more`]);
+  }
+  if (data.window.since || data.window.until) {
+    conf.push(["time window", `${data.window.since ?? "start"} <= t < ${data.window.until ?? "end"}`]);
+  }
+  if (run) {
+    conf.push(["workers", `${run.workers} (${run.tasks} tasks) on ${run.cores} cores`]);
+    conf.push(["runtime", `Bun ${run.bunVersion}, engine ${run.engineVersion}, ${run.platform}`]);
+    conf.push(["cpu", run.cpuModel]);
+  }
+  out.push(table(conf, [false, false]));
+
+  out.push(section(style, "Totals"));
+  const l = data.lines;
+  const totals: string[][] = [
+    ["lines read", int(l.read)],
+    ["valid", `${int(l.valid)}  (${int(l.combined)} combined, ${int(l.common)} common)`],
+    ["malformed", l.malformed > 0 ? yellow(c, int(l.malformed)) : "0"],
+  ];
+  if (l.outOfWindow > 0) totals.push(["outside window", int(l.outOfWindow)]);
+  totals.push(
+    ["requests", bold(c, int(data.requests))],
+    ["unique clients", int(data.uniqueClients)],
+    ["bytes served", `${int(data.bytes)}  (${humanBytes(data.bytes)})`],
+    ["first request", data.firstTime ?? "-"],
+    ["last request", data.lastTime ?? "-"],
+    ["server errors", `${percent(data.errorRates.server500)} answered 500, ${percent(data.errorRates.server5xx)} 5xx`],
+    ["client errors", `${percent(data.errorRates.client4xx)} 4xx`],
+  );
+  out.push(table(totals, [false, false]));
+
+  out.push(section(style, "Status codes"));
+  const maxStatus = Math.max(...data.status.map((s) => s.count), 0);
+  const colorFor = (code: number) => (code >= 500 ? red : code >= 400 ? yellow : code >= 300 ? cyan : green);
+  out.push(
+    table(
+      data.status.map((s) => [colorFor(s.code)(c, String(s.code)), int(s.count), percent(s.share), colorFor(s.code)(c, bar(s.count, maxStatus, barWidth))]),
+      [false, true, true, false],
+    ),
+  );
+  out.push(table(data.classes.map((k) => [k.class, int(k.count), percent(k.share)]), [false, true, true]));
+
+  out.push(section(style, `Top ${data.topClients.length} clients`));
+  out.push(
+    table(
+      [
+        ["client", "requests", "share", "4xx", "5xx", "404", "bytes"].map((h) => dim(c, h)),
+        ...data.topClients.map((t) => [clip(t.client, 40), int(t.requests), percent(t.share), int(t.errors4xx), int(t.errors5xx), int(t.notFound404), humanBytes(t.bytes)]),
+      ],
+      [false, true, true, true, true, true, true],
+    ),
+  );
+
+  out.push(section(style, "Suspicious clients"));
+  out.push(dim(c, "  rule: error ratio (4xx+5xx) a robust-z outlier (>= 3.5) and at least the median client's volume"));
+  if (data.suspicious.length === 0) out.push("  none");
+  for (const s of data.suspicious) {
+    out.push(`  ${red(c, clip(s.client, 40))}  ${int(s.requests)} requests`);
+    for (const r of s.reasons) out.push(`      ${r}`);
+  }
+
+  out.push(section(style, "Methods"));
+  out.push(rankedTable(data.methods, style, 40));
+  out.push(section(style, `Top ${data.topPaths.length} paths`));
+  out.push(rankedTable(data.topPaths, style, 70));
+  out.push(section(style, `Top ${data.topNotFoundPaths.length} paths answered 404`));
+  out.push(rankedTable(data.topNotFoundPaths, style, 70));
+  out.push(section(style, `Top ${data.topReferrers.length} referrers`));
+  out.push(rankedTable(data.topReferrers, style, 70));
+  out.push(section(style, `Top ${data.topAgents.length} user agents`));
+  out.push(rankedTable(data.topAgents, style, 90));
+
+  out.push(section(style, `Requests per ${data.timeline.unit} (UTC)`));
+  const maxBucket = Math.max(...data.timeline.buckets.map((b) => b.count), 0);
+  const label = (iso: string) => (data.timeline.unit === "day" ? iso.slice(0, 10) : iso.slice(0, 16).replace("T", " "));
+  out.push(
+    data.timeline.buckets.length === 0
+      ? "  (none)"
+      : table(data.timeline.buckets.map((b) => [label(b.start), int(b.count), cyan(c, bar(b.count, maxBucket, barWidth))]), [false, true, false]),
+  );
+
+  if (l.malformed > 0) {
+    out.push(section(style, `Malformed lines (first ${data.malformedSamples.length} of ${int(l.malformed)})`));
+    for (const m of data.malformedSamples) {
+      const where = m.line > 0 ? `${m.input}:${m.line}` : `${m.input} byte ${m.offset}`;
+      const why = m.reason ? ` [${m.reason}]` : "";
+      out.push(`  ${dim(c, where)}${why}  ${clip(m.text, 100)}${m.truncated ? "…" : ""}`);
+    }
+  }
+
+  if (run) {
+    out.push(section(style, "Timing"));
+    out.push(
+      table(
+        [
+          ["wall time", ms(run.wallMs)],
+          ["spawn", `${ms(run.spawnMs.median)} median (${ms(run.spawnMs.min)} .. ${ms(run.spawnMs.max)})`],
+          ["map per worker", `${ms(run.mapMs.median)} median (${ms(run.mapMs.min)} .. ${ms(run.mapMs.max)})`],
+          ["reduce", ms(run.reduceMs)],
+          ["throughput", `${int(run.linesPerSecond)} lines/s`],
+          ["utilisation", `${run.utilisation.toFixed(2)} of ${run.workers} workers busy (${percent(run.utilisation / run.workers, 0)})`],
+        ],
+        [false, false],
+      ),
+    );
+    out.push(
+      table(
+        [["worker pid", "tasks", "spawn", "map"].map((h) => dim(c, h)), ...run.workerTimings.map((w) => [String(w.pid), String(w.tasks), ms(w.spawnMs), ms(w.mapMs)])],
+        [false, true, true, true],
+      ),
+    );
+  }
+  return `${out.join("\n")}\n`;
+}
+
+export function renderJson(data: ReportData, run: RunInfo | null): string {
+  return `${JSON.stringify({ schema: REPORT_SCHEMA_VERSION, engine: run?.engineVersion ?? null, data, run }, null, 2)}\n`;
+}

@@ -71,7 +71,8 @@ function knownFlags(def: ArgsDef): Map<string, "boolean" | "value"> {
   for (const [name, arg] of Object.entries(def)) {
     if (arg.type === "positional") continue;
     const kind = arg.type === "boolean" ? "boolean" : "value";
-    const aliases = arg.alias === undefined ? [] : Array.isArray(arg.alias) ? arg.alias : [arg.alias];
+    const alias = "alias" in arg ? arg.alias : undefined;
+    const aliases = alias === undefined ? [] : Array.isArray(alias) ? alias : [alias];
     const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     for (const n of [name, kebab, camel, ...aliases]) known.set(n, kind);

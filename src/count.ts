@@ -177,7 +177,7 @@ export class LogCounter {
   readonly malformedSamples: MalformedSample[] = [];
   private currentMinute = Number.NaN;
   private viewed: Uint8Array | null = null;
-  private view = new DataView(new ArrayBuffer(0));
+  private view: DataView = new DataView(new ArrayBuffer(0));
   private currentMinuteCount = 0;
   private readonly since: number;
   private readonly until: number;
@@ -366,18 +366,20 @@ export class LogCounter {
         cv[c + CLIENT_5XX]!++;
       }
     }
-    this.methods.values[this.methods.intern(buf, view, requestStart, methodEnd)]!++;
+    // intern() may grow `values`: take the id first, then the array.
+    const method = this.methods.intern(buf, view, requestStart, methodEnd);
+    this.methods.values[method]!++;
     if (pathEnd >= 0) {
-      const paths = this.paths;
-      paths.values[paths.intern(buf, view, methodEnd + 1, pathEnd)]!++;
+      const path = this.paths.intern(buf, view, methodEnd + 1, pathEnd);
+      this.paths.values[path]!++;
       if (status === 404) {
-        const nf = this.notFoundPaths;
-        nf.values[nf.intern(buf, view, methodEnd + 1, pathEnd)]!++;
+        const notFound = this.notFoundPaths.intern(buf, view, methodEnd + 1, pathEnd);
+        this.notFoundPaths.values[notFound]!++;
       }
     }
     if (agent >= 0) {
-      const refs = this.referrers;
-      refs.values[refs.intern(buf, view, refStart, refEnd)]!++;
+      const referrer = this.referrers.intern(buf, view, refStart, refEnd);
+      this.referrers.values[referrer]!++;
       this.agents.values[agent]!++;
     }
     return true;

@@ -122,7 +122,14 @@ export async function analyze(options: AnalyzeOptions): Promise<Analysis> {
     reduceMs: tEnd - tReduce,
     linesPerSecond: wallMs > 0 ? (counts.lines.read / wallMs) * 1000 : 0,
     utilisation: wallMs > 0 ? map.children.reduce((a, c) => a + c.busyMs, 0) / wallMs : 0,
-    workerTimings: map.children.map((c) => ({ pid: c.pid, tasks: c.tasks.length, spawnMs: c.readyAt - c.spawnAt, mapMs: c.busyMs })),
+    parentMaxRssMb: process.resourceUsage().maxRSS / 1024,
+    workerTimings: map.children.map((c) => ({
+      pid: c.pid,
+      tasks: c.tasks.length,
+      spawnMs: c.readyAt - c.spawnAt,
+      mapMs: c.busyMs,
+      maxRssMb: c.maxRssKb / 1024,
+    })),
   };
   if (files.length > 0 && counts.lines.valid === 0) throw new NoValidLinesError(data);
   return { data, run };

@@ -144,7 +144,7 @@ export class LineGenerator {
   private time = fragment("");
   private timeSecond = Number.NaN;
   private viewed: Uint8Array | null = null;
-  private view = new DataView(new ArrayBuffer(0));
+  private view: DataView = new DataView(new ArrayBuffer(0));
   /** First line not yet written by the last fill(). */
   next = 0;
 

@@ -19,6 +19,7 @@ export interface ChildRun {
   exitAt: number;
   /** Sum of the time its tasks spent working. */
   busyMs: number;
+  maxRssKb: number;
 }
 
 export interface MapResult {
@@ -31,11 +32,16 @@ export class MapError extends Error {}
 const now = () => performance.timeOrigin + performance.now();
 const STDERR_TAIL_LINES = 5;
 
-/** Greedy longest-first assignment of tasks to `slots` batches of similar total size. */
+/**
+ * Greedy longest-first assignment of tasks to `slots` batches of similar total
+ * size. A stdin task gets a child of its own (that child's stdin is the data).
+ */
 export function assignBatches(tasks: readonly Task[], slots: number): Task[][] {
-  const batches: Task[][] = Array.from({ length: Math.min(slots, tasks.length) }, () => []);
+  const stdin = tasks.filter((t) => t.kind === "stdin");
+  const rest = tasks.filter((t) => t.kind !== "stdin");
+  const batches: Task[][] = Array.from({ length: Math.min(Math.max(1, slots - stdin.length), rest.length) }, () => []);
   const load = batches.map(() => 0);
-  const bySize = [...tasks].sort((a, b) => taskSize(b) - taskSize(a) || a.id - b.id);
+  const bySize = [...rest].sort((a, b) => taskSize(b) - taskSize(a) || a.id - b.id);
   for (const task of bySize) {
     let least = 0;
     for (let k = 1; k < load.length; k++) if (load[k]! < load[least]!) least = k;
@@ -43,7 +49,7 @@ export function assignBatches(tasks: readonly Task[], slots: number): Task[][] {
     load[least]! += Math.max(taskSize(task), 1);
   }
   for (const b of batches) b.sort((x, y) => x.id - y.id);
-  return batches;
+  return [...batches, ...stdin.map((t) => [t])];
 }
 
 function lastLines(text: string, n: number): string {
@@ -87,7 +93,8 @@ async function runChild(batch: Task[], env: Record<string, string | undefined>):
   });
   const busyMs = partials.reduce((sum, p) => sum + (p.timings.endedAt - p.timings.startedAt), 0);
   const readyAt = partials[0]?.timings.readyAt ?? exitAt;
-  return { partials, run: { pid: child.pid, tasks: batch.map((t) => t.id), spawnAt, readyAt, exitAt, busyMs } };
+  const maxRssKb = Math.max(...partials.map((p) => p.timings.maxRssKb));
+  return { partials, run: { pid: child.pid, tasks: batch.map((t) => t.id), spawnAt, readyAt, exitAt, busyMs, maxRssKb } };
 }
 
 /** Runs every task on `workers` children and returns their validated partials, in task order. */

@@ -61,6 +61,8 @@ export interface WorkerTimings {
   startedAt: number;
   endedAt: number;
   pid: number;
+  /** Peak resident memory of the worker process so far, in KiB. */
+  maxRssKb: number;
 }
 
 export interface TaskPartial extends CountsPartial {
@@ -234,7 +236,7 @@ export function validatePartial(x: unknown, expectedTaskId: number): TaskPartial
   }
   const t = p.timings as Record<string, unknown> | undefined;
   if (typeof t !== "object" || t === null) fail("partial has no timings");
-  for (const key of ["readyAt", "startedAt", "endedAt", "pid"]) {
+  for (const key of ["readyAt", "startedAt", "endedAt", "pid", "maxRssKb"]) {
     if (typeof t[key] !== "number" || !Number.isFinite(t[key])) fail(`timings.${key} is not a number`);
   }
   return p as unknown as TaskPartial;

@@ -1,7 +1,6 @@
 // Reduce output: turn the merged counts into metrics (buildReport, pure) and
 // render them for people (renderReport) or machines (renderJson).
 
-import { CLIENT_404, CLIENT_4XX, CLIENT_5XX, CLIENT_BYTES, CLIENT_REQUESTS } from "./count.ts";
 import { binaryToBytes } from "./keys.ts";
 import type { CountsPartial, KeyCount, LineCounts } from "./partial.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
@@ -63,6 +62,7 @@ export interface WorkerTiming {
   tasks: number;
   spawnMs: number;
   mapMs: number;
+  maxRssMb: number;
 }
 export interface RunInfo {
   engineVersion: string;
@@ -79,6 +79,7 @@ export interface RunInfo {
   linesPerSecond: number;
   /** Sum of worker busy time over wall time: how many cores were kept busy. */
   utilisation: number;
+  parentMaxRssMb: number;
   workerTimings: WorkerTiming[];
 }
 
@@ -139,22 +140,22 @@ export function buildReport(
     classCounts.set(cls, (classCounts.get(cls) ?? 0) + s.count);
   }
   const count = (pred: (code: number) => boolean) => status.filter((s) => pred(s.code)).reduce((a, s) => a + s.count, 0);
-  const clients = counts.clients;
-  const topClients = [...clients]
-    .sort((a, b) => b[1 + CLIENT_REQUESTS] - a[1 + CLIENT_REQUESTS] || (a[0] < b[0] ? -1 : 1))
+  const clients: ClientSummary[] = counts.clients.map(([client, requests, errors4xx, errors5xx, notFound404, bytes]) => ({
+    client: keyText(client),
+    requests,
+    share: share(requests, counts.requests),
+    errors4xx,
+    errors5xx,
+    notFound404,
+    bytes,
+  }));
+  // Same tie-break as every top list: count descending, then the key's bytes.
+  const topClients = counts.clients
+    .map((c, k) => [c, clients[k]!] as const)
+    .sort(([a], [b]) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .slice(0, top)
-    .map((c) => ({
-      client: keyText(c[0]),
-      requests: c[1 + CLIENT_REQUESTS],
-      share: share(c[1 + CLIENT_REQUESTS], requests),
-      errors4xx: c[1 + CLIENT_4XX],
-      errors5xx: c[1 + CLIENT_5XX],
-      notFound404: c[1 + CLIENT_404],
-      bytes: c[1 + CLIENT_BYTES],
-    }));
-  const suspicious = findSuspicious(
-    clients.map((c) => ({ client: keyText(c[0]), requests: c[1 + CLIENT_REQUESTS], errors: c[1 + CLIENT_4XX] + c[1 + CLIENT_5XX] })),
-  );
+    .map(([, summary]) => summary);
+  const suspicious = findSuspicious(clients.map((c) => ({ client: c.client, requests: c.requests, errors: c.errors4xx + c.errors5xx })));
   const combinedRequests = counts.referrers.reduce((a, r) => a + r[1], 0);
   return {
     input: options.input,
@@ -387,8 +388,12 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     );
     out.push(
       table(
-        [["worker pid", "tasks", "spawn", "map"].map((h) => dim(c, h)), ...run.workerTimings.map((w) => [String(w.pid), String(w.tasks), ms(w.spawnMs), ms(w.mapMs)])],
-        [false, true, true, true],
+        [
+          ["worker pid", "tasks", "spawn", "map", "peak memory"].map((h) => dim(c, h)),
+          ...run.workerTimings.map((w) => [String(w.pid), String(w.tasks), ms(w.spawnMs), ms(w.mapMs), `${w.maxRssMb.toFixed(1)} MB`]),
+          ["parent", "", "", "", `${run.parentMaxRssMb.toFixed(1)} MB`],
+        ],
+        [false, true, true, true, true],
       ),
     );
   }

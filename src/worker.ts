@@ -33,7 +33,11 @@ export async function runTask(task: Task): Promise<TaskPartial> {
   }
   const counts = counter.toCounts();
   for (const s of counts.malformedSamples) s.input = task.input;
-  return { ...counts, taskId: task.id, timings: { readyAt, startedAt, endedAt: now(), pid: process.pid } };
+  return {
+    ...counts,
+    taskId: task.id,
+    timings: { readyAt, startedAt, endedAt: now(), pid: process.pid, maxRssKb: process.resourceUsage().maxRSS },
+  };
 }
 
 async function readTasks(): Promise<Task[]> {

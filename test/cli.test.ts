@@ -1,0 +1,233 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { generateText, SUSPICIOUS_CLIENTS } from "../src/generate.ts";
+import { childrenOf, cli, cliJson, fixture, isAlive, ROOT, sleep } from "./helpers.ts";
+import { oracleCount, sorted } from "./oracle.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "logmr-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const rows = (list: Array<{ key?: string; client?: string; count?: number; requests?: number }>) =>
+  list.map((r) => [r.key ?? r.client, r.count ?? r.requests]);
+
+describe("generated traffic through the real CLI and child processes", () => {
+  const LINES = "300000";
+  test("counts are identical for 1, 2, 3 and 7 workers", async () => {
+    const runs = await Promise.all([1, 2, 3, 7].map((w) => cliJson(["--lines", LINES, "--workers", String(w), "--top", "100"])));
+    const data = runs.map((r) => JSON.stringify(r.data));
+    for (const d of data.slice(1)) expect(d).toBe(data[0]!);
+    expect(runs.map((r) => r.run.workers)).toEqual([1, 2, 3, 7]);
+  });
+
+  test("agrees with an independent regex count of the same lines", async () => {
+    const n = 120_000;
+    const [doc, o] = [await cliJson(["--lines", String(n), "--seed", "99", "--workers", "2", "--top", "1000"]), oracleCount(generateText(99, 0, n))];
+    const d = doc.data;
+    expect(d.lines).toMatchObject({ read: n, valid: o.valid, malformed: o.malformed, combined: o.combined });
+    expect(d.requests).toBe(n);
+    expect(d.bytes).toBe(o.bytes);
+    expect(d.uniqueClients).toBe(o.clients.size);
+    expect(sorted(new Map(rows(d.topClients) as Array<[string, number]>))).toEqual(sorted(o.clients));
+    expect(d.status.map((s: { code: number; count: number }) => [String(s.code), s.count])).toEqual(sorted(o.status));
+    expect(sorted(new Map(rows(d.methods) as Array<[string, number]>))).toEqual(sorted(o.methods));
+    expect(sorted(new Map(rows(d.topPaths) as Array<[string, number]>))).toEqual(sorted(o.paths));
+    expect(sorted(new Map(rows(d.topNotFoundPaths) as Array<[string, number]>))).toEqual(sorted(o.notFoundPaths));
+    expect(sorted(new Map(rows(d.topAgents) as Array<[string, number]>))).toEqual(sorted(o.agents));
+    expect(sorted(new Map(rows(d.topReferrers) as Array<[string, number]>))).toEqual(sorted(o.referrers));
+    // JSON totals add up
+    expect(d.status.reduce((a: number, s: { count: number }) => a + s.count, 0)).toBe(d.requests);
+    expect(d.lines.valid + d.lines.malformed).toBe(d.lines.read);
+  });
+
+  test("the planted suspicious clients are flagged and no standard client is (default seed)", async () => {
+    const doc = await cliJson(["--lines", "1000000"]);
+    expect(doc.data.suspicious.map((s: { client: string }) => s.client).sort()).toEqual([...SUSPICIOUS_CLIENTS].sort());
+    for (const s of doc.data.suspicious) expect(s.reasons.length).toBeGreaterThan(0);
+  });
+
+  test("the human report has every section, on stdout only", async () => {
+    const r = await cli(["--lines", "20000", "--workers", "2"]);
+    expect(r.code).toBe(0);
+    for (const heading of ["Totals", "Status codes", "Top 10 clients", "Suspicious clients", "Methods", "paths answered 404", "user agents", "Requests per", "Timing", "utilisation"]) {
+      expect(r.stdout).toContain(heading);
+    }
+    expect(r.stdout).not.toContain("\x1b[");
+    expect(r.stderr).toBe("");
+  });
+
+  test("a partial above 1 MiB arrives whole", async () => {
+    // 40,000 distinct long paths: each worker's partial is several MiB of JSON.
+    const path = join(dir, "many-paths.log");
+    const lines = Array.from({ length: 40_000 }, (_, k) => `10.0.0.${k % 200} - - [27/Nov/2026:10:00:00 +0000] "GET /item/${k}/${"x".repeat(60)} HTTP/1.1" 200 1 "-" "UA"`);
+    writeFileSync(path, `${lines.join("\n")}\n`);
+    const doc = await cliJson([path, "--workers", "1", "--top", "100000"]);
+    expect(doc.data.lines.valid).toBe(40_000);
+    expect(doc.data.topPaths.length).toBe(40_000);
+    expect(doc.data.topPaths.every((p: { count: number }) => p.count === 1)).toBe(true);
+  });
+});
+
+describe("command line errors exit 2 with one line", () => {
+  const cases: string[][] = [
+    ["--lines", "-5"], ["--lines", "0"], ["--lines", "abc"], ["--lines", "1.5"], ["--workers", "0"], ["--workers", "two"],
+    ["--top", "0"], ["--seed", "-1"], ["--seed", "4294967296"], ["--frobnicate"], ["--lines"], ["--since", "yesterday"],
+    ["--since", "2026-11-28", "--until", "2026-11-27"], ["generate", "extra"], ["generate", "--json"], [fixture("nginx-access.log"), "--lines", "5"],
+  ];
+  test.each(cases.map((c) => [c.join(" "), c]))("%s", async (_, args) => {
+    const r = await cli(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n").length).toBe(1);
+    expect(r.stderr).not.toContain("    at ");
+  });
+
+  test("--help and --version", async () => {
+    const help = await cli(["--help"]);
+    expect(help.code).toBe(0);
+    for (const flag of ["--lines", "--workers", "--seed", "--top", "--json", "--since", "--until"]) expect(help.stdout).toContain(flag);
+    const version = await cli(["--version"]);
+    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")).version);
+  });
+});
+
+describe("real log files", () => {
+  const truth = (name: string) => JSON.parse(readFileSync(fixture(`${name}.truth.json`), "utf8"));
+  for (const name of ["nginx-access.log", "apache-access.log", "mixed-garbage.log", "nginx-access.log.gz"]) {
+    test(`${name}: counts equal the truth, the scanner is flagged and 127.0.0.1 is not`, async () => {
+      const t = truth(name);
+      const d = (await cliJson([fixture(name), "--top", "100", "--workers", "2"])).data;
+      expect(d.lines.read).toBe(t.total_lines);
+      expect(d.lines.valid).toBe(t.valid_lines);
+      expect(d.lines.malformed).toBe(t.malformed_lines);
+      expect(Object.fromEntries(rows(d.topClients))).toEqual(t.clients);
+      expect(Object.fromEntries(d.status.map((s: { code: number; count: number }) => [String(s.code), s.count]))).toEqual(t.status);
+      expect(d.bytes).toBe(t.total_bytes);
+      expect(d.malformedSamples.map((m: { line: number }) => m.line)).toEqual(t.malformed_line_numbers.slice(0, 5));
+      const flagged = d.suspicious.map((s: { client: string }) => s.client);
+      expect(flagged).toContain("127.0.0.66");
+      expect(flagged).not.toContain("127.0.0.1");
+    });
+  }
+
+  test("stdin, a directory of rotated logs (plain and gzip) and a file mixed in one run", async () => {
+    const logs = join(dir, "rotated");
+    mkdirSync(logs);
+    const nginx = readFileSync(fixture("nginx-access.log"));
+    writeFileSync(join(logs, "access.log"), nginx);
+    writeFileSync(join(logs, "access.log.1"), nginx);
+    writeFileSync(join(logs, "access.log.2.gz"), gzipSync(nginx));
+    writeFileSync(join(logs, "error.log"), "not an access log\n");
+    const d = (await cliJson([logs, fixture("apache-access.log"), "-"], { stdin: readFileSync(fixture("nginx-access.log")) })).data;
+    const n = truth("nginx-access.log").total_lines;
+    expect(d.input.files.map((f: { path: string }) => f.path.replace(`${logs}/`, ""))).toEqual(["access.log.2.gz", "access.log.1", "access.log", fixture("apache-access.log"), "-"]);
+    expect(d.lines.read).toBe(4 * n + truth("apache-access.log").total_lines);
+    expect(d.lines.malformed).toBe(0);
+  });
+
+  test("a multi-member gzip file counts every member", async () => {
+    const nginx = readFileSync(fixture("nginx-access.log"));
+    const path = join(dir, "multi.log.gz");
+    writeFileSync(path, Buffer.concat([gzipSync(nginx), gzipSync(nginx)]));
+    expect((await cliJson([path])).data.lines.valid).toBe(2 * truth("nginx-access.log").valid_lines);
+  });
+
+  test("generate --out, then analyze the file: the counts of the generated run, for several worker counts", async () => {
+    const out = join(dir, "gen.log");
+    const g = await cli(["generate", "--lines", "200000", "--seed", "5", "--out", out]);
+    expect(g.code).toBe(0);
+    expect(readFileSync(out, "latin1")).toBe(generateText(5, 0, 200_000));
+    const generated = (await cliJson(["--lines", "200000", "--seed", "5", "--workers", "2", "--top", "50"])).data;
+    for (const w of ["1", "3"]) {
+      const fromFile = (await cliJson([out, "--workers", w, "--top", "50"])).data;
+      for (const key of ["lines", "requests", "bytes", "status", "topClients", "suspicious", "methods", "topPaths", "topAgents", "timeline"]) {
+        expect(fromFile[key]).toEqual(generated[key]);
+      }
+    }
+  });
+
+  test("generate to stdout is the same bytes", async () => {
+    const r = await cli(["generate", "--lines", "1000", "--seed", "5"]);
+    expect(r.stdout).toBe(generateText(5, 0, 1000));
+  });
+
+  test("--since/--until restrict the counts to the window", async () => {
+    const d = (await cliJson([fixture("nginx-access.log"), "--since", "2026-11-27T21:14:40Z", "--until", "27/Nov/2026:21:15:00 +0000"])).data;
+    const o = oracleCount(readFileSync(fixture("nginx-access.log"), "latin1"), {
+      since: Date.UTC(2026, 10, 27, 21, 14, 40) / 1000,
+      until: Date.UTC(2026, 10, 27, 21, 15, 0) / 1000,
+    });
+    expect(d.requests).toBe([...o.clients.values()].reduce((a, b) => a + b, 0));
+    expect(d.lines.outOfWindow).toBe(d.lines.valid - d.requests);
+    expect(d.window).toEqual({ since: "2026-11-27T21:14:40Z", until: "2026-11-27T21:15:00Z" });
+  });
+});
+
+describe("bad input exits 1 with one clear line and no report", () => {
+  const expectFailure = (r: { code: number; stdout: string; stderr: string }, mention: string) => {
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain(mention);
+    expect(r.stderr).not.toContain("    at ");
+  };
+  test("a missing file", async () => expectFailure(await cli([join(dir, "nope.log")]), "nope.log: no such file"));
+  test("an unsupported compression", async () => {
+    const path = join(dir, "x.log.zst");
+    writeFileSync(path, Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0]));
+    expectFailure(await cli([path]), "zstd-compressed, which is not supported");
+  });
+  test("a corrupt gzip file fails its task, naming the file", async () => {
+    const path = join(dir, "corrupt.log.gz");
+    const gz = gzipSync(readFileSync(fixture("nginx-access.log")));
+    gz.fill(0x41, 100, 200);
+    writeFileSync(path, gz);
+    expectFailure(await cli([path]), "corrupt.log.gz");
+  });
+  test("an input with no valid line says what it read", async () => {
+    const path = join(dir, "junk.log");
+    writeFileSync(path, "junk\nmore junk\n");
+    const r = await cli([path]);
+    expectFailure(r, "no valid access-log line in 2 lines read");
+    expect(r.stderr).toContain("junk.log:1");
+  });
+  test("an empty file", async () => {
+    const path = join(dir, "empty.log");
+    writeFileSync(path, "");
+    expectFailure(await cli([path]), "no valid access-log line in 0 lines read");
+  });
+});
+
+describe("process hygiene", () => {
+  test("piping into head ends quietly", async () => {
+    const child = Bun.spawn(["sh", "-c", `"${process.execPath}" analyze.ts --lines 50000 | head -1; echo "status=\${PIPESTATUS:-}"`], {
+      cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" },
+    });
+    const [out, err] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect(out.split("\n")[0]).toBe("Access log report");
+    expect(err).toBe("");
+  });
+
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    test(`${signal} kills every child and exits ${code} without a report`, async () => {
+      const child = Bun.spawn([process.execPath, `${ROOT}analyze.ts`, "--lines", "200000000", "--workers", "2"], {
+        cwd: ROOT, stdout: "pipe", stderr: "pipe",
+      });
+      const out = new Response(child.stdout).text();
+      const err = new Response(child.stderr).text();
+      let workers: number[] = [];
+      for (let k = 0; k < 100 && workers.length < 2; k++) {
+        await sleep(50);
+        workers = childrenOf(child.pid);
+      }
+      expect(workers.length).toBe(2);
+      child.kill(signal);
+      expect(await child.exited).toBe(code);
+      expect(await out).toBe("");
+      expect(await err).not.toContain("failed");
+      for (let k = 0; k < 40 && workers.some(isAlive); k++) await sleep(50);
+      expect(workers.filter(isAlive)).toEqual([]);
+    });
+  }
+});

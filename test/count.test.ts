@@ -1,0 +1,247 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import { LogCounter, parseLogTime } from "../src/count.ts";
+import { LineAssembler } from "../src/input.ts";
+import { binary, oracleCount, sorted, toMap } from "./oracle.ts";
+
+const enc = new TextEncoder();
+const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
+
+function countBytes(bytes: Uint8Array, window = {}): LogCounter {
+  const counter = new LogCounter(window);
+  const lines = new LineAssembler(counter);
+  lines.push(bytes);
+  lines.end();
+  return counter;
+}
+const countText = (text: string) => countBytes(enc.encode(text));
+
+describe("fixtures: counts equal the independent truth files", () => {
+  const cases = [
+    ["nginx-access.log", false],
+    ["apache-access.log", false],
+    ["mixed-garbage.log", false],
+    ["nginx-access.log.gz", true],
+  ] as const;
+  for (const [name, gzipped] of cases) {
+    test(name, () => {
+      const raw = new Uint8Array(readFileSync(fixture(name)));
+      const bytes = gzipped ? new Uint8Array(gunzipSync(raw)) : raw;
+      const truth = JSON.parse(readFileSync(fixture(`${name}.truth.json`), "utf8"));
+      const counts = countBytes(bytes).toCounts();
+      expect(counts.lines.read).toBe(truth.total_lines);
+      expect(counts.lines.valid).toBe(truth.valid_lines);
+      expect(counts.lines.malformed).toBe(truth.malformed_lines);
+      expect(counts.lines.combined).toBe(truth.valid_combined_lines);
+      expect(counts.lines.common).toBe(truth.valid_common_lines);
+      expect(counts.malformedSamples.map((s) => s.line)).toEqual(truth.malformed_line_numbers.slice(0, 5));
+      expect(counts.bytes).toBe(truth.total_bytes);
+      expect(counts.clients.length).toBe(truth.unique_clients);
+      expect(Object.fromEntries(toMap(counts.clients))).toEqual(truth.clients);
+      expect(Object.fromEntries(toMap(counts.status))).toEqual(truth.status);
+      expect(Object.fromEntries(toMap(counts.methods))).toEqual(truth.methods);
+      const notFound = Object.fromEntries(counts.clients.filter((c) => c[4] > 0).map((c) => [c[0], c[4]]));
+      expect(notFound).toEqual(truth.not_found_404_by_client);
+      const top = [...counts.paths].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 5);
+      expect(top.map(([path, count]) => ({ path, count }))).toEqual(truth.top_paths);
+    });
+  }
+
+  test("the oracle agrees with the truth too (so it can judge generated data)", () => {
+    const truth = JSON.parse(readFileSync(fixture("mixed-garbage.log.truth.json"), "utf8"));
+    const o = oracleCount(binary(new Uint8Array(readFileSync(fixture("mixed-garbage.log")))));
+    expect(o.malformedLines).toEqual(truth.malformed_line_numbers);
+    expect(Object.fromEntries(o.clients)).toEqual(truth.clients);
+    expect(Object.fromEntries(o.methods)).toEqual(truth.methods);
+  });
+});
+
+const VALID: Array<[string, string]> = [
+  ["common", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 512'],
+  ["combined", '1.2.3.4 - bob [27/Nov/2026:20:21:04 +0100] "GET /a?b=1 HTTP/1.1" 200 512 "http://r/" "UA/1.0"'],
+  ["IPv6 client", '2001:db8::1 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 1'],
+  ["hostname client", 'crawler.example.org - - [27/Nov/2026:20:21:04 -0530] "HEAD / HTTP/1.0" 301 0'],
+  ["bytes -", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 304 -'],
+  ["request -", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "-" 400 0 "-" "-"'],
+  ["empty request", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "" 400 0 "-" "-"'],
+  ["nginx \\x22 escapes", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET /\\x22a\\x22 HTTP/1.1" 404 9 "-" "say \\x22hi\\x22"'],
+  ["apache \\\" escapes", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET /\\"a\\" HTTP/1.1" 404 9 "-" "say \\"hi\\""'],
+  ["agent ending in an escaped backslash", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" "tool\\\\"'],
+  ["empty user agent", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" ""'],
+  ["leap day", '1.2.3.4 - - [29/Feb/2024:23:59:59 +0000] "GET / HTTP/1.1" 200 9'],
+  ["CRLF ending", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9\r'],
+  ["control byte in host", '1.2\x01.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+];
+
+const MALFORMED: Array<[string, string]> = [
+  ["empty line", ""],
+  ["blank line", "   \t "],
+  ["truncated", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HT'],
+  ["no brackets", '1.2.3.4 - - 27/Nov/2026:20:21:04 +0000 "GET / HTTP/1.1" 200 9'],
+  ["bad month", '1.2.3.4 - - [27/Foo/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+  ["day 32", '1.2.3.4 - - [32/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+  ["31 November", '1.2.3.4 - - [31/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+  ["29 Feb of a common year", '1.2.3.4 - - [29/Feb/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+  ["hour 24", '1.2.3.4 - - [27/Nov/2026:24:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+  ["bad zone", '1.2.3.4 - - [27/Nov/2026:20:21:04 0000] "GET / HTTP/1.1" 200 9'],
+  ["status not 3 digits", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 20 9'],
+  ["status letters", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" abc 9'],
+  ["bytes letters", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9x'],
+  ["bytes missing", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200'],
+  ["raw quote in request", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET /a"b HTTP/1.1" 200 9'],
+  ["referer without agent", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-"'],
+  ["trailing junk", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" "UA" x'],
+  ["unterminated agent", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" "UA\\"'],
+  ["double space", '1.2.3.4  - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+  ["tab separator", '1.2.3.4\t- - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+  ["leading space", ' 1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+  ["syslog prefix", 'Nov 27 21:14:40 web01 nginx: 1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+  ["JSON line", '{"time":"2026-11-27T21:14:40+00:00","remote_addr":"127.0.0.1","status":200}'],
+  ["binary", "\x00\x01\x02\xff\xfe garbage"],
+  ["lone CR", "\r"],
+];
+
+describe("parser", () => {
+  test.each(VALID)("accepts %s", (_, line) => {
+    const counts = countText(`${line}\n`).toCounts();
+    expect(counts.lines).toMatchObject({ read: 1, valid: 1, malformed: 0 });
+    expect(oracleCount(`${line}\n`).valid).toBe(1);
+  });
+
+  test.each(MALFORMED)("rejects %s", (_, line) => {
+    const counts = countText(`${line}\n`).toCounts();
+    expect(counts.lines).toMatchObject({ read: 1, valid: 0, malformed: 1 });
+    expect(counts.malformedSamples[0]?.line).toBe(1);
+  });
+
+  test("fields are taken as written: method, path cut at ?, referer and agent", () => {
+    const c = countText(
+      '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "POST /api/x?q=1 HTTP/1.1" 404 7 "http://r/?a=\\"b\\"" "UA \\x22q\\x22"\n' +
+        '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GARBAGE" 400 -\n',
+    ).toCounts();
+    expect(sorted(toMap(c.methods))).toEqual([["GARBAGE", 1], ["POST", 1]]);
+    expect(c.paths).toEqual([["/api/x", 1]]);
+    expect(c.notFoundPaths).toEqual([["/api/x", 1]]);
+    expect(c.referrers).toEqual([['http://r/?a=\\"b\\"', 1]]);
+    expect(c.agents).toEqual([["UA \\x22q\\x22", 1]]);
+    expect(c.bytes).toBe(7);
+  });
+
+  test("thousands of distinct keys in every table count exactly (tables grow mid-run)", () => {
+    const lines: string[] = [];
+    for (let k = 0; k < 5000; k++) {
+      lines.push(`10.${k % 7}.${k % 251}.1 - - [27/Nov/2026:20:21:04 +0000] "M${k % 97} /p/${k % 3001}?x HTTP/1.1" ${k % 2 ? 404 : 200} ${k} "r${k % 1009}" "agent ${k % 2003} with a long enough tail to be sampled"`);
+    }
+    const text = `${lines.join("\n")}\n`;
+    const c = countText(text).toCounts();
+    const o = oracleCount(text);
+    expect(sorted(toMap(c.clients))).toEqual(sorted(o.clients));
+    expect(sorted(toMap(c.methods))).toEqual(sorted(o.methods));
+    expect(sorted(toMap(c.paths))).toEqual(sorted(o.paths));
+    expect(sorted(toMap(c.notFoundPaths))).toEqual(sorted(o.notFoundPaths));
+    expect(sorted(toMap(c.referrers))).toEqual(sorted(o.referrers));
+    expect(sorted(toMap(c.agents))).toEqual(sorted(o.agents));
+  });
+
+  test("a final line without LF counts; an empty final segment does not", () => {
+    const line = '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9';
+    expect(countText(`${line}\n${line}`).toCounts().lines.valid).toBe(2);
+    expect(countText(`${line}\n${line}\n`).toCounts().lines.read).toBe(2);
+    expect(countText(`${line}\r\n\r\n${line}\r`).toCounts().lines).toMatchObject({ read: 3, valid: 2, malformed: 1 });
+  });
+
+  test("a line longer than the buffer is one malformed line and the next line still counts", () => {
+    const line = '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9';
+    const counter = new LogCounter();
+    const lines = new LineAssembler(counter, { bufferBytes: 4096 });
+    lines.push(enc.encode(`${line}\n${"x".repeat(10_000)}\n${line}\n`));
+    lines.end();
+    const c = counter.toCounts();
+    expect(c.lines).toMatchObject({ read: 3, valid: 2, malformed: 1 });
+    expect(c.malformedSamples[0]).toMatchObject({ line: 2, reason: "line too long" });
+  });
+
+  test("the time window keeps since <= t < until, comparing in UTC", () => {
+    const at = (t: string) => `1.2.3.4 - - [${t}] "GET / HTTP/1.1" 200 9\n`;
+    const text = at("27/Nov/2026:10:00:00 +0000") + at("27/Nov/2026:11:59:59 +0100") + at("27/Nov/2026:11:00:00 +0000") + at("27/Nov/2026:12:00:00 +0100");
+    const since = Date.UTC(2026, 10, 27, 10, 30) / 1000;
+    const until = Date.UTC(2026, 10, 27, 11, 0) / 1000;
+    const c = countBytes(enc.encode(text), { since, until }).toCounts();
+    // 11:59:59+0100 is 10:59:59Z (in); 12:00:00+0100 is 11:00:00Z (out, until is exclusive).
+    expect(c.requests).toBe(1);
+    expect(c.lines.outOfWindow).toBe(3);
+    expect(oracleCount(text, { since, until }).clients.get("1.2.3.4")).toBe(1);
+  });
+});
+
+describe("parseLogTime", () => {
+  const cases: Array<[string, number]> = [
+    ["27/Nov/2026:20:21:04 +0000", Date.UTC(2026, 10, 27, 20, 21, 4)],
+    ["01/Jan/1970:00:00:00 +0000", 0],
+    ["27/Nov/2026:20:21:04 +0530", Date.UTC(2026, 10, 27, 14, 51, 4)],
+    ["27/Nov/2026:20:21:04 -0800", Date.UTC(2026, 10, 28, 4, 21, 4)],
+    ["29/Feb/2000:12:00:00 +0000", Date.UTC(2000, 1, 29, 12)],
+    ["31/Dec/1999:23:59:59 +0000", Date.UTC(1999, 11, 31, 23, 59, 59)],
+    ["15/Mar/2099:01:02:03 +0000", Date.UTC(2099, 2, 15, 1, 2, 3)],
+  ];
+  test.each(cases)("%s", (text, expected) => {
+    expect(parseLogTime(enc.encode(text), 0)).toBe(expected / 1000);
+  });
+  test.each(["29/Feb/1900:00:00:00 +0000", "00/Jan/2026:00:00:00 +0000", "10/jan/2026:00:00:00 +0000", "10/Jan/2026:00:60:00 +0000"])(
+    "rejects %s",
+    (text) => expect(parseLogTime(enc.encode(text), 0)).toBe(-1),
+  );
+});
+
+describe("garbage never shifts the counts of the valid lines around it", () => {
+  // A small seeded generator, so a failure reproduces.
+  function rng(seed: number) {
+    let s = seed >>> 0;
+    return () => {
+      s = (s + 0x6d2b79f5) >>> 0;
+      let t = s;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const valid = VALID.map(([, l]) => l.replace(/\r$/, ""));
+  test.each([1, 2, 3, 4, 5, 6, 7, 8])("seed %i", (seed) => {
+    const r = rng(seed);
+    const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
+    const parts: string[] = [];
+    const clean: string[] = [];
+    for (let k = 0; k < 300; k++) {
+      const roll = r();
+      if (roll < 0.5) {
+        const l = pick(valid);
+        parts.push(l);
+        clean.push(l);
+      } else if (roll < 0.7) {
+        parts.push(pick(MALFORMED)[1].replace(/[\r\n]/g, ""));
+      } else if (roll < 0.85) {
+        // random bytes without LF
+        parts.push(Array.from({ length: Math.floor(r() * 300) }, () => String.fromCharCode(Math.floor(r() * 255) + 1)).join("").replace(/\n/g, ""));
+      } else {
+        // a valid line with one byte changed: valid or not, the oracle decides
+        const l = pick(valid);
+        const at = Math.floor(r() * l.length);
+        parts.push((l.slice(0, at) + String.fromCharCode(Math.floor(r() * 255) + 1) + l.slice(at + 1)).replace(/\n/g, ""));
+      }
+    }
+    const text = parts.join("\n");
+    const bytes = new Uint8Array(text.length);
+    for (let k = 0; k < text.length; k++) bytes[k] = text.charCodeAt(k);
+    const c = countBytes(bytes).toCounts();
+    const o = oracleCount(text);
+    expect(c.lines.read).toBe(parts.length);
+    expect(c.lines.valid + c.lines.malformed).toBe(c.lines.read);
+    expect(c.lines.valid).toBe(o.valid);
+    expect(sorted(toMap(c.clients))).toEqual(sorted(o.clients));
+    expect(sorted(toMap(c.status))).toEqual(sorted(o.status));
+    expect(sorted(toMap(c.agents))).toEqual(sorted(o.agents));
+    // the clean lines alone give the same client counts minus the mutated ones' share
+    expect(c.lines.valid).toBeGreaterThanOrEqual(clean.length);
+  });
+});

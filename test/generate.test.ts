@@ -1,0 +1,60 @@
+import { describe, expect, test } from "bun:test";
+import {
+  DEFAULT_GENERATOR, generateText, LineGenerator, STANDARD_CLIENTS, STANDARD_STATUS, SUSPICIOUS_CLIENTS, SUSPICIOUS_SHARE,
+} from "../src/generate.ts";
+import { oracleCount } from "./oracle.ts";
+
+describe("generated traffic", () => {
+  test("is deterministic: same seed and range give byte-identical text", () => {
+    expect(generateText(42, 0, 2000)).toBe(generateText(42, 0, 2000));
+    expect(generateText(42, 0, 2000)).not.toBe(generateText(43, 0, 2000));
+  });
+
+  test("line i depends only on (seed, i): any split concatenates to the whole", () => {
+    const whole = generateText(7, 0, 5000);
+    for (const cuts of [[1], [2499, 2500], [1, 2, 3, 4999], [1234, 3333]]) {
+      const bounds = [0, ...cuts, 5000];
+      const parts = bounds.slice(1).map((end, k) => generateText(7, bounds[k]!, end));
+      expect(parts.join("")).toBe(whole);
+    }
+  });
+
+  test("small buffers split the same lines across fills", () => {
+    const gen = new LineGenerator(9, DEFAULT_GENERATOR);
+    const buf = new Uint8Array(1024);
+    const dec = new TextDecoder();
+    let text = "";
+    for (let i = 0; i < 300; i = gen.next) text += dec.decode(buf.subarray(0, gen.fill(buf, i, 300)));
+    expect(text).toBe(generateText(9, 0, 300));
+  });
+
+  test("every line is valid Combined Log Format with the planted clients and statuses", () => {
+    const o = oracleCount(generateText(1, 0, 50_000));
+    expect(o.read).toBe(50_000);
+    expect(o.malformed).toBe(0);
+    expect(o.combined).toBe(50_000);
+    const clients = new Set([...STANDARD_CLIENTS, ...SUSPICIOUS_CLIENTS]);
+    for (const c of o.clients.keys()) expect(clients.has(c)).toBe(true);
+    expect([...o.status.keys()].sort()).toEqual(STANDARD_STATUS.map(([s]) => String(s)).sort());
+    // the suspicious clients send a clearly larger share each
+    const suspicious = SUSPICIOUS_CLIENTS.reduce((a, c) => a + (o.clients.get(c) ?? 0), 0) / 50_000;
+    expect(Math.abs(suspicious - SUSPICIOUS_SHARE)).toBeLessThan(0.01);
+    const perStandard = (1 - suspicious) / STANDARD_CLIENTS.length;
+    for (const c of SUSPICIOUS_CLIENTS) expect(o.clients.get(c)! / 50_000).toBeGreaterThan(2 * perStandard);
+  });
+
+  test("timestamps advance with i from the fixed start", () => {
+    const perSecond = DEFAULT_GENERATOR.linesPerSecond;
+    const lines = generateText(1, 0, 3 * perSecond).split("\n");
+    expect(lines[0]).toContain("[27/Nov/2026:00:00:00 +0000]");
+    expect(lines[perSecond - 1]).toContain("[27/Nov/2026:00:00:00 +0000]");
+    expect(lines[perSecond]).toContain("[27/Nov/2026:00:00:01 +0000]");
+    expect(generateText(1, 86_400 * perSecond, 86_400 * perSecond + 1)).toContain("[28/Nov/2026:00:00:00 +0000]");
+  });
+
+  test("line numbers above 2^32 work", () => {
+    const i = 2 ** 33 + 5;
+    expect(generateText(3, i, i + 1)).toBe(generateText(3, i, i + 2).split("\n")[0] + "\n");
+    expect(oracleCount(generateText(3, i, i + 10)).valid).toBe(10);
+  });
+});

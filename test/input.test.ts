@@ -1,0 +1,86 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LogCounter } from "../src/count.ts";
+import { countFileRange, LineAssembler } from "../src/input.ts";
+import { generateText } from "../src/generate.ts";
+import { mergeAll, type CountsPartial } from "../src/partial.ts";
+import { sorted, toMap } from "./oracle.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "logmr-input-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function countRanges(path: string, cuts: number[], size: number): CountsPartial {
+  const bounds = [0, ...cuts, size];
+  return mergeAll(
+    bounds.slice(1).map((end, k) => {
+      const counter = new LogCounter();
+      countFileRange(path, bounds[k]!, end, counter);
+      return counter.toCounts();
+    }),
+  );
+}
+
+const summary = (p: CountsPartial) => ({
+  lines: p.lines,
+  clients: sorted(toMap(p.clients)),
+  status: sorted(toMap(p.status)),
+  agents: sorted(toMap(p.agents)),
+  samples: p.malformedSamples.map((s) => s.offset),
+});
+
+describe("splitting a file into byte ranges", () => {
+  // A few KB with every awkward thing: CRLF, empty lines, garbage, no final newline.
+  const lines = generateText(5, 0, 20).split("\n").slice(0, 20);
+  lines.splice(3, 0, "");
+  lines.splice(7, 0, "garbage line \x00\xff");
+  lines[10] = `${lines[10]}\r`;
+  lines.splice(12, 0, "\r");
+  const text = lines.join("\n"); // no final newline
+  const path = join(dir, "small.log");
+  writeFileSync(path, Buffer.from(text, "latin1"));
+  const size = Buffer.byteLength(text, "latin1");
+  const whole = summary(countRanges(path, [], size));
+
+  test("the whole file has the expected line counts", () => {
+    expect(whole.lines.read).toBe(lines.length);
+    expect(whole.lines.malformed).toBe(3);
+  });
+
+  test("one cut at every byte offset gives identical counts", () => {
+    for (let cut = 0; cut <= size; cut++) expect(summary(countRanges(path, [cut], size))).toEqual(whole);
+  });
+
+  test("random sets of cuts give identical counts", () => {
+    let s = 12345;
+    const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
+    for (let trial = 0; trial < 300; trial++) {
+      const cuts = Array.from({ length: 1 + Math.floor(next() * 8) }, () => Math.floor(next() * (size + 1))).sort((a, b) => a - b);
+      expect(summary(countRanges(path, cuts, size))).toEqual(whole);
+    }
+  });
+
+  test("ranges past the end and empty ranges are harmless", () => {
+    const counter = new LogCounter();
+    countFileRange(path, size, size, counter);
+    expect(counter.toCounts().lines.read).toBe(0);
+  });
+});
+
+describe("LineAssembler", () => {
+  test("any chunking of a stream gives the same counts", () => {
+    const bytes = new TextEncoder().encode(`${generateText(8, 0, 500)}bad line\r\nlast line without newline`);
+    const reference = new LogCounter();
+    const whole = new LineAssembler(reference);
+    whole.push(bytes);
+    whole.end();
+    for (const chunk of [1, 2, 3, 7, 64, 1000, 4096]) {
+      const counter = new LogCounter();
+      const lines = new LineAssembler(counter, { bufferBytes: 8192 });
+      for (let at = 0; at < bytes.length; at += chunk) lines.push(bytes.subarray(at, at + chunk));
+      lines.end();
+      expect(summary(counter.toCounts())).toEqual(summary(reference.toCounts()));
+    }
+  });
+});

@@ -1,0 +1,104 @@
+// An independent reference for the tests: the fixture rules written as one
+// regular expression over binary strings (one char per byte), counting with
+// plain Maps. Slow and simple on purpose; it shares no code with src/.
+
+const NS = "[^ \\t\\n\\v\\f\\r]+";
+const QUOTED = '"((?:[^"\\\\]|\\\\[\\s\\S])*)"';
+const LINE = new RegExp(
+  `^(${NS}) ${NS} ${NS} \\[(\\d{2})/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/(\\d{4}):(\\d{2}):(\\d{2}):(\\d{2}) ([+-])(\\d{2})(\\d{2})\\] ${QUOTED} (\\d{3}) (\\d+|-)(?: ${QUOTED} ${QUOTED})?$`,
+);
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+export interface OracleCounts {
+  read: number;
+  valid: number;
+  malformed: number;
+  malformedLines: number[];
+  combined: number;
+  common: number;
+  bytes: number;
+  clients: Map<string, number>;
+  status: Map<string, number>;
+  methods: Map<string, number>;
+  paths: Map<string, number>;
+  notFoundPaths: Map<string, number>;
+  referrers: Map<string, number>;
+  agents: Map<string, number>;
+  notFoundByClient: Map<string, number>;
+  minutes: Map<number, number>;
+}
+
+function bump<K>(m: Map<K, number>, k: K, n = 1): void {
+  m.set(k, (m.get(k) ?? 0) + n);
+}
+
+/** Bytes as a binary string (one char per byte). */
+export function binary(bytes: Uint8Array): string {
+  let s = "";
+  for (let k = 0; k < bytes.length; k += 4096) s += String.fromCharCode(...bytes.subarray(k, k + 4096));
+  return s;
+}
+
+/** Counts a whole log (binary string) the slow, obvious way. */
+export function oracleCount(text: string, window: { since?: number; until?: number } = {}): OracleCounts {
+  const c: OracleCounts = {
+    read: 0, valid: 0, malformed: 0, malformedLines: [], combined: 0, common: 0, bytes: 0,
+    clients: new Map(), status: new Map(), methods: new Map(), paths: new Map(), notFoundPaths: new Map(),
+    referrers: new Map(), agents: new Map(), notFoundByClient: new Map(), minutes: new Map(),
+  };
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  lines.forEach((raw, k) => {
+    c.read++;
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    const m = LINE.exec(line);
+    const day = m ? Number(m[2]) : 0;
+    const month = m ? MONTHS.indexOf(m[3]!) : 0;
+    const year = m ? Number(m[4]) : 0;
+    const date = new Date(Date.UTC(year, month, day));
+    // A real date, a real clock time (60 allows a leap second), and a zone offset
+    // of at most 23:59 (the fixture rules say only "+zzzz"; +3100 is no zone).
+    const valid =
+      m && date.getUTCDate() === day && Number(m[5]) < 24 && Number(m[6]) < 60 && Number(m[7]) <= 60 && Number(m[9]) < 24 && Number(m[10]) < 60;
+    if (!m || !valid) {
+      c.malformed++;
+      c.malformedLines.push(k + 1);
+      return;
+    }
+    c.valid++;
+    if (m[14] !== undefined) c.combined++;
+    else c.common++;
+    const offset = (m[8] === "-" ? -1 : 1) * (Number(m[9]) * 3600 + Number(m[10]) * 60);
+    const t = date.getTime() / 1000 + Number(m[5]) * 3600 + Number(m[6]) * 60 + Number(m[7]) - offset;
+    if ((window.since !== undefined && t < window.since) || (window.until !== undefined && t >= window.until)) return;
+    const client = m[1]!;
+    const request = m[11]!;
+    const status = m[12]!;
+    bump(c.clients, client);
+    bump(c.status, status);
+    c.bytes += m[13] === "-" ? 0 : Number(m[13]);
+    const tokens = request.split(" ");
+    bump(c.methods, tokens[0]!);
+    if (tokens.length >= 2) {
+      const path = tokens[1]!.split("?")[0]!;
+      bump(c.paths, path);
+      if (status === "404") bump(c.notFoundPaths, path);
+    }
+    if (status === "404") bump(c.notFoundByClient, client);
+    if (m[14] !== undefined) {
+      bump(c.referrers, m[14]);
+      bump(c.agents, m[15]!);
+    }
+    bump(c.minutes, Math.floor(t / 60));
+  });
+  return c;
+}
+
+/** Rows of [key, count] as a Map (for comparing with the engine's output). */
+export function toMap<K>(rows: ReadonlyArray<readonly [K, number, ...number[]]>): Map<K, number> {
+  return new Map(rows.map((r) => [r[0], r[1]]));
+}
+
+export function sorted<K>(m: Map<K, number>): Array<[K, number]> {
+  return [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}

@@ -70,10 +70,25 @@ function useColor(stream: { isTTY?: boolean }): boolean {
   return stream.isTTY === true;
 }
 
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Writes all of `bytes` to `fd`, whatever kind of file it is: a pipe may take part of a write or say EAGAIN. */
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let at = 0;
+  while (at < bytes.length) {
+    try {
+      at += writeSync(fd, bytes, at, bytes.length - at);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+      Atomics.wait(pause, 0, 0, 2);
+    }
+  }
+}
+
 /** Writes to stdout; a reader that went away (`| head`) ends the process quietly. */
 function writeStdout(text: string): void {
   try {
-    writeSync(1, text);
+    writeAll(1, Buffer.from(text));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EPIPE") process.exit(EXIT_OK);
     throw err;
@@ -148,9 +163,7 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
     const gen = new LineGenerator(seed, DEFAULT_GENERATOR);
     const buf = new Uint8Array(1 << 20);
     for (let i = 0; i < lines; i = gen.next) {
-      const n = gen.fill(buf, i, lines);
-      let at = 0;
-      while (at < n) at += writeSync(fd, buf, at, n - at);
+      writeAll(fd, buf.subarray(0, gen.fill(buf, i, lines)));
     }
     if (temp) {
       closeSync(fd);

@@ -168,11 +168,11 @@ export class LogCounter {
   lastTime = Number.NEGATIVE_INFINITY;
   readonly status = new Float64Array(1000);
   readonly clients = new KeyTable(CLIENT_COLUMNS);
-  readonly methods = new KeyTable(1, 16);
-  readonly paths = new KeyTable(1);
-  readonly notFoundPaths = new KeyTable(1);
-  readonly referrers = new KeyTable(1);
-  readonly agents = new KeyTable(1);
+  // Fewer lookups per line: one key for "METHOD PATH" (the request up to the
+  // end of the path, with a 404 column), one for the tail 'referer" "agent'.
+  // Methods, paths, referrers and agents are split out of them in toCounts().
+  readonly requestKeys = new KeyTable(2);
+  readonly tails = new KeyTable(1);
   readonly minutes = new Map<number, number>();
   readonly malformedSamples: MalformedSample[] = [];
   private currentMinute = Number.NaN;
@@ -313,23 +313,18 @@ export class LogCounter {
       if (p === digitsStart) return false;
     }
     const view = this.view;
-    let refStart = -1;
-    let refEnd = -1;
-    let agent = -1;
+    let tail = -1;
     if (p !== e) {
       // Combined: ' "referer" "user-agent"' and nothing after.
-      if (buf[p] !== SPACE || buf[p + 1] !== QUOTE) return false;
-      refStart = p + 2;
-      refEnd = closingQuote(buf, refStart, e);
-      if (refEnd < 0 || buf[refEnd + 1] !== SPACE || buf[refEnd + 2] !== QUOTE || buf[e - 1] !== QUOTE) return false;
-      const agentStart = refEnd + 3;
-      if (agentStart > e - 1) return false;
-      // A user agent already seen was validated when first seen: identical
-      // bytes need no second scan for an unescaped quote.
-      agent = this.agents.find(buf, view, agentStart, e - 1);
-      if (agent < 0) {
-        if (closingQuote(buf, agentStart, e) !== e - 1) return false;
-        if (time >= this.since && time < this.until) agent = this.agents.intern(buf, view, agentStart, e - 1);
+      if (buf[p] !== SPACE || buf[p + 1] !== QUOTE || buf[e - 1] !== QUOTE) return false;
+      // A tail already seen was validated when first seen: the same bytes
+      // need no second scan for unescaped quotes.
+      tail = this.tails.find(buf, view, p + 2, e - 1);
+      if (tail < 0) {
+        const refEnd = closingQuote(buf, p + 2, e);
+        if (refEnd < 0 || buf[refEnd + 1] !== SPACE || buf[refEnd + 2] !== QUOTE || refEnd + 3 > e - 1) return false;
+        if (closingQuote(buf, refEnd + 3, e) !== e - 1) return false;
+        if (time >= this.since && time < this.until) tail = this.tails.intern(buf, view, p + 2, e - 1);
       }
       this.combined++;
     } else {
@@ -367,21 +362,10 @@ export class LogCounter {
       }
     }
     // intern() may grow `values`: take the id first, then the array.
-    const method = this.methods.intern(buf, view, requestStart, methodEnd);
-    this.methods.values[method]!++;
-    if (pathEnd >= 0) {
-      const path = this.paths.intern(buf, view, methodEnd + 1, pathEnd);
-      this.paths.values[path]!++;
-      if (status === 404) {
-        const notFound = this.notFoundPaths.intern(buf, view, methodEnd + 1, pathEnd);
-        this.notFoundPaths.values[notFound]!++;
-      }
-    }
-    if (agent >= 0) {
-      const referrer = this.referrers.intern(buf, view, refStart, refEnd);
-      this.referrers.values[referrer]!++;
-      this.agents.values[agent]!++;
-    }
+    const request = this.requestKeys.intern(buf, view, requestStart, pathEnd >= 0 ? pathEnd : methodEnd) * 2;
+    this.requestKeys.values[request]!++;
+    if (status === 404) this.requestKeys.values[request + 1]!++;
+    if (tail >= 0) this.tails.values[tail]!++;
     return true;
   }
 
@@ -399,7 +383,25 @@ export class LogCounter {
     for (let code = 0; code < 1000; code++) {
       if (this.status[code]! > 0) status.push([String(code).padStart(3, "0"), this.status[code]!]);
     }
-    const single = (t: KeyTable) => t.entries() as Array<[string, number]>;
+    // Split the combined keys back into their fields.
+    const methods = new Map<string, number>();
+    const paths = new Map<string, number>();
+    const notFoundPaths = new Map<string, number>();
+    for (const [key, count, notFound] of this.requestKeys.entries() as Array<[string, number, number]>) {
+      const space = key.indexOf(" ");
+      add(methods, space < 0 ? key : key.slice(0, space), count);
+      if (space < 0) continue;
+      add(paths, key.slice(space + 1), count);
+      if (notFound > 0) add(notFoundPaths, key.slice(space + 1), notFound);
+    }
+    const referrers = new Map<string, number>();
+    const agents = new Map<string, number>();
+    for (const [key, count] of this.tails.entries() as Array<[string, number]>) {
+      const refEnd = closingQuoteOf(key);
+      add(referrers, key.slice(0, refEnd), count);
+      add(agents, key.slice(refEnd + 3), count);
+    }
+    const rows = (m: Map<string, number>) => [...m];
     return {
       version: PARTIAL_VERSION,
       lines: {
@@ -414,17 +416,31 @@ export class LogCounter {
       bytes: this.bytesServed,
       status,
       clients: this.clients.entries() as CountsPartial["clients"],
-      methods: single(this.methods),
-      paths: single(this.paths),
-      notFoundPaths: single(this.notFoundPaths),
-      referrers: single(this.referrers),
-      agents: single(this.agents),
+      methods: rows(methods),
+      paths: rows(paths),
+      notFoundPaths: rows(notFoundPaths),
+      referrers: rows(referrers),
+      agents: rows(agents),
       minutes: [...this.minutes].sort((a, b) => a[0] - b[0]),
       firstTime: this.requests > 0 ? this.firstTime : null,
       lastTime: this.requests > 0 ? this.lastTime : null,
       malformedSamples: this.malformedSamples,
     };
   }
+}
+
+function add(m: Map<string, number>, key: string, n: number): void {
+  m.set(key, (m.get(key) ?? 0) + n);
+}
+
+/** Index of the first unescaped '"' of a binary string (the end of the referer in a tail key). */
+function closingQuoteOf(key: string): number {
+  for (let k = 0; k < key.length; k++) {
+    const c = key.charCodeAt(k);
+    if (c === QUOTE) return k;
+    if (c === BACKSLASH) k++;
+  }
+  return key.length;
 }
 
 function binaryString(buf: Uint8Array, s: number, e: number): string {

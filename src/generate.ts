@@ -67,31 +67,27 @@ function mix32(x: number): number {
   return x >>> 0;
 }
 
-/** A weighted table: choose(u) maps a uniform u in [0, 1) to an index. */
-class Weighted {
-  readonly cumulative: Float64Array;
-  constructor(weights: ReadonlyArray<number>) {
-    const total = weights.reduce((a, b) => a + b, 0);
-    this.cumulative = new Float64Array(weights.length);
-    let acc = 0;
-    weights.forEach((w, k) => {
-      acc += w;
-      this.cumulative[k] = acc / total;
-    });
-    this.cumulative[weights.length - 1] = 1;
-  }
-  choose(u: number): number {
-    const c = this.cumulative;
+/** Draws index weighted tables with this many random bits. */
+const DRAW_BITS = 12;
+const DRAW_SIZE = 1 << DRAW_BITS;
+
+/**
+ * A weighted choice as a lookup table: entry j is the choice for the uniform
+ * draw (j + 0.5) / 4096, so a choice costs one load instead of a search.
+ * Weights are honoured to within 1/4096.
+ */
+function weighted(weights: ReadonlyArray<number>): Uint8Array {
+  const total = weights.reduce((x, y) => x + y, 0);
+  const table = new Uint8Array(DRAW_SIZE);
+  for (let j = 0; j < DRAW_SIZE; j++) {
+    const u = ((j + 0.5) / DRAW_SIZE) * total;
     let k = 0;
-    while (u >= c[k]!) k++;
-    return k;
+    for (let acc = weights[0]!; u >= acc && k < weights.length - 1; acc += weights[++k]!);
+    table[j] = k;
   }
+  return table;
 }
 
-interface Catalog {
-  bytes: Fragment[];
-  table: Weighted;
-}
 /**
  * Pre-encoded text padded to whole 8-byte words: copying it with
  * DataView.setFloat64 moves 8 bytes per call (the padding is overwritten by
@@ -110,8 +106,10 @@ function fragment(text: string): Fragment {
   return { words, length: bytes.length };
 }
 
-function catalog(entries: ReadonlyArray<readonly [string, number]>, wrap: (s: string) => string): Catalog {
-  return { bytes: entries.map(([s]) => fragment(wrap(s))), table: new Weighted(entries.map(([, w]) => w)) };
+const weightsOf = (rows: ReadonlyArray<readonly [unknown, number]>) => weighted(rows.map(([, w]) => w));
+/** Fragments for every (a, b) pair, so one copy writes both fields: index a * b.length + b. */
+function pairs(a: readonly string[], b: readonly string[], join: (x: string, y: string) => string): Fragment[] {
+  return a.flatMap((x) => b.map((y) => fragment(join(x, y))));
 }
 
 const clientBytes = [...STANDARD_CLIENTS, ...SUSPICIOUS_CLIENTS].map((c) => fragment(`${c} - - [`));
@@ -119,17 +117,23 @@ const statusCatalog = (rows: ReadonlyArray<readonly [number, number]>) => ({
   bytesLow: Float64Array.from(rows, ([s]) => BYTES_RANGE[s]![0]),
   bytesSpan: Float64Array.from(rows, ([s]) => BYTES_RANGE[s]![1] - BYTES_RANGE[s]![0] + 1),
   bytes: rows.map(([s]) => fragment(` HTTP/1.1" ${s} `)),
-  table: new Weighted(rows.map(([, w]) => w)),
+  table: weightsOf(rows),
 });
 const standardStatus = statusCatalog(STANDARD_STATUS);
 const suspiciousStatus = statusCatalog(SUSPICIOUS_STATUS);
-const methods = catalog(METHODS, (m) => ` "${m} `);
-const paths = catalog(PATHS, (p) => p);
-const scannerPaths = catalog(SCANNER_PATHS, (p) => p);
+const methodTable = weightsOf(METHODS);
+const pathTable = weightsOf(PATHS);
+const scannerPathTable = weightsOf(SCANNER_PATHS);
+const methodNames = METHODS.map(([m]) => m);
+const requests = pairs(methodNames, PATHS.map(([p]) => p), (m, p) => ` "${m} ${p}`);
+const scannerRequests = pairs(methodNames, SCANNER_PATHS.map(([p]) => p), (m, p) => ` "${m} ${p}`);
 const searchWords = SEARCH_WORDS.map((w) => fragment(w));
-const referrers = catalog(REFERRERS, (r) => ` "${r}" "`);
-const agents = catalog(AGENTS, (a) => `${a}"\n`);
-const scannerAgents = catalog(SCANNER_AGENTS, (a) => `${a}"\n`);
+const referrerTable = weightsOf(REFERRERS);
+const agentTable = weightsOf(AGENTS);
+const scannerAgentTable = weightsOf(SCANNER_AGENTS);
+const referrerNames = REFERRERS.map(([r]) => r);
+const refererAgents = pairs(referrerNames, AGENTS.map(([a]) => a), (r, a) => ` "${r}" "${a}"\n`);
+const scannerRefererAgents = pairs(referrerNames, SCANNER_AGENTS.map(([a]) => a), (r, a) => ` "${r}" "${a}"\n`);
 const pathHasQuery = PATHS.map(([p]) => p.endsWith("="));
 const searchPath = PATHS.findIndex(([p]) => p.startsWith("/search"));
 
@@ -141,7 +145,10 @@ const U32 = 4294967296;
  */
 export class LineGenerator {
   private readonly seedHash: number;
-  private time = fragment("");
+  // "dd/Mon/yyyy:HH:MM:SS +0000]" (27 bytes) in place: a new second only
+  // rewrites the seconds digits; the whole text is rendered once a minute.
+  private readonly time = fragment("01/Jan/1970:00:00:00 +0000]");
+  private readonly timeText = new Uint8Array(this.time.words.buffer);
   private timeSecond = Number.NaN;
   private viewed: Uint8Array | null = null;
   private view: DataView = new DataView(new ArrayBuffer(0));
@@ -156,10 +163,18 @@ export class LineGenerator {
   }
 
   private renderTime(second: number): void {
+    const text = this.timeText;
+    const ss = (text[18]! - 48) * 10 + (text[19]! - 48);
+    if (second === this.timeSecond + 1 && ss < 59) {
+      const next = ss + 1;
+      text[18] = 48 + ((next / 10) | 0);
+      text[19] = 48 + (next % 10);
+    } else {
+      const d = new Date(second * 1000);
+      const full = `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000]`;
+      text.set(encoder.encode(full));
+    }
     this.timeSecond = second;
-    const d = new Date(second * 1000);
-    const text = `${pad2(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000]`;
-    this.time = fragment(text);
   }
 
   /**
@@ -177,50 +192,55 @@ export class LineGenerator {
     const seedHash = this.seedHash;
     const nStandard = STANDARD_CLIENTS.length;
     const nSuspicious = SUSPICIOUS_CLIENTS.length;
+    const suspiciousBelow = Math.round(SUSPICIOUS_SHARE * 65536);
+    const nPaths = PATHS.length;
+    const nScannerPaths = SCANNER_PATHS.length;
+    const nAgents = AGENTS.length;
+    const nScannerAgents = SCANNER_AGENTS.length;
     let pos = 0;
     let i = from;
     while (i < to && pos <= limit) {
+      // Four hashes of (seed, i) give eight 16-bit draws.
       const base = mix32(seedHash ^ mix32(((i >>> 0) ^ Math.imul(Math.floor(i / U32), 0x9e3779b9)) >>> 0));
-      const uClient = mix32(base ^ 0x68e31da4) / U32;
-      const uStatus = mix32(base ^ 0xb5297a4d) / U32;
-      const uMethod = mix32(base ^ 0x1b56c4e9) / U32;
-      const uPath = mix32(base ^ 0x3c6ef372) / U32;
-      const uBytes = mix32(base ^ 0xa54ff53a) / U32;
-      const uExtra = mix32(base ^ 0x510e527f) / U32;
+      const h1 = mix32(base ^ 0x68e31da4);
+      const h2 = mix32(base ^ 0xb5297a4d);
+      const h3 = mix32(base ^ 0x1b56c4e9);
+      const h4 = mix32(base ^ 0x3c6ef372);
 
-      const suspicious = uClient < SUSPICIOUS_SHARE;
+      const uClient = h1 & 0xffff;
+      const suspicious = uClient < suspiciousBelow;
       const client = suspicious
-        ? nStandard + Math.floor((uClient / SUSPICIOUS_SHARE) * nSuspicious)
-        : Math.floor(((uClient - SUSPICIOUS_SHARE) / (1 - SUSPICIOUS_SHARE)) * nStandard);
+        ? nStandard + Math.floor((uClient * nSuspicious) / suspiciousBelow)
+        : Math.floor(((uClient - suspiciousBelow) * nStandard) / (65536 - suspiciousBelow));
       pos = put(view, pos, clientBytes[client]!);
 
       const second = startEpoch + Math.floor(i / linesPerSecond);
       if (second !== this.timeSecond) this.renderTime(second);
       pos = put(view, pos, this.time);
 
-      pos = put(view, pos, methods.bytes[methods.table.choose(uMethod)]!);
+      const method = methodTable[h2 & 0xfff]!;
+      const uExtra = h3 >>> 16;
       // A suspicious client scans for admin pages most of the time.
-      if (suspicious && uExtra < SCANNER_PATH_SHARE) {
-        pos = put(view, pos, scannerPaths.bytes[scannerPaths.table.choose(uPath)]!);
+      if (suspicious && uExtra < SCANNER_PATH_SHARE * 65536) {
+        pos = put(view, pos, scannerRequests[method * nScannerPaths + scannerPathTable[(h2 >>> 12) & 0xfff]!]!);
       } else {
-        const p = paths.table.choose(uPath);
-        pos = put(view, pos, paths.bytes[p]!);
-        if (pathHasQuery[p]) {
-          if (p === searchPath) pos = put(view, pos, searchWords[Math.floor(uExtra * searchWords.length)]!);
-          else pos = writeInt(buf, pos, 1 + Math.floor(uExtra * 9999));
+        const path = pathTable[(h2 >>> 12) & 0xfff]!;
+        pos = put(view, pos, requests[method * nPaths + path]!);
+        if (pathHasQuery[path]) {
+          if (path === searchPath) pos = put(view, pos, searchWords[uExtra % searchWords.length]!);
+          else pos = writeInt(buf, pos, 1 + (uExtra % 9999));
         }
       }
 
       const statusTable = suspicious ? suspiciousStatus : standardStatus;
-      const s = statusTable.table.choose(uStatus);
-      pos = put(view, pos, statusTable.bytes[s]!);
-      pos = writeInt(buf, pos, statusTable.bytesLow[s]! + Math.floor(uBytes * statusTable.bytesSpan[s]!));
+      const status = statusTable.table[h1 >>> 20]!;
+      pos = put(view, pos, statusTable.bytes[status]!);
+      pos = writeInt(buf, pos, statusTable.bytesLow[status]! + Math.floor(((h3 & 0xffff) * statusTable.bytesSpan[status]!) / 65536));
 
-      // The low bits of uExtra were used above; the referrer and agent take fresh draws.
-      const uRef = mix32(base ^ 0x9b05688c) / U32;
-      pos = put(view, pos, referrers.bytes[referrers.table.choose(uRef)]!);
-      const agentTable = suspicious ? scannerAgents : agents;
-      pos = put(view, pos, agentTable.bytes[agentTable.table.choose(mix32(base ^ 0x1f83d9ab) / U32)]!);
+      const referrer = referrerTable[h4 & 0xfff]!;
+      pos = suspicious
+        ? put(view, pos, scannerRefererAgents[referrer * nScannerAgents + scannerAgentTable[(h4 >>> 12) & 0xfff]!]!)
+        : put(view, pos, refererAgents[referrer * nAgents + agentTable[(h4 >>> 12) & 0xfff]!]!);
       i++;
     }
     this.next = i;
@@ -238,16 +258,18 @@ function put(view: DataView, pos: number, f: Fragment): number {
   return pos + f.length;
 }
 
+/** Writes a non-negative integer below 2^31 in decimal (int32 arithmetic only). */
 function writeInt(buf: Uint8Array, pos: number, value: number): number {
-  let digits = 1;
-  for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
-  let end = pos + digits;
-  let v = value;
+  let v = value | 0;
+  const digits = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : 10;
+  let end = pos + (digits === 10 ? String(v).length : digits);
+  const stop = end;
   do {
-    buf[--end] = 48 + (v % 10);
-    v = Math.floor(v / 10);
+    const q = (v / 10) | 0;
+    buf[--end] = 48 + (v - q * 10);
+    v = q;
   } while (v > 0);
-  return pos + digits;
+  return stop;
 }
 
 /** The text of lines [from, to) (for tests, `generate --out` and small inputs). */

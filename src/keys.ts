@@ -123,9 +123,22 @@ export class KeyTable {
       if (this.slotHashes[slot] === hash && this.lengths[entry - 1] === len) {
         const at = this.starts[entry - 1]!;
         const arenaView = this.arenaView;
+        // Eight bytes per step as float64. Equal doubles have equal bits except
+        // +0/-0, and NaNs never compare equal: both cases are settled as int32s.
         let k = 0;
-        while (k + 4 <= len && arenaView.getInt32(at + k, true) === view.getInt32(start + k, true)) k += 4;
-        if (k + 4 > len) {
+        while (k + 8 <= len) {
+          const x = arenaView.getFloat64(at + k, true);
+          const y = view.getFloat64(start + k, true);
+          if (
+            (x !== y || x === 0) &&
+            (arenaView.getInt32(at + k, true) !== view.getInt32(start + k, true) ||
+              arenaView.getInt32(at + k + 4, true) !== view.getInt32(start + k + 4, true))
+          ) {
+            break;
+          }
+          k += 8;
+        }
+        if (k + 8 > len) {
           const arena = this.arena;
           while (k < len && arena[at + k] === buf[start + k]) k++;
           if (k === len) return slot;

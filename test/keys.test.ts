@@ -36,6 +36,29 @@ describe("KeyTable", () => {
     expectCountsLikeMap(keys);
   });
 
+  test("keys whose 8-byte words read as +0/-0 or as NaNs are told apart exactly", () => {
+    const words = [
+      [0, 0, 0, 0, 0, 0, 0, 0], // +0
+      [0, 0, 0, 0, 0, 0, 0, 0x80], // -0
+      [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], // NaN
+      [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], // another NaN
+      [0x01, 0, 0, 0, 0, 0, 0xf8, 0xff], // a negative NaN
+    ];
+    const table = new KeyTable();
+    const ids: number[] = [];
+    for (let round = 0; round < 2; round++) {
+      for (const w of words) {
+        for (const suffix of [[], [1, 2, 3]]) {
+          const bytes = Uint8Array.from([9, ...w, ...w, ...suffix]);
+          const id = table.intern(bytes, viewOf(bytes), 1, bytes.length);
+          if (round === 0) ids.push(id);
+          else expect(id).toBe(ids.shift()!);
+        }
+      }
+    }
+    expect(table.size).toBe(words.length * 2);
+  });
+
   test("empty key, one-byte keys and bytes above 0x7f are exact", () => {
     const table = new KeyTable();
     const bytes = Uint8Array.from([0xff, 0x00, 0x80, 0x41]);

@@ -5,7 +5,8 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
 import { createConsola } from "consola";
-import { checkArgs, parseCount, parseTime, UsageError } from "./args.ts";
+import { checkArgs, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
+import { BenchError, renderBench, renderBenchMarkdown, runBench } from "./bench.ts";
 import { analyze, defaultWorkers, NoValidLinesError } from "./engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "./generate.ts";
 import { InputError } from "./inputs.ts";
@@ -53,7 +54,7 @@ const analyzeCommand = defineCommand({
   meta: {
     name: "analyze.ts",
     version: ENGINE_VERSION,
-    description: "MapReduce access-log analysis on every core. Subcommands: generate. Name a file called like a subcommand as ./generate.",
+    description: "MapReduce access-log analysis on every core. Subcommands: generate, bench. Name a file called like a subcommand as ./generate.",
   },
   args: analyzeArgs,
 });
@@ -62,7 +63,31 @@ const generateCommand = defineCommand({
   args: generateArgs,
 });
 
-const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = { generate: generateCommand as CommandDef<ArgsDef> };
+const benchArgs = {
+  files: { type: "positional", required: false, description: "Log files to analyze (none: generated traffic)" },
+  lines: { type: "string", description: `Generated lines per run [default: ${DEFAULT_LINES}]` },
+  workers: { type: "string", alias: "w", description: "Worker counts to compare, comma-separated [default: 1 and the cores available]" },
+  runs: { type: "string", description: "Timed runs per configuration [default: 5]" },
+  warmup: { type: "string", description: "Untimed warm-up runs per configuration [default: 1]" },
+  referenceLines: { type: "string", description: "Lines for the straightforward reference row, 0 for none [default: 300000]" },
+  yardsticks: { type: "boolean", default: true, description: "Also time the C program (generated data), wc -l and mawk (one file) when present" },
+  yardstickC: { type: "string", description: "Source of the C yardstick [default: ../shared/bench/limit.c]" },
+  json: { type: "boolean", description: "Print the result as JSON" },
+  exportJson: { type: "string", description: "Also save the result as JSON to this file" },
+  exportMarkdown: { type: "string", description: "Also save the result as a Markdown table to this file" },
+  quiet: { type: "boolean", alias: "q", description: "No progress on stderr" },
+  help: { type: "boolean", alias: "h", description: "Show this help" },
+} as const satisfies ArgsDef;
+
+const benchCommand = defineCommand({
+  meta: { name: "bench", description: "Time whole runs per worker count (warm-up, then K runs), with yardsticks measured in the same run" },
+  args: benchArgs,
+});
+
+const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = {
+  generate: generateCommand as CommandDef<ArgsDef>,
+  bench: benchCommand as CommandDef<ArgsDef>,
+};
 
 function useColor(stream: { isTTY?: boolean }): boolean {
   if (process.env.NO_COLOR) return false;
@@ -96,7 +121,10 @@ function writeStdout(text: string): void {
 }
 
 async function showHelp(cmd: CommandDef<ArgsDef>, parent?: CommandDef<ArgsDef>): Promise<void> {
-  writeStdout(`${await renderUsage(cmd, parent)}\n`);
+  let text = (await renderUsage(cmd, parent)).replace(/ +$/gm, "");
+  // citty colours by environment only; colour only a terminal here.
+  if (!useColor(process.stdout)) text = text.replace(/\x1b\[[0-9;]*m/g, "");
+  writeStdout(`${text}\n`);
 }
 
 function seedOf(text: string | undefined): number {
@@ -178,6 +206,35 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
   return EXIT_OK;
 }
 
+async function runBenchCommand(rawArgs: string[]): Promise<number> {
+  const files = checkArgs(rawArgs, benchArgs);
+  const args = parseArgs(rawArgs, benchArgs);
+  if (args.help) {
+    await showHelp(benchCommand as CommandDef<ArgsDef>, analyzeCommand as CommandDef<ArgsDef>);
+    return EXIT_OK;
+  }
+  if (files.includes("-")) throw new UsageError("bench cannot read standard input (it runs the input several times)");
+  if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
+  const cores = defaultWorkers();
+  const progress = !args.quiet && process.stderr.isTTY === true;
+  const result = await runBench({
+    inputs: files,
+    lines: args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines"),
+    workers: args.workers === undefined ? [...new Set([1, cores])] : parseCountList(args.workers, "workers"),
+    runs: args.runs === undefined ? 5 : parseCount(args.runs, "runs"),
+    warmup: args.warmup === undefined ? 1 : parseCount(args.warmup, "warmup", 0),
+    referenceLines: args.referenceLines === undefined ? 300_000 : parseCount(args.referenceLines, "reference-lines", 0),
+    yardsticks: args.yardsticks !== false,
+    yardstickSource: args.yardstickC ?? join(dirname(new URL("..", import.meta.url).pathname), "shared/bench/limit.c"),
+    onProgress: progress ? (m) => process.stderr.write(`\r\x1b[K${m}`) : undefined,
+  });
+  if (progress) process.stderr.write("\r\x1b[K");
+  if (args.exportJson) await Bun.write(args.exportJson, `${JSON.stringify(result, null, 2)}\n`);
+  if (args.exportMarkdown) await Bun.write(args.exportMarkdown, renderBenchMarkdown(result));
+  writeStdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : renderBench(result));
+  return EXIT_OK;
+}
+
 let cleanupOnSignal: (() => void) | null = null;
 let interrupted = false;
 
@@ -196,6 +253,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const sub = first !== undefined ? SUBCOMMANDS[first] : undefined;
     if (sub === generateCommand) return await runGenerate(rest);
+    if (sub === benchCommand) return await runBenchCommand(rest);
     return await runAnalyze(argv);
   } catch (err) {
     if (interrupted) return EXIT_FAILED;
@@ -211,7 +269,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       return EXIT_FAILED;
     }
-    if (err instanceof InputError || err instanceof MapError) {
+    if (err instanceof InputError || err instanceof MapError || err instanceof BenchError) {
       logger.error(err.message);
       return EXIT_FAILED;
     }

@@ -1,0 +1,299 @@
+// `bun analyze.ts bench`: whole runs of the real CLI, timed from outside
+// (start, spawn, map, reduce, report), several times per worker count, with
+// hyperfine-style statistics, and yardsticks measured in the same run.
+
+import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { cpus, platform, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { generateText } from "./generate.ts";
+import { median } from "./suspicious.ts";
+import { ENGINE_VERSION } from "./version.ts";
+
+export const BENCH_SCHEMA_VERSION = 1;
+const ENTRY = new URL("../analyze.ts", import.meta.url).pathname;
+
+export interface Stats {
+  runs: number;
+  median: number;
+  mean: number;
+  stddev: number;
+  min: number;
+  max: number;
+}
+
+export interface BenchRow {
+  /** "workers=2", "reference", "C limit gen", "wc -l", "mawk" */
+  name: string;
+  kind: "engine" | "reference" | "yardstick";
+  workers: number | null;
+  /** Wall seconds per run. */
+  seconds: Stats;
+  lines: number;
+  bytes: number | null;
+  linesPerSecond: number;
+  mbPerSecond: number | null;
+  /** Engine rows: the 1-worker row's median over this row's (> 1: faster than 1 worker). */
+  speedup: number | null;
+  efficiency: number | null;
+  /** Peak worker memory (engine rows), MB. */
+  workerMaxRssMb: number | null;
+  note?: string;
+}
+
+export interface BenchResult {
+  schema: number;
+  environment: {
+    engineVersion: string;
+    commit: string | null;
+    bunVersion: string;
+    cpuModel: string;
+    cores: number;
+    memoryGiB: number;
+    os: string;
+    date: string;
+  };
+  input: string;
+  rows: BenchRow[];
+}
+
+export function stats(values: readonly number[]): Stats {
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / Math.max(n, 1);
+  const variance = n > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1) : 0;
+  return { runs: n, median: median(values), mean, stddev: Math.sqrt(variance), min: Math.min(...values), max: Math.max(...values) };
+}
+
+async function timeCommand(argv: string[]): Promise<{ seconds: number; stdout: string; code: number; stderr: string }> {
+  const t0 = performance.now();
+  const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  return { seconds: (performance.now() - t0) / 1000, stdout, code, stderr };
+}
+
+export class BenchError extends Error {}
+
+export interface BenchOptions {
+  inputs: readonly string[];
+  lines: number;
+  workers: readonly number[];
+  runs: number;
+  warmup: number;
+  /** Lines of the straightforward reference, run in-process on a slice. */
+  referenceLines: number;
+  /** Run the C program, wc -l and mawk when they are available. */
+  yardsticks: boolean;
+  yardstickSource?: string;
+  onProgress?: (message: string) => void;
+}
+
+/** The straightforward single-process analyzer the engine replaces: a string and a RegExp per line. */
+export function referenceCount(text: string): { lines: number; clients: Map<string, number>; status: Map<string, number> } {
+  const re = /^(\S+) \S+ \S+ \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-)(?: "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)")?$/;
+  const clients = new Map<string, number>();
+  const status = new Map<string, number>();
+  let lines = 0;
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    lines++;
+    const m = re.exec(line);
+    if (!m) continue;
+    clients.set(m[1]!, (clients.get(m[1]!) ?? 0) + 1);
+    status.set(m[4]!, (status.get(m[4]!) ?? 0) + 1);
+  }
+  return { lines, clients, status };
+}
+
+function gitCommit(): string | null {
+  try {
+    const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: new URL("..", import.meta.url).pathname, stderr: "ignore" });
+    return r.exitCode === 0 ? r.stdout.toString().trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+function which(cmd: string): boolean {
+  return Bun.which(cmd) !== null;
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const say = options.onProgress ?? (() => {});
+  const files = options.inputs;
+  const bytes = files.length > 0 ? files.reduce((a, f) => a + (f === "-" ? 0 : statSync(f).size), 0) : null;
+  const rows: BenchRow[] = [];
+  let lines = options.lines;
+
+  for (const workers of options.workers) {
+    const argv = [process.execPath, ENTRY, ...files, ...(files.length ? [] : ["--lines", String(options.lines)]), "--workers", String(workers), "--json", "--quiet"];
+    const seconds: number[] = [];
+    let rss = 0;
+    for (let k = 0; k < options.warmup + options.runs; k++) {
+      say(`workers=${workers}: run ${k + 1} of ${options.warmup + options.runs}${k < options.warmup ? " (warm-up)" : ""}`);
+      const r = await timeCommand(argv);
+      if (r.code !== 0) throw new BenchError(`the engine failed (exit ${r.code}): ${r.stderr.trim().split("\n")[0] ?? ""}`);
+      if (k < options.warmup) continue;
+      seconds.push(r.seconds);
+      const doc = JSON.parse(r.stdout);
+      lines = doc.data.lines.read;
+      rss = Math.max(rss, ...doc.run.workerTimings.map((w: { maxRssMb: number }) => w.maxRssMb));
+    }
+    const s = stats(seconds);
+    rows.push({
+      name: `workers=${workers}`, kind: "engine", workers, seconds: s, lines, bytes,
+      linesPerSecond: lines / s.median, mbPerSecond: bytes === null ? null : bytes / 1e6 / s.median,
+      speedup: null, efficiency: null, workerMaxRssMb: rss,
+    });
+  }
+  const one = rows.find((r) => r.workers === 1);
+  for (const r of rows) {
+    if (!one) break;
+    r.speedup = one.seconds.median / r.seconds.median;
+    r.efficiency = r.speedup / r.workers!;
+  }
+
+  // The straightforward reference, in this process, on a slice; scaled to the full input.
+  if (options.referenceLines > 0 && files.length === 0) {
+    const slice = Math.min(options.referenceLines, lines);
+    const seconds: number[] = [];
+    for (let k = 0; k < Math.max(1, Math.min(options.runs, 3)); k++) {
+      say(`reference: run ${k + 1}`);
+      const t0 = performance.now();
+      referenceCount(generateText(1, 0, slice));
+      seconds.push(((performance.now() - t0) / 1000) * (lines / slice));
+    }
+    const s = stats(seconds);
+    rows.push({
+      name: "reference (strings + RegExp, 1 process)", kind: "reference", workers: 1, seconds: s, lines, bytes: null,
+      linesPerSecond: lines / s.median, mbPerSecond: null, speedup: null, efficiency: null,
+      workerMaxRssMb: null, note: `measured on ${slice.toLocaleString("en-US")} lines, scaled to ${lines.toLocaleString("en-US")}`,
+    });
+  }
+
+  if (options.yardsticks) rows.push(...(await yardsticks(options, lines, bytes, say)));
+  return {
+    schema: BENCH_SCHEMA_VERSION,
+    environment: {
+      engineVersion: ENGINE_VERSION,
+      commit: gitCommit(),
+      bunVersion: Bun.version,
+      cpuModel: cpus()[0]?.model?.trim() ?? "unknown",
+      cores: cpus().length,
+      memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      os: `${platform()} ${release()}`,
+      date: new Date().toISOString(),
+    },
+    input: files.length > 0 ? files.join(" ") : `generated, ${options.lines.toLocaleString("en-US")} lines`,
+    rows,
+  };
+}
+
+async function yardsticks(options: BenchOptions, lines: number, bytes: number | null, say: (m: string) => void): Promise<BenchRow[]> {
+  const commands: Array<{ name: string; argv: string[] }> = [];
+  if (options.inputs.length === 0) {
+    const source = options.yardstickSource;
+    if (source && existsSync(source) && which("gcc")) {
+      const exe = join(mkdtempSync(join(tmpdir(), "logmr-bench-")), "limit");
+      const cc = Bun.spawnSync(["gcc", "-O2", "-o", exe, source]);
+      if (cc.exitCode === 0) {
+        for (const w of options.workers) commands.push({ name: `C limit gen ${lines} ${w}`, argv: [exe, "gen", String(lines), String(w)] });
+      }
+    }
+  } else if (options.inputs.length === 1 && options.inputs[0] !== "-") {
+    const file = options.inputs[0]!;
+    if (which("wc")) commands.push({ name: "wc -l", argv: ["wc", "-l", file] });
+    if (which("mawk")) {
+      commands.push({ name: "mawk (clients + status)", argv: ["mawk", "{c[$1]++; s[$9]++} END{for(k in c) print k, c[k]; for(k in s) print k, s[k]}", file] });
+    }
+  }
+  const rows: BenchRow[] = [];
+  for (const c of commands) {
+    const seconds: number[] = [];
+    for (let k = 0; k < options.warmup + options.runs; k++) {
+      say(`${c.name}: run ${k + 1}`);
+      const r = await timeCommand(c.argv);
+      if (r.code !== 0) break;
+      if (k >= options.warmup) seconds.push(r.seconds);
+    }
+    if (seconds.length === 0) continue;
+    const s = stats(seconds);
+    const w = /gen \d+ (\d+)$/.exec(c.name);
+    rows.push({
+      name: c.name, kind: "yardstick", workers: w ? Number(w[1]) : 1, seconds: s, lines, bytes,
+      linesPerSecond: lines / s.median, mbPerSecond: bytes === null ? null : bytes / 1e6 / s.median,
+      speedup: null, efficiency: null, workerMaxRssMb: null,
+    });
+  }
+  return rows;
+}
+
+// ------------------------------------------------------------------ output
+
+const sec = (s: number) => (s >= 1 ? `${s.toFixed(3)} s` : `${(s * 1000).toFixed(1)} ms`);
+const rate = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} k` : n.toFixed(0));
+
+function cells(r: BenchRow): string[] {
+  return [
+    r.name,
+    sec(r.seconds.median),
+    `${sec(r.seconds.mean)} ± ${sec(r.seconds.stddev)}`,
+    `${sec(r.seconds.min)} … ${sec(r.seconds.max)}`,
+    String(r.seconds.runs),
+    `${rate(r.linesPerSecond)} lines/s`,
+    r.mbPerSecond === null ? "" : `${r.mbPerSecond.toFixed(0)} MB/s`,
+    r.speedup === null ? "" : r.speedup.toFixed(2),
+    r.efficiency === null ? "" : `${(r.efficiency * 100).toFixed(0)}%`,
+    r.workerMaxRssMb === null ? "" : `${r.workerMaxRssMb.toFixed(0)} MB`,
+  ];
+}
+const HEADER = ["", "median", "mean ± σ", "min … max", "runs", "throughput", "MB/s", "speedup", "efficiency", "worker RSS"];
+
+/** Ratios people quote: engine against the yardsticks, hyperfine style. */
+export function comparisons(result: BenchResult): string[] {
+  const out: string[] = [];
+  const engine = result.rows.filter((r) => r.kind === "engine");
+  const one = engine.find((r) => r.workers === 1);
+  for (const r of engine) {
+    if (one && r !== one) out.push(`workers=${r.workers} ran ${(one.seconds.median / r.seconds.median).toFixed(2)} times faster than workers=1`);
+  }
+  const fastest = engine.reduce<BenchRow | undefined>((a, r) => (a && a.seconds.median <= r.seconds.median ? a : r), undefined);
+  for (const y of result.rows.filter((r) => r.kind !== "engine")) {
+    // The C program runs on as many processes as an engine row; other yardsticks face the fastest row.
+    const e = (y.name.startsWith("C ") ? engine.find((r) => r.workers === y.workers) : undefined) ?? fastest;
+    if (!e) continue;
+    const ratio = e.seconds.median / y.seconds.median;
+    out.push(ratio >= 1 ? `${e.name} took ${ratio.toFixed(2)} times as long as ${y.name}` : `${e.name} ran ${(1 / ratio).toFixed(2)} times faster than ${y.name}`);
+  }
+  return out;
+}
+
+export function renderBench(result: BenchResult): string {
+  const rows = [HEADER, ...result.rows.map(cells)];
+  const widths = HEADER.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const lines = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join("  ").trimEnd());
+  const env = result.environment;
+  return [
+    `bench: ${result.input}`,
+    `${env.cpuModel}, ${env.cores} cores, ${env.memoryGiB} GiB, ${env.os}, Bun ${env.bunVersion}, engine ${env.engineVersion}${env.commit ? ` (${env.commit})` : ""}`,
+    "",
+    ...lines,
+    "",
+    ...comparisons(result),
+    ...result.rows.filter((r) => r.note).map((r) => `${r.name}: ${r.note}`),
+    "",
+  ].join("\n");
+}
+
+export function renderBenchMarkdown(result: BenchResult): string {
+  const env = result.environment;
+  const row = (cs: string[]) => `| ${cs.join(" | ")} |`;
+  return [
+    `**${result.input}** on ${env.cpuModel}, ${env.cores} cores, ${env.memoryGiB} GiB, ${env.os}, Bun ${env.bunVersion}, engine ${env.engineVersion}${env.commit ? ` (${env.commit})` : ""}`,
+    "",
+    row(HEADER.map((h, k) => (k === 0 ? "command" : h))),
+    row(HEADER.map((_, k) => (k === 0 ? ":---" : "---:"))),
+    ...result.rows.map((r) => row(cells(r).map((c, k) => (k === 0 ? `\`${c}\`` : c)))),
+    "",
+    ...comparisons(result).map((c) => `- ${c}`),
+    "",
+  ].join("\n");
+}

@@ -10,7 +10,8 @@ import { BenchError, renderBench, renderBenchMarkdown, runBench } from "./bench.
 import { analyze, defaultWorkers, NoValidLinesError } from "./engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "./generate.ts";
 import { InputError } from "./inputs.ts";
-import { killChildren, MapError } from "./mapreduce.ts";
+import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, MapError } from "./mapreduce.ts";
+import { ProgressLine } from "./progress.ts";
 import { renderJson, renderReport } from "./report.ts";
 import { ENGINE_VERSION } from "./version.ts";
 
@@ -24,7 +25,9 @@ export const DEFAULT_LINES = 5_000_000;
 export const DEFAULT_TOP = 10;
 
 // consola writes info to stdout by default: every message goes to stderr here.
-export const logger = createConsola({ stdout: process.stderr, stderr: process.stderr });
+// Plain one-line messages unless stderr is a terminal.
+// (consola reads `fancy`, though some of its type declarations omit it.)
+export const logger = createConsola({ stdout: process.stderr, stderr: process.stderr, ...{ fancy: process.stderr.isTTY === true } });
 
 const commonArgs = {
   lines: { type: "string", description: `Generated lines to analyze (5000000, 5_000_000, 5e6 or 5M) [default: ${DEFAULT_LINES}]` },
@@ -38,8 +41,10 @@ const analyzeArgs = {
   top: { type: "string", description: `Length of the top lists [default: ${DEFAULT_TOP}]` },
   since: { type: "string", description: "Count only requests at or after this time (ISO 8601 or 27/Nov/2026:10:00:00 +0000; UTC if no offset)" },
   until: { type: "string", description: "Count only requests before this time" },
+  retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
+  taskTimeout: { type: "string", description: `Seconds a worker may go without progress before it is killed and its tasks retried; 0 = off [default: ${DEFAULT_TASK_TIMEOUT_MS / 1000}]` },
   json: { type: "boolean", description: "Print the report as one JSON document" },
-  quiet: { type: "boolean", alias: "q", description: "No messages on stderr except errors" },
+  quiet: { type: "boolean", alias: "q", description: "No progress or messages on stderr except errors" },
   version: { type: "boolean", alias: "v", description: "Print the engine version" },
   help: { type: "boolean", alias: "h", description: "Show this help" },
 } as const satisfies ArgsDef;
@@ -156,12 +161,18 @@ async function runAnalyze(rawArgs: string[]): Promise<number> {
     top: args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top"),
     since: args.since === undefined ? undefined : parseTime(args.since, "since"),
     until: args.until === undefined ? undefined : parseTime(args.until, "until"),
+    retries: args.retries === undefined ? DEFAULT_RETRIES : parseCount(args.retries, "retries", 0),
+    taskTimeoutMs: args.taskTimeout === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args.taskTimeout, "task-timeout") * 1000,
   };
   if (options.since !== undefined && options.until !== undefined && options.since >= options.until) {
     throw new UsageError("--since must be before --until");
   }
   if (args.quiet) logger.level = 0;
-  const { data, run } = await analyze(options);
+  const progress = !args.quiet && process.stderr.isTTY === true ? new ProgressLine(process.stderr, files.length > 0 ? "bytes" : "lines") : null;
+  activeProgress = progress;
+  const { data, run } = await analyze({ ...options, onProgress: progress?.update });
+  progress?.finish(true);
+  activeProgress = null;
   writeStdout(args.json ? renderJson(data, run) : renderReport(data, run, { color: useColor(process.stdout), width: process.stdout.columns ?? 100 }));
   return EXIT_OK;
 }
@@ -236,7 +247,17 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
 }
 
 let cleanupOnSignal: (() => void) | null = null;
+let activeProgress: ProgressLine | null = null;
 let interrupted = false;
+
+/** Seconds, possibly fractional, >= 0. */
+function parseSeconds(text: string, flag: string): number {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(`--${flag} must be a number of seconds (0 for none), got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
 
 function onSignal(signal: "SIGINT" | "SIGTERM"): void {
   interrupted = true;
@@ -251,13 +272,14 @@ export async function main(argv: string[]): Promise<number> {
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   const [first, ...rest] = argv;
   try {
-    const sub = first !== undefined ? SUBCOMMANDS[first] : undefined;
+    const sub = first !== undefined && SUBCOMMANDS[first] ? SUBCOMMANDS[first] : undefined;
     if (sub === generateCommand) return await runGenerate(rest);
     if (sub === benchCommand) return await runBenchCommand(rest);
     return await runAnalyze(argv);
   } catch (err) {
     if (interrupted) return EXIT_FAILED;
     killChildren();
+    activeProgress?.finish(false);
     if (err instanceof UsageError) {
       logger.error(`${err.message} (see --help)`);
       return EXIT_USAGE;

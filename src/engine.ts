@@ -5,10 +5,10 @@ import { cpus, platform, release, availableParallelism } from "node:os";
 import type { TimeWindow } from "./count.ts";
 import { DEFAULT_GENERATOR, type GeneratorSettings } from "./generate.ts";
 import { planFileTasks, resolveInputs, type LogInput } from "./inputs.ts";
-import { runMapTasks } from "./mapreduce.ts";
+import { type MapProgress, runMapTasks } from "./mapreduce.ts";
 import { mergeAll, type TaskPartial } from "./partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report.ts";
-import { splitRange, TASK_VERSION, type Task } from "./task.ts";
+import { describeTask, splitRange, TASK_VERSION, type Task } from "./task.ts";
 import { median } from "./suspicious.ts";
 import { ENGINE_VERSION } from "./version.ts";
 
@@ -22,6 +22,10 @@ export interface AnalyzeOptions {
   since?: number;
   until?: number;
   generator?: GeneratorSettings;
+  retries?: number;
+  /** No-progress timeout per child, ms; 0 = off. */
+  taskTimeoutMs?: number;
+  onProgress?: (p: MapProgress) => void;
 }
 
 export interface Analysis {
@@ -100,7 +104,12 @@ export async function analyze(options: AnalyzeOptions): Promise<Analysis> {
     inputNames = files.map((f) => f.path);
   }
 
-  const map = await runMapTasks(tasks, { workers });
+  const map = await runMapTasks(tasks, {
+    workers,
+    retries: options.retries,
+    taskTimeoutMs: options.taskTimeoutMs,
+    onProgress: options.onProgress,
+  });
   const tReduce = performance.now();
   globalLineNumbers(tasks, map.partials);
   const counts = mergeAll(map.partials);
@@ -117,13 +126,19 @@ export async function analyze(options: AnalyzeOptions): Promise<Analysis> {
     workers,
     tasks: tasks.length,
     wallMs,
-    spawnMs: stats(map.children.map((c) => c.readyAt - c.spawnAt)),
-    mapMs: stats(map.children.map((c) => c.busyMs)),
+    spawnMs: stats(map.children.filter((c) => c.busyMs > 0).map((c) => c.readyAt - c.spawnAt)),
+    mapMs: stats(map.children.filter((c) => c.busyMs > 0).map((c) => c.busyMs)),
     reduceMs: tEnd - tReduce,
     linesPerSecond: wallMs > 0 ? (counts.lines.read / wallMs) * 1000 : 0,
     utilisation: wallMs > 0 ? map.children.reduce((a, c) => a + c.busyMs, 0) / wallMs : 0,
     parentMaxRssMb: process.resourceUsage().maxRSS / 1024,
-    workerTimings: map.children.map((c) => ({
+    retries: map.retried.map((r) => ({
+      task: describeTask(r.task),
+      failedAttempts: r.failures.length,
+      causes: r.failures.map((f) => `attempt ${f.attempt}: ${f.cause}`),
+      costMs: r.failures.reduce((a, f) => a + f.ms, 0),
+    })),
+    workerTimings: map.children.filter((c) => c.busyMs > 0).map((c) => ({
       pid: c.pid,
       tasks: c.tasks.length,
       spawnMs: c.readyAt - c.spawnAt,

@@ -97,8 +97,11 @@ export class LineAssembler {
   }
 }
 
+/** Told how far a task has got, in its own units (lines generated, bytes read). */
+export type ProgressHook = (done: number) => void;
+
 /** Counts the lines that start in bytes [start, end) of a plain file. */
-export function countFileRange(path: string, start: number, end: number, counter: LogCounter): void {
+export function countFileRange(path: string, start: number, end: number, counter: LogCounter, progress?: ProgressHook): void {
   const fd = openSync(path, "r");
   try {
     // Reading from start-1 lets the assembler see whether a line starts exactly at start.
@@ -110,6 +113,7 @@ export function countFileRange(path: string, start: number, end: number, counter
       const n = readSync(fd, space, 0, space.length, position);
       position += n;
       lines.commit(n, n === 0);
+      progress?.(Math.min(position, end) - start);
     }
   } finally {
     closeSync(fd);
@@ -117,27 +121,32 @@ export function countFileRange(path: string, start: number, end: number, counter
 }
 
 /** Counts every line of a byte stream (gzip output, stdin). */
-export async function countStream(stream: AsyncIterable<Uint8Array>, counter: LogCounter): Promise<void> {
+export async function countStream(stream: AsyncIterable<Uint8Array>, counter: LogCounter, progress?: ProgressHook): Promise<void> {
   const lines = new LineAssembler(counter);
+  let read = 0;
   for await (const chunk of stream) {
     lines.push(chunk);
+    read += chunk.length;
+    progress?.(read);
   }
   lines.end();
 }
 
-export async function countGzipFile(path: string, counter: LogCounter): Promise<void> {
+export async function countGzipFile(path: string, counter: LogCounter, progress?: ProgressHook): Promise<void> {
   const gunzip = createGunzip({ chunkSize: 1 << 18 });
   const source = createReadStream(path, { highWaterMark: 1 << 18 });
   source.on("error", (err) => gunzip.destroy(err));
+  if (progress) source.on("data", () => progress(source.bytesRead));
   await countStream(source.pipe(gunzip), counter);
 }
 
 /** Counts generated lines [task.start, task.end): the same parser as for files. */
-export function countGenerated(task: GenerateTask, counter: LogCounter, bufferBytes = 1 << 16): void {
+export function countGenerated(task: GenerateTask, counter: LogCounter, progress?: ProgressHook, bufferBytes = 1 << 16): void {
   const gen = new LineGenerator(task.seed, task.generator);
   const buf = new Uint8Array(bufferBytes);
   for (let i = task.start; i < task.end; i = gen.next) {
     const n = gen.fill(buf, i, task.end);
     counter.countBlock(buf, 0, n, true, 0);
+    progress?.(gen.next - task.start);
   }
 }

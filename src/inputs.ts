@@ -130,7 +130,7 @@ export function planFileTasks(inputs: readonly LogInput[], workers: number, wind
     if (input.format === "stdin") {
       tasks.push({ ...base, id: tasks.length, input: k, kind: "stdin" });
     } else if (input.format === "gzip") {
-      tasks.push({ ...base, id: tasks.length, input: k, kind: "gzip", path: input.path });
+      tasks.push({ ...base, id: tasks.length, input: k, kind: "gzip", path: input.path, bytes: input.bytes ?? 0 });
     } else {
       const size = input.bytes ?? 0;
       const parts = Math.max(1, Math.min(workers, Math.floor(size / MIN_SPLIT_BYTES)));

@@ -1,12 +1,17 @@
-// The parent side of the map phase: spawn one child per worker slot, hand each
-// a batch of tasks on stdin, collect and validate their partials.
+// The parent side of the map phase: run batches of tasks on child processes
+// (at most `workers` at a time), validate their partials, and run a failed
+// task again on a fresh child, MapReduce style, up to `retries` times. Only a
+// task's one successful partial is kept, so no line is counted twice.
 
 import type { Subprocess } from "bun";
 import { PartialError, validatePartial, type TaskPartial } from "./partial.ts";
 import { describeTask, taskSize, type Task } from "./task.ts";
-import { STDIN_TASK_ENV } from "./worker.ts";
+import { PARENT_PID_ENV, PROGRESS_PREFIX, STDIN_TASK_ENV } from "./worker.ts";
 
 export const WORKER_PATH = new URL("./worker.ts", import.meta.url).pathname;
+export const DEFAULT_RETRIES = 2;
+/** A child that reports no progress for this long is stuck. */
+export const DEFAULT_TASK_TIMEOUT_MS = 30_000;
 
 /** Children still running, so a signal to the parent can take them down too. */
 export const liveChildren = new Set<Subprocess>();
@@ -22,9 +27,41 @@ export interface ChildRun {
   maxRssKb: number;
 }
 
+export interface FailedAttempt {
+  attempt: number;
+  cause: string;
+  /** Wall time the attempt cost. */
+  ms: number;
+  pid: number;
+  stderr: string;
+}
+
+export interface RetriedTask {
+  task: Task;
+  failures: FailedAttempt[];
+}
+
 export interface MapResult {
   partials: TaskPartial[];
   children: ChildRun[];
+  /** Tasks that needed more than one attempt, with what went wrong each time. */
+  retried: RetriedTask[];
+}
+
+export interface MapProgress {
+  /** Units done and in all (lines for generated traffic, bytes for files). */
+  done: number;
+  total: number;
+}
+
+export interface MapOptions {
+  workers: number;
+  /** Re-runs of a failed task after its first attempt. */
+  retries?: number;
+  /** Kill a child that reports no progress for this long; 0 turns it off. */
+  taskTimeoutMs?: number;
+  env?: Record<string, string | undefined>;
+  onProgress?: (p: MapProgress) => void;
 }
 
 export class MapError extends Error {}
@@ -52,64 +89,212 @@ export function assignBatches(tasks: readonly Task[], slots: number): Task[][] {
   return [...batches, ...stdin.map((t) => [t])];
 }
 
-function lastLines(text: string, n: number): string {
-  const lines = text.trimEnd().split("\n").filter((l) => l.trim() !== "");
-  return lines.slice(-n).join(" | ");
+interface ChildOutcome {
+  partials: Map<number, TaskPartial>;
+  /** Why the tasks without a partial failed. */
+  cause: Map<number, string>;
+  run: ChildRun;
+  stderr: string;
 }
 
-async function runChild(batch: Task[], env: Record<string, string | undefined>): Promise<{ partials: TaskPartial[]; run: ChildRun }> {
+/** Keeps the last lines of a child's stderr and hands progress lines to `onProgress`. */
+class StderrReader {
+  private tail: string[] = [];
+  private pending = "";
+  constructor(private readonly onProgress: (task: number, done: number) => void) {}
+  feed(text: string): void {
+    const lines = (this.pending + text).split("\n");
+    this.pending = lines.pop() ?? "";
+    for (const line of lines) this.line(line);
+  }
+  end(): void {
+    if (this.pending) this.line(this.pending);
+    this.pending = "";
+  }
+  private line(line: string): void {
+    if (line.startsWith(PROGRESS_PREFIX)) {
+      try {
+        const p = JSON.parse(line.slice(PROGRESS_PREFIX.length)) as { task: number; done: number };
+        this.onProgress(p.task, p.done);
+        return;
+      } catch {
+        // not ours after all: keep it as text
+      }
+    }
+    if (line.trim() === "") return;
+    this.tail.push(line);
+    if (this.tail.length > STDERR_TAIL_LINES) this.tail.shift();
+  }
+  get lastLines(): string {
+    return this.tail.join(" | ");
+  }
+}
+
+async function runChild(
+  batch: Task[],
+  options: { env: Record<string, string | undefined>; timeoutMs: number; onProgress: (task: number, done: number) => void },
+): Promise<ChildOutcome> {
   const stdinTask = batch.find((t) => t.kind === "stdin");
   const spawnAt = now();
   const child = Bun.spawn([process.execPath, WORKER_PATH], {
     stdin: stdinTask ? "inherit" : new Blob([batch.map((t) => `${JSON.stringify(t)}\n`).join("")]),
     stdout: "pipe",
     stderr: "pipe",
-    env: stdinTask ? { ...env, [STDIN_TASK_ENV]: JSON.stringify(stdinTask) } : env,
+    env: { ...options.env, [PARENT_PID_ENV]: String(process.pid), ...(stdinTask ? { [STDIN_TASK_ENV]: JSON.stringify(stdinTask) } : {}) },
   });
   liveChildren.add(child);
-  // Read both pipes and the exit together, right away: an unread pipe blocks the child.
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-    child.exited,
-  ]).finally(() => liveChildren.delete(child));
-  const exitAt = now();
-  const what = batch.length === 1 ? describeTask(batch[0]!) : `worker ${child.pid} (${batch.map(describeTask).join(", ")})`;
-  const tail = lastLines(stderr, STDERR_TAIL_LINES);
-  const because = tail ? `; its stderr: ${tail}` : "";
-  if (child.signalCode) throw new MapError(`${what} failed: the worker was killed by ${child.signalCode}${because}`);
-  if (code !== 0) throw new MapError(`${what} failed: the worker exited with code ${code}${because}`);
-  const lines = stdout.split("\n").filter((l) => l !== "");
-  if (lines.length !== batch.length) {
-    throw new MapError(`${what} failed: the worker returned ${lines.length} partials for ${batch.length} tasks${because}`);
-  }
-  const partials = batch.map((task, k) => {
-    try {
-      return validatePartial(JSON.parse(lines[k]!), task.id);
-    } catch (err) {
-      const cause = err instanceof PartialError ? err.message : "its output is not valid JSON";
-      throw new MapError(`${describeTask(task)} failed: ${cause}${because}`);
-    }
+  let lastSign = performance.now();
+  let timedOut = false;
+  const stderr = new StderrReader((task, done) => {
+    lastSign = performance.now();
+    options.onProgress(task, done);
   });
-  const busyMs = partials.reduce((sum, p) => sum + (p.timings.endedAt - p.timings.startedAt), 0);
-  const readyAt = partials[0]?.timings.readyAt ?? exitAt;
-  const maxRssKb = Math.max(...partials.map((p) => p.timings.maxRssKb));
-  return { partials, run: { pid: child.pid, tasks: batch.map((t) => t.id), spawnAt, readyAt, exitAt, busyMs, maxRssKb } };
+  const watchdog =
+    options.timeoutMs > 0
+      ? setInterval(() => {
+          if (performance.now() - lastSign > options.timeoutMs && !timedOut) {
+            timedOut = true;
+            child.kill("SIGKILL");
+          }
+        }, Math.min(1000, options.timeoutMs / 4))
+      : null;
+  const readStderr = async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) stderr.feed(decoder.decode(chunk, { stream: true }));
+    stderr.end();
+  };
+  // Read both pipes and the exit together, right away: an unread pipe blocks the child.
+  const [stdout, , code] = await Promise.all([new Response(child.stdout).text(), readStderr(), child.exited]).finally(() => {
+    liveChildren.delete(child);
+    if (watchdog) clearInterval(watchdog);
+  });
+  const exitAt = now();
+
+  const partials = new Map<number, TaskPartial>();
+  const cause = new Map<number, string>();
+  const failAll = (why: string) => {
+    for (const t of batch) if (!partials.has(t.id)) cause.set(t.id, why);
+  };
+  if (timedOut) {
+    failAll(`no progress for ${(options.timeoutMs / 1000).toFixed(1)} s: killed`);
+  } else if (child.signalCode) {
+    failAll(`the worker was killed by ${child.signalCode}`);
+  } else if (code !== 0) {
+    failAll(`the worker exited with code ${code}`);
+  } else {
+    const lines = stdout.split("\n");
+    if (lines[lines.length - 1] === "") lines.pop();
+    batch.forEach((task, k) => {
+      const line = lines[k];
+      if (line === undefined) {
+        cause.set(task.id, lines.length === 0 ? "the worker printed nothing" : `the worker returned ${lines.length} partials for ${batch.length} tasks`);
+        return;
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch {
+        cause.set(task.id, "the worker's output is not valid JSON (garbage or cut short)");
+        return;
+      }
+      try {
+        partials.set(task.id, validatePartial(json, task.id));
+      } catch (err) {
+        cause.set(task.id, `the partial is invalid: ${err instanceof PartialError ? err.message : String(err)}`);
+      }
+    });
+  }
+  const good = [...partials.values()];
+  return {
+    partials,
+    cause,
+    stderr: stderr.lastLines,
+    run: {
+      pid: child.pid,
+      tasks: batch.map((t) => t.id),
+      spawnAt,
+      readyAt: good[0]?.timings.readyAt ?? exitAt,
+      exitAt,
+      busyMs: good.reduce((sum, p) => sum + (p.timings.endedAt - p.timings.startedAt), 0),
+      maxRssKb: Math.max(0, ...good.map((p) => p.timings.maxRssKb)),
+    },
+  };
 }
 
-/** Runs every task on `workers` children and returns their validated partials, in task order. */
-export async function runMapTasks(
-  tasks: readonly Task[],
-  options: { workers: number; env?: Record<string, string | undefined> },
-): Promise<MapResult> {
-  const batches = assignBatches(tasks, options.workers);
+function failureMessage(task: Task, failures: readonly FailedAttempt[]): string {
+  const attempts = failures.map((f) => `attempt ${f.attempt}: ${f.cause}${f.stderr ? ` (stderr: ${f.stderr})` : ""}`).join("; ");
+  return `${describeTask(task)} failed ${failures.length} time${failures.length === 1 ? "" : "s"}, giving up: ${attempts}`;
+}
+
+/** Runs every task on at most `workers` children at a time; returns validated partials in task order. */
+export async function runMapTasks(tasks: readonly Task[], options: MapOptions): Promise<MapResult> {
+  const retries = options.retries ?? DEFAULT_RETRIES;
+  const timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
   const env = options.env ?? process.env;
-  const results = await Promise.all(batches.map((batch) => runChild(batch, env)));
-  const partials = results.flatMap((r) => r.partials).sort((a, b) => a.taskId - b.taskId);
-  return { partials, children: results.map((r) => r.run) };
+  const queue = assignBatches(tasks, options.workers);
+  const done = new Map<number, TaskPartial>();
+  const failures = new Map<number, FailedAttempt[]>();
+  const children: ChildRun[] = [];
+  const progress = new Map<number, number>();
+  const total = tasks.reduce((a, t) => a + taskSize(t), 0);
+  let progressDone = 0;
+  let fatal: MapError | null = null;
+
+  const onProgress = (task: number, units: number) => {
+    progressDone += units - (progress.get(task) ?? 0);
+    progress.set(task, units);
+    options.onProgress?.({ done: progressDone, total });
+  };
+
+  const slot = async (): Promise<void> => {
+    while (!fatal && queue.length > 0) {
+      const batch = queue.shift()!;
+      const started = performance.now();
+      const outcome = await runChild(batch, { env, timeoutMs, onProgress });
+      children.push(outcome.run);
+      if (fatal) return; // the run has failed: children killed since then are not failures
+      for (const task of batch) {
+        const partial = outcome.partials.get(task.id);
+        if (partial) {
+          done.set(task.id, partial);
+          onProgress(task.id, taskSize(task));
+          continue;
+        }
+        const attempt = task.attempt ?? 1;
+        const list = failures.get(task.id) ?? [];
+        list.push({ attempt, cause: outcome.cause.get(task.id) ?? "unknown", ms: performance.now() - started, pid: outcome.run.pid, stderr: outcome.stderr });
+        failures.set(task.id, list);
+        onProgress(task.id, 0);
+        if (attempt > retries) {
+          fatal ??= new MapError(failureMessage(task, list));
+          killChildren();
+          return;
+        }
+        // A fresh child for the retry, alone, so a bad task cannot take others down again.
+        queue.push([{ ...task, attempt: attempt + 1 }]);
+        if (running.size < options.workers) start();
+      }
+    }
+  };
+  const running = new Set<Promise<void>>();
+  const start = () => {
+    const p: Promise<void> = slot().finally(() => running.delete(p));
+    running.add(p);
+  };
+  const slots = Math.min(options.workers, queue.length);
+  for (let k = 0; k < slots; k++) start();
+  while (running.size > 0) await Promise.all([...running]);
+  if (fatal) throw fatal;
+
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  return {
+    partials: [...done.values()].sort((a, b) => a.taskId - b.taskId),
+    children,
+    retried: [...failures].sort((a, b) => a[0] - b[0]).map(([id, f]) => ({ task: byId.get(id)!, failures: f })),
+  };
 }
 
-/** Kills every live child (on SIGINT/SIGTERM). */
+/** Kills every live child (on SIGINT/SIGTERM, or when the run has failed). */
 export function killChildren(): void {
   for (const child of liveChildren) {
     try {

@@ -80,6 +80,8 @@ export interface RunInfo {
   /** Sum of worker busy time over wall time: how many cores were kept busy. */
   utilisation: number;
   parentMaxRssMb: number;
+  /** Tasks that failed at least once and were run again. */
+  retries: Array<{ task: string; failedAttempts: number; causes: string[]; costMs: number }>;
   workerTimings: WorkerTiming[];
 }
 
@@ -368,6 +370,14 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
       const where = m.line > 0 ? `${m.input}:${m.line}` : `${m.input} byte ${m.offset}`;
       const why = m.reason ? ` [${m.reason}]` : "";
       out.push(`  ${dim(c, where)}${why}  ${clip(m.text, 100)}${m.truncated ? "…" : ""}`);
+    }
+  }
+
+  if (run && run.retries.length > 0) {
+    out.push(section(style, "Retries"));
+    for (const r of run.retries) {
+      out.push(`  ${yellow(c, r.task)}: ${r.failedAttempts} failed attempt${r.failedAttempts === 1 ? "" : "s"}, ${ms(r.costMs)} lost`);
+      for (const cause of r.causes) out.push(`      ${cause}`);
     }
   }
 

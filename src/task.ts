@@ -12,6 +12,8 @@ interface TaskBase {
   /** Index of the input this task reads (for messages and line numbers). */
   input: number;
   window?: TimeWindow;
+  /** 1 for the first run of this task, 2 for its first retry, ... */
+  attempt?: number;
 }
 export interface GenerateTask extends TaskBase {
   kind: "generate";
@@ -31,6 +33,8 @@ export interface FileRangeTask extends TaskBase {
 export interface GzipTask extends TaskBase {
   kind: "gzip";
   path: string;
+  /** Compressed size, for progress. */
+  bytes?: number;
 }
 /** The worker's own stdin (the parent hands over its stdin). */
 export interface StdinTask extends TaskBase {
@@ -74,6 +78,8 @@ export function taskSize(task: Task): number {
     case "generate":
     case "file":
       return task.end - task.start;
+    case "gzip":
+      return task.bytes ?? 0;
     default:
       return 0;
   }
@@ -97,6 +103,7 @@ export function parseTask(line: string): Task {
   };
   int("id");
   int("input");
+  if (t.attempt !== undefined) int("attempt");
   switch (t.kind) {
     case "generate": {
       if (int("start") > int("end")) throw new TaskError("task.start > task.end");

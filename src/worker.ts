@@ -1,10 +1,13 @@
 // The map side: a child process that reads tasks (one JSON object per line)
 // on stdin and writes one partial per task (one JSON line each) on stdout.
 // Runs standalone too: `bun src/worker.ts < tasks.jsonl > partials.jsonl`.
-// No consola here: stdout carries only partials, written once at the end.
+// No consola here: stdout carries only partials, written once at the end;
+// stderr carries progress lines (PROGRESS_PREFIX + JSON) and error messages.
 
+import { writeSync } from "node:fs";
 import { LogCounter } from "./count.ts";
-import { countFileRange, countGenerated, countGzipFile, countStream } from "./input.ts";
+import { FAULT_ENV, type FaultKind, faultFor, parseFaults } from "./faults.ts";
+import { countFileRange, countGenerated, countGzipFile, countStream, type ProgressHook } from "./input.ts";
 import type { TaskPartial } from "./partial.ts";
 import { parseTask, type Task } from "./task.ts";
 
@@ -13,22 +16,50 @@ const now = () => performance.timeOrigin + performance.now();
 
 /** Environment variable that carries the task when stdin carries the data. */
 export const STDIN_TASK_ENV = "LOGMR_STDIN_TASK";
+/** Marks a progress line on the worker's stderr: the prefix, then {"task":id,"done":units}. */
+export const PROGRESS_PREFIX = "@progress ";
+const PROGRESS_EVERY_MS = 100;
 
-export async function runTask(task: Task): Promise<TaskPartial> {
+/** The parent's pid, told by the parent: it may die before this process even starts running code. */
+export const PARENT_PID_ENV = "LOGMR_PARENT_PID";
+const parentAtStart = Number(process.env[PARENT_PID_ENV]) || process.ppid;
+
+/** A worker whose parent died (even by SIGKILL) has been re-parented: it stops. */
+function exitIfOrphaned(): void {
+  if (process.ppid !== parentAtStart) process.exit(1);
+}
+
+function progressReporter(task: Task): ProgressHook {
+  let last = 0;
+  return (done) => {
+    const t = performance.now();
+    if (t - last < PROGRESS_EVERY_MS) return;
+    last = t;
+    exitIfOrphaned();
+    try {
+      // Synchronous: the counting loops never yield to the event loop.
+      writeSync(2, `${PROGRESS_PREFIX}${JSON.stringify({ task: task.id, done })}\n`);
+    } catch {
+      // a full pipe: skip this report, the next one will do
+    }
+  };
+}
+
+export async function runTask(task: Task, progress?: ProgressHook): Promise<TaskPartial> {
   const startedAt = now();
   const counter = new LogCounter(task.window);
   switch (task.kind) {
     case "generate":
-      countGenerated(task, counter);
+      countGenerated(task, counter, progress);
       break;
     case "file":
-      countFileRange(task.path, task.start, task.end, counter);
+      countFileRange(task.path, task.start, task.end, counter, progress);
       break;
     case "gzip":
-      await countGzipFile(task.path, counter);
+      await countGzipFile(task.path, counter, progress);
       break;
     case "stdin":
-      await countStream(Bun.stdin.stream(), counter);
+      await countStream(Bun.stdin.stream(), counter, progress);
       break;
   }
   const counts = counter.toCounts();
@@ -58,10 +89,48 @@ function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/** Misbehaves as asked (tests only); returns the line to write instead of the partial, if any. */
+async function injectFault(kind: FaultKind, json: string): Promise<string | undefined> {
+  process.stderr.write(`injected fault: ${kind}\n`);
+  switch (kind) {
+    case "crash":
+      process.exit(70);
+      break;
+    case "kill":
+      process.kill(process.pid, "SIGKILL");
+      break;
+    case "silent":
+      process.exit(0);
+      break;
+    case "hang":
+      // No progress, no exit; only the parent's timeout (or its death) ends this.
+      setInterval(exitIfOrphaned, 200);
+      await new Promise(() => {});
+      break;
+    case "garbage":
+      return "this is not a partial";
+    case "truncate":
+      return json.slice(0, json.length >> 1);
+    case "shape": {
+      const p = JSON.parse(json);
+      p.lines.read += 1;
+      return JSON.stringify(p);
+    }
+  }
+  return undefined;
+}
+
 async function main(): Promise<void> {
+  // Streams (gzip, stdin) yield to the event loop: watch the parent there too.
+  setInterval(exitIfOrphaned, 500).unref();
   let out = "";
   try {
-    for (const task of await readTasks()) out += `${JSON.stringify(await runTask(task))}\n`;
+    const faults = parseFaults(process.env[FAULT_ENV]);
+    for (const task of await readTasks()) {
+      const json = JSON.stringify(await runTask(task, progressReporter(task)));
+      const fault = faultFor(faults, task.id, task.attempt ?? 1);
+      out += `${(fault && (await injectFault(fault, json))) ?? json}\n`;
+    }
   } catch (err) {
     process.stderr.write(`worker error: ${errorMessage(err)}\n`);
     process.exitCode = 1;

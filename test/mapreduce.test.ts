@@ -33,10 +33,13 @@ describe("runMapTasks", () => {
     expect(result.partials.map((p) => p.lines.read)).toEqual([1000, 1000, 500]);
     expect(result.children.length).toBe(2);
     expect(new Set(result.partials.map((p) => p.timings.pid)).size).toBe(2);
+    // the two children ran at the same time
+    const [a, b] = result.children;
+    expect(Math.max(a!.spawnAt, b!.spawnAt)).toBeLessThan(Math.min(a!.exitAt, b!.exitAt));
   });
   test("a task the worker cannot run fails loudly, naming the task", async () => {
     const bad: Task = { version: TASK_VERSION, id: 0, input: 0, kind: "file", path: "/nonexistent/file.log", start: 0, end: 10 };
-    await expect(runMapTasks([bad], { workers: 1 })).rejects.toThrow(/task 0 \(\/nonexistent\/file.log bytes 0..10\) failed: the worker exited with code 1; its stderr: worker error: ENOENT/);
+    await expect(runMapTasks([bad], { workers: 1 })).rejects.toThrow(/task 0 \(\/nonexistent\/file.log bytes 0..10\) failed 3 times, giving up: attempt 1: the worker exited with code 1 \(stderr: worker error: ENOENT/);
     await expect(runMapTasks([bad], { workers: 1 })).rejects.toBeInstanceOf(MapError);
   });
 });

@@ -1,0 +1,35 @@
+// Fault injection for tests and the soak script, off unless LOGMR_FAULTS is
+// set: "KIND@TASK[:ATTEMPT],..." makes the worker misbehave on that task's
+// attempt (default: the first). TASK may be "*" for every task.
+
+export const FAULT_ENV = "LOGMR_FAULTS";
+
+export const FAULT_KINDS = [
+  "crash", // exit with code 70 before writing anything
+  "kill", // die by SIGKILL
+  "hang", // stop making progress (and never exit)
+  "silent", // exit 0 without writing anything
+  "garbage", // write a line that is not JSON
+  "truncate", // write the first half of the partial's JSON
+  "shape", // write a partial whose counts do not add up
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface Fault {
+  kind: FaultKind;
+  task: number | "*";
+  attempt: number;
+}
+
+export function parseFaults(text: string | undefined): Fault[] {
+  if (!text) return [];
+  return text.split(",").map((spec) => {
+    const m = /^(\w+)@(\d+|\*)(?::(\d+))?$/.exec(spec.trim());
+    if (!m || !FAULT_KINDS.includes(m[1] as FaultKind)) throw new Error(`bad ${FAULT_ENV} entry ${JSON.stringify(spec)}`);
+    return { kind: m[1] as FaultKind, task: m[2] === "*" ? "*" : Number(m[2]), attempt: m[3] === undefined ? 1 : Number(m[3]) };
+  });
+}
+
+export function faultFor(faults: readonly Fault[], task: number, attempt: number): FaultKind | undefined {
+  return faults.find((f) => (f.task === "*" || f.task === task) && f.attempt === attempt)?.kind;
+}

@@ -10,8 +10,10 @@ import { LineGenerator } from "./generate.ts";
 import type { GenerateTask } from "./task.ts";
 
 const LF = 10;
-/** Chunk buffer size; also the longest line kept whole (longer ones are counted malformed). */
+/** Largest chunk buffer; also the longest line kept whole (longer ones are counted malformed). */
 export const CHUNK_BYTES = 1 << 20;
+/** First buffer size: small inputs (many small files, stdin) do not pay for the largest. */
+const FIRST_CHUNK_BYTES = 1 << 16;
 const OVERSIZED_SAMPLE = 240;
 
 /**
@@ -20,7 +22,8 @@ const OVERSIZED_SAMPLE = 240;
  * bytes up to and including the first LF belong to the previous range.
  */
 export class LineAssembler {
-  readonly buf: Uint8Array;
+  buf: Uint8Array;
+  private readonly maxBytes: number;
   /** Bytes of buf in use (a pending partial line after each commit). */
   len = 0;
   /** Absolute offset of buf[0]. */
@@ -30,9 +33,10 @@ export class LineAssembler {
 
   constructor(
     private readonly counter: LogCounter,
-    options: { startOffset?: number; startLimit?: number; skipFirst?: boolean; bufferBytes?: number } = {},
+    options: { startOffset?: number; startLimit?: number; skipFirst?: boolean; bufferBytes?: number; firstBytes?: number } = {},
   ) {
-    this.buf = new Uint8Array(options.bufferBytes ?? CHUNK_BYTES);
+    this.maxBytes = options.bufferBytes ?? CHUNK_BYTES;
+    this.buf = new Uint8Array(Math.min(options.firstBytes ?? FIRST_CHUNK_BYTES, this.maxBytes));
     this.offset = options.startOffset ?? 0;
     this.startLimit = options.startLimit ?? Number.POSITIVE_INFINITY;
     this.skipping = options.skipFirst ?? false;
@@ -67,8 +71,15 @@ export class LineAssembler {
       this.done = true;
       return;
     }
+    if (q === 0 && this.len === buf.length && buf.length < this.maxBytes) {
+      // One line fills the buffer: make room for it, up to the largest buffer.
+      const bigger = new Uint8Array(Math.min(buf.length * 4, this.maxBytes));
+      bigger.set(buf);
+      this.buf = bigger;
+      return;
+    }
     if (q === 0 && this.len === buf.length) {
-      // One line fills the whole buffer: count it malformed and drop the rest of it.
+      // One line fills the largest buffer: count it malformed and drop the rest of it.
       this.counter.countOversizedLine(buf.slice(0, OVERSIZED_SAMPLE), this.offset);
       this.skipping = true;
       this.offset += this.len;
@@ -106,7 +117,9 @@ export function countFileRange(path: string, start: number, end: number, counter
   try {
     // Reading from start-1 lets the assembler see whether a line starts exactly at start.
     const from = start > 0 ? start - 1 : 0;
-    const lines = new LineAssembler(counter, { startOffset: from, startLimit: end, skipFirst: start > 0 });
+    // Large ranges read in large chunks; small ones do not pay for a large buffer.
+    const firstBytes = Math.max(FIRST_CHUNK_BYTES, Math.min(CHUNK_BYTES, end - start + FIRST_CHUNK_BYTES));
+    const lines = new LineAssembler(counter, { startOffset: from, startLimit: end, skipFirst: start > 0, firstBytes });
     let position = from;
     while (!lines.done) {
       const space = lines.space;

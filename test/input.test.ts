@@ -6,7 +6,7 @@ import { LogCounter } from "../src/count.ts";
 import { countFileRange, LineAssembler } from "../src/input.ts";
 import { generateText } from "../src/generate.ts";
 import { mergeAll, type CountsPartial } from "../src/partial.ts";
-import { sorted, toMap } from "./oracle.ts";
+import { oracleCount, sorted, toMap } from "./oracle.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "logmr-input-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,6 +65,38 @@ describe("splitting a file into byte ranges", () => {
     const counter = new LogCounter();
     countFileRange(path, size, size, counter);
     expect(counter.toCounts().lines.read).toBe(0);
+  });
+});
+
+describe("hostile files: random bytes and mutated lines, cut at random offsets", () => {
+  test.each([11, 22, 33, 44, 55])("seed %i", (seed) => {
+    let s = seed;
+    const next = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
+    const valid = generateText(seed, 0, 200).split("\n").slice(0, 200);
+    const parts: string[] = [];
+    for (const line of valid) {
+      const roll = next();
+      if (roll < 0.6) parts.push(line);
+      else if (roll < 0.75) parts.push(Array.from({ length: Math.floor(next() * 400) }, () => String.fromCharCode(Math.floor(next() * 256))).join(""));
+      else if (roll < 0.9) {
+        const at = Math.floor(next() * line.length);
+        parts.push(line.slice(0, at) + String.fromCharCode(Math.floor(next() * 256)) + line.slice(at + 1));
+      } else parts.push(`${line}\r`);
+    }
+    const text = parts.join(next() < 0.5 ? "\n" : "\n\n");
+    const path = join(dir, `hostile-${seed}.log`);
+    writeFileSync(path, Buffer.from(text, "latin1"));
+    const size = Buffer.byteLength(text, "latin1");
+    const whole = countRanges(path, [], size);
+    const o = oracleCount(text);
+    expect(whole.lines.read).toBe(o.read);
+    expect(whole.lines.valid + whole.lines.malformed).toBe(whole.lines.read);
+    expect(whole.lines.valid).toBe(o.valid);
+    expect(sorted(toMap(whole.clients))).toEqual(sorted(o.clients));
+    for (let trial = 0; trial < 40; trial++) {
+      const cuts = Array.from({ length: 1 + Math.floor(next() * 6) }, () => Math.floor(next() * (size + 1))).sort((a, b) => a - b);
+      expect(summary(countRanges(path, cuts, size))).toEqual(summary(whole));
+    }
   });
 });
 

@@ -24,7 +24,7 @@ export interface Stats {
 export interface BenchRow {
   /** "workers=2", "reference", "C limit gen", "wc -l", "mawk" */
   name: string;
-  kind: "engine" | "reference" | "yardstick";
+  kind: "engine" | "engine-minimal" | "reference" | "yardstick";
   workers: number | null;
   /** Wall seconds per run. */
   seconds: Stats;
@@ -70,7 +70,9 @@ async function timeCommand(argv: string[]): Promise<{ seconds: number; stdout: s
   return { seconds: (performance.now() - t0) / 1000, stdout, code, stderr };
 }
 
-export class BenchError extends Error {}
+export class BenchError extends Error {
+  override name = "BenchError";
+}
 
 export interface BenchOptions {
   inputs: readonly string[];
@@ -83,6 +85,8 @@ export interface BenchOptions {
   /** Run the C program, wc -l and mawk when they are available. */
   yardsticks: boolean;
   yardstickSource?: string;
+  /** Also time each worker count with --counters minimal (clients and statuses only). */
+  minimalCounters?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -123,12 +127,20 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const rows: BenchRow[] = [];
   let lines = options.lines;
 
-  for (const workers of options.workers) {
-    const argv = [process.execPath, ENTRY, ...files, ...(files.length ? [] : ["--lines", String(options.lines)]), "--workers", String(workers), "--json", "--quiet"];
+  const configs = options.workers.flatMap((workers) => [
+    { workers, minimal: false },
+    ...(options.minimalCounters ? [{ workers, minimal: true }] : []),
+  ]);
+  for (const { workers, minimal } of configs) {
+    const name = `workers=${workers}${minimal ? " (clients+status only)" : ""}`;
+    const argv = [
+      process.execPath, ENTRY, ...files, ...(files.length ? [] : ["--lines", String(options.lines)]),
+      "--workers", String(workers), "--json", "--quiet", ...(minimal ? ["--counters", "minimal"] : []),
+    ];
     const seconds: number[] = [];
     let rss = 0;
     for (let k = 0; k < options.warmup + options.runs; k++) {
-      say(`workers=${workers}: run ${k + 1} of ${options.warmup + options.runs}${k < options.warmup ? " (warm-up)" : ""}`);
+      say(`${name}: run ${k + 1} of ${options.warmup + options.runs}${k < options.warmup ? " (warm-up)" : ""}`);
       const r = await timeCommand(argv);
       if (r.code !== 0) throw new BenchError(`the engine failed (exit ${r.code}): ${r.stderr.trim().split("\n")[0] ?? ""}`);
       if (k < options.warmup) continue;
@@ -139,7 +151,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     }
     const s = stats(seconds);
     rows.push({
-      name: `workers=${workers}`, kind: "engine", workers, seconds: s, lines, bytes,
+      name, kind: minimal ? "engine-minimal" : "engine", workers, seconds: s, lines, bytes,
       linesPerSecond: lines / s.median, mbPerSecond: bytes === null ? null : bytes / 1e6 / s.median,
       speedup: null, efficiency: null, workerMaxRssMb: rss,
     });
@@ -253,10 +265,16 @@ export function comparisons(result: BenchResult): string[] {
   const engine = result.rows.filter((r) => r.kind === "engine");
   const one = engine.find((r) => r.workers === 1);
   for (const r of engine) {
-    if (one && r !== one) out.push(`workers=${r.workers} ran ${(one.seconds.median / r.seconds.median).toFixed(2)} times faster than workers=1`);
+    if (!one || r === one) continue;
+    const ratio = one.seconds.median / r.seconds.median;
+    out.push(`workers=${r.workers} ran ${ratio >= 1 ? `${ratio.toFixed(2)} times faster` : `${(1 / ratio).toFixed(2)} times slower`} than workers=1`);
   }
   const fastest = engine.reduce<BenchRow | undefined>((a, r) => (a && a.seconds.median <= r.seconds.median ? a : r), undefined);
-  for (const y of result.rows.filter((r) => r.kind !== "engine")) {
+  for (const m of result.rows.filter((r) => r.kind === "engine-minimal")) {
+    const e = engine.find((r) => r.workers === m.workers);
+    if (e) out.push(`the full counters cost ${(100 * (e.seconds.median / m.seconds.median - 1)).toFixed(0)}% on ${m.workers} worker${m.workers === 1 ? "" : "s"} (${sec(e.seconds.median)} against ${sec(m.seconds.median)} for clients and statuses only)`);
+  }
+  for (const y of result.rows.filter((r) => r.kind === "reference" || r.kind === "yardstick")) {
     // The C program runs on as many processes as an engine row; other yardsticks face the fastest row.
     const e = (y.name.startsWith("C ") ? engine.find((r) => r.workers === y.workers) : undefined) ?? fastest;
     if (!e) continue;
@@ -281,6 +299,14 @@ export function renderBench(result: BenchResult): string {
     ...result.rows.filter((r) => r.note).map((r) => `${r.name}: ${r.note}`),
     "",
   ].join("\n");
+}
+
+/** Speedup against 1 worker for each engine row (full counters), when a 1-worker row exists. */
+export function scalingPoints(result: BenchResult): Array<{ workers: number; speedup: number }> {
+  const engine = result.rows.filter((r) => r.kind === "engine" && r.workers !== null);
+  const one = engine.find((r) => r.workers === 1);
+  if (!one) return [];
+  return engine.map((r) => ({ workers: r.workers!, speedup: one.seconds.median / r.seconds.median })).sort((a, b) => a.workers - b.workers);
 }
 
 export function renderBenchMarkdown(result: BenchResult): string {

@@ -4,13 +4,12 @@
 import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
-import { createConsola } from "consola";
 import { checkArgs, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
-import { BenchError, renderBench, renderBenchMarkdown, runBench } from "./bench.ts";
 import { analyze, defaultWorkers, NoValidLinesError } from "./engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "./generate.ts";
 import { InputError } from "./inputs.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, MapError } from "./mapreduce.ts";
+import { logError, setQuiet } from "./log.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderJson, renderReport } from "./report.ts";
 import { ENGINE_VERSION } from "./version.ts";
@@ -23,11 +22,9 @@ export const EXIT_SIGTERM = 143;
 
 export const DEFAULT_LINES = 5_000_000;
 export const DEFAULT_TOP = 10;
+/** With the default worker count, each worker gets at least this many generated lines (a spawn costs about 40 ms). */
+const MIN_LINES_PER_WORKER = 100_000;
 
-// consola writes info to stdout by default: every message goes to stderr here.
-// Plain one-line messages unless stderr is a terminal.
-// (consola reads `fancy`, though some of its type declarations omit it.)
-export const logger = createConsola({ stdout: process.stderr, stderr: process.stderr, ...{ fancy: process.stderr.isTTY === true } });
 
 const commonArgs = {
   lines: { type: "string", description: `Generated lines to analyze (5000000, 5_000_000, 5e6 or 5M) [default: ${DEFAULT_LINES}]` },
@@ -43,6 +40,7 @@ const analyzeArgs = {
   until: { type: "string", description: "Count only requests before this time" },
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
   taskTimeout: { type: "string", description: `Seconds a worker may go without progress before it is killed and its tasks retried; 0 = off [default: ${DEFAULT_TASK_TIMEOUT_MS / 1000}]` },
+  counters: { type: "enum", options: ["full", "minimal"], description: "minimal: count only clients, statuses, bytes and minutes (what the C yardstick counts), to see what the rest costs [default: full]" },
   json: { type: "boolean", description: "Print the report as one JSON document" },
   quiet: { type: "boolean", alias: "q", description: "No progress or messages on stderr except errors" },
   version: { type: "boolean", alias: "v", description: "Print the engine version" },
@@ -59,7 +57,7 @@ const analyzeCommand = defineCommand({
   meta: {
     name: "analyze.ts",
     version: ENGINE_VERSION,
-    description: "MapReduce access-log analysis on every core. Subcommands: generate, bench. Name a file called like a subcommand as ./generate.",
+    description: "MapReduce access-log analysis on every core. Subcommands: generate, bench, compare. Name a file called like a subcommand as ./generate.",
   },
   args: analyzeArgs,
 });
@@ -80,6 +78,8 @@ const benchArgs = {
   json: { type: "boolean", description: "Print the result as JSON" },
   exportJson: { type: "string", description: "Also save the result as JSON to this file" },
   exportMarkdown: { type: "string", description: "Also save the result as a Markdown table to this file" },
+  svg: { type: "string", description: "Also draw the scaling curve (speedup against workers, with the ideal) to this SVG file" },
+  counters: { type: "enum", options: ["full", "both"], description: "both: also time every worker count with --counters minimal, to show what the full counters cost [default: full]" },
   quiet: { type: "boolean", alias: "q", description: "No progress on stderr" },
   help: { type: "boolean", alias: "h", description: "Show this help" },
 } as const satisfies ArgsDef;
@@ -89,7 +89,18 @@ const benchCommand = defineCommand({
   args: benchArgs,
 });
 
+const compareArgs = {
+  results: { type: "positional", required: false, description: "Two or more results saved with bench --export-json" },
+  json: { type: "boolean", description: "Print the comparison as JSON" },
+  help: { type: "boolean", alias: "h", description: "Show this help" },
+} as const satisfies ArgsDef;
+const compareCommand = defineCommand({
+  meta: { name: "compare", description: "Saved bench results side by side: each row's median and its ratio to the first result" },
+  args: compareArgs,
+});
+
 const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = {
+  compare: compareCommand as CommandDef<ArgsDef>,
   generate: generateCommand as CommandDef<ArgsDef>,
   bench: benchCommand as CommandDef<ArgsDef>,
 };
@@ -157,17 +168,19 @@ async function runAnalyze(rawArgs: string[]): Promise<number> {
     inputs: files,
     lines,
     seed: seedOf(args.seed),
-    workers: args.workers === undefined ? defaultWorkers() : parseCount(args.workers, "workers"),
+    // By default a small run does not pay for a child per core: about 100,000 lines a worker at least.
+    workers: args.workers === undefined ? (files.length > 0 ? defaultWorkers() : Math.min(defaultWorkers(), Math.ceil(lines / MIN_LINES_PER_WORKER))) : parseCount(args.workers, "workers"),
     top: args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top"),
     since: args.since === undefined ? undefined : parseTime(args.since, "since"),
     until: args.until === undefined ? undefined : parseTime(args.until, "until"),
     retries: args.retries === undefined ? DEFAULT_RETRIES : parseCount(args.retries, "retries", 0),
+    counters: args.counters === "minimal" ? ("minimal" as const) : ("full" as const),
     taskTimeoutMs: args.taskTimeout === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args.taskTimeout, "task-timeout") * 1000,
   };
   if (options.since !== undefined && options.until !== undefined && options.since >= options.until) {
     throw new UsageError("--since must be before --until");
   }
-  if (args.quiet) logger.level = 0;
+  setQuiet(args.quiet === true);
   const progress = !args.quiet && process.stderr.isTTY === true ? new ProgressLine(process.stderr, files.length > 0 ? "bytes" : "lines") : null;
   activeProgress = progress;
   const { data, run } = await analyze({ ...options, onProgress: progress?.update });
@@ -228,6 +241,8 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
   if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
   const cores = defaultWorkers();
   const progress = !args.quiet && process.stderr.isTTY === true;
+  const { renderBench, renderBenchMarkdown, runBench, scalingPoints } = await import("./bench.ts");
+  const { scalingChart, scalingSvg } = await import("./chart.ts");
   const result = await runBench({
     inputs: files,
     lines: args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines"),
@@ -236,13 +251,31 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
     warmup: args.warmup === undefined ? 1 : parseCount(args.warmup, "warmup", 0),
     referenceLines: args.referenceLines === undefined ? 300_000 : parseCount(args.referenceLines, "reference-lines", 0),
     yardsticks: args.yardsticks !== false,
+    minimalCounters: args.counters === "both",
     yardstickSource: args.yardstickC ?? join(dirname(new URL("..", import.meta.url).pathname), "shared/bench/limit.c"),
     onProgress: progress ? (m) => process.stderr.write(`\r\x1b[K${m}`) : undefined,
   });
   if (progress) process.stderr.write("\r\x1b[K");
   if (args.exportJson) await Bun.write(args.exportJson, `${JSON.stringify(result, null, 2)}\n`);
   if (args.exportMarkdown) await Bun.write(args.exportMarkdown, renderBenchMarkdown(result));
-  writeStdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : renderBench(result));
+  const points = scalingPoints(result);
+  if (args.svg) await Bun.write(args.svg, scalingSvg(points, `Scaling: ${result.input} (${result.environment.cpuModel})`));
+  const chart = points.length > 1 ? `${scalingChart(points)}\n` : "";
+  writeStdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderBench(result)}${chart}`);
+  return EXIT_OK;
+}
+
+async function runCompare(rawArgs: string[]): Promise<number> {
+  const files = checkArgs(rawArgs, compareArgs);
+  const args = parseArgs(rawArgs, compareArgs);
+  if (args.help) {
+    await showHelp(compareCommand as CommandDef<ArgsDef>, analyzeCommand as CommandDef<ArgsDef>);
+    return EXIT_OK;
+  }
+  if (files.length < 2) throw new UsageError("compare needs two or more result files (bench --export-json FILE)");
+  const { compareResults, loadBenchResult, renderCompare } = await import("./compare.ts");
+  const results = files.map(loadBenchResult);
+  writeStdout(args.json ? `${JSON.stringify({ results: files, rows: compareResults(results) }, null, 2)}\n` : renderCompare(files, results));
   return EXIT_OK;
 }
 
@@ -275,27 +308,29 @@ export async function main(argv: string[]): Promise<number> {
     const sub = first !== undefined && SUBCOMMANDS[first] ? SUBCOMMANDS[first] : undefined;
     if (sub === generateCommand) return await runGenerate(rest);
     if (sub === benchCommand) return await runBenchCommand(rest);
+    if (sub === compareCommand) return await runCompare(rest);
     return await runAnalyze(argv);
   } catch (err) {
     if (interrupted) return EXIT_FAILED;
     killChildren();
     activeProgress?.finish(false);
-    if (err instanceof UsageError) {
-      logger.error(`${err.message} (see --help)`);
+    if (err instanceof UsageError || (err instanceof Error && err.name === "CLIError")) {
+      // citty's own errors (an enum value out of range) carry colour codes.
+      await logError(`${err.message.replace(/\x1b\[[0-9;]*m/g, "")} (see --help)`);
       return EXIT_USAGE;
     }
     if (err instanceof NoValidLinesError) {
-      logger.error(err.message);
+      await logError(err.message);
       for (const m of err.data.malformedSamples) {
         process.stderr.write(`  ${m.input}:${m.line}  ${JSON.stringify(m.text.slice(0, 100))}\n`);
       }
       return EXIT_FAILED;
     }
-    if (err instanceof InputError || err instanceof MapError || err instanceof BenchError) {
-      logger.error(err.message);
+    if (err instanceof InputError || err instanceof MapError || (err instanceof Error && (err.name === "BenchError" || err.name === "CompareError"))) {
+      await logError(err.message);
       return EXIT_FAILED;
     }
-    logger.error(`internal error: ${err instanceof Error ? err.message : String(err)}`);
+    await logError(`internal error: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT_FAILED;
   }
 }

@@ -2,7 +2,7 @@
 // processes, reduce, and build the report data and run timings.
 
 import { cpus, platform, release, availableParallelism } from "node:os";
-import type { TimeWindow } from "./count.ts";
+import type { Counters, TimeWindow } from "./count.ts";
 import { DEFAULT_GENERATOR, type GeneratorSettings } from "./generate.ts";
 import { planFileTasks, resolveInputs, type LogInput } from "./inputs.ts";
 import { type MapProgress, runMapTasks } from "./mapreduce.ts";
@@ -23,6 +23,7 @@ export interface AnalyzeOptions {
   until?: number;
   generator?: GeneratorSettings;
   retries?: number;
+  counters?: Counters;
   /** No-progress timeout per child, ms; 0 = off. */
   taskTimeoutMs?: number;
   onProgress?: (p: MapProgress) => void;
@@ -104,6 +105,7 @@ export async function analyze(options: AnalyzeOptions): Promise<Analysis> {
     inputNames = files.map((f) => f.path);
   }
 
+  if (options.counters === "minimal") tasks = tasks.map((t) => ({ ...t, counters: "minimal" }));
   const map = await runMapTasks(tasks, {
     workers,
     retries: options.retries,

@@ -6,7 +6,7 @@
 import type { Subprocess } from "bun";
 import { PartialError, validatePartial, type TaskPartial } from "./partial.ts";
 import { describeTask, taskSize, type Task } from "./task.ts";
-import { PARENT_PID_ENV, PROGRESS_PREFIX, STDIN_TASK_ENV } from "./worker.ts";
+import { PARENT_PID_ENV, PROGRESS_PREFIX, STDIN_TASK_ENV } from "./protocol.ts";
 
 export const WORKER_PATH = new URL("./worker.ts", import.meta.url).pathname;
 export const DEFAULT_RETRIES = 2;

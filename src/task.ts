@@ -2,7 +2,7 @@
 // stdin), and how the work is split into them.
 
 import type { GeneratorSettings } from "./generate.ts";
-import type { TimeWindow } from "./count.ts";
+import type { Counters, TimeWindow } from "./count.ts";
 
 export const TASK_VERSION = 1;
 
@@ -14,6 +14,8 @@ interface TaskBase {
   window?: TimeWindow;
   /** 1 for the first run of this task, 2 for its first retry, ... */
   attempt?: number;
+  /** "minimal" to count only clients and statuses (speed comparisons). */
+  counters?: Counters;
 }
 export interface GenerateTask extends TaskBase {
   kind: "generate";

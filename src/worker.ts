@@ -9,19 +9,14 @@ import { LogCounter } from "./count.ts";
 import { FAULT_ENV, type FaultKind, faultFor, parseFaults } from "./faults.ts";
 import { countFileRange, countGenerated, countGzipFile, countStream, type ProgressHook } from "./input.ts";
 import type { TaskPartial } from "./partial.ts";
+import { PARENT_PID_ENV, PROGRESS_PREFIX, STDIN_TASK_ENV } from "./protocol.ts";
 import { parseTask, type Task } from "./task.ts";
 
 const readyAt = performance.timeOrigin + performance.now();
 const now = () => performance.timeOrigin + performance.now();
 
-/** Environment variable that carries the task when stdin carries the data. */
-export const STDIN_TASK_ENV = "LOGMR_STDIN_TASK";
-/** Marks a progress line on the worker's stderr: the prefix, then {"task":id,"done":units}. */
-export const PROGRESS_PREFIX = "@progress ";
 const PROGRESS_EVERY_MS = 100;
 
-/** The parent's pid, told by the parent: it may die before this process even starts running code. */
-export const PARENT_PID_ENV = "LOGMR_PARENT_PID";
 const parentAtStart = Number(process.env[PARENT_PID_ENV]) || process.ppid;
 
 /** A worker whose parent died (even by SIGKILL) has been re-parented: it stops. */
@@ -47,7 +42,7 @@ function progressReporter(task: Task): ProgressHook {
 
 export async function runTask(task: Task, progress?: ProgressHook): Promise<TaskPartial> {
   const startedAt = now();
-  const counter = new LogCounter(task.window);
+  const counter = new LogCounter(task.window, task.counters);
   switch (task.kind) {
     case "generate":
       countGenerated(task, counter, progress);

@@ -74,7 +74,7 @@ describe("command line errors exit 2 with one line", () => {
   const cases: string[][] = [
     ["--lines", "-5"], ["--lines", "0"], ["--lines", "abc"], ["--lines", "1.5"], ["--workers", "0"], ["--workers", "two"],
     ["--top", "0"], ["--seed", "-1"], ["--seed", "4294967296"], ["--frobnicate"], ["--lines"], ["--since", "yesterday"],
-    ["--since", "2026-11-28", "--until", "2026-11-27"], ["generate", "extra"], ["generate", "--json"], [fixture("nginx-access.log"), "--lines", "5"],
+    ["--since", "2026-11-28", "--until", "2026-11-27"], ["generate", "extra"], ["generate", "--json"], ["--counters", "some"], ["bench", "--runs", "0"], ["compare"], [fixture("nginx-access.log"), "--lines", "5"],
   ];
   test.each(cases.map((c) => [c.join(" "), c]))("%s", async (_, args) => {
     const r = await cli(args as string[]);

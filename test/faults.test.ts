@@ -62,7 +62,7 @@ describe("a task that keeps failing ends the run", () => {
     expect(lines[0]).toContain("injected fault: kill");
   });
   test("--retries 0 gives up at once", async () => {
-    const r = await cli(["--lines", "50000", "--retries", "0"], { env: { LOGMR_FAULTS: "silent@1" } });
+    const r = await cli(["--lines", "50000", "--workers", "2", "--retries", "0"], { env: { LOGMR_FAULTS: "silent@1" } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("failed 1 time, giving up: attempt 1: the worker printed nothing");
   });

@@ -1,0 +1,111 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BenchResult, comparisons, referenceCount, scalingPoints, stats } from "../src/bench.ts";
+import { scalingChart, scalingSvg } from "../src/chart.ts";
+import { compareResults } from "../src/compare.ts";
+import { generateText } from "../src/generate.ts";
+import { cli, cliJson } from "./helpers.ts";
+import { oracleCount } from "./oracle.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "logmr-bench-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("statistics", () => {
+  test("median, mean, sample standard deviation, min and max", () => {
+    expect(stats([3, 1, 2, 10])).toEqual({ runs: 4, median: 2.5, mean: 4, stddev: Math.sqrt(((1 + 9 + 4 + 36) / 3)), min: 1, max: 10 });
+    expect(stats([5]).stddev).toBe(0);
+  });
+  test("the straightforward reference counts like the oracle", () => {
+    const text = generateText(3, 0, 2000);
+    const r = referenceCount(text);
+    const o = oracleCount(text);
+    expect(r.lines).toBe(2000);
+    expect(r.clients).toEqual(o.clients);
+    expect(r.status).toEqual(o.status);
+  });
+});
+
+function result(label: string, medians: Record<string, number>): BenchResult {
+  return {
+    schema: 1,
+    environment: { engineVersion: "0", commit: null, bunVersion: label, cpuModel: "cpu", cores: 2, memoryGiB: 1, os: "os", date: "d" },
+    input: "generated",
+    rows: Object.entries(medians).map(([name, median]) => ({
+      name, kind: name.startsWith("workers") ? "engine" : "yardstick", workers: Number(/\d+/.exec(name)?.[0] ?? 1),
+      seconds: { runs: 3, median, mean: median, stddev: 0, min: median, max: median },
+      lines: 1000, bytes: null, linesPerSecond: 1000 / median, mbPerSecond: null, speedup: null, efficiency: null, workerMaxRssMb: null,
+    })),
+  };
+}
+
+describe("compare", () => {
+  const a = result("A", { "workers=1": 2, "workers=2": 1.25, "C limit gen 1000 2": 0.5 });
+  const b = result("B", { "workers=1": 1, "workers=2": 2.5 });
+  test("ratios against the first result, rows missing on one side shown as such", () => {
+    const rows = compareResults([a, b]);
+    expect(rows.map((r) => [r.name, r.medians, r.speedups])).toEqual([
+      ["workers=1", [2, 1], [1, 2]],
+      ["workers=2", [1.25, 2.5], [1, 0.5]],
+      ["C limit gen 1000 2", [0.5, null], [1, null]],
+    ]);
+  });
+  test("the CLI reads saved files, says faster and slower, and rejects what is not a result", async () => {
+    writeFileSync(join(dir, "a.json"), JSON.stringify(a));
+    writeFileSync(join(dir, "b.json"), JSON.stringify(b));
+    writeFileSync(join(dir, "bad.json"), JSON.stringify({ hello: 1 }));
+    const r = await cli(["compare", join(dir, "a.json"), join(dir, "b.json")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("2.00x faster");
+    expect(r.stdout).toContain("2.00x slower");
+    const bad = await cli(["compare", join(dir, "a.json"), join(dir, "bad.json")]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("bad.json is not a bench result");
+    expect((await cli(["compare", join(dir, "a.json")])).code).toBe(2);
+  });
+  test("hyperfine-style sentences", () => {
+    const lines = comparisons(a);
+    expect(lines[0]).toBe("workers=2 ran 1.60 times faster than workers=1");
+    expect(lines[1]).toBe("workers=2 took 2.50 times as long as C limit gen 1000 2");
+  });
+});
+
+describe("scaling curve", () => {
+  const points = scalingPoints(result("A", { "workers=1": 2, "workers=2": 1.25, "workers=4": 0.8 }));
+  test("speedups against one worker", () => {
+    expect(points).toEqual([{ workers: 1, speedup: 1 }, { workers: 2, speedup: 1.6 }, { workers: 4, speedup: 2.5 }]);
+  });
+  test("text and SVG", () => {
+    expect(scalingChart(points)).toContain("2.50x (ideal 4x)");
+    const svg = scalingSvg(points, "a < b");
+    expect(svg.startsWith("<svg")).toBe(true);
+    expect(svg).toContain("a &lt; b");
+    expect((svg.match(/<circle/g) ?? []).length).toBe(3);
+  });
+});
+
+describe("bench end to end (tiny, no timing assertions)", () => {
+  test("runs each worker count, exports JSON, Markdown and SVG", async () => {
+    const json = join(dir, "r.json");
+    const md = join(dir, "r.md");
+    const svg = join(dir, "r.svg");
+    const r = await cli(["bench", "--lines", "2000", "--workers", "1,2", "--runs", "2", "--warmup", "0", "--reference-lines", "500", "--no-yardsticks",
+      "--export-json", json, "--export-markdown", md, "--svg", svg]);
+    expect(r.code).toBe(0);
+    const saved = JSON.parse(readFileSync(json, "utf8"));
+    expect(saved.rows.map((x: { name: string }) => x.name)).toEqual(["workers=1", "workers=2", "reference (strings + RegExp, 1 process)"]);
+    expect(saved.rows[0].seconds.runs).toBe(2);
+    expect(saved.environment.bunVersion).toBe(Bun.version);
+    expect(readFileSync(md, "utf8")).toContain("| `workers=2` |");
+    expect(readFileSync(svg, "utf8")).toContain("<polyline");
+    expect(r.stdout).toContain("Scaling");
+  });
+  test("--counters minimal gives the same client and status counts", async () => {
+    const full = (await cliJson(["--lines", "20000"])).data;
+    const minimal = (await cliJson(["--lines", "20000", "--counters", "minimal"])).data;
+    expect(minimal.topClients).toEqual(full.topClients);
+    expect(minimal.status).toEqual(full.status);
+    expect(minimal.methods).toEqual([]);
+  });
+});

@@ -5,7 +5,7 @@ import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
 import { checkArgs, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
-import { analyze, defaultWorkers, NoValidLinesError } from "./engine.ts";
+import { analyze, defaultWorkers, type Mapper, NoValidLinesError, planAnalysis, reducePartials } from "./engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "./generate.ts";
 import { InputError } from "./inputs.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, MapError } from "./mapreduce.ts";
@@ -41,6 +41,10 @@ const analyzeArgs = {
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
   taskTimeout: { type: "string", description: `Seconds a worker may go without progress before it is killed and its tasks retried; 0 = off [default: ${DEFAULT_TASK_TIMEOUT_MS / 1000}]` },
   counters: { type: "enum", options: ["full", "minimal"], description: "minimal: count only clients, statuses, bytes and minutes (what the C yardstick counts), to see what the rest costs [default: full]" },
+  hosts: { type: "string", description: "Run the map tasks on these hosts over ssh with GNU parallel (comma-separated sshlogins)" },
+  sshloginFile: { type: "string", description: "Like --hosts, one sshlogin per line" },
+  ssh: { type: "string", description: "The ssh command GNU parallel uses (e.g. \"ssh -p 2222 -i key\")" },
+  jobsPerHost: { type: "string", description: "Tasks at once per host with --hosts [default: one per core]" },
   json: { type: "boolean", description: "Print the report as one JSON document" },
   quiet: { type: "boolean", alias: "q", description: "No progress or messages on stderr except errors" },
   version: { type: "boolean", alias: "v", description: "Print the engine version" },
@@ -57,7 +61,7 @@ const analyzeCommand = defineCommand({
   meta: {
     name: "analyze.ts",
     version: ENGINE_VERSION,
-    description: "MapReduce access-log analysis on every core. Subcommands: generate, bench, compare. Name a file called like a subcommand as ./generate.",
+    description: "MapReduce access-log analysis on every core. Subcommands: generate, bench, compare, plan, reduce. Name a file called like a subcommand as ./generate.",
   },
   args: analyzeArgs,
 });
@@ -89,6 +93,22 @@ const benchCommand = defineCommand({
   args: benchArgs,
 });
 
+const planCommand = defineCommand({
+  meta: { name: "plan", description: "Write the map tasks, one JSON object per line, for running elsewhere (same inputs and options as analyze)" },
+  args: analyzeArgs,
+});
+const reduceArgs = {
+  partials: { type: "positional", required: false, description: "Files of partials, one JSON object per line (none or -: stdin)" },
+  plan: { type: "string", description: "The plan the partials answer: every task must have exactly one partial" },
+  top: analyzeArgs.top,
+  json: analyzeArgs.json,
+  help: { type: "boolean", alias: "h", description: "Show this help" },
+} as const satisfies ArgsDef;
+const reduceCommand = defineCommand({
+  meta: { name: "reduce", description: "Validate and merge partials from workers run anywhere, and print the report" },
+  args: reduceArgs,
+});
+
 const compareArgs = {
   results: { type: "positional", required: false, description: "Two or more results saved with bench --export-json" },
   json: { type: "boolean", description: "Print the comparison as JSON" },
@@ -100,6 +120,8 @@ const compareCommand = defineCommand({
 });
 
 const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = {
+  plan: planCommand as CommandDef<ArgsDef>,
+  reduce: reduceCommand as CommandDef<ArgsDef>,
   compare: compareCommand as CommandDef<ArgsDef>,
   generate: generateCommand as CommandDef<ArgsDef>,
   bench: benchCommand as CommandDef<ArgsDef>,
@@ -150,11 +172,11 @@ function seedOf(text: string | undefined): number {
   return seed;
 }
 
-async function runAnalyze(rawArgs: string[]): Promise<number> {
+async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze"): Promise<number> {
   const files = checkArgs(rawArgs, analyzeArgs);
   const args = parseArgs(rawArgs, analyzeArgs);
   if (args.help) {
-    await showHelp(analyzeCommand as CommandDef<ArgsDef>);
+    await showHelp((mode === "plan" ? planCommand : analyzeCommand) as CommandDef<ArgsDef>, mode === "plan" ? (analyzeCommand as CommandDef<ArgsDef>) : undefined);
     return EXIT_OK;
   }
   if (args.version) {
@@ -181,9 +203,28 @@ async function runAnalyze(rawArgs: string[]): Promise<number> {
     throw new UsageError("--since must be before --until");
   }
   setQuiet(args.quiet === true);
+  if (mode === "plan") {
+    const { planLines } = await import("./cluster.ts");
+    writeStdout(planLines(planAnalysis(options).tasks));
+    return EXIT_OK;
+  }
+  const hosts = (args.hosts as string | undefined)?.split(",").map((h) => h.trim()).filter(Boolean);
+  let mapper: Mapper | undefined;
+  if (hosts?.length || args.sshloginFile) {
+    const { hostsMapper } = await import("./cluster.ts");
+    mapper = hostsMapper({
+      hosts,
+      sshloginFile: args.sshloginFile,
+      ssh: args.ssh,
+      jobsPerHost: args.jobsPerHost === undefined ? undefined : parseCount(args.jobsPerHost, "jobs-per-host"),
+      timeoutSeconds: args.taskTimeout === undefined ? 0 : parseSeconds(args.taskTimeout, "task-timeout"),
+    });
+  } else if (args.ssh || args.jobsPerHost) {
+    throw new UsageError("--ssh and --jobs-per-host go with --hosts or --sshlogin-file");
+  }
   const progress = !args.quiet && process.stderr.isTTY === true ? new ProgressLine(process.stderr, files.length > 0 ? "bytes" : "lines") : null;
   activeProgress = progress;
-  const { data, run } = await analyze({ ...options, onProgress: progress?.update });
+  const { data, run } = await analyze({ ...options, onProgress: progress?.update }, mapper);
   progress?.finish(true);
   activeProgress = null;
   writeStdout(args.json ? renderJson(data, run) : renderReport(data, run, { color: useColor(process.stdout), width: process.stdout.columns ?? 100 }));
@@ -265,6 +306,30 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
   return EXIT_OK;
 }
 
+async function runReduce(rawArgs: string[]): Promise<number> {
+  const files = checkArgs(rawArgs, reduceArgs);
+  const args = parseArgs(rawArgs, reduceArgs);
+  if (args.help) {
+    await showHelp(reduceCommand as CommandDef<ArgsDef>, analyzeCommand as CommandDef<ArgsDef>);
+    return EXIT_OK;
+  }
+  const { inputsOfPlan, readPartials, readPlan } = await import("./cluster.ts");
+  const read = async (name: string) => {
+    try {
+      return { name, text: name === "-" ? await Bun.stdin.text() : await Bun.file(name).text() };
+    } catch (err) {
+      throw new InputError(`cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  const plan = args.plan ? readPlan((await read(args.plan)).text, args.plan) : undefined;
+  const partials = readPartials(await Promise.all((files.length ? files : ["-"]).map(read)), plan);
+  const tasks = plan ?? [];
+  const described = plan ? inputsOfPlan(plan) : { input: { kind: "files" as const, files: [] }, inputNames: [] };
+  const data = reducePartials({ tasks, ...described }, partials, { top: args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top") });
+  writeStdout(args.json ? renderJson(data, null) : renderReport(data, null, { color: useColor(process.stdout), width: process.stdout.columns ?? 100 }));
+  return EXIT_OK;
+}
+
 async function runCompare(rawArgs: string[]): Promise<number> {
   const files = checkArgs(rawArgs, compareArgs);
   const args = parseArgs(rawArgs, compareArgs);
@@ -309,6 +374,8 @@ export async function main(argv: string[]): Promise<number> {
     if (sub === generateCommand) return await runGenerate(rest);
     if (sub === benchCommand) return await runBenchCommand(rest);
     if (sub === compareCommand) return await runCompare(rest);
+    if (sub === planCommand) return await runAnalyze(rest, "plan");
+    if (sub === reduceCommand) return await runReduce(rest);
     return await runAnalyze(argv);
   } catch (err) {
     if (interrupted) return EXIT_FAILED;
@@ -326,7 +393,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       return EXIT_FAILED;
     }
-    if (err instanceof InputError || err instanceof MapError || (err instanceof Error && (err.name === "BenchError" || err.name === "CompareError"))) {
+    if (err instanceof InputError || err instanceof MapError || (err instanceof Error && ["BenchError", "CompareError", "ClusterError"].includes(err.name))) {
       await logError(err.message);
       return EXIT_FAILED;
     }

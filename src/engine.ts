@@ -5,7 +5,7 @@ import { cpus, platform, release, availableParallelism } from "node:os";
 import type { Counters, TimeWindow } from "./count.ts";
 import { DEFAULT_GENERATOR, type GeneratorSettings } from "./generate.ts";
 import { planFileTasks, resolveInputs, type LogInput } from "./inputs.ts";
-import { type MapProgress, runMapTasks } from "./mapreduce.ts";
+import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./mapreduce.ts";
 import { mergeAll, type TaskPartial } from "./partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report.ts";
 import { describeTask, splitRange, TASK_VERSION, type Task } from "./task.ts";
@@ -82,40 +82,68 @@ function stats(values: number[]): { min: number; median: number; max: number } {
   return values.length === 0 ? { min: 0, median: 0, max: 0 } : { min: Math.min(...values), median: median(values), max: Math.max(...values) };
 }
 
-export async function analyze(options: AnalyzeOptions): Promise<Analysis> {
-  const t0 = performance.now();
+export interface Plan {
+  tasks: Task[];
+  input: InputSummary;
+  inputNames: string[];
+  /** Workers worth starting: never more than tasks. */
+  workers: number;
+  /** Plain files among the inputs (an empty valid result is then an error). */
+  hasFiles: boolean;
+}
+
+/** Cuts the analysis into map tasks (no process is started). */
+export function planAnalysis(options: AnalyzeOptions): Plan {
   const window: TimeWindow | undefined =
     options.since !== undefined || options.until !== undefined ? { since: options.since, until: options.until } : undefined;
-  let tasks: Task[];
-  let input: InputSummary;
-  let inputNames: string[];
-  let workers: number;
-  let files: LogInput[] = [];
+  let plan: Plan;
   if (options.inputs.length === 0) {
     const generator = options.generator ?? DEFAULT_GENERATOR;
-    workers = Math.max(1, Math.min(options.workers, options.lines));
-    tasks = planGenerateTasks(options.lines, workers, options.seed, generator, window);
-    input = { kind: "generated", seed: options.seed, lines: options.lines, ...generator };
-    inputNames = ["generated"];
+    const workers = Math.max(1, Math.min(options.workers, options.lines));
+    plan = {
+      tasks: planGenerateTasks(options.lines, workers, options.seed, generator, window),
+      input: { kind: "generated", seed: options.seed, lines: options.lines, ...generator },
+      inputNames: ["generated"],
+      workers,
+      hasFiles: false,
+    };
   } else {
-    files = resolveInputs(options.inputs);
-    tasks = planFileTasks(files, options.workers, window);
-    workers = Math.max(1, Math.min(options.workers, tasks.length));
-    input = { kind: "files", files: files.map((f) => ({ path: f.path, format: f.format, bytes: f.bytes })) };
-    inputNames = files.map((f) => f.path);
+    const files: LogInput[] = resolveInputs(options.inputs);
+    const tasks = planFileTasks(files, options.workers, window);
+    plan = {
+      tasks,
+      input: { kind: "files", files: files.map((f) => ({ path: f.path, format: f.format, bytes: f.bytes })) },
+      inputNames: files.map((f) => f.path),
+      workers: Math.max(1, Math.min(options.workers, tasks.length)),
+      hasFiles: true,
+    };
   }
+  if (options.counters === "minimal") plan.tasks = plan.tasks.map((t) => ({ ...t, counters: "minimal" as const }));
+  return plan;
+}
 
-  if (options.counters === "minimal") tasks = tasks.map((t) => ({ ...t, counters: "minimal" }));
-  const map = await runMapTasks(tasks, {
+/** The reduce phase: global line numbers, one merge, the report data. */
+export function reducePartials(plan: Pick<Plan, "tasks" | "input" | "inputNames">, partials: readonly TaskPartial[], options: { top: number; since?: number; until?: number }): ReportData {
+  globalLineNumbers(plan.tasks, partials);
+  const counts = mergeAll(partials);
+  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until });
+}
+
+/** Runs the map tasks somewhere (local children by default, GNU parallel over ssh with --hosts). */
+export type Mapper = (tasks: readonly Task[], options: MapOptions) => Promise<MapResult>;
+
+export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTasks): Promise<Analysis> {
+  const t0 = performance.now();
+  const plan = planAnalysis(options);
+  const { tasks, workers } = plan;
+  const map = await mapper(tasks, {
     workers,
     retries: options.retries,
     taskTimeoutMs: options.taskTimeoutMs,
     onProgress: options.onProgress,
   });
   const tReduce = performance.now();
-  globalLineNumbers(tasks, map.partials);
-  const counts = mergeAll(map.partials);
-  const data = buildReport(counts, { input, inputNames, top: options.top, since: options.since, until: options.until });
+  const data = reducePartials(plan, map.partials, options);
   const tEnd = performance.now();
 
   const wallMs = tEnd - t0;
@@ -131,7 +159,7 @@ export async function analyze(options: AnalyzeOptions): Promise<Analysis> {
     spawnMs: stats(map.children.filter((c) => c.busyMs > 0).map((c) => c.readyAt - c.spawnAt)),
     mapMs: stats(map.children.filter((c) => c.busyMs > 0).map((c) => c.busyMs)),
     reduceMs: tEnd - tReduce,
-    linesPerSecond: wallMs > 0 ? (counts.lines.read / wallMs) * 1000 : 0,
+    linesPerSecond: wallMs > 0 ? (data.lines.read / wallMs) * 1000 : 0,
     utilisation: wallMs > 0 ? map.children.reduce((a, c) => a + c.busyMs, 0) / wallMs : 0,
     parentMaxRssMb: process.resourceUsage().maxRSS / 1024,
     retries: map.retried.map((r) => ({
@@ -146,8 +174,9 @@ export async function analyze(options: AnalyzeOptions): Promise<Analysis> {
       spawnMs: c.readyAt - c.spawnAt,
       mapMs: c.busyMs,
       maxRssMb: c.maxRssKb / 1024,
+      ...(c.host ? { host: c.host } : {}),
     })),
   };
-  if (files.length > 0 && counts.lines.valid === 0) throw new NoValidLinesError(data);
+  if (plan.hasFiles && data.lines.valid === 0) throw new NoValidLinesError(data);
   return { data, run };
 }

@@ -18,6 +18,8 @@ export const liveChildren = new Set<Subprocess>();
 
 export interface ChildRun {
   pid: number;
+  /** The host it ran on (GNU parallel mode). */
+  host?: string;
   tasks: number[];
   spawnAt: number;
   readyAt: number;

@@ -65,6 +65,9 @@ export interface WorkerTimings {
   pid: number;
   /** Peak resident memory of the worker process so far, in KiB. */
   maxRssKb: number;
+  /** Where and on which attempt the task ran (reported by the worker itself). */
+  host?: string;
+  attempt?: number;
 }
 
 export interface TaskPartial extends CountsPartial {

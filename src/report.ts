@@ -63,6 +63,8 @@ export interface WorkerTiming {
   spawnMs: number;
   mapMs: number;
   maxRssMb: number;
+  /** With --hosts: where it ran. */
+  host?: string;
 }
 export interface RunInfo {
   engineVersion: string;
@@ -400,7 +402,7 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
       table(
         [
           ["worker pid", "tasks", "spawn", "map", "peak memory"].map((h) => dim(c, h)),
-          ...run.workerTimings.map((w) => [String(w.pid), String(w.tasks), ms(w.spawnMs), ms(w.mapMs), `${w.maxRssMb.toFixed(1)} MB`]),
+          ...run.workerTimings.map((w) => [`${w.pid}${w.host ? ` on ${w.host}` : ""}`, String(w.tasks), ms(w.spawnMs), ms(w.mapMs), `${w.maxRssMb.toFixed(1)} MB`]),
           ["parent", "", "", "", `${run.parentMaxRssMb.toFixed(1)} MB`],
         ],
         [false, true, true, true, true],

@@ -5,6 +5,7 @@
 // stderr carries progress lines (PROGRESS_PREFIX + JSON) and error messages.
 
 import { writeSync } from "node:fs";
+import { hostname } from "node:os";
 import { LogCounter } from "./count.ts";
 import { FAULT_ENV, type FaultKind, faultFor, parseFaults } from "./faults.ts";
 import { countFileRange, countGenerated, countGzipFile, countStream, type ProgressHook } from "./input.ts";
@@ -62,13 +63,28 @@ export async function runTask(task: Task, progress?: ProgressHook): Promise<Task
   return {
     ...counts,
     taskId: task.id,
-    timings: { readyAt, startedAt, endedAt: now(), pid: process.pid, maxRssKb: process.resourceUsage().maxRSS },
+    timings: {
+      readyAt,
+      startedAt,
+      endedAt: now(),
+      pid: process.pid,
+      maxRssKb: process.resourceUsage().maxRSS,
+      host: process.env.LOGMR_HOST || hostname(),
+      attempt: task.attempt ?? 1,
+    },
   };
 }
 
 async function readTasks(): Promise<Task[]> {
   const inline = process.env[STDIN_TASK_ENV];
   if (inline) return [parseTask(inline)];
+  // `--raw [--id N]`: stdin is log data (for GNU parallel --pipe-part), one task.
+  const raw = process.argv.indexOf("--raw");
+  if (raw >= 0) {
+    const at = process.argv.indexOf("--id");
+    const id = at >= 0 ? Number(process.argv[at + 1]) : 0;
+    return [parseTask(JSON.stringify({ version: 1, id, input: 0, kind: "stdin" }))];
+  }
   const text = await Bun.stdin.text();
   return text
     .split("\n")
@@ -122,7 +138,8 @@ async function main(): Promise<void> {
   try {
     const faults = parseFaults(process.env[FAULT_ENV]);
     for (const task of await readTasks()) {
-      const json = JSON.stringify(await runTask(task, progressReporter(task)));
+      // Progress is for our own parent; run standalone or by GNU parallel, stderr stays quiet.
+      const json = JSON.stringify(await runTask(task, process.env[PARENT_PID_ENV] ? progressReporter(task) : undefined));
       const fault = faultFor(faults, task.id, task.attempt ?? 1);
       out += `${(fault && (await injectFault(fault, json))) ?? json}\n`;
     }

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,9 @@ import { compareResults } from "../src/compare.ts";
 import { generateText } from "../src/generate.ts";
 import { cli, cliJson } from "./helpers.ts";
 import { oracleCount } from "./oracle.ts";
+
+// These tests start real processes on a shared 2-core machine.
+setDefaultTimeout(60_000);
 
 const dir = mkdtempSync(join(tmpdir(), "logmr-bench-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

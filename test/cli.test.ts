@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +6,9 @@ import { gzipSync } from "node:zlib";
 import { generateText, SUSPICIOUS_CLIENTS } from "../src/generate.ts";
 import { childrenOf, cli, cliJson, fixture, isAlive, ROOT, sleep } from "./helpers.ts";
 import { oracleCount, sorted } from "./oracle.ts";
+
+// These tests start real processes on a shared 2-core machine.
+setDefaultTimeout(60_000);
 
 const dir = mkdtempSync(join(tmpdir(), "logmr-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

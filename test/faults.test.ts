@@ -1,6 +1,9 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { FAULT_KINDS, faultFor, parseFaults } from "../src/faults.ts";
 import { childrenOf, cli, cliJson, isAlive, ROOT, sleep } from "./helpers.ts";
+
+// These tests start real processes on a shared 2-core machine.
+setDefaultTimeout(60_000);
 
 describe("parseFaults", () => {
   test("reads kind@task[:attempt] lists", () => {

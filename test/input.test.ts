@@ -1,4 +1,4 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,9 @@ import { countFileRange, LineAssembler } from "../src/input.ts";
 import { generateText } from "../src/generate.ts";
 import { mergeAll, type CountsPartial } from "../src/partial.ts";
 import { oracleCount, sorted, toMap } from "./oracle.ts";
+
+// These tests start real processes on a shared 2-core machine.
+setDefaultTimeout(60_000);
 
 const dir = mkdtempSync(join(tmpdir(), "logmr-input-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

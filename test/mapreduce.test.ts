@@ -1,7 +1,10 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { DEFAULT_GENERATOR } from "../src/generate.ts";
 import { assignBatches, MapError, runMapTasks } from "../src/mapreduce.ts";
 import { type Task, TASK_VERSION } from "../src/task.ts";
+
+// These tests start real processes on a shared 2-core machine.
+setDefaultTimeout(60_000);
 
 const gen = (id: number, start: number, end: number): Task => ({
   version: TASK_VERSION, id, input: 0, kind: "generate", seed: 1, start, end, generator: DEFAULT_GENERATOR,

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Run before `bun test` (npm's pretest): the cluster tests need GNU parallel,
+# an ssh server and client, and rsync, all Debian packages. Installs them
+# when missing and this is root with apt-get; otherwise says what to install.
+set -u
+missing=()
+command -v parallel >/dev/null 2>&1 || missing+=(parallel)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${missing[*]} (Debian packages) for the cluster tests" >&2
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "the cluster tests need these Debian packages: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,264 @@
+// Beyond one machine: the public map/reduce contract (plan, standalone
+// worker, reduce) and a mapper that runs the tasks on other hosts through GNU
+// parallel over ssh. Retries keep the engine's meaning: each retry round runs
+// the failed tasks again (attempt + 1), so every attempt and its host is known
+// (GNU parallel's joblog keeps only a task's last attempt).
+
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { MapOptions, MapResult, FailedAttempt, ChildRun } from "./mapreduce.ts";
+import { PartialError, validatePartial, type TaskPartial } from "./partial.ts";
+import type { InputSummary } from "./report.ts";
+import { describeTask, parseTask, type Task } from "./task.ts";
+import { FAULT_ENV } from "./faults.ts";
+import { ENGINE_VERSION } from "./version.ts";
+import { DEFAULT_GENERATOR } from "./generate.ts";
+
+export class ClusterError extends Error {
+  override name = "ClusterError";
+}
+
+// ------------------------------------------------------------------ plan
+
+/** The tasks as JSON lines, file paths made absolute so any working directory will do. */
+export function planLines(tasks: readonly Task[]): string {
+  return tasks.map((t) => `${JSON.stringify("path" in t ? { ...t, path: resolve(t.path) } : t)}\n`).join("");
+}
+
+/** Reads a plan (tasks.jsonl) back. */
+export function readPlan(text: string, name: string): Task[] {
+  const tasks: Task[] = [];
+  text.split("\n").forEach((line, k) => {
+    if (line.trim() === "") return;
+    try {
+      tasks.push(parseTask(line));
+    } catch (err) {
+      throw new ClusterError(`${name}:${k + 1}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+  const ids = new Set<number>();
+  for (const t of tasks) {
+    if (ids.has(t.id)) throw new ClusterError(`${name}: task ${t.id} appears twice`);
+    ids.add(t.id);
+  }
+  return tasks;
+}
+
+/** What a plan says about its inputs, for the report of `reduce --plan`. */
+export function inputsOfPlan(tasks: readonly Task[]): { input: InputSummary; inputNames: string[] } {
+  const generated = tasks.filter((t) => t.kind === "generate");
+  if (generated.length === tasks.length && generated.length > 0) {
+    const first = generated[0]!;
+    const lines = generated.reduce((a, t) => a + (t.kind === "generate" ? t.end - t.start : 0), 0);
+    return { input: { kind: "generated", seed: first.kind === "generate" ? first.seed : 0, lines, ...(first.kind === "generate" ? first.generator : DEFAULT_GENERATOR) }, inputNames: ["generated"] };
+  }
+  const names: string[] = [];
+  const files: Array<{ path: string; format: "plain" | "gzip" | "stdin"; bytes: number | null }> = [];
+  for (const t of [...tasks].sort((a, b) => a.input - b.input)) {
+    if (names[t.input] !== undefined) continue;
+    const path = "path" in t ? t.path : "-";
+    names[t.input] = path;
+    files[t.input] = { path, format: t.kind === "gzip" ? "gzip" : t.kind === "stdin" ? "stdin" : "plain", bytes: null };
+  }
+  return { input: { kind: "files", files: files.filter(Boolean) }, inputNames: names.map((n) => n ?? "?") };
+}
+
+// ------------------------------------------------------------------ reduce
+
+/**
+ * Reads partials (one JSON object per line, from any number of texts) and
+ * checks each; a task with two partials would be counted twice, so that is
+ * an error, and so is, with a plan, a task without one.
+ */
+export function readPartials(texts: ReadonlyArray<{ name: string; text: string }>, plan?: readonly Task[]): TaskPartial[] {
+  const byTask = new Map<number, TaskPartial>();
+  for (const { name, text } of texts) {
+    text.split("\n").forEach((line, k) => {
+      if (line.trim() === "") return;
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch {
+        throw new ClusterError(`${name}:${k + 1}: not JSON`);
+      }
+      const id = (json as { taskId?: unknown })?.taskId;
+      let partial: TaskPartial;
+      try {
+        partial = validatePartial(json, typeof id === "number" ? id : -1);
+      } catch (err) {
+        throw new ClusterError(`${name}:${k + 1}: ${err instanceof PartialError ? err.message : String(err)}`);
+      }
+      if (byTask.has(partial.taskId)) throw new ClusterError(`${name}:${k + 1}: a second partial for task ${partial.taskId} (its lines would be counted twice)`);
+      byTask.set(partial.taskId, partial);
+    });
+  }
+  if (plan) {
+    const planned = new Set(plan.map((t) => t.id));
+    const missing = plan.filter((t) => !byTask.has(t.id)).map((t) => t.id);
+    if (missing.length > 0) throw new ClusterError(`no partial for task${missing.length === 1 ? "" : "s"} ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? ", ..." : ""} of the plan`);
+    const extra = [...byTask.keys()].filter((id) => !planned.has(id));
+    if (extra.length > 0) throw new ClusterError(`partials for tasks ${extra.slice(0, 20).join(", ")} that the plan does not have`);
+  }
+  return [...byTask.values()].sort((a, b) => a.taskId - b.taskId);
+}
+
+// ------------------------------------------------------------------ GNU parallel over ssh
+
+export interface HostsOptions {
+  /** Host names (GNU parallel sshlogins); or a file of them. */
+  hosts?: string[];
+  sshloginFile?: string;
+  /** The ssh command GNU parallel uses (port, key, options). */
+  ssh?: string;
+  /** Jobs at once per host (default: GNU parallel's, one per core). */
+  jobsPerHost?: number;
+  /** Per-attempt wall-time limit in seconds (GNU parallel --timeout); 0 = none. */
+  timeoutSeconds?: number;
+}
+
+interface JoblogRow {
+  seq: number;
+  host: string;
+  exitval: number;
+  signal: number;
+}
+
+export function parseJoblog(text: string): JoblogRow[] {
+  return text
+    .split("\n")
+    .slice(1)
+    .filter((l) => l.trim() !== "")
+    .map((l) => {
+      const f = l.split("\t");
+      return { seq: Number(f[0]), host: f[1] ?? "", exitval: Number(f[6]), signal: Number(f[7]) };
+    });
+}
+
+/** The Bun binary and the worker bundled into one file, in a cache folder GNU parallel copies to each host (--basefile). */
+async function workerFiles(): Promise<{ bun: string; worker: string }> {
+  const dir = join(tmpdir(), `logmr-remote-${ENGINE_VERSION}`);
+  mkdirSync(dir, { recursive: true });
+  const bun = join(dir, "bun");
+  if (!existsSync(bun) || statSync(bun).size !== statSync(process.execPath).size) copyFileSync(process.execPath, bun);
+  const out = mkdtempSync(join(tmpdir(), "logmr-build-"));
+  try {
+    const built = await Bun.build({ entrypoints: [new URL("./worker.ts", import.meta.url).pathname], target: "bun", outdir: out });
+    if (!built.success) throw new ClusterError(`cannot bundle the worker: ${built.logs.map(String).join("; ")}`);
+    const code = readFileSync(built.outputs[0]!.path, "utf8");
+    const worker = join(dir, "worker.js");
+    // Rewrite only on change, so GNU parallel's rsync finds it up to date.
+    if (!existsSync(worker) || readFileSync(worker, "utf8") !== code) writeFileSync(worker, code);
+    return { bun, worker };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+function hostList(options: HostsOptions): string[] {
+  if (options.hosts && options.hosts.length > 0) return options.hosts;
+  if (options.sshloginFile) {
+    return readFileSync(options.sshloginFile, "utf8")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "" && !l.startsWith("#"));
+  }
+  return [];
+}
+
+/** A Mapper that runs the tasks on other hosts with GNU parallel over ssh. */
+export function hostsMapper(hostOptions: HostsOptions) {
+  return async (tasks: readonly Task[], options: MapOptions): Promise<MapResult> => {
+    if (!Bun.which("parallel")) throw new ClusterError("GNU parallel is not installed (Debian package: parallel; apt-get install parallel)");
+    let hosts = hostList(hostOptions);
+    if (hosts.length === 0) throw new ClusterError("no hosts: give --hosts h1,h2 or --sshlogin-file FILE");
+    const retries = options.retries ?? 2;
+    const { bun, worker } = await workerFiles();
+    const work = mkdtempSync(join(tmpdir(), "logmr-hosts-"));
+    const done = new Map<number, TaskPartial>();
+    const failures = new Map<number, FailedAttempt[]>();
+    const children: ChildRun[] = [];
+    const badHosts = new Map<string, string>();
+    let pending: Task[] = tasks.map((t) => ({ ...t, attempt: 1 }));
+    try {
+      for (let round = 1; pending.length > 0; round++) {
+        const input = join(work, `tasks-${round}.jsonl`);
+        const joblog = join(work, `joblog-${round}`);
+        writeFileSync(input, pending.map((t) => `${JSON.stringify(t)}\n`).join(""));
+        const argv = [
+          "parallel", "--will-cite", "--pipe", "-N1", "--joblog", joblog, "--retries", "1", "--sshlogin", hosts.join(","),
+          "--basefile", bun, "--basefile", worker,
+          ...(hostOptions.ssh ? ["--ssh", hostOptions.ssh] : []),
+          ...(hostOptions.jobsPerHost ? ["--jobs", String(hostOptions.jobsPerHost)] : []),
+          ...(hostOptions.timeoutSeconds ? ["--timeout", String(hostOptions.timeoutSeconds)] : []),
+          ...(process.env[FAULT_ENV] ? ["--env", FAULT_ENV] : []),
+          // The worker tags its partial with the host it ran on.
+          `LOGMR_HOST=$PARALLEL_SSHLOGIN ${bun} ${worker}`,
+        ];
+        const child = Bun.spawn(argv, { stdin: Bun.file(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...options.env } });
+        const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+        const rows = existsSync(joblog) ? parseJoblog(readFileSync(joblog, "utf8")) : [];
+        const got = new Map<number, TaskPartial>();
+        for (const line of stdout.split("\n")) {
+          if (line.trim() === "") continue;
+          try {
+            const json = JSON.parse(line) as { taskId?: unknown };
+            const task = pending.find((t) => t.id === json.taskId);
+            if (task && !got.has(task.id)) got.set(task.id, validatePartial(json, task.id));
+          } catch {
+            // garbage, or a partial that does not add up: its task has none
+          }
+        }
+        const next: Task[] = [];
+        const sshFailures = new Map<string, string>();
+        pending.forEach((task, k) => {
+          const row = rows.find((r) => r.seq === k + 1);
+          const partial = got.get(task.id);
+          if (partial && (!row || row.exitval === 0)) {
+            done.set(task.id, partial);
+            const t = partial.timings;
+            children.push({ pid: t.pid, host: row?.host ?? t.host, tasks: [task.id], spawnAt: t.readyAt, readyAt: t.readyAt, exitAt: t.endedAt, busyMs: t.endedAt - t.startedAt, maxRssKb: t.maxRssKb });
+            return;
+          }
+          const host = row?.host ?? "?";
+          const cause = !row
+            ? `GNU parallel did not run it${stderr.trim() ? ` (${stderr.trim().split("\n").slice(-1)[0]})` : ""}`
+            : row.signal
+              ? `killed by signal ${row.signal} on ${host}`
+              : row.exitval === 255
+                ? `ssh to ${host} failed (exit 255)`
+                : row.exitval !== 0
+                  ? `exited with code ${row.exitval} on ${host}`
+                  : `printed no valid partial on ${host}`;
+          if (row?.exitval === 255) sshFailures.set(host, cause);
+          const attempt = task.attempt ?? 1;
+          const list = failures.get(task.id) ?? [];
+          list.push({ attempt, cause, ms: 0, pid: 0, stderr: "" });
+          failures.set(task.id, list);
+          if (attempt > retries) {
+            throw new ClusterError(`${describeTask(task)} failed ${list.length} time${list.length === 1 ? "" : "s"}, giving up: ${list.map((f) => `attempt ${f.attempt}: ${f.cause}`).join("; ")}`);
+          }
+          next.push({ ...task, attempt: attempt + 1 });
+        });
+        // A host ssh could not reach (and that ran nothing this round) gets no
+        // more tasks; its tasks run elsewhere.
+        for (const [host, why] of sshFailures) {
+          if (!rows.some((r) => r.host === host && r.exitval === 0)) badHosts.set(host, why);
+        }
+        hosts = hosts.filter((h) => !badHosts.has(h));
+        if (next.length > 0 && hosts.length === 0) {
+          throw new ClusterError(`every host is down: ${[...badHosts].map(([h, why]) => `${h} (${why})`).join(", ")}`);
+        }
+        pending = next;
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    const byId = new Map(tasks.map((t) => [t.id, t]));
+    return {
+      partials: [...done.values()].sort((a, b) => a.taskId - b.taskId),
+      children,
+      retried: [...failures].sort((a, b) => a[0] - b[0]).map(([id, f]) => ({ task: byId.get(id)!, failures: f })),
+    };
+  };
+}

@@ -156,11 +156,14 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       speedup: null, efficiency: null, workerMaxRssMb: rss,
     });
   }
-  const one = rows.find((r) => r.workers === 1);
-  for (const r of rows) {
-    if (!one) break;
-    r.speedup = one.seconds.median / r.seconds.median;
-    r.efficiency = r.speedup / r.workers!;
+  // Speedup and efficiency against 1 worker, within each kind of counting.
+  for (const kind of ["engine", "engine-minimal"] as const) {
+    const one = rows.find((r) => r.kind === kind && r.workers === 1);
+    for (const r of rows.filter((x) => x.kind === kind)) {
+      if (!one) break;
+      r.speedup = one.seconds.median / r.seconds.median;
+      r.efficiency = r.speedup / r.workers!;
+    }
   }
 
   // The straightforward reference, in this process, on a slice; scaled to the full input.

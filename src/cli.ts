@@ -204,6 +204,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   }
   setQuiet(args.quiet === true);
   if (mode === "plan") {
+    if (files.includes("-")) throw new UsageError("a plan cannot read standard input (-): its tasks run elsewhere");
     const { planLines } = await import("./cluster.ts");
     writeStdout(planLines(planAnalysis(options).tasks));
     return EXIT_OK;

@@ -170,6 +170,7 @@ function hostList(options: HostsOptions): string[] {
 export function hostsMapper(hostOptions: HostsOptions) {
   return async (tasks: readonly Task[], options: MapOptions): Promise<MapResult> => {
     if (!Bun.which("parallel")) throw new ClusterError("GNU parallel is not installed (Debian package: parallel; apt-get install parallel)");
+    if (tasks.some((t) => t.kind === "stdin")) throw new ClusterError("standard input (-) cannot be analyzed on other hosts: save it to a file every host sees");
     let hosts = hostList(hostOptions);
     if (hosts.length === 0) throw new ClusterError("no hosts: give --hosts h1,h2 or --sshlogin-file FILE");
     const retries = options.retries ?? 2;

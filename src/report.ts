@@ -283,7 +283,7 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     conf.push(["input", `generated traffic, ${int(data.input.lines)} lines, seed ${data.input.seed}`]);
   } else {
     const files = data.input.files;
-    conf.push(["input", files.length === 1 ? files[0]!.path : `${files.length} inputs`]);
+    conf.push(["input", files.length === 0 ? "partials (reduce without --plan)" : files.length === 1 ? files[0]!.path : `${files.length} inputs`]);
     if (files.length > 1) for (const f of files.slice(0, 8)) conf.push(["", `${f.path}${f.format === "gzip" ? " (gzip)" : ""}`]);
     if (files.length > 8) conf.push(["", `... and ${files.length - 8} more`]);
   }

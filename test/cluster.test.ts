@@ -126,6 +126,15 @@ describe("GNU parallel over ssh (a throwaway sshd on 127.0.0.1, two host names)"
   });
 });
 
+describe("what cannot run elsewhere", () => {
+  test("standard input in a plan or on other hosts", async () => {
+    expect((await cli(["plan", "-"])).code).toBe(2);
+    const r = await cli(["-", "--hosts", "a"], { stdin: "x" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("standard input (-) cannot be analyzed on other hosts");
+  });
+});
+
 describe("without GNU parallel", () => {
   test("a clear message naming the Debian package", async () => {
     const r = await cli(["--lines", "1000", "--hosts", "a,b"], { env: { PATH: "/nonexistent" } });

@@ -249,24 +249,45 @@ export class LogCounter {
     }
   }
 
-  // The day part of consecutive lines rarely changes: keep the last one parsed.
-  private readonly cachedDay = new Uint8Array(16);
   private cachedDayStart = -1;
+  private readonly lastTimeWords = new Int32Array(7);
+  private lastTimeValue = -1;
 
   private parseTime(buf: Uint8Array, p: number): number {
-    const cached = this.cachedDay;
-    let same = this.cachedDayStart !== -1;
-    for (let k = 0; k < 11 && same; k++) same = buf[p + k] === cached[k];
-    for (let k = 0; k < 5 && same; k++) same = buf[p + 21 + k] === cached[11 + k];
-    if (!same) {
+    // Most lines share their second with the line before: compare the 26
+    // bytes as int32 words (the last two overlap) against the last time parsed.
+    const view = this.view;
+    const w0 = view.getInt32(p, true);
+    const w1 = view.getInt32(p + 4, true);
+    const w2 = view.getInt32(p + 8, true);
+    const w3 = view.getInt32(p + 12, true);
+    const w4 = view.getInt32(p + 16, true);
+    const w5 = view.getInt32(p + 20, true);
+    const w6 = view.getInt32(p + 22, true);
+    const last = this.lastTimeWords;
+    if (w0 === last[0] && w1 === last[1] && w2 === last[2] && w3 === last[3] && w4 === last[4] && w5 === last[5] && w6 === last[6]) {
+      return this.lastTimeValue;
+    }
+    // The day part changes rarely too: keep the last one parsed.
+    // (bytes 0-10 "dd/Mon/yyyy", 21 the zone's sign, 22-25 its digits)
+    const sameDay =
+      w0 === last[0] && w1 === last[1] && (w2 & 0xffffff) === (last[2]! & 0xffffff) && (w5 & 0xff00) === (last[5]! & 0xff00) && w6 === last[6];
+    if (!sameDay || this.cachedDayStart === -1) {
       const dayStart = parseLogDay(buf, p);
       if (dayStart === -1) return -1;
-      for (let k = 0; k < 11; k++) cached[k] = buf[p + k]!;
-      for (let k = 0; k < 5; k++) cached[11 + k] = buf[p + 21 + k]!;
       this.cachedDayStart = dayStart;
     }
     const clock = parseLogClock(buf, p + 11);
-    return clock < 0 ? -1 : this.cachedDayStart + clock;
+    if (clock < 0) return -1;
+    last[0] = w0;
+    last[1] = w1;
+    last[2] = w2;
+    last[3] = w3;
+    last[4] = w4;
+    last[5] = w5;
+    last[6] = w6;
+    this.lastTimeValue = this.cachedDayStart + clock;
+    return this.lastTimeValue;
   }
 
   private parseAndCount(buf: Uint8Array, s: number, e: number): boolean {

@@ -162,6 +162,19 @@ describe("parser", () => {
     expect(c.malformedSamples[0]).toMatchObject({ line: 2, reason: "line too long" });
   });
 
+  test("consecutive lines that differ only in the zone's sign or a digit get their own times", () => {
+    const at = (t: string) => `1.2.3.4 - - [${t}] "GET / HTTP/1.1" 200 9\n`;
+    const text = at("27/Nov/2026:10:00:00 +0100") + at("27/Nov/2026:10:00:00 -0100") + at("27/Nov/2026:10:00:00 -0100") + at("27/Nov/2026:10:00:01 -0100") + at("28/Nov/2026:10:00:01 -0100");
+    const c = countText(text).toCounts();
+    expect(c.minutes).toEqual([
+      [Date.UTC(2026, 10, 27, 9) / 60000, 1],
+      [Date.UTC(2026, 10, 27, 11) / 60000, 3],
+      [Date.UTC(2026, 10, 28, 11) / 60000, 1],
+    ]);
+    expect(c.firstTime).toBe(Date.UTC(2026, 10, 27, 9) / 1000);
+    expect(c.lastTime).toBe(Date.UTC(2026, 10, 28, 11, 0, 1) / 1000);
+  });
+
   test("the time window keeps since <= t < until, comparing in UTC", () => {
     const at = (t: string) => `1.2.3.4 - - [${t}] "GET / HTTP/1.1" 200 9\n`;
     const text = at("27/Nov/2026:10:00:00 +0000") + at("27/Nov/2026:11:59:59 +0100") + at("27/Nov/2026:11:00:00 +0000") + at("27/Nov/2026:12:00:00 +0100");

@@ -291,7 +291,7 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     conf.push(["time window", `${data.window.since ?? "start"} <= t < ${data.window.until ?? "end"}`]);
   }
   if (run) {
-    conf.push(["workers", `${run.workers} (${run.tasks} tasks) on ${run.cores} cores`]);
+    conf.push(["workers", `${run.workers} (${run.tasks} task${run.tasks === 1 ? "" : "s"}) on ${run.cores} cores`]);
     conf.push(["runtime", `Bun ${run.bunVersion}, engine ${run.engineVersion}, ${run.platform}`]);
     conf.push(["cpu", run.cpuModel]);
   }

@@ -262,6 +262,16 @@ function cells(r: BenchRow): string[] {
 }
 const HEADER = ["", "median", "mean ± σ", "min … max", "runs", "throughput", "MB/s", "speedup", "efficiency", "worker RSS"];
 
+/**
+ * "N.NN ± 0.NN": the ratio of two medians, with hyperfine's error estimate
+ * (the relative standard deviations of the two means, added in quadrature).
+ */
+function ratioText(slow: Stats, fast: Stats): string {
+  const ratio = slow.median / fast.median;
+  const rel = Math.sqrt((slow.stddev / slow.mean) ** 2 + (fast.stddev / fast.mean) ** 2);
+  return `${ratio.toFixed(2)} ± ${(ratio * rel).toFixed(2)}`;
+}
+
 /** Ratios people quote: engine against the yardsticks, hyperfine style. */
 export function comparisons(result: BenchResult): string[] {
   const out: string[] = [];
@@ -269,8 +279,8 @@ export function comparisons(result: BenchResult): string[] {
   const one = engine.find((r) => r.workers === 1);
   for (const r of engine) {
     if (!one || r === one) continue;
-    const ratio = one.seconds.median / r.seconds.median;
-    out.push(`workers=${r.workers} ran ${ratio >= 1 ? `${ratio.toFixed(2)} times faster` : `${(1 / ratio).toFixed(2)} times slower`} than workers=1`);
+    const faster = r.seconds.median <= one.seconds.median;
+    out.push(`workers=${r.workers} ran ${faster ? ratioText(one.seconds, r.seconds) : ratioText(r.seconds, one.seconds)} times ${faster ? "faster" : "slower"} than workers=1`);
   }
   const fastest = engine.reduce<BenchRow | undefined>((a, r) => (a && a.seconds.median <= r.seconds.median ? a : r), undefined);
   for (const m of result.rows.filter((r) => r.kind === "engine-minimal")) {
@@ -281,8 +291,11 @@ export function comparisons(result: BenchResult): string[] {
     // The C program runs on as many processes as an engine row; other yardsticks face the fastest row.
     const e = (y.name.startsWith("C ") ? engine.find((r) => r.workers === y.workers) : undefined) ?? fastest;
     if (!e) continue;
-    const ratio = e.seconds.median / y.seconds.median;
-    out.push(ratio >= 1 ? `${e.name} took ${ratio.toFixed(2)} times as long as ${y.name}` : `${e.name} ran ${(1 / ratio).toFixed(2)} times faster than ${y.name}`);
+    out.push(
+      e.seconds.median >= y.seconds.median
+        ? `${e.name} took ${ratioText(e.seconds, y.seconds)} times as long as ${y.name}`
+        : `${e.name} ran ${ratioText(y.seconds, e.seconds)} times faster than ${y.name}`,
+    );
   }
   return out;
 }

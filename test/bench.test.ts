@@ -69,8 +69,12 @@ describe("compare", () => {
   });
   test("hyperfine-style sentences", () => {
     const lines = comparisons(a);
-    expect(lines[0]).toBe("workers=2 ran 1.60 times faster than workers=1");
-    expect(lines[1]).toBe("workers=2 took 2.50 times as long as C limit gen 1000 2");
+    expect(lines[0]).toBe("workers=2 ran 1.60 ± 0.00 times faster than workers=1");
+    expect(lines[1]).toBe("workers=2 took 2.50 ± 0.00 times as long as C limit gen 1000 2");
+    const noisy = result("N", { "workers=1": 2, "workers=2": 1 });
+    noisy.rows[0]!.seconds = { ...noisy.rows[0]!.seconds, stddev: 0.2 }; // 10%
+    noisy.rows[1]!.seconds = { ...noisy.rows[1]!.seconds, stddev: 0.1 }; // 10%
+    expect(comparisons(noisy)[0]).toBe(`workers=2 ran 2.00 ± ${(2 * Math.sqrt(0.02)).toFixed(2)} times faster than workers=1`);
   });
 });
 

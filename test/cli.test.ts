@@ -161,6 +161,20 @@ describe("real log files", () => {
     rmSync(out);
   });
 
+  test("a classic awk count per client and per status agrees with the engine on a generated file", async () => {
+    const out = join(dir, "awk.log");
+    expect((await cli(["generate", "--lines", "100000", "--seed", "11", "--out", out])).code).toBe(0);
+    const awk = Bun.spawnSync(["awk", "{c[$1]++; s[$9]++} END{for(k in c) print \"c\", k, c[k]; for(k in s) print \"s\", k, s[k]}", out]);
+    expect(awk.exitCode).toBe(0);
+    const expected = awk.stdout.toString().trim().split("\n").sort();
+    const d = (await cliJson([out, "--workers", "2", "--top", "1000"])).data;
+    const got = [
+      ...d.topClients.map((c: { client: string; requests: number }) => `c ${c.client} ${c.requests}`),
+      ...d.status.map((s: { code: number; count: number }) => `s ${s.code} ${s.count}`),
+    ].sort();
+    expect(got).toEqual(expected);
+  });
+
   test("generate to stdout is the same bytes", async () => {
     const r = await cli(["generate", "--lines", "1000", "--seed", "5"]);
     expect(r.stdout).toBe(generateText(5, 0, 1000));

@@ -10,6 +10,7 @@ import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "./generate.ts";
 import { InputError } from "./inputs.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, MapError } from "./mapreduce.ts";
 import { logError, setQuiet } from "./log.ts";
+import { writeAll } from "./output.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderJson, renderReport } from "./report.ts";
 import { ENGINE_VERSION } from "./version.ts";
@@ -133,20 +134,6 @@ function useColor(stream: { isTTY?: boolean }): boolean {
   return stream.isTTY === true;
 }
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/** Writes all of `bytes` to `fd`, whatever kind of file it is: a pipe may take part of a write or say EAGAIN. */
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let at = 0;
-  while (at < bytes.length) {
-    try {
-      at += writeSync(fd, bytes, at, bytes.length - at);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
-      Atomics.wait(pause, 0, 0, 2);
-    }
-  }
-}
 
 /** Writes to stdout; a reader that went away (`| head`) ends the process quietly. */
 function writeStdout(text: string): void {

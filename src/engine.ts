@@ -41,6 +41,9 @@ export class NoValidLinesError extends Error {
   }
 }
 
+const TASKS_PER_WORKER = 16;
+const MIN_LINES_PER_TASK = 50_000;
+
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
 }
@@ -50,8 +53,8 @@ export function cpuModel(): string {
 }
 
 /** Tasks for generated traffic: one contiguous line range per worker. */
-export function planGenerateTasks(lines: number, workers: number, seed: number, generator: GeneratorSettings, window?: TimeWindow): Task[] {
-  return splitRange(lines, Math.max(1, Math.min(workers, lines))).map(([start, end], id) => ({
+export function planGenerateTasks(lines: number, parts: number, seed: number, generator: GeneratorSettings, window?: TimeWindow): Task[] {
+  return splitRange(lines, Math.max(1, Math.min(parts, lines))).map(([start, end], id) => ({
     version: TASK_VERSION,
     id,
     input: 0,
@@ -100,8 +103,11 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
   if (options.inputs.length === 0) {
     const generator = options.generator ?? DEFAULT_GENERATOR;
     const workers = Math.max(1, Math.min(options.workers, options.lines));
+    // A few tasks per worker, fed as workers finish, so an unequal pair of
+    // cores (or a noisy neighbour) does not leave one worker idle at the end.
+    const parts = Math.max(workers, Math.min(workers * TASKS_PER_WORKER, Math.floor(options.lines / MIN_LINES_PER_TASK)));
     plan = {
-      tasks: planGenerateTasks(options.lines, workers, options.seed, generator, window),
+      tasks: planGenerateTasks(options.lines, parts, options.seed, generator, window),
       input: { kind: "generated", seed: options.seed, lines: options.lines, ...generator },
       inputNames: ["generated"],
       workers,

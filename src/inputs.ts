@@ -122,7 +122,7 @@ export function resolveInputs(args: readonly string[]): LogInput[] {
   return inputs;
 }
 
-/** Cuts inputs into tasks: plain files into byte ranges (about one per worker when large), others whole. */
+/** Cuts inputs into tasks: plain files into byte ranges (a few per worker when large), others whole. */
 export function planFileTasks(inputs: readonly LogInput[], workers: number, window?: TimeWindow): Task[] {
   const tasks: Task[] = [];
   const base = { version: TASK_VERSION, ...(window ? { window } : {}) };
@@ -133,7 +133,8 @@ export function planFileTasks(inputs: readonly LogInput[], workers: number, wind
       tasks.push({ ...base, id: tasks.length, input: k, kind: "gzip", path: input.path, bytes: input.bytes ?? 0 });
     } else {
       const size = input.bytes ?? 0;
-      const parts = Math.max(1, Math.min(workers, Math.floor(size / MIN_SPLIT_BYTES)));
+      // A few ranges per worker, fed as workers finish (see runMapTasks).
+      const parts = Math.max(1, Math.min(workers * 4, Math.floor(size / MIN_SPLIT_BYTES)));
       for (const [start, end] of splitRange(size, parts)) {
         tasks.push({ ...base, id: tasks.length, input: k, kind: "file", path: input.path, start, end });
       }

@@ -71,27 +71,9 @@ export class MapError extends Error {}
 const now = () => performance.timeOrigin + performance.now();
 const STDERR_TAIL_LINES = 5;
 
-/**
- * Greedy longest-first assignment of tasks to `slots` batches of similar total
- * size. A stdin task gets a child of its own (that child's stdin is the data).
- */
-export function assignBatches(tasks: readonly Task[], slots: number): Task[][] {
-  const stdin = tasks.filter((t) => t.kind === "stdin");
-  const rest = tasks.filter((t) => t.kind !== "stdin");
-  const batches: Task[][] = Array.from({ length: Math.min(Math.max(1, slots - stdin.length), rest.length) }, () => []);
-  const load = batches.map(() => 0);
-  const bySize = [...rest].sort((a, b) => taskSize(b) - taskSize(a) || a.id - b.id);
-  for (const task of bySize) {
-    let least = 0;
-    for (let k = 1; k < load.length; k++) if (load[k]! < load[least]!) least = k;
-    batches[least]!.push(task);
-    load[least]! += Math.max(taskSize(task), 1);
-  }
-  for (const b of batches) b.sort((x, y) => x.id - y.id);
-  return [...batches, ...stdin.map((t) => [t])];
-}
-
 interface ChildOutcome {
+  /** Every task handed to the child. */
+  ran: Task[];
   partials: Map<number, TaskPartial>;
   /** Why the tasks without a partial failed. */
   cause: Map<number, string>;
@@ -132,21 +114,56 @@ class StderrReader {
   }
 }
 
+/**
+ * Runs one child. It gets `first`, then, each time a partial comes back, the
+ * next task from `next()` (so a faster child takes more tasks); its stdin
+ * closes when there is none. A stdin task has a child of its own, whose stdin
+ * is the data.
+ */
 async function runChild(
-  batch: Task[],
+  first: Task,
+  next: () => Task | undefined,
   options: { env: Record<string, string | undefined>; timeoutMs: number; onProgress: (task: number, done: number) => void },
 ): Promise<ChildOutcome> {
-  const stdinTask = batch.find((t) => t.kind === "stdin");
+  const stdinTask = first.kind === "stdin";
   const spawnAt = now();
   const child = Bun.spawn([process.execPath, WORKER_PATH], {
-    stdin: stdinTask ? "inherit" : new Blob([batch.map((t) => `${JSON.stringify(t)}\n`).join("")]),
+    stdin: stdinTask ? "inherit" : "pipe",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...options.env, [PARENT_PID_ENV]: String(process.pid), ...(stdinTask ? { [STDIN_TASK_ENV]: JSON.stringify(stdinTask) } : {}) },
+    env: { ...options.env, [PARENT_PID_ENV]: String(process.pid), ...(stdinTask ? { [STDIN_TASK_ENV]: JSON.stringify(first) } : {}) },
   });
   liveChildren.add(child);
+  const inFlight: Task[] = [];
+  const ran: Task[] = [];
+  const partials = new Map<number, TaskPartial>();
+  const cause = new Map<number, string>();
   let lastSign = performance.now();
   let timedOut = false;
+  let closed = false;
+  const feed = (task: Task | undefined) => {
+    if (stdinTask || closed) return;
+    const sink = child.stdin as import("bun").FileSink;
+    try {
+      if (task) {
+        inFlight.push(task);
+        ran.push(task);
+        sink.write(`${JSON.stringify(task)}\n`);
+        sink.flush();
+      } else {
+        closed = true;
+        sink.end();
+      }
+    } catch {
+      // the child is gone: its exit says why
+    }
+  };
+  if (stdinTask) {
+    inFlight.push(first);
+    ran.push(first);
+  } else {
+    feed(first);
+  }
   const stderr = new StderrReader((task, done) => {
     lastSign = performance.now();
     options.onProgress(task, done);
@@ -165,55 +182,59 @@ async function runChild(
     for await (const chunk of child.stderr) stderr.feed(decoder.decode(chunk, { stream: true }));
     stderr.end();
   };
+  const readStdout = async () => {
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of child.stdout) {
+      pending += decoder.decode(chunk, { stream: true });
+      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        const task = inFlight.shift();
+        if (!task) continue; // more output than tasks: nothing to attribute it to
+        lastSign = performance.now();
+        let json: unknown;
+        try {
+          json = JSON.parse(line);
+        } catch {
+          cause.set(task.id, "the worker's output is not valid JSON (garbage or cut short)");
+          feed(undefined); // a child that prints garbage gets no more work
+          continue;
+        }
+        try {
+          partials.set(task.id, validatePartial(json, task.id));
+          feed(next());
+        } catch (err) {
+          cause.set(task.id, `the partial is invalid: ${err instanceof PartialError ? err.message : String(err)}`);
+          feed(undefined);
+        }
+      }
+    }
+    if (pending !== "" && inFlight.length > 0) cause.set(inFlight.shift()!.id, "the worker's output is not valid JSON (garbage or cut short)");
+  };
   // Read both pipes and the exit together, right away: an unread pipe blocks the child.
-  const [stdout, , code] = await Promise.all([new Response(child.stdout).text(), readStderr(), child.exited]).finally(() => {
+  const [, , code] = await Promise.all([readStdout(), readStderr(), child.exited]).finally(() => {
     liveChildren.delete(child);
     if (watchdog) clearInterval(watchdog);
   });
   const exitAt = now();
-
-  const partials = new Map<number, TaskPartial>();
-  const cause = new Map<number, string>();
-  const failAll = (why: string) => {
-    for (const t of batch) if (!partials.has(t.id)) cause.set(t.id, why);
-  };
-  if (timedOut) {
-    failAll(`no progress for ${(options.timeoutMs / 1000).toFixed(1)} s: killed`);
-  } else if (child.signalCode) {
-    failAll(`the worker was killed by ${child.signalCode}`);
-  } else if (code !== 0) {
-    failAll(`the worker exited with code ${code}`);
-  } else {
-    const lines = stdout.split("\n");
-    if (lines[lines.length - 1] === "") lines.pop();
-    batch.forEach((task, k) => {
-      const line = lines[k];
-      if (line === undefined) {
-        cause.set(task.id, lines.length === 0 ? "the worker printed nothing" : `the worker returned ${lines.length} partials for ${batch.length} tasks`);
-        return;
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(line);
-      } catch {
-        cause.set(task.id, "the worker's output is not valid JSON (garbage or cut short)");
-        return;
-      }
-      try {
-        partials.set(task.id, validatePartial(json, task.id));
-      } catch (err) {
-        cause.set(task.id, `the partial is invalid: ${err instanceof PartialError ? err.message : String(err)}`);
-      }
-    });
-  }
+  const why = timedOut
+    ? `no progress for ${(options.timeoutMs / 1000).toFixed(1)} s: killed`
+    : child.signalCode
+      ? `the worker was killed by ${child.signalCode}`
+      : code !== 0
+        ? `the worker exited with code ${code}`
+        : "the worker printed nothing";
+  for (const task of inFlight) cause.set(task.id, why);
   const good = [...partials.values()];
   return {
+    ran,
     partials,
     cause,
     stderr: stderr.lastLines,
     run: {
       pid: child.pid,
-      tasks: batch.map((t) => t.id),
+      tasks: good.map((p) => p.taskId),
       spawnAt,
       readyAt: good[0]?.timings.readyAt ?? exitAt,
       exitAt,
@@ -228,12 +249,18 @@ function failureMessage(task: Task, failures: readonly FailedAttempt[]): string 
   return `${describeTask(task)} failed ${failures.length} time${failures.length === 1 ? "" : "s"}, giving up: ${attempts}`;
 }
 
-/** Runs every task on at most `workers` children at a time; returns validated partials in task order. */
+/**
+ * Runs every task on at most `workers` children at a time, feeding each child
+ * a new task whenever it returns a partial; returns validated partials in
+ * task order. A failed task runs again on a fresh child of its own.
+ */
 export async function runMapTasks(tasks: readonly Task[], options: MapOptions): Promise<MapResult> {
   const retries = options.retries ?? DEFAULT_RETRIES;
   const timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
   const env = options.env ?? process.env;
-  const queue = assignBatches(tasks, options.workers);
+  // Largest first, so the last tasks to start are short ones.
+  const queue = [...tasks].sort((a, b) => taskSize(b) - taskSize(a) || a.id - b.id);
+  const retryQueue: Task[] = [];
   const done = new Map<number, TaskPartial>();
   const failures = new Map<number, FailedAttempt[]>();
   const children: ChildRun[] = [];
@@ -247,15 +274,22 @@ export async function runMapTasks(tasks: readonly Task[], options: MapOptions): 
     progress.set(task, units);
     options.onProgress?.({ done: progressDone, total });
   };
+  // A stdin task is never fed to a running child: it needs one of its own.
+  const nextTask = () => {
+    const k = queue.findIndex((t) => t.kind !== "stdin");
+    return k < 0 ? undefined : queue.splice(k, 1)[0];
+  };
 
   const slot = async (): Promise<void> => {
-    while (!fatal && queue.length > 0) {
-      const batch = queue.shift()!;
+    while (!fatal) {
+      const retry = retryQueue.shift();
+      const first = retry ?? queue.shift();
+      if (!first) return;
       const started = performance.now();
-      const outcome = await runChild(batch, { env, timeoutMs, onProgress });
-      children.push(outcome.run);
+      const outcome = await runChild(first, retry ? () => undefined : nextTask, { env, timeoutMs, onProgress });
       if (fatal) return; // the run has failed: children killed since then are not failures
-      for (const task of batch) {
+      children.push(outcome.run);
+      for (const task of outcome.ran) {
         const partial = outcome.partials.get(task.id);
         if (partial) {
           done.set(task.id, partial);
@@ -273,7 +307,7 @@ export async function runMapTasks(tasks: readonly Task[], options: MapOptions): 
           return;
         }
         // A fresh child for the retry, alone, so a bad task cannot take others down again.
-        queue.push([{ ...task, attempt: attempt + 1 }]);
+        retryQueue.push({ ...task, attempt: attempt + 1 });
         if (running.size < options.workers) start();
       }
     }

@@ -11,6 +11,7 @@ import { FAULT_ENV, type FaultKind, faultFor, parseFaults } from "./faults.ts";
 import { countFileRange, countGenerated, countGzipFile, countStream, type ProgressHook } from "./input.ts";
 import type { TaskPartial } from "./partial.ts";
 import { PARENT_PID_ENV, PROGRESS_PREFIX, STDIN_TASK_ENV } from "./protocol.ts";
+import { writeAll } from "./output.ts";
 import { parseTask, type Task } from "./task.ts";
 
 const readyAt = performance.timeOrigin + performance.now();
@@ -75,21 +76,35 @@ export async function runTask(task: Task, progress?: ProgressHook): Promise<Task
   };
 }
 
-async function readTasks(): Promise<Task[]> {
+/**
+ * The tasks, as they arrive: the parent feeds a task whenever the last
+ * partial came back, so a faster worker takes more of them.
+ */
+async function* readTasks(): AsyncGenerator<Task> {
   const inline = process.env[STDIN_TASK_ENV];
-  if (inline) return [parseTask(inline)];
+  if (inline) {
+    yield parseTask(inline);
+    return;
+  }
   // `--raw [--id N]`: stdin is log data (for GNU parallel --pipe-part), one task.
   const raw = process.argv.indexOf("--raw");
   if (raw >= 0) {
     const at = process.argv.indexOf("--id");
     const id = at >= 0 ? Number(process.argv[at + 1]) : 0;
-    return [parseTask(JSON.stringify({ version: 1, id, input: 0, kind: "stdin" }))];
+    yield parseTask(JSON.stringify({ version: 1, id, input: 0, kind: "stdin" }));
+    return;
   }
-  const text = await Bun.stdin.text();
-  return text
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map(parseTask);
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of Bun.stdin.stream()) {
+    pending += decoder.decode(chunk, { stream: true });
+    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (line.trim() !== "") yield parseTask(line);
+    }
+  }
+  if (pending.trim() !== "") yield parseTask(pending);
 }
 
 function errorMessage(err: unknown): string {
@@ -134,22 +149,21 @@ async function injectFault(kind: FaultKind, json: string): Promise<string | unde
 async function main(): Promise<void> {
   // Streams (gzip, stdin) yield to the event loop: watch the parent there too.
   setInterval(exitIfOrphaned, 500).unref();
-  let out = "";
   try {
     const faults = parseFaults(process.env[FAULT_ENV]);
-    for (const task of await readTasks()) {
+    for await (const task of readTasks()) {
       // Progress is for our own parent; run standalone or by GNU parallel, stderr stays quiet.
       const json = JSON.stringify(await runTask(task, process.env[PARENT_PID_ENV] ? progressReporter(task) : undefined));
       const fault = faultFor(faults, task.id, task.attempt ?? 1);
-      out += `${(fault && (await injectFault(fault, json))) ?? json}\n`;
+      // Each partial as soon as it is ready, written in full (synchronously:
+      // a large write to a pipe is never cut short); the process then ends
+      // by itself when its stdin does.
+      writeAll(1, Buffer.from(`${(fault && (await injectFault(fault, json))) ?? json}\n`));
     }
   } catch (err) {
     process.stderr.write(`worker error: ${errorMessage(err)}\n`);
     process.exitCode = 1;
-    return;
   }
-  // One write, then let the process end by itself so a large pipe write completes.
-  process.stdout.write(out);
 }
 
 if (import.meta.main) await main();

@@ -101,15 +101,17 @@ function byKey<T extends [string | number, ...number[]]>(a: T, b: T): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
-function mergeRows<T extends [string | number, ...number[]]>(a: readonly T[], b: readonly T[]): T[] {
+function mergeRows<T extends [string | number, ...number[]]>(lists: ReadonlyArray<readonly T[]>): T[] {
   const merged = new Map<string | number, T>();
-  for (const row of [...a, ...b]) {
-    const seen = merged.get(row[0]);
-    if (!seen) {
-      merged.set(row[0], [...row] as T);
-      continue;
+  for (const rows of lists) {
+    for (const row of rows) {
+      const seen = merged.get(row[0]);
+      if (!seen) {
+        merged.set(row[0], [...row] as T);
+        continue;
+      }
+      for (let c = 1; c < row.length; c++) (seen[c] as number) += row[c] as number;
     }
-    for (let c = 1; c < row.length; c++) (seen[c] as number) += row[c] as number;
   }
   return [...merged.values()].sort(byKey);
 }
@@ -125,33 +127,36 @@ function sampleOrder(a: MalformedSample, b: MalformedSample): number {
   return (a.input ?? 0) - (b.input ?? 0) || a.offset - b.offset;
 }
 
-/** Merges two partials' counts; associative and commutative (rows come out sorted by key). */
-export function mergePartials(a: CountsPartial, b: CountsPartial): CountsPartial {
-  const lines = { ...a.lines };
-  for (const k of Object.keys(lines) as Array<keyof LineCounts>) lines[k] += b.lines[k];
-  return {
-    version: PARTIAL_VERSION,
-    ...(a.counters === "minimal" || b.counters === "minimal" ? { counters: "minimal" as const } : {}),
-    lines,
-    requests: a.requests + b.requests,
-    bytes: a.bytes + b.bytes,
-    status: mergeRows(a.status, b.status),
-    clients: mergeRows(a.clients, b.clients),
-    methods: mergeRows(a.methods, b.methods),
-    paths: mergeRows(a.paths, b.paths),
-    notFoundPaths: mergeRows(a.notFoundPaths, b.notFoundPaths),
-    referrers: mergeRows(a.referrers, b.referrers),
-    agents: mergeRows(a.agents, b.agents),
-    minutes: mergeRows(a.minutes, b.minutes),
-    firstTime: minNullable(a.firstTime, b.firstTime),
-    lastTime: maxNullable(a.lastTime, b.lastTime),
-    malformedSamples: [...a.malformedSamples, ...b.malformedSamples].sort(sampleOrder).slice(0, MAX_SAMPLES),
-  };
+/**
+ * Folds any number of partials, in any order, into one: one map per table,
+ * rows sorted by key, so the result does not depend on the order (the merge
+ * is associative and commutative).
+ */
+export function mergeAll(partials: readonly CountsPartial[]): CountsPartial {
+  const out = emptyCounts();
+  for (const p of partials) {
+    for (const k of Object.keys(out.lines) as Array<keyof LineCounts>) out.lines[k] += p.lines[k];
+    out.requests += p.requests;
+    out.bytes += p.bytes;
+    out.firstTime = minNullable(out.firstTime, p.firstTime);
+    out.lastTime = maxNullable(out.lastTime, p.lastTime);
+    if (p.counters === "minimal") out.counters = "minimal";
+  }
+  out.status = mergeRows(partials.map((p) => p.status));
+  out.clients = mergeRows(partials.map((p) => p.clients));
+  out.methods = mergeRows(partials.map((p) => p.methods));
+  out.paths = mergeRows(partials.map((p) => p.paths));
+  out.notFoundPaths = mergeRows(partials.map((p) => p.notFoundPaths));
+  out.referrers = mergeRows(partials.map((p) => p.referrers));
+  out.agents = mergeRows(partials.map((p) => p.agents));
+  out.minutes = mergeRows(partials.map((p) => p.minutes));
+  out.malformedSamples = partials.flatMap((p) => p.malformedSamples).sort(sampleOrder).slice(0, MAX_SAMPLES);
+  return out;
 }
 
-/** Folds any number of partials (in any order) into one. */
-export function mergeAll(partials: readonly CountsPartial[]): CountsPartial {
-  return partials.reduce(mergePartials, emptyCounts());
+/** Merges two partials' counts. */
+export function mergePartials(a: CountsPartial, b: CountsPartial): CountsPartial {
+  return mergeAll([a, b]);
 }
 
 // ---------------------------------------------------------------- validation

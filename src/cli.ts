@@ -1,7 +1,7 @@
 // The thin CLI over the engine: argument checking, dispatch between the
 // analyze command (the default) and subcommands, output, exit codes, signals.
 
-import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
 import { checkArgs, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";

@@ -265,7 +265,7 @@ function section(style: Style, title: string): string {
   return `\n${bold(style.color, title)}`;
 }
 
-function rankedTable(rows: Ranked[], style: Style, keyWidth: number): string {
+function rankedTable(rows: Ranked[], keyWidth: number): string {
   if (rows.length === 0) return "  (none)";
   return table(
     rows.map((r) => [int(r.count), percent(r.share, 1), clip(r.key, keyWidth)]),
@@ -347,15 +347,15 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
   }
 
   out.push(section(style, "Methods"));
-  out.push(rankedTable(data.methods, style, 40));
+  out.push(rankedTable(data.methods, 40));
   out.push(section(style, `Top ${data.topPaths.length} paths`));
-  out.push(rankedTable(data.topPaths, style, 70));
+  out.push(rankedTable(data.topPaths, 70));
   out.push(section(style, `Top ${data.topNotFoundPaths.length} paths answered 404`));
-  out.push(rankedTable(data.topNotFoundPaths, style, 70));
+  out.push(rankedTable(data.topNotFoundPaths, 70));
   out.push(section(style, `Top ${data.topReferrers.length} referrers`));
-  out.push(rankedTable(data.topReferrers, style, 70));
+  out.push(rankedTable(data.topReferrers, 70));
   out.push(section(style, `Top ${data.topAgents.length} user agents`));
-  out.push(rankedTable(data.topAgents, style, 90));
+  out.push(rankedTable(data.topAgents, 90));
 
   out.push(section(style, `Requests per ${data.timeline.unit} (UTC)`));
   const maxBucket = Math.max(...data.timeline.buckets.map((b) => b.count), 0);

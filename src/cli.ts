@@ -40,12 +40,12 @@ const analyzeArgs = {
   since: { type: "string", description: "Count only requests at or after this time (ISO 8601 or 27/Nov/2026:10:00:00 +0000; UTC if no offset)" },
   until: { type: "string", description: "Count only requests before this time" },
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
-  taskTimeout: { type: "string", description: `Seconds a worker may go without progress before it is killed and its tasks retried; 0 = off [default: ${DEFAULT_TASK_TIMEOUT_MS / 1000}]` },
+  "task-timeout": { type: "string", description: `Seconds a worker may go without progress before it is killed and its tasks retried; 0 = off [default: ${DEFAULT_TASK_TIMEOUT_MS / 1000}]` },
   counters: { type: "enum", options: ["full", "minimal"], description: "minimal: count only clients, statuses, bytes and minutes (what the C yardstick counts), to see what the rest costs [default: full]" },
   hosts: { type: "string", description: "Run the map tasks on these hosts over ssh with GNU parallel (comma-separated sshlogins)" },
-  sshloginFile: { type: "string", description: "Like --hosts, one sshlogin per line" },
+  "sshlogin-file": { type: "string", description: "Like --hosts, one sshlogin per line" },
   ssh: { type: "string", description: "The ssh command GNU parallel uses (e.g. \"ssh -p 2222 -i key\")" },
-  jobsPerHost: { type: "string", description: "Tasks at once per host with --hosts [default: one per core]" },
+  "jobs-per-host": { type: "string", description: "Tasks at once per host with --hosts [default: one per core]" },
   json: { type: "boolean", description: "Print the report as one JSON document" },
   quiet: { type: "boolean", alias: "q", description: "No progress or messages on stderr except errors" },
   version: { type: "boolean", alias: "v", description: "Print the engine version" },
@@ -77,12 +77,12 @@ const benchArgs = {
   workers: { type: "string", alias: "w", description: "Worker counts to compare, comma-separated [default: 1 and the cores available]" },
   runs: { type: "string", description: "Timed runs per configuration [default: 5]" },
   warmup: { type: "string", description: "Untimed warm-up runs per configuration [default: 1]" },
-  referenceLines: { type: "string", description: "Lines for the straightforward reference row, 0 for none [default: 300000]" },
+  "reference-lines": { type: "string", description: "Lines for the straightforward reference row, 0 for none [default: 300000]" },
   yardsticks: { type: "boolean", default: true, description: "Also time the C program (generated data), wc -l and mawk (one file) when present" },
-  yardstickC: { type: "string", description: "Source of the C yardstick [default: ../shared/bench/limit.c]" },
+  "yardstick-c": { type: "string", description: "Source of the C yardstick [default: ../shared/bench/limit.c]" },
   json: { type: "boolean", description: "Print the result as JSON" },
-  exportJson: { type: "string", description: "Also save the result as JSON to this file" },
-  exportMarkdown: { type: "string", description: "Also save the result as a Markdown table to this file" },
+  "export-json": { type: "string", description: "Also save the result as JSON to this file" },
+  "export-markdown": { type: "string", description: "Also save the result as a Markdown table to this file" },
   svg: { type: "string", description: "Also draw the scaling curve (speedup against workers, with the ideal) to this SVG file" },
   counters: { type: "enum", options: ["full", "both"], description: "both: also time every worker count with --counters minimal, to show what the full counters cost [default: full]" },
   quiet: { type: "boolean", alias: "q", description: "No progress on stderr" },
@@ -184,7 +184,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     until: args.until === undefined ? undefined : parseTime(args.until, "until"),
     retries: args.retries === undefined ? DEFAULT_RETRIES : parseCount(args.retries, "retries", 0),
     counters: args.counters === "minimal" ? ("minimal" as const) : ("full" as const),
-    taskTimeoutMs: args.taskTimeout === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args.taskTimeout, "task-timeout") * 1000,
+    taskTimeoutMs: args["task-timeout"] === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args["task-timeout"], "task-timeout") * 1000,
   };
   if (options.since !== undefined && options.until !== undefined && options.since >= options.until) {
     throw new UsageError("--since must be before --until");
@@ -198,16 +198,16 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   }
   const hosts = (args.hosts as string | undefined)?.split(",").map((h) => h.trim()).filter(Boolean);
   let mapper: Mapper | undefined;
-  if (hosts?.length || args.sshloginFile) {
+  if (hosts?.length || args["sshlogin-file"]) {
     const { hostsMapper } = await import("./cluster.ts");
     mapper = hostsMapper({
       hosts,
-      sshloginFile: args.sshloginFile,
+      sshloginFile: args["sshlogin-file"],
       ssh: args.ssh,
-      jobsPerHost: args.jobsPerHost === undefined ? undefined : parseCount(args.jobsPerHost, "jobs-per-host"),
-      timeoutSeconds: args.taskTimeout === undefined ? 0 : parseSeconds(args.taskTimeout, "task-timeout"),
+      jobsPerHost: args["jobs-per-host"] === undefined ? undefined : parseCount(args["jobs-per-host"], "jobs-per-host"),
+      timeoutSeconds: args["task-timeout"] === undefined ? 0 : parseSeconds(args["task-timeout"], "task-timeout"),
     });
-  } else if (args.ssh || args.jobsPerHost) {
+  } else if (args.ssh || args["jobs-per-host"]) {
     throw new UsageError("--ssh and --jobs-per-host go with --hosts or --sshlogin-file");
   }
   const progress = !args.quiet && process.stderr.isTTY === true ? new ProgressLine(process.stderr, files.length > 0 ? "bytes" : "lines") : null;
@@ -278,15 +278,15 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
     workers: args.workers === undefined ? [...new Set([1, cores])] : parseCountList(args.workers, "workers"),
     runs: args.runs === undefined ? 5 : parseCount(args.runs, "runs"),
     warmup: args.warmup === undefined ? 1 : parseCount(args.warmup, "warmup", 0),
-    referenceLines: args.referenceLines === undefined ? 300_000 : parseCount(args.referenceLines, "reference-lines", 0),
+    referenceLines: args["reference-lines"] === undefined ? 300_000 : parseCount(args["reference-lines"], "reference-lines", 0),
     yardsticks: args.yardsticks !== false,
     minimalCounters: args.counters === "both",
-    yardstickSource: args.yardstickC ?? join(dirname(new URL("..", import.meta.url).pathname), "shared/bench/limit.c"),
+    yardstickSource: args["yardstick-c"] ?? join(dirname(new URL("..", import.meta.url).pathname), "shared/bench/limit.c"),
     onProgress: progress ? (m) => process.stderr.write(`\r\x1b[K${m}`) : undefined,
   });
   if (progress) process.stderr.write("\r\x1b[K");
-  if (args.exportJson) await Bun.write(args.exportJson, `${JSON.stringify(result, null, 2)}\n`);
-  if (args.exportMarkdown) await Bun.write(args.exportMarkdown, renderBenchMarkdown(result));
+  if (args["export-json"]) await Bun.write(args["export-json"], `${JSON.stringify(result, null, 2)}\n`);
+  if (args["export-markdown"]) await Bun.write(args["export-markdown"], renderBenchMarkdown(result));
   const points = scalingPoints(result);
   if (args.svg) await Bun.write(args.svg, scalingSvg(points, `Scaling: ${result.input} (${result.environment.cpuModel})`));
   const chart = points.length > 1 ? `${scalingChart(points)}\n` : "";

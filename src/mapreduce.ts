@@ -203,6 +203,7 @@ async function runChild(
         }
         try {
           partials.set(task.id, validatePartial(json, task.id));
+          options.onProgress(task.id, taskSize(task)); // done, whatever its last progress line said
           feed(next());
         } catch (err) {
           cause.set(task.id, `the partial is invalid: ${err instanceof PartialError ? err.message : String(err)}`);

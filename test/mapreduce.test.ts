@@ -26,6 +26,15 @@ describe("runMapTasks", () => {
     expect(a && b).toBeTruthy();
     expect(Math.max(a!.spawnAt, b!.spawnAt)).toBeLessThan(Math.min(a!.exitAt, b!.exitAt));
   });
+  test("progress moves as each task's partial arrives, while the child keeps running", async () => {
+    const tasks = [0, 1, 2, 3, 4].map((k) => gen(k, k * 20_000, (k + 1) * 20_000));
+    const seen: number[] = [];
+    const result = await runMapTasks(tasks, { workers: 1, onProgress: (p) => seen.push(p.done) });
+    expect(result.children.length).toBe(1); // one child ran all five
+    for (let k = 1; k <= 5; k++) expect(seen).toContain(k * 20_000);
+    expect(seen[seen.length - 1]).toBe(100_000);
+  });
+
   test("a task the worker cannot run fails loudly, naming the task", async () => {
     const bad: Task = { version: TASK_VERSION, id: 0, input: 0, kind: "file", path: "/nonexistent/file.log", start: 0, end: 10 };
     await expect(runMapTasks([bad], { workers: 1 })).rejects.toThrow(/task 0 \(\/nonexistent\/file.log bytes 0..10\) failed 3 times, giving up: attempt 1: the worker exited with code 1 \(stderr: worker error: ENOENT/);

@@ -1,0 +1,43 @@
+import { describe, expect, test } from "bun:test";
+import { globalLineNumbers, planAnalysis } from "../src/engine.ts";
+import { emptyCounts, type TaskPartial } from "../src/partial.ts";
+import type { Task } from "../src/task.ts";
+
+const base = { inputs: [], seed: 1, top: 10 };
+
+describe("planAnalysis", () => {
+  test("generated lines: a few tasks per worker that tile the range, never more tasks than lines", () => {
+    const plan = planAnalysis({ ...base, lines: 5_000_000, workers: 2 });
+    expect(plan.tasks.length).toBe(32);
+    expect(plan.workers).toBe(2);
+    let at = 0;
+    for (const t of plan.tasks) {
+      if (t.kind !== "generate") throw new Error("not generated");
+      expect(t.start).toBe(at);
+      at = t.end;
+    }
+    expect(at).toBe(5_000_000);
+    expect(planAnalysis({ ...base, lines: 3, workers: 8 }).tasks.length).toBe(3);
+    expect(planAnalysis({ ...base, lines: 120_000, workers: 2 }).tasks.length).toBe(2);
+  });
+  test("--counters minimal reaches every task", () => {
+    expect(planAnalysis({ ...base, lines: 1000, workers: 1, counters: "minimal" }).tasks.every((t) => t.counters === "minimal")).toBe(true);
+  });
+});
+
+describe("globalLineNumbers", () => {
+  test("a range's malformed lines are numbered after the lines of the ranges before it, per input", () => {
+    const file = (id: number, input: number, start: number): Task => ({ version: 1, id, input, kind: "file", path: `f${input}`, start, end: start + 10 });
+    const tasks = [file(0, 0, 0), file(1, 0, 10), file(2, 1, 0)];
+    const partial = (taskId: number, read: number, line: number): TaskPartial => ({
+      ...emptyCounts(),
+      lines: { read, valid: read - 1, malformed: 1, combined: read - 1, common: 0, outOfWindow: 0 },
+      malformedSamples: [{ line, offset: 0, text: "", truncated: false }],
+      taskId,
+      timings: { readyAt: 0, startedAt: 0, endedAt: 0, pid: 0, maxRssKb: 0 },
+    });
+    const partials = [partial(1, 7, 2), partial(0, 5, 3), partial(2, 4, 1)];
+    globalLineNumbers(tasks, partials);
+    expect(partials.map((p) => p.malformedSamples[0]!.line)).toEqual([5 + 2, 3, 1]);
+  });
+});

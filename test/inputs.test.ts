@@ -1,0 +1,71 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { InputError, MIN_SPLIT_BYTES, planFileTasks, resolveInputs } from "../src/inputs.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "logmr-inputs-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("resolveInputs", () => {
+  test("a directory gives its access logs, oldest rotation first, gzip by content", () => {
+    const logs = join(dir, "logs");
+    mkdirSync(logs);
+    for (const name of ["access.log", "access.log.1", "access.log.10", "access.log.2", "error.log", ".hidden.log", "notes.txt"]) writeFileSync(join(logs, name), "x\n");
+    writeFileSync(join(logs, "access.log.3.gz"), gzipSync("x\n"));
+    writeFileSync(join(logs, "other.log"), "x\n");
+    const inputs = resolveInputs([logs]);
+    expect(inputs.map((i) => i.path.replace(`${logs}/`, ""))).toEqual(["access.log.10", "access.log.3.gz", "access.log.2", "access.log.1", "access.log", "other.log"]);
+    expect(inputs.find((i) => i.path.endsWith(".gz"))?.format).toBe("gzip");
+  });
+
+  test.each([
+    ["a missing file", () => resolveInputs([join(dir, "missing.log")]), "missing.log: no such file or directory"],
+    ["stdin twice", () => resolveInputs(["-", "-"]), "can be given only once"],
+    ["a directory without logs", () => {
+      const empty = join(dir, "empty");
+      mkdirSync(empty, { recursive: true });
+      return resolveInputs([empty]);
+    }, "holds no access logs"],
+    ["xz content", () => {
+      writeFileSync(join(dir, "a.log"), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1]));
+      return resolveInputs([join(dir, "a.log")]);
+    }, "xz-compressed, which is not supported"],
+    ["bzip2 content", () => {
+      writeFileSync(join(dir, "b.log"), "BZh91AY&SY");
+      return resolveInputs([join(dir, "b.log")]);
+    }, "bzip2-compressed"],
+  ])("%s is refused with one clear message", (_, run, message) => {
+    expect(run).toThrow(InputError);
+    expect(run).toThrow(message);
+  });
+});
+
+describe("planFileTasks", () => {
+  test("large plain files are cut into ranges that tile them; gzip and stdin stay whole", () => {
+    const tasks = planFileTasks(
+      [
+        { path: "big.log", format: "plain", bytes: 20 * MIN_SPLIT_BYTES + 7 },
+        { path: "small.log", format: "plain", bytes: 100 },
+        { path: "x.gz", format: "gzip", bytes: 5 },
+        { path: "-", format: "stdin", bytes: null },
+      ],
+      2,
+    );
+    const big = tasks.filter((t) => t.kind === "file" && t.path === "big.log");
+    expect(big.length).toBe(8); // 4 per worker
+    expect(big.map((t) => (t.kind === "file" ? [t.start, t.end] : [])).flat()[0]).toBe(0);
+    let at = 0;
+    for (const t of big) {
+      if (t.kind !== "file") continue;
+      expect(t.start).toBe(at);
+      at = t.end;
+    }
+    expect(at).toBe(20 * MIN_SPLIT_BYTES + 7);
+    expect(tasks.filter((t) => t.input === 1).length).toBe(1);
+    expect(tasks.map((t) => t.kind)).toContain("gzip");
+    expect(tasks.map((t) => t.kind)).toContain("stdin");
+    expect(new Set(tasks.map((t) => t.id)).size).toBe(tasks.length);
+  });
+});

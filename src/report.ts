@@ -51,7 +51,7 @@ export interface ReportData {
   topNotFoundPaths: Ranked[];
   topReferrers: Ranked[];
   topAgents: Ranked[];
-  timeline: { unit: "minute" | "hour" | "day"; buckets: Array<{ start: string; count: number }> };
+  timeline: { unit: string; bucketMinutes: number; buckets: Array<{ start: string; count: number }> };
   firstTime: string | null;
   lastTime: string | null;
   malformedSamples: MalformedLine[];
@@ -110,18 +110,26 @@ export function rankRows(rows: readonly KeyCount[], top: number, total: number):
 
 const share = (n: number, total: number) => (total > 0 ? n / total : 0);
 
-function timeline(minutes: ReadonlyArray<[number, number]>): ReportData["timeline"] {
-  if (minutes.length === 0) return { unit: "minute", buckets: [] };
+/** Bucket widths in minutes, with their names: the timeline takes the finest that gives at most MAX_BUCKETS. */
+const BUCKETS: ReadonlyArray<readonly [number, string]> = [
+  [1, "minute"], [5, "5 minutes"], [15, "15 minutes"], [60, "hour"], [360, "6 hours"], [1440, "day"], [10080, "week"],
+  [43200, "30 days"], [525600, "365 days"], [5256000, "3650 days"], [52560000, "36500 days"], [525600000, "365000 days"],
+];
+export const MAX_BUCKETS = 60;
+
+/** Requests over time, gaps filled with 0; however far apart the first and last requests, at most about 60 bars. */
+export function timeline(minutes: ReadonlyArray<[number, number]>): ReportData["timeline"] {
+  if (minutes.length === 0) return { unit: "minute", bucketMinutes: 1, buckets: [] };
   const first = minutes[0]![0];
   const last = minutes[minutes.length - 1]![0];
-  const span = last - first + 1;
-  const unit = span <= 120 ? "minute" : span <= 14 * 24 * 60 ? "hour" : "day";
-  const width = unit === "minute" ? 1 : unit === "hour" ? 60 : 1440;
+  const fits = ([w]: readonly [number, string]) => Math.floor(last / w) - Math.floor(first / w) + 1 <= MAX_BUCKETS;
+  const [width, unit] = BUCKETS.find(fits) ?? BUCKETS[BUCKETS.length - 1]!;
   const start = Math.floor(first / width);
   const counts = new Array<number>(Math.floor(last / width) - start + 1).fill(0);
   for (const [minute, n] of minutes) counts[Math.floor(minute / width) - start]! += n;
   return {
     unit,
+    bucketMinutes: width,
     buckets: counts.map((count, k) => ({ start: isoTime((start + k) * width * 60), count })),
   };
 }
@@ -359,7 +367,7 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
 
   out.push(section(style, `Requests per ${data.timeline.unit} (UTC)`));
   const maxBucket = Math.max(...data.timeline.buckets.map((b) => b.count), 0);
-  const label = (iso: string) => (data.timeline.unit === "day" ? iso.slice(0, 10) : iso.slice(0, 16).replace("T", " "));
+  const label = (iso: string) => (data.timeline.bucketMinutes >= 1440 ? iso.slice(0, 10) : iso.slice(0, 16).replace("T", " "));
   out.push(
     data.timeline.buckets.length === 0
       ? "  (none)"

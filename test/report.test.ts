@@ -28,16 +28,27 @@ describe("buildReport", () => {
     expect(r.topClients.map((c) => [c.client, c.requests, c.errors4xx, c.errors5xx])).toEqual([["1.1.1.1", 2, 1, 0], ["2.2.2.2", 2, 0, 2]]);
   });
 
-  test("the timeline fills gaps and picks minutes for short logs, hours for long ones", () => {
+  test("the timeline fills gaps and takes the finest buckets that give at most 60 bars", () => {
     const short = report(line("a", "/", 200, "27/Nov/2026:10:00:00 +0000") + line("a", "/", 200, "27/Nov/2026:10:02:30 +0000"));
     expect(short.timeline.unit).toBe("minute");
     expect(short.timeline.buckets.map((b) => b.count)).toEqual([1, 0, 1]);
-    const long = report(line("a", "/", 200, "27/Nov/2026:10:00:00 +0000") + line("a", "/", 200, "27/Nov/2026:13:30:00 +0000"));
-    expect(long.timeline.unit).toBe("hour");
-    expect(long.timeline.buckets).toEqual([
+    const day = report(line("a", "/", 200, "27/Nov/2026:10:00:00 +0000") + line("a", "/", 200, "27/Nov/2026:13:30:00 +0000") + line("a", "/", 200, "28/Nov/2026:09:59:00 +0000"));
+    expect(day.timeline.unit).toBe("hour");
+    expect(day.timeline.buckets.length).toBe(24);
+    expect(day.timeline.buckets.slice(0, 4)).toEqual([
       { start: "2026-11-27T10:00:00Z", count: 1 }, { start: "2026-11-27T11:00:00Z", count: 0 },
       { start: "2026-11-27T12:00:00Z", count: 0 }, { start: "2026-11-27T13:00:00Z", count: 1 },
     ]);
+    const hours = report(line("a", "/", 200, "27/Nov/2026:10:00:00 +0000") + line("a", "/", 200, "27/Nov/2026:13:30:00 +0000"));
+    expect(hours.timeline.unit).toBe("5 minutes");
+    expect(hours.timeline.buckets.length).toBe(43);
+  });
+
+  test("a hostile log spanning millennia still gives a short timeline", () => {
+    const r = report(line("a", "/", 200, "01/Jan/0001:00:00:00 +0000") + line("a", "/", 200, "31/Dec/9999:23:59:59 +0000"));
+    expect(r.timeline.buckets.length).toBeLessThanOrEqual(60);
+    expect(r.timeline.buckets.reduce((a, b) => a + b.count, 0)).toBe(2);
+    expect(r.timeline.buckets[0]!.count).toBe(1);
   });
 
   test("keys with control characters cannot reach the terminal raw", () => {

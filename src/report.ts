@@ -188,7 +188,7 @@ export function buildReport(
     },
     topClients,
     suspicious,
-    methods: rankRows(counts.methods, Number.POSITIVE_INFINITY, requests),
+    methods: rankRows(counts.methods, top, requests), // not all: garbage requests can make millions of "methods"
     topPaths: rankRows(counts.paths, top, requests),
     topNotFoundPaths: rankRows(counts.notFoundPaths, top, count((c) => c === 404)),
     topReferrers: rankRows(counts.referrers, top, combinedRequests),
@@ -354,7 +354,7 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     for (const r of s.reasons) out.push(`      ${r}`);
   }
 
-  out.push(section(style, "Methods"));
+  out.push(section(style, `Top ${data.methods.length} methods`));
   out.push(rankedTable(data.methods, 40));
   out.push(section(style, `Top ${data.topPaths.length} paths`));
   out.push(rankedTable(data.topPaths, 70));

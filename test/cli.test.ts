@@ -54,7 +54,7 @@ describe("generated traffic through the real CLI and child processes", () => {
   test("the human report has every section, on stdout only", async () => {
     const r = await cli(["--lines", "20000", "--workers", "2"]);
     expect(r.code).toBe(0);
-    for (const heading of ["Totals", "Status codes", "Top 10 clients", "Suspicious clients", "Methods", "paths answered 404", "user agents", "Requests per", "Timing", "utilisation"]) {
+    for (const heading of ["Totals", "Status codes", "Top 10 clients", "Suspicious clients", "methods", "paths answered 404", "user agents", "Requests per", "Timing", "utilisation"]) {
       expect(r.stdout).toContain(heading);
     }
     expect(r.stdout).not.toContain("\x1b[");

@@ -349,10 +349,12 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
   out.push(section(style, "Suspicious clients"));
   out.push(dim(c, "  rule: error ratio (4xx+5xx) a robust-z outlier (>= 3.5) and at least the median client's volume"));
   if (data.suspicious.length === 0) out.push("  none");
-  for (const s of data.suspicious) {
+  const shown = data.suspicious.slice(0, Math.max(data.topClients.length, 10));
+  for (const s of shown) {
     out.push(`  ${red(c, clip(s.client, 40))}  ${int(s.requests)} requests`);
     for (const r of s.reasons) out.push(`      ${r}`);
   }
+  if (data.suspicious.length > shown.length) out.push(`  ... and ${int(data.suspicious.length - shown.length)} more (all of them in --json)`);
 
   out.push(section(style, `Top ${data.methods.length} methods`));
   out.push(rankedTable(data.methods, 40));

@@ -6,20 +6,12 @@ import { existsSync, mkdtempSync, statSync } from "node:fs";
 import { cpus, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { generateText } from "./generate.ts";
-import { median } from "./suspicious.ts";
+import { type Stats, stats } from "./stats.ts";
 import { ENGINE_VERSION } from "./version.ts";
 
 export const BENCH_SCHEMA_VERSION = 1;
 const ENTRY = new URL("../analyze.ts", import.meta.url).pathname;
 
-export interface Stats {
-  runs: number;
-  median: number;
-  mean: number;
-  stddev: number;
-  min: number;
-  max: number;
-}
 
 export interface BenchRow {
   /** "workers=2", "reference", "C limit gen", "wc -l", "mawk" */
@@ -56,12 +48,6 @@ export interface BenchResult {
   rows: BenchRow[];
 }
 
-export function stats(values: readonly number[]): Stats {
-  const n = values.length;
-  const mean = values.reduce((a, b) => a + b, 0) / Math.max(n, 1);
-  const variance = n > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1) : 0;
-  return { runs: n, median: median(values), mean, stddev: Math.sqrt(variance), min: Math.min(...values), max: Math.max(...values) };
-}
 
 async function timeCommand(argv: string[]): Promise<{ seconds: number; stdout: string; code: number; stderr: string }> {
   const t0 = performance.now();

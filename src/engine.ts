@@ -9,7 +9,7 @@ import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "
 import { mergeAll, type TaskPartial } from "./partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report.ts";
 import { describeTask, splitRange, TASK_VERSION, type Task } from "./task.ts";
-import { median } from "./suspicious.ts";
+import { stats as summary } from "./stats.ts";
 import { ENGINE_VERSION } from "./version.ts";
 
 export interface AnalyzeOptions {
@@ -82,7 +82,8 @@ export function globalLineNumbers(tasks: readonly Task[], partials: readonly Tas
 }
 
 function stats(values: number[]): { min: number; median: number; max: number } {
-  return values.length === 0 ? { min: 0, median: 0, max: 0 } : { min: Math.min(...values), median: median(values), max: Math.max(...values) };
+  const { min, median, max } = summary(values);
+  return { min, median, max };
 }
 
 export interface Plan {

@@ -2,6 +2,8 @@
 // outliers themselves do not drag the yardstick) of each client's error ratio
 // and request volume against the whole client population.
 
+import { median } from "./stats.ts";
+
 /** Robust z-score above which a value is an outlier (Iglewicz and Hoaglin). */
 export const Z_THRESHOLD = 3.5;
 /** Smallest spread assumed for error ratios: 2 percentage points. */
@@ -25,13 +27,6 @@ export interface SuspiciousClient {
   errorZ: number;
   volumeZ: number;
   reasons: string[];
-}
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Robust z-scores: 0.6745 (x - median) / max(MAD, minMad). */

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BenchResult, comparisons, referenceCount, scalingPoints, stats } from "../src/bench.ts";
+import { type BenchResult, comparisons, referenceCount, scalingPoints } from "../src/bench.ts";
 import { scalingChart, scalingSvg } from "../src/chart.ts";
 import { compareResults } from "../src/compare.ts";
 import { generateText } from "../src/generate.ts";
@@ -15,11 +15,7 @@ setDefaultTimeout(60_000);
 const dir = mkdtempSync(join(tmpdir(), "logmr-bench-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("statistics", () => {
-  test("median, mean, sample standard deviation, min and max", () => {
-    expect(stats([3, 1, 2, 10])).toEqual({ runs: 4, median: 2.5, mean: 4, stddev: Math.sqrt(((1 + 9 + 4 + 36) / 3)), min: 1, max: 10 });
-    expect(stats([5]).stddev).toBe(0);
-  });
+describe("the straightforward reference", () => {
   test("the straightforward reference counts like the oracle", () => {
     const text = generateText(3, 0, 2000);
     const r = referenceCount(text);

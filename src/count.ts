@@ -2,7 +2,7 @@
 // Common or Combined Log Format entry (the rules of test/fixtures/README.md),
 // and count it. Works on bytes only: no per-line string, no regex.
 
-import { KeyTable, viewOf } from "./keys.ts";
+import { KeyCache, KeyTable, hashWords3, hashWords4, viewOf } from "./keys.ts";
 import { PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "./partial.ts";
 
 /** Client counter columns. */
@@ -177,6 +177,10 @@ export class LogCounter {
   readonly requestKeys = new KeyTable(2);
   readonly tails = new KeyTable(1);
   readonly minutes = new Map<number, number>();
+  // Fast-path memos (see parseAndCount): "host ident user [" -> client id,
+  // and "METHOD PATH" (followed by ' ' or '?') -> request key id.
+  private readonly prefixMemo = new KeyCache(4096, 48);
+  private readonly requestMemo = new KeyCache(4096, 96);
   readonly malformedSamples: MalformedSample[] = [];
   private currentMinute = Number.NaN;
   private viewed: Uint8Array | null = null;
@@ -290,7 +294,108 @@ export class LogCounter {
     return this.lastTimeValue;
   }
 
+  /**
+   * Validates and counts one line. The fast path handles the usual shape
+   * without scanning for token ends: a line starting with a memoised
+   * "host ident user [" parses as the line that created the memo did, and so
+   * does a request starting with a memoised "METHOD PATH" followed by ' ' or
+   * '?'; a known tail was validated when first seen. Anything else, and any
+   * line out of the time window, goes to parseSlow, which checks every rule
+   * and fills the memos. Counts are committed only once the whole line is
+   * known to be valid, so a fast path that gives up leaves no trace.
+   */
   private parseAndCount(buf: Uint8Array, s: number, e: number): boolean {
+    const view = this.view;
+    if (s + 16 > e) return this.parseSlow(buf, s, e);
+    const pre = this.prefixMemo.find(buf, view, s, e, hashWords4(view, s));
+    if (pre < 0) return this.parseSlow(buf, s, e);
+    const t = s + this.prefixMemo.lengths[pre]!;
+    if (t + 29 > e || buf[t + 26] !== 93 || buf[t + 27] !== SPACE || buf[t + 28] !== QUOTE) return this.parseSlow(buf, s, e);
+    const time = this.parseTime(buf, t);
+    if (time === -1 || time < this.since || time >= this.until) return this.parseSlow(buf, s, e);
+    const requestStart = t + 29;
+    if (requestStart + 12 > e) return this.parseSlow(buf, s, e);
+    const req = this.requestMemo.find(buf, view, requestStart, e, hashWords3(view, requestStart));
+    if (req < 0) return this.parseSlow(buf, s, e);
+    let p = requestStart + this.requestMemo.lengths[req]!;
+    const after = buf[p];
+    if (after !== SPACE && after !== QUESTION) return this.parseSlow(buf, s, e);
+    // The rest of the request (query, protocol): no escapes expected.
+    for (p++; p < e; p++) {
+      const c = buf[p]!;
+      if (c === QUOTE) break;
+      if (c === BACKSLASH) return this.parseSlow(buf, s, e);
+    }
+    // status: 3 digits; bytes: digits or "-"
+    p++;
+    if (p + 6 > e || buf[p] !== SPACE || buf[p + 4] !== SPACE) return this.parseSlow(buf, s, e);
+    const d0 = buf[p + 1]! - 48;
+    const d1 = buf[p + 2]! - 48;
+    const d2 = buf[p + 3]! - 48;
+    if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return this.parseSlow(buf, s, e);
+    const status = d0 * 100 + d1 * 10 + d2;
+    p += 5;
+    let bytes = 0;
+    if (buf[p] === 45) {
+      p++;
+    } else {
+      const digitsStart = p;
+      while (p < e) {
+        const d = buf[p]! - 48;
+        if (d < 0 || d > 9) break;
+        bytes = bytes * 10 + d;
+        p++;
+      }
+      if (p === digitsStart) return this.parseSlow(buf, s, e);
+    }
+    let tail = -1;
+    if (p !== e) {
+      if (buf[p] !== SPACE || buf[p + 1] !== QUOTE || buf[e - 1] !== QUOTE || p + 2 > e - 1) return this.parseSlow(buf, s, e);
+      tail = this.tails.find(buf, view, p + 2, e - 1);
+      if (tail < 0) return this.parseSlow(buf, s, e);
+      this.combined++;
+    } else {
+      this.common++;
+    }
+    this.countValid(time, status, bytes, this.prefixMemo.payloads[pre]!, this.requestMemo.payloads[req]!, tail);
+    return true;
+  }
+
+  private countValid(time: number, status: number, bytes: number, client: number, request: number, tail: number): void {
+    this.requests++;
+    this.bytesServed += bytes;
+    this.status[status]!++;
+    if (time < this.firstTime) this.firstTime = time;
+    if (time > this.lastTime) this.lastTime = time;
+    const minute = Math.floor(time / 60);
+    if (minute === this.currentMinute) {
+      this.currentMinuteCount++;
+    } else {
+      this.flushMinute();
+      this.currentMinute = minute;
+      this.currentMinuteCount = 1;
+    }
+    const c = client * CLIENT_COLUMNS;
+    const cv = this.clients.values;
+    cv[c + CLIENT_REQUESTS]!++;
+    cv[c + CLIENT_BYTES]! += bytes;
+    if (status >= 400) {
+      if (status < 500) {
+        cv[c + CLIENT_4XX]!++;
+        if (status === 404) cv[c + CLIENT_404]!++;
+      } else if (status < 600) {
+        cv[c + CLIENT_5XX]!++;
+      }
+    }
+    if (!this.full) return;
+    const r = request * 2;
+    this.requestKeys.values[r]!++;
+    if (status === 404) this.requestKeys.values[r + 1]!++;
+    if (tail >= 0) this.tails.values[tail]!++;
+  }
+
+  /** Every rule checked from scratch; fills the fast path's memos from the lines it counts. */
+  private parseSlow(buf: Uint8Array, s: number, e: number): boolean {
     // host ident authuser: runs of non-whitespace separated by single spaces.
     const hostEnd = tokenEnd(buf, s, e);
     if (hostEnd === s || buf[hostEnd] !== SPACE) return false;
@@ -303,6 +408,7 @@ export class LogCounter {
     if (p + 30 > e || buf[p] !== 91 || buf[p + 27] !== 93 || buf[p + 28] !== SPACE || buf[p + 29] !== QUOTE) return false;
     const time = this.parseTime(buf, p + 1);
     if (time === -1) return false;
+    const prefixEnd = p + 1;
     const requestStart = p + 30;
     const requestEnd = closingQuote(buf, requestStart, e);
     if (requestEnd < 0) return false;
@@ -341,60 +447,37 @@ export class LogCounter {
       if (p === digitsStart) return false;
     }
     const view = this.view;
+    const inWindow = time >= this.since && time < this.until;
     let tail = -1;
     if (p !== e) {
       // Combined: ' "referer" "user-agent"' and nothing after.
       if (buf[p] !== SPACE || buf[p + 1] !== QUOTE || buf[e - 1] !== QUOTE) return false;
       // A tail already seen was validated when first seen: the same bytes
       // need no second scan for unescaped quotes.
-      if (this.full) tail = this.tails.find(buf, view, p + 2, e - 1);
+      tail = this.tails.find(buf, view, p + 2, e - 1);
       if (tail < 0) {
         const refEnd = closingQuote(buf, p + 2, e);
         if (refEnd < 0 || buf[refEnd + 1] !== SPACE || buf[refEnd + 2] !== QUOTE || refEnd + 3 > e - 1) return false;
         if (closingQuote(buf, refEnd + 3, e) !== e - 1) return false;
-        if (this.full && time >= this.since && time < this.until) tail = this.tails.intern(buf, view, p + 2, e - 1);
+        if (inWindow) tail = this.tails.intern(buf, view, p + 2, e - 1);
       }
       this.combined++;
     } else {
       this.common++;
     }
 
-    if (time < this.since || time >= this.until) {
+    if (!inWindow) {
       this.outOfWindow++;
       return true;
     }
-    this.requests++;
-    this.bytesServed += bytes;
-    this.status[status]!++;
-    if (time < this.firstTime) this.firstTime = time;
-    if (time > this.lastTime) this.lastTime = time;
-    const minute = Math.floor(time / 60);
-    if (minute === this.currentMinute) {
-      this.currentMinuteCount++;
-    } else {
-      this.flushMinute();
-      this.currentMinute = minute;
-      this.currentMinuteCount = 1;
+    const client = this.clients.intern(buf, view, s, hostEnd);
+    const requestKeyEnd = pathEnd >= 0 ? pathEnd : methodEnd;
+    const request = this.requestKeys.intern(buf, view, requestStart, requestKeyEnd);
+    if (s + 16 <= e) this.prefixMemo.add(buf, s, prefixEnd - s, hashWords4(view, s), client);
+    if (pathEnd >= 0 && pathEnd < requestEnd && requestStart + 12 <= e) {
+      this.requestMemo.add(buf, requestStart, pathEnd - requestStart, hashWords3(view, requestStart), request);
     }
-
-    const c = this.clients.intern(buf, view, s, hostEnd) * CLIENT_COLUMNS;
-    const cv = this.clients.values;
-    cv[c + CLIENT_REQUESTS]!++;
-    cv[c + CLIENT_BYTES]! += bytes;
-    if (status >= 400) {
-      if (status < 500) {
-        cv[c + CLIENT_4XX]!++;
-        if (status === 404) cv[c + CLIENT_404]!++;
-      } else if (status < 600) {
-        cv[c + CLIENT_5XX]!++;
-      }
-    }
-    if (!this.full) return true;
-    // intern() may grow `values`: take the id first, then the array.
-    const request = this.requestKeys.intern(buf, view, requestStart, pathEnd >= 0 ? pathEnd : methodEnd) * 2;
-    this.requestKeys.values[request]!++;
-    if (status === 404) this.requestKeys.values[request + 1]!++;
-    if (tail >= 0) this.tails.values[tail]!++;
+    this.countValid(time, status, bytes, client, request, tail);
     return true;
   }
 
@@ -416,7 +499,8 @@ export class LogCounter {
     const methods = new Map<string, number>();
     const paths = new Map<string, number>();
     const notFoundPaths = new Map<string, number>();
-    for (const [key, count, notFound] of this.requestKeys.entries() as Array<[string, number, number]>) {
+    // In minimal mode the key tables only serve as the fast path's memory of valid requests and tails.
+    for (const [key, count, notFound] of (this.full ? this.requestKeys.entries() : []) as Array<[string, number, number]>) {
       const space = key.indexOf(" ");
       add(methods, space < 0 ? key : key.slice(0, space), count);
       if (space < 0) continue;
@@ -425,7 +509,7 @@ export class LogCounter {
     }
     const referrers = new Map<string, number>();
     const agents = new Map<string, number>();
-    for (const [key, count] of this.tails.entries() as Array<[string, number]>) {
+    for (const [key, count] of (this.full ? this.tails.entries() : []) as Array<[string, number]>) {
       const refEnd = closingQuoteOf(key);
       add(referrers, key.slice(0, refEnd), count);
       add(agents, key.slice(refEnd + 3), count);

@@ -242,3 +242,128 @@ export function binaryToBytes(key: string): Uint8Array {
   for (let k = 0; k < key.length; k++) out[k] = key.charCodeAt(k);
   return out;
 }
+
+/**
+ * Whether bytes [at, at+len) of the arena equal bytes [start, start+len) of
+ * buf, eight bytes per step as float64 (the last step overlapping the one
+ * before). Equal doubles have equal bits except +0/-0, and NaNs never compare
+ * equal: both cases are settled as int32s.
+ */
+export function equalBytes(arena: Uint8Array, arenaView: DataView, at: number, buf: Uint8Array, view: DataView, start: number, len: number): boolean {
+  if (len < 8) {
+    for (let k = 0; k < len; k++) if (arena[at + k] !== buf[start + k]) return false;
+    return true;
+  }
+  let k = 0;
+  for (;;) {
+    const x = arenaView.getFloat64(at + k, true);
+    const y = view.getFloat64(start + k, true);
+    if (
+      (x !== y || x === 0) &&
+      (arenaView.getInt32(at + k, true) !== view.getInt32(start + k, true) ||
+        arenaView.getInt32(at + k + 4, true) !== view.getInt32(start + k + 4, true))
+    ) {
+      return false;
+    }
+    if (k + 8 === len) return true;
+    k = k + 16 <= len ? k + 8 : len - 8;
+  }
+}
+
+const CACHE_PROBES = 8;
+
+/**
+ * A small, bounded memo from byte strings to an int payload, for the parser's
+ * fast paths: a line whose first bytes equal a cached key parses the way the
+ * line that created the entry did. The caller picks the hash (from bytes that
+ * may run past the key: the same key can then sit in several entries). When
+ * full it starts over, so its memory never grows; a miss only costs the slow
+ * path, never a wrong count.
+ */
+export class KeyCache {
+  readonly lengths: Int32Array;
+  readonly payloads: Int32Array;
+  private readonly starts: Int32Array;
+  private readonly slots: Int32Array;
+  private readonly slotHashes: Int32Array;
+  private readonly mask: number;
+  private readonly arena: Uint8Array;
+  private readonly arenaView: DataView;
+  private arenaUsed = 0;
+  private size = 0;
+
+  constructor(
+    private readonly maxEntries = 4096,
+    readonly maxKeyBytes = 64,
+  ) {
+    let cap = 16;
+    while (cap < maxEntries * 2) cap *= 2;
+    this.slots = new Int32Array(cap);
+    this.slotHashes = new Int32Array(cap);
+    this.mask = cap - 1;
+    this.lengths = new Int32Array(maxEntries);
+    this.payloads = new Int32Array(maxEntries);
+    this.starts = new Int32Array(maxEntries);
+    this.arena = new Uint8Array(maxEntries * maxKeyBytes);
+    this.arenaView = viewOf(this.arena);
+  }
+
+  /** The entry whose key equals buf[start, start+len) for its own len, with start+len <= limit; or -1. */
+  find(buf: Uint8Array, view: DataView, start: number, limit: number, hash: number): number {
+    const slots = this.slots;
+    let slot = hash & this.mask;
+    for (let probe = 0; probe < CACHE_PROBES; probe++) {
+      const entry = slots[slot]!;
+      if (entry === 0) return -1;
+      if (this.slotHashes[slot] === hash) {
+        const id = entry - 1;
+        const len = this.lengths[id]!;
+        if (start + len <= limit && equalBytes(this.arena, this.arenaView, this.starts[id]!, buf, view, start, len)) return id;
+      }
+      slot = (slot + 1) & this.mask;
+    }
+    return -1;
+  }
+
+  /** Remembers buf[start, start+len) under `hash` (keys longer than maxKeyBytes are not kept). */
+  add(buf: Uint8Array, start: number, len: number, hash: number, payload: number): void {
+    if (len > this.maxKeyBytes) return;
+    if (this.size === this.maxEntries) {
+      this.slots.fill(0);
+      this.size = 0;
+      this.arenaUsed = 0;
+    }
+    let slot = hash & this.mask;
+    for (let probe = 0; probe < CACHE_PROBES; probe++) {
+      if (this.slots[slot] === 0) {
+        const id = this.size++;
+        this.arena.set(buf.subarray(start, start + len), this.arenaUsed);
+        this.starts[id] = this.arenaUsed;
+        this.lengths[id] = len;
+        this.payloads[id] = payload;
+        this.arenaUsed += len;
+        this.slots[slot] = id + 1;
+        this.slotHashes[slot] = hash;
+        return;
+      }
+      slot = (slot + 1) & this.mask;
+    }
+  }
+}
+
+/** A hash of the four int32 words at p (callers make sure p+16 is in bounds). */
+export function hashWords4(view: DataView, p: number): number {
+  let h = Math.imul(view.getInt32(p, true), 0x9e3779b1);
+  h ^= Math.imul(view.getInt32(p + 4, true), 0x85ebca6b);
+  h = (h ^ (h >>> 15)) + Math.imul(view.getInt32(p + 8, true), 0xc2b2ae35);
+  h ^= Math.imul(view.getInt32(p + 12, true), 0x27d4eb2f);
+  return h ^ (h >>> 16);
+}
+
+/** A hash of the three int32 words at p (callers make sure p+12 is in bounds). */
+export function hashWords3(view: DataView, p: number): number {
+  let h = Math.imul(view.getInt32(p, true), 0x9e3779b1);
+  h ^= Math.imul(view.getInt32(p + 4, true), 0x85ebca6b);
+  h = (h ^ (h >>> 15)) + Math.imul(view.getInt32(p + 8, true), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}

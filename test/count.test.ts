@@ -258,3 +258,44 @@ describe("garbage never shifts the counts of the valid lines around it", () => {
     expect(c.lines.valid).toBeGreaterThanOrEqual(clean.length);
   });
 });
+
+describe("the fast path's memos never change a verdict", () => {
+  // Each base line is counted first (filling the memos of the fast path),
+  // then every one-byte change, insertion and deletion of it: the fast path
+  // must judge each mutant exactly as the independent oracle does.
+  const bases = [
+    '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"',
+    '203.0.113.199 - - [27/Nov/2026:20:21:04 +0000] "GET /static/css/main.css HTTP/1.1" 404 - "https://example.com/" "curl/8.4.0"',
+    '2001:db8::1 - bob [27/Nov/2026:20:21:04 -0530] "POST /a\\"b?q=\\x22 HTTP/1.0" 500 7',
+    '10.0.0.1 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 301 0 "" ""',
+  ];
+  const replacements = [" ", '"', "\\", "?", "x", "\t", "\r", "-", "[", "]", "0", "9", "\x00", "\xff"];
+  const since = Date.UTC(2026, 10, 27, 20, 21, 4) / 1000;
+  const windows = [{}, { since }, { until: since + 1 }];
+  for (const [b, base] of bases.entries()) {
+    test.each(windows.map((w, k) => [k, w] as const))(`base line ${b + 1}, window %i`, (_, window) => {
+      const parts: string[] = [];
+      for (let at = 0; at <= base.length; at++) {
+        const variants = replacements.map((r) => base.slice(0, at) + r + base.slice(at + 1));
+        variants.push(base.slice(0, at) + base.slice(at + 1), base.slice(0, at) + "y" + base.slice(at));
+        for (const v of variants) parts.push(base, v);
+      }
+      const text = `${parts.join("\n")}\n`;
+      const bytes = new Uint8Array(text.length);
+      for (let k = 0; k < text.length; k++) bytes[k] = text.charCodeAt(k);
+      const c = countBytes(bytes, window).toCounts();
+      const o = oracleCount(text, window);
+      expect(c.lines.valid).toBe(o.valid);
+      expect(c.lines.combined).toBe(o.combined);
+      expect(c.bytes).toBe(o.bytes);
+      expect(sorted(toMap(c.clients))).toEqual(sorted(o.clients));
+      expect(sorted(toMap(c.status))).toEqual(sorted(o.status));
+      expect(sorted(toMap(c.methods))).toEqual(sorted(o.methods));
+      expect(sorted(toMap(c.paths))).toEqual(sorted(o.paths));
+      expect(sorted(toMap(c.notFoundPaths))).toEqual(sorted(o.notFoundPaths));
+      expect(sorted(toMap(c.referrers))).toEqual(sorted(o.referrers));
+      expect(sorted(toMap(c.agents))).toEqual(sorted(o.agents));
+      expect(sorted(new Map(c.minutes))).toEqual(sorted(o.minutes));
+    });
+  }
+});

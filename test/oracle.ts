@@ -55,7 +55,9 @@ export function oracleCount(text: string, window: { since?: number; until?: numb
     const day = m ? Number(m[2]) : 0;
     const month = m ? MONTHS.indexOf(m[3]!) : 0;
     const year = m ? Number(m[4]) : 0;
-    const date = new Date(Date.UTC(year, month, day));
+    // setUTCFullYear, since Date.UTC maps the years 0..99 to 1900..1999.
+    const date = new Date(0);
+    date.setUTCFullYear(year, month, day);
     // A real date, a real clock time (60 allows a leap second), and a zone offset
     // of at most 23:59 (the fixture rules say only "+zzzz"; +3100 is no zone).
     const valid =

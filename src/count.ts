@@ -2,7 +2,7 @@
 // Common or Combined Log Format entry (the rules of test/fixtures/README.md),
 // and count it. Works on bytes only: no per-line string, no regex.
 
-import { KeyCache, KeyTable, hashWords3, hashWords4, viewOf } from "./keys.ts";
+import { KeyCache, KeyTable, viewOf } from "./keys.ts";
 import { PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "./partial.ts";
 
 /** Client counter columns. */
@@ -307,15 +307,15 @@ export class LogCounter {
   private parseAndCount(buf: Uint8Array, s: number, e: number): boolean {
     const view = this.view;
     if (s + 16 > e) return this.parseSlow(buf, s, e);
-    const pre = this.prefixMemo.find(buf, view, s, e, hashWords4(view, s));
+    const pre = this.prefixMemo.find(view, s, e);
     if (pre < 0) return this.parseSlow(buf, s, e);
     const t = s + this.prefixMemo.lengths[pre]!;
     if (t + 29 > e || buf[t + 26] !== 93 || buf[t + 27] !== SPACE || buf[t + 28] !== QUOTE) return this.parseSlow(buf, s, e);
     const time = this.parseTime(buf, t);
     if (time === -1 || time < this.since || time >= this.until) return this.parseSlow(buf, s, e);
     const requestStart = t + 29;
-    if (requestStart + 12 > e) return this.parseSlow(buf, s, e);
-    const req = this.requestMemo.find(buf, view, requestStart, e, hashWords3(view, requestStart));
+    if (requestStart + 16 > e) return this.parseSlow(buf, s, e);
+    const req = this.requestMemo.find(view, requestStart, e);
     if (req < 0) return this.parseSlow(buf, s, e);
     let p = requestStart + this.requestMemo.lengths[req]!;
     const after = buf[p];
@@ -473,9 +473,9 @@ export class LogCounter {
     const client = this.clients.intern(buf, view, s, hostEnd);
     const requestKeyEnd = pathEnd >= 0 ? pathEnd : methodEnd;
     const request = this.requestKeys.intern(buf, view, requestStart, requestKeyEnd);
-    if (s + 16 <= e) this.prefixMemo.add(buf, s, prefixEnd - s, hashWords4(view, s), client);
-    if (pathEnd >= 0 && pathEnd < requestEnd && requestStart + 12 <= e) {
-      this.requestMemo.add(buf, requestStart, pathEnd - requestStart, hashWords3(view, requestStart), request);
+    if (s + 16 <= e) this.prefixMemo.add(buf, view, s, prefixEnd - s, client);
+    if (pathEnd >= 0 && pathEnd < requestEnd && requestStart + 16 <= e) {
+      this.requestMemo.add(buf, view, requestStart, pathEnd - requestStart, request);
     }
     this.countValid(time, status, bytes, client, request, tail);
     return true;

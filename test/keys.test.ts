@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { KeyTable, viewOf } from "../src/keys.ts";
+import { KeyCache, KeyTable, viewOf } from "../src/keys.ts";
 import { binary } from "./oracle.ts";
 
 function internAll(keys: string[]): KeyTable {
@@ -70,5 +70,81 @@ describe("KeyTable", () => {
     expect(table.intern(bytes, v, 0, 1)).toBe(1);
     expect(table.find(bytes, v, 2, 4)).toBe(-1);
     expect(table.keyOf(3)).toBe(binary(bytes));
+  });
+});
+
+/** Seeded bytes, so a failure reproduces. */
+function randomBytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0;
+  for (let k = 0; k < n; k++) {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    out[k] = 32 + ((x >>> 24) % 95);
+  }
+  return out;
+}
+
+/** `key` at byte `at` of a view starting `byteOffset` bytes into a fresh buffer. */
+function placed(key: Uint8Array, byteOffset: number, at: number): Uint8Array {
+  const buf = new Uint8Array(new ArrayBuffer(byteOffset + at + key.length + 24), byteOffset);
+  buf.fill(0x2e);
+  buf.set(key, at);
+  return buf;
+}
+
+describe("KeyTable compares whole words from any alignment", () => {
+  const lengths = [8, 9, 15, 16, 17, 40, 91, 130];
+  test.each(lengths)("a %i-byte key: found from every alignment, and a changed byte anywhere is another key", (len) => {
+    const table = new KeyTable();
+    const key = randomBytes(len, len);
+    const first = placed(key, 3, 5);
+    const id = table.intern(first, viewOf(first), 5, 5 + len);
+    for (let byteOffset = 0; byteOffset < 4; byteOffset++) {
+      for (let at = 0; at < 8; at++) {
+        const buf = placed(key, byteOffset, at);
+        const v = viewOf(buf);
+        expect(table.find(buf, v, at, at + len)).toBe(id);
+        for (let j = 0; j < len; j++) {
+          buf[at + j]! ^= 1;
+          expect(table.find(buf, v, at, at + len)).toBe(-1);
+          buf[at + j]! ^= 1;
+        }
+      }
+    }
+  });
+});
+
+describe("KeyCache", () => {
+  test.each([5, 15, 16, 17, 30, 48])("a %i-byte key: equal bytes hit, a changed byte inside the key misses, the limit is honoured", (len) => {
+    const cache = new KeyCache(16, 48);
+    const key = randomBytes(len + 16, len);
+    const first = placed(key, 1, 3);
+    cache.add(first, viewOf(first), 3, len, 77);
+    for (let byteOffset = 0; byteOffset < 4; byteOffset++) {
+      for (let at = 0; at < 5; at++) {
+        const buf = placed(key, byteOffset, at);
+        const v = viewOf(buf);
+        const id = cache.find(v, at, at + len);
+        expect(id).toBeGreaterThanOrEqual(0);
+        expect(cache.payloads[id]).toBe(77);
+        expect(cache.lengths[id]).toBe(len);
+        expect(cache.find(v, at, at + len - 1)).toBe(-1);
+        for (let j = 0; j < len; j++) {
+          buf[at + j]! ^= 4;
+          expect(cache.find(v, at, at + len)).toBe(-1);
+          buf[at + j]! ^= 4;
+        }
+      }
+    }
+  });
+
+  test("when full it starts over instead of growing", () => {
+    const cache = new KeyCache(4, 32);
+    const bufs = [0, 1, 2, 3, 4].map((k) => randomBytes(32, 100 + k));
+    for (const [k, b] of bufs.entries()) cache.add(b, viewOf(b), 0, 20, k);
+    // the fifth add cleared the four before it
+    expect(cache.find(viewOf(bufs[0]!), 0, 32)).toBe(-1);
+    const id = cache.find(viewOf(bufs[4]!), 0, 32);
+    expect(cache.payloads[id]).toBe(4);
   });
 });

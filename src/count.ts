@@ -22,6 +22,9 @@ const SPACE = 32;
 const QUOTE = 34;
 const BACKSLASH = 92;
 const QUESTION = 63;
+/** "HTTP" and "/1.0", "/1.1", "/2.0" as little-endian int32 words. */
+const HTTP = 0x50545448;
+const isVersion = (w: number) => w === 0x302e312f || w === 0x312e312f || w === 0x302e322f;
 
 /** Time window: a line counts when since <= t < until (epoch seconds, UTC). */
 export interface TimeWindow {
@@ -216,21 +219,12 @@ export class LogCounter {
         if (!final) return p;
         lineEnd = end;
       }
-      this.countLine(buf, p, lineEnd, origin);
+      this.linesRead++;
+      const e = lineEnd > p && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+      if (!this.parseAndCount(buf, p, e)) this.noteMalformed(buf, p, e, origin + p);
       p = lineEnd + 1;
     }
     return p > end ? end : p;
-  }
-
-  /** Counts one line buf[s, e) without its LF; `origin` is the absolute offset of buf[0]. */
-  countLine(buf: Uint8Array, s: number, e: number, origin: number): void {
-    this.linesRead++;
-    if (buf !== this.viewed) {
-      this.viewed = buf;
-      this.view = viewOf(buf);
-    }
-    if (e > s && buf[e - 1] === CR) e--;
-    if (!this.parseAndCount(buf, s, e)) this.noteMalformed(buf, s, e, origin + s);
   }
 
   /** A line too long to hold in memory: counted as malformed from its first bytes. */
@@ -257,9 +251,14 @@ export class LogCounter {
   private readonly lastTimeWords = new Int32Array(7);
   private lastTimeValue = -1;
 
+  /**
+   * Epoch seconds (UTC) of 'dd/Mon/yyyy:HH:MM:SS +zzzz] "' at p (29 bytes,
+   * in bounds), or -1 when that is not what is there.
+   */
   private parseTime(buf: Uint8Array, p: number): number {
-    // Most lines share their second with the line before: compare the 26
-    // bytes as int32 words (the last two overlap) against the last time parsed.
+    if (buf[p + 28] !== QUOTE) return -1;
+    // Most lines share their second with the line before: compare bytes
+    // 0..27 as int32 words against the last time parsed.
     const view = this.view;
     const w0 = view.getInt32(p, true);
     const w1 = view.getInt32(p + 4, true);
@@ -267,22 +266,25 @@ export class LogCounter {
     const w3 = view.getInt32(p + 12, true);
     const w4 = view.getInt32(p + 16, true);
     const w5 = view.getInt32(p + 20, true);
-    const w6 = view.getInt32(p + 22, true);
+    const w6 = view.getInt32(p + 24, true);
     const last = this.lastTimeWords;
     if (w0 === last[0] && w1 === last[1] && w2 === last[2] && w3 === last[3] && w4 === last[4] && w5 === last[5] && w6 === last[6]) {
       return this.lastTimeValue;
     }
-    // The day part changes rarely too: keep the last one parsed.
-    // (bytes 0-10 "dd/Mon/yyyy", 21 the zone's sign, 22-25 its digits)
+    if (buf[p + 26] !== 93 || buf[p + 27] !== SPACE) return -1;
+    // The day changes rarely too: bytes 0-10 "dd/Mon/yyyy" and 21-25 the zone.
+    let dayStart = this.cachedDayStart;
     const sameDay =
-      w0 === last[0] && w1 === last[1] && (w2 & 0xffffff) === (last[2]! & 0xffffff) && (w5 & 0xff00) === (last[5]! & 0xff00) && w6 === last[6];
-    if (!sameDay || this.cachedDayStart === -1) {
-      const dayStart = parseLogDay(buf, p);
+      dayStart !== -1 && w0 === last[0] && w1 === last[1] && (w2 & 0xffffff) === (last[2]! & 0xffffff) &&
+      w5 >>> 8 === last[5]! >>> 8 && (w6 & 0xffff) === (last[6]! & 0xffff);
+    if (!sameDay) {
+      dayStart = parseLogDay(buf, p);
       if (dayStart === -1) return -1;
-      this.cachedDayStart = dayStart;
     }
     const clock = parseLogClock(buf, p + 11);
     if (clock < 0) return -1;
+    // Remembered only for a whole valid time, so day and words always agree.
+    this.cachedDayStart = dayStart;
     last[0] = w0;
     last[1] = w1;
     last[2] = w2;
@@ -290,7 +292,7 @@ export class LogCounter {
     last[4] = w4;
     last[5] = w5;
     last[6] = w6;
-    this.lastTimeValue = this.cachedDayStart + clock;
+    this.lastTimeValue = dayStart + clock;
     return this.lastTimeValue;
   }
 
@@ -310,7 +312,7 @@ export class LogCounter {
     const pre = this.prefixMemo.find(view, s, e);
     if (pre < 0) return this.parseSlow(buf, s, e);
     const t = s + this.prefixMemo.lengths[pre]!;
-    if (t + 29 > e || buf[t + 26] !== 93 || buf[t + 27] !== SPACE || buf[t + 28] !== QUOTE) return this.parseSlow(buf, s, e);
+    if (t + 29 > e) return this.parseSlow(buf, s, e);
     const time = this.parseTime(buf, t);
     if (time === -1 || time < this.since || time >= this.until) return this.parseSlow(buf, s, e);
     const requestStart = t + 29;
@@ -319,12 +321,16 @@ export class LogCounter {
     if (req < 0) return this.parseSlow(buf, s, e);
     let p = requestStart + this.requestMemo.lengths[req]!;
     const after = buf[p];
-    if (after !== SPACE && after !== QUESTION) return this.parseSlow(buf, s, e);
-    // The rest of the request (query, protocol): no escapes expected.
-    for (p++; p < e; p++) {
-      const c = buf[p]!;
-      if (c === QUOTE) break;
-      if (c === BACKSLASH) return this.parseSlow(buf, s, e);
+    if (after === SPACE && p + 10 <= e && view.getInt32(p + 1, true) === HTTP && isVersion(view.getInt32(p + 5, true)) && buf[p + 9] === QUOTE) {
+      p += 9;
+    } else {
+      if (after !== SPACE && after !== QUESTION) return this.parseSlow(buf, s, e);
+      // The rest of the request (query, protocol): no escapes expected.
+      for (p++; p < e; p++) {
+        const c = buf[p]!;
+        if (c === QUOTE) break;
+        if (c === BACKSLASH) return this.parseSlow(buf, s, e);
+      }
     }
     // status: 3 digits; bytes: digits or "-"
     p++;

@@ -175,6 +175,14 @@ describe("parser", () => {
     expect(c.lastTime).toBe(Date.UTC(2026, 10, 28, 11, 0, 1) / 1000);
   });
 
+  test("a line with a valid date but an invalid clock leaves no trace in the time cache", () => {
+    const at = (t: string) => `1.2.3.4 - - [${t}] "GET / HTTP/1.1" 200 9\n`;
+    const text = at("27/Nov/2026:10:00:00 +0000") + at("28/Dec/2026:99:00:00 +0000") + at("27/Nov/2026:10:00:01 +0000");
+    const c = countText(text).toCounts();
+    expect(c.lines).toMatchObject({ valid: 2, malformed: 1 });
+    expect(c.lastTime).toBe(Date.UTC(2026, 10, 27, 10, 0, 1) / 1000);
+  });
+
   test("the time window keeps since <= t < until, comparing in UTC", () => {
     const at = (t: string) => `1.2.3.4 - - [${t}] "GET / HTTP/1.1" 200 9\n`;
     const text = at("27/Nov/2026:10:00:00 +0000") + at("27/Nov/2026:11:59:59 +0100") + at("27/Nov/2026:11:00:00 +0000") + at("27/Nov/2026:12:00:00 +0100");

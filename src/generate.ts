@@ -139,6 +139,20 @@ const searchPath = PATHS.findIndex(([p]) => p.startsWith("/search"));
 
 const U32 = 4294967296;
 
+const SUSPICIOUS_BELOW = Math.round(SUSPICIOUS_SHARE * 65536);
+/** The client of each 16-bit draw: a load instead of a division per line. */
+const clientTable = (() => {
+  const nStandard = STANDARD_CLIENTS.length;
+  const nSuspicious = SUSPICIOUS_CLIENTS.length;
+  const table = new Uint8Array(65536);
+  for (let u = 0; u < 65536; u++) {
+    table[u] = u < SUSPICIOUS_BELOW
+      ? nStandard + Math.floor((u * nSuspicious) / SUSPICIOUS_BELOW)
+      : Math.floor(((u - SUSPICIOUS_BELOW) * nStandard) / (65536 - SUSPICIOUS_BELOW));
+  }
+  return table;
+})();
+
 /**
  * Writes generated lines into byte buffers. Holds only caches (the rendered
  * timestamp of the current second); the bytes depend on (seed, i) alone.
@@ -190,9 +204,13 @@ export class LineGenerator {
     const limit = buf.length - MAX_GENERATED_LINE;
     const { startEpoch, linesPerSecond } = this.settings;
     const seedHash = this.seedHash;
-    const nStandard = STANDARD_CLIENTS.length;
-    const nSuspicious = SUSPICIOUS_CLIENTS.length;
-    const suspiciousBelow = Math.round(SUSPICIOUS_SHARE * 65536);
+    // The high half of i changes every 2^32 lines: stop there and mix it once.
+    const high = Math.floor(from / U32);
+    if (to > (high + 1) * U32) to = (high + 1) * U32;
+    const highMix = Math.imul(high, 0x9e3779b9);
+    // The line that starts the next second, so the second is a compare, not a division.
+    let second = startEpoch + Math.floor(from / linesPerSecond);
+    let nextSecondAt = (second - startEpoch + 1) * linesPerSecond;
     const nPaths = PATHS.length;
     const nScannerPaths = SCANNER_PATHS.length;
     const nAgents = AGENTS.length;
@@ -201,20 +219,20 @@ export class LineGenerator {
     let i = from;
     while (i < to && pos <= limit) {
       // Four hashes of (seed, i) give eight 16-bit draws.
-      const base = mix32(seedHash ^ mix32(((i >>> 0) ^ Math.imul(Math.floor(i / U32), 0x9e3779b9)) >>> 0));
+      const base = mix32(seedHash ^ mix32(((i >>> 0) ^ highMix) >>> 0));
       const h1 = mix32(base ^ 0x68e31da4);
       const h2 = mix32(base ^ 0xb5297a4d);
       const h3 = mix32(base ^ 0x1b56c4e9);
       const h4 = mix32(base ^ 0x3c6ef372);
 
       const uClient = h1 & 0xffff;
-      const suspicious = uClient < suspiciousBelow;
-      const client = suspicious
-        ? nStandard + Math.floor((uClient * nSuspicious) / suspiciousBelow)
-        : Math.floor(((uClient - suspiciousBelow) * nStandard) / (65536 - suspiciousBelow));
-      pos = put(view, pos, clientBytes[client]!);
+      const suspicious = uClient < SUSPICIOUS_BELOW;
+      pos = put(view, pos, clientBytes[clientTable[uClient]!]!);
 
-      const second = startEpoch + Math.floor(i / linesPerSecond);
+      if (i === nextSecondAt) {
+        second++;
+        nextSecondAt += linesPerSecond;
+      }
       if (second !== this.timeSecond) this.renderTime(second);
       pos = put(view, pos, this.time);
 
@@ -235,7 +253,7 @@ export class LineGenerator {
       const statusTable = suspicious ? suspiciousStatus : standardStatus;
       const status = statusTable.table[h1 >>> 20]!;
       pos = put(view, pos, statusTable.bytes[status]!);
-      pos = writeInt(buf, pos, statusTable.bytesLow[status]! + Math.floor(((h3 & 0xffff) * statusTable.bytesSpan[status]!) / 65536));
+      pos = writeInt(buf, pos, statusTable.bytesLow[status]! + ((((h3 & 0xffff) * statusTable.bytesSpan[status]!) / 65536) | 0));
 
       const referrer = referrerTable[h4 & 0xfff]!;
       pos = suspicious

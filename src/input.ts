@@ -11,6 +11,13 @@ import type { GenerateTask } from "./task.ts";
 const LF = 10;
 /** Largest chunk buffer; also the longest line kept whole (longer ones are counted malformed). */
 export const CHUNK_BYTES = 1 << 20;
+/**
+ * Buffer size for large file ranges: a chunk that stays in a core's L2 cache
+ * (512 KiB here) while it is parsed. 1 MiB chunks measured about 5% slower
+ * (2 workers, 899 MB file, 6 alternating runs). Longer lines still grow the
+ * buffer up to CHUNK_BYTES.
+ */
+const READ_BYTES = 1 << 18;
 /** First buffer size: small inputs (many small files, stdin) do not pay for the largest. */
 const FIRST_CHUNK_BYTES = 1 << 16;
 const OVERSIZED_SAMPLE = 240;
@@ -117,7 +124,7 @@ export function countFileRange(path: string, start: number, end: number, counter
     // Reading from start-1 lets the assembler see whether a line starts exactly at start.
     const from = start > 0 ? start - 1 : 0;
     // Large ranges read in large chunks; small ones do not pay for a large buffer.
-    const firstBytes = Math.max(FIRST_CHUNK_BYTES, Math.min(CHUNK_BYTES, end - start + FIRST_CHUNK_BYTES));
+    const firstBytes = Math.max(FIRST_CHUNK_BYTES, Math.min(READ_BYTES, end - start + FIRST_CHUNK_BYTES));
     const lines = new LineAssembler(counter, { startOffset: from, startLimit: end, skipFirst: start > 0, firstBytes });
     let position = from;
     while (!lines.done) {

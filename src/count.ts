@@ -332,28 +332,10 @@ export class LogCounter {
         if (c === BACKSLASH) return this.parseSlow(buf, s, e);
       }
     }
-    // status: 3 digits; bytes: digits or "-"
-    p++;
-    if (p + 6 > e || buf[p] !== SPACE || buf[p + 4] !== SPACE) return this.parseSlow(buf, s, e);
-    const d0 = buf[p + 1]! - 48;
-    const d1 = buf[p + 2]! - 48;
-    const d2 = buf[p + 3]! - 48;
-    if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return this.parseSlow(buf, s, e);
-    const status = d0 * 100 + d1 * 10 + d2;
-    p += 5;
-    let bytes = 0;
-    if (buf[p] === 45) {
-      p++;
-    } else {
-      const digitsStart = p;
-      while (p < e) {
-        const d = buf[p]! - 48;
-        if (d < 0 || d > 9) break;
-        bytes = bytes * 10 + d;
-        p++;
-      }
-      if (p === digitsStart) return this.parseSlow(buf, s, e);
-    }
+    p = this.readStatusAndBytes(buf, p, e);
+    if (p < 0) return this.parseSlow(buf, s, e);
+    const status = this.parsedStatus;
+    const bytes = this.parsedBytes;
     let tail = -1;
     if (p !== e) {
       if (buf[p] !== SPACE || buf[p + 1] !== QUOTE || buf[e - 1] !== QUOTE || p + 2 > e - 1) return this.parseSlow(buf, s, e);
@@ -400,6 +382,40 @@ export class LogCounter {
     if (tail >= 0) this.tails.values[tail]!++;
   }
 
+  // Set by readStatusAndBytes (two results without an allocation).
+  private parsedStatus = 0;
+  private parsedBytes = 0;
+
+  /**
+   * ' ddd ' and the bytes served (digits or '-') after the request's closing
+   * quote at q: the position after them, or -1.
+   */
+  private readStatusAndBytes(buf: Uint8Array, q: number, e: number): number {
+    let p = q + 1;
+    if (p + 6 > e || buf[p] !== SPACE || buf[p + 4] !== SPACE) return -1;
+    const d0 = buf[p + 1]! - 48;
+    const d1 = buf[p + 2]! - 48;
+    const d2 = buf[p + 3]! - 48;
+    if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return -1;
+    p += 5;
+    let bytes = 0;
+    if (buf[p] === 45) {
+      p++;
+    } else {
+      const digitsStart = p;
+      while (p < e) {
+        const d = buf[p]! - 48;
+        if (d < 0 || d > 9) break;
+        bytes = bytes * 10 + d;
+        p++;
+      }
+      if (p === digitsStart) return -1;
+    }
+    this.parsedStatus = d0 * 100 + d1 * 10 + d2;
+    this.parsedBytes = bytes;
+    return p;
+  }
+
   /** Every rule checked from scratch; fills the fast path's memos from the lines it counts. */
   private parseSlow(buf: Uint8Array, s: number, e: number): boolean {
     // host ident authuser: runs of non-whitespace separated by single spaces.
@@ -430,28 +446,10 @@ export class LogCounter {
         pathEnd++;
       }
     }
-    // status: 3 digits; bytes: digits or "-"
-    p = requestEnd + 1;
-    if (p + 6 > e || buf[p] !== SPACE || buf[p + 4] !== SPACE) return false;
-    const d0 = buf[p + 1]! - 48;
-    const d1 = buf[p + 2]! - 48;
-    const d2 = buf[p + 3]! - 48;
-    if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return false;
-    const status = d0 * 100 + d1 * 10 + d2;
-    p += 5;
-    let bytes = 0;
-    if (buf[p] === 45) {
-      p++;
-    } else {
-      const digitsStart = p;
-      while (p < e) {
-        const d = buf[p]! - 48;
-        if (d < 0 || d > 9) break;
-        bytes = bytes * 10 + d;
-        p++;
-      }
-      if (p === digitsStart) return false;
-    }
+    p = this.readStatusAndBytes(buf, requestEnd, e);
+    if (p < 0) return false;
+    const status = this.parsedStatus;
+    const bytes = this.parsedBytes;
     const view = this.view;
     const inWindow = time >= this.since && time < this.until;
     let tail = -1;

@@ -338,13 +338,13 @@ const MEMO_WORDS = 4;
  * miss only costs the slow path, never a wrong count.
  */
 export class KeyCache {
-  readonly lengths: Int32Array;
-  readonly payloads: Int32Array;
-  private readonly keyWords: Int32Array;
+  lengths: Int32Array;
+  payloads: Int32Array;
+  private keyWords: Int32Array;
   private readonly slots: Int32Array;
   private readonly mask: number;
-  private readonly arena: Uint8Array;
-  private readonly arenaView: DataView;
+  private arena: Uint8Array;
+  private arenaView: DataView;
   private size = 0;
 
   constructor(
@@ -355,10 +355,25 @@ export class KeyCache {
     while (cap < maxEntries * 2) cap *= 2;
     this.slots = new Int32Array(cap);
     this.mask = cap - 1;
-    this.lengths = new Int32Array(maxEntries);
-    this.payloads = new Int32Array(maxEntries);
-    this.keyWords = new Int32Array(maxEntries * MEMO_WORDS);
-    this.arena = new Uint8Array(maxEntries * maxKeyBytes);
+    // Entry storage starts small (a counter is made per task) and doubles up to maxEntries.
+    const first = Math.min(maxEntries, 64);
+    this.lengths = new Int32Array(first);
+    this.payloads = new Int32Array(first);
+    this.keyWords = new Int32Array(first * MEMO_WORDS);
+    this.arena = new Uint8Array(first * maxKeyBytes);
+    this.arenaView = viewOf(this.arena);
+  }
+
+  private grow(): void {
+    const cap = Math.min(this.maxEntries, this.lengths.length * 2);
+    const grown = <T extends Int32Array | Uint8Array>(old: T, next: T): T => {
+      next.set(old);
+      return next;
+    };
+    this.lengths = grown(this.lengths, new Int32Array(cap));
+    this.payloads = grown(this.payloads, new Int32Array(cap));
+    this.keyWords = grown(this.keyWords, new Int32Array(cap * MEMO_WORDS));
+    this.arena = grown(this.arena, new Uint8Array(cap * this.maxKeyBytes));
     this.arenaView = viewOf(this.arena);
   }
 
@@ -413,6 +428,7 @@ export class KeyCache {
     for (let probe = 0; probe < CACHE_PROBES; probe++) {
       if (this.slots[slot] === 0) {
         const id = this.size++;
+        if (id === this.lengths.length) this.grow();
         const k = id * MEMO_WORDS;
         this.keyWords[k] = w0;
         this.keyWords[k + 1] = w1;

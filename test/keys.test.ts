@@ -138,6 +138,18 @@ describe("KeyCache", () => {
     }
   });
 
+  test("its storage grows with the entries: every one of 1,000 keys stays found", () => {
+    const cache = new KeyCache(1024, 32);
+    const bufs = Array.from({ length: 1000 }, (_, k) => randomBytes(40, 1000 + k));
+    for (const [k, b] of bufs.entries()) cache.add(b, viewOf(b), 0, 17 + (k % 16), k);
+    for (const [k, b] of bufs.entries()) {
+      const id = cache.find(viewOf(b), 0, 40);
+      expect(id).toBeGreaterThanOrEqual(0);
+      expect(cache.payloads[id]).toBe(k);
+      expect(cache.lengths[id]).toBe(17 + (k % 16));
+    }
+  });
+
   test("when full it starts over instead of growing", () => {
     const cache = new KeyCache(4, 32);
     const bufs = [0, 1, 2, 3, 4].map((k) => randomBytes(32, 100 + k));

@@ -41,7 +41,7 @@ const analyzeArgs = {
   until: { type: "string", description: "Count only requests before this time" },
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
   "task-timeout": { type: "string", description: `Seconds a worker may go without progress before it is killed and its tasks retried; 0 = off [default: ${DEFAULT_TASK_TIMEOUT_MS / 1000}]` },
-  counters: { type: "enum", options: ["full", "minimal"], description: "minimal: count only clients, statuses, bytes and minutes (what the C yardstick counts), to see what the rest costs [default: full]" },
+  counters: { type: "enum", options: ["full", "minimal"], description: "minimal: report only clients, statuses, bytes and minutes (what the C yardstick counts; every line is validated the same), to see what the other counters cost [default: full]" },
   hosts: { type: "string", description: "Run the map tasks on these hosts over ssh with GNU parallel (comma-separated sshlogins)" },
   "sshlogin-file": { type: "string", description: "Like --hosts, one sshlogin per line" },
   ssh: { type: "string", description: "The ssh command GNU parallel uses (e.g. \"ssh -p 2222 -i key\")" },

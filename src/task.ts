@@ -14,7 +14,7 @@ interface TaskBase {
   window?: TimeWindow;
   /** 1 for the first run of this task, 2 for its first retry, ... */
   attempt?: number;
-  /** "minimal" to count only clients and statuses (speed comparisons). */
+  /** "minimal" to report only clients and statuses (speed comparisons; lines are validated the same). */
   counters?: Counters;
 }
 export interface GenerateTask extends TaskBase {

@@ -112,11 +112,17 @@ function pairs(a: readonly string[], b: readonly string[], join: (x: string, y: 
   return a.flatMap((x) => b.map((y) => fragment(join(x, y))));
 }
 
-const clientBytes = [...STANDARD_CLIENTS, ...SUSPICIOUS_CLIENTS].map((c) => fragment(`${c} - - [`));
+// Every fragment's words in one array, so the line writer is a single copy
+// loop (one call site for the JIT to compile, not one inlined loop per field).
+const catalog: Fragment[] = [fragment("01/Jan/1970:00:00:00 +0000]")];
+/** Fragment 0 is the timestamp, rewritten in place by each generator's own copy of the words. */
+const TIME = 0;
+const ids = (fragments: Fragment[]) => Int32Array.from(fragments, (f) => catalog.push(f) - 1);
+const clientFragments = ids([...STANDARD_CLIENTS, ...SUSPICIOUS_CLIENTS].map((c) => fragment(`${c} - - [`)));
 const statusCatalog = (rows: ReadonlyArray<readonly [number, number]>) => ({
   bytesLow: Float64Array.from(rows, ([s]) => BYTES_RANGE[s]![0]),
   bytesSpan: Float64Array.from(rows, ([s]) => BYTES_RANGE[s]![1] - BYTES_RANGE[s]![0] + 1),
-  bytes: rows.map(([s]) => fragment(` HTTP/1.1" ${s} `)),
+  fragments: ids(rows.map(([s]) => fragment(` HTTP/1.1" ${s} `))),
   table: weightsOf(rows),
 });
 const standardStatus = statusCatalog(STANDARD_STATUS);
@@ -125,17 +131,35 @@ const methodTable = weightsOf(METHODS);
 const pathTable = weightsOf(PATHS);
 const scannerPathTable = weightsOf(SCANNER_PATHS);
 const methodNames = METHODS.map(([m]) => m);
-const requests = pairs(methodNames, PATHS.map(([p]) => p), (m, p) => ` "${m} ${p}`);
-const scannerRequests = pairs(methodNames, SCANNER_PATHS.map(([p]) => p), (m, p) => ` "${m} ${p}`);
-const searchWords = SEARCH_WORDS.map((w) => fragment(w));
+const requests = ids(pairs(methodNames, PATHS.map(([p]) => p), (m, p) => ` "${m} ${p}`));
+const scannerRequests = ids(pairs(methodNames, SCANNER_PATHS.map(([p]) => p), (m, p) => ` "${m} ${p}`));
+const searchWords = ids(SEARCH_WORDS.map((w) => fragment(w)));
 const referrerTable = weightsOf(REFERRERS);
 const agentTable = weightsOf(AGENTS);
 const scannerAgentTable = weightsOf(SCANNER_AGENTS);
 const referrerNames = REFERRERS.map(([r]) => r);
-const refererAgents = pairs(referrerNames, AGENTS.map(([a]) => a), (r, a) => ` "${r}" "${a}"\n`);
-const scannerRefererAgents = pairs(referrerNames, SCANNER_AGENTS.map(([a]) => a), (r, a) => ` "${r}" "${a}"\n`);
+const refererAgents = ids(pairs(referrerNames, AGENTS.map(([a]) => a), (r, a) => ` "${r}" "${a}"\n`));
+const scannerRefererAgents = ids(pairs(referrerNames, SCANNER_AGENTS.map(([a]) => a), (r, a) => ` "${r}" "${a}"\n`));
 const pathHasQuery = PATHS.map(([p]) => p.endsWith("="));
 const searchPath = PATHS.findIndex(([p]) => p.startsWith("/search"));
+
+const fragmentStart = new Int32Array(catalog.length);
+const fragmentEnd = new Int32Array(catalog.length);
+const fragmentBytes = new Int32Array(catalog.length);
+const WORDS = (() => {
+  const words = new Float64Array(catalog.reduce((n, f) => n + f.words.length, 0));
+  let at = 0;
+  catalog.forEach((f, k) => {
+    words.set(f.words, at);
+    fragmentStart[k] = at;
+    at += f.words.length;
+    fragmentEnd[k] = at;
+    fragmentBytes[k] = f.length;
+  });
+  return words;
+})();
+/** A segment that is a number (written in decimal) rather than a fragment. */
+const NUMBER = -1;
 
 const U32 = 4294967296;
 
@@ -163,8 +187,11 @@ export class LineGenerator {
   private readonly seedHash: number;
   // "dd/Mon/yyyy:HH:MM:SS +0000]" (27 bytes) in place: a new second only
   // rewrites the seconds digits; the whole text is rendered once a minute.
-  private readonly time = fragment("01/Jan/1970:00:00:00 +0000]");
-  private readonly timeText = new Uint8Array(this.time.words.buffer);
+  private readonly words = WORDS.slice();
+  private readonly timeText = new Uint8Array(this.words.buffer, fragmentStart[TIME]! * 8, fragmentBytes[TIME]!);
+  // One line's segments (fragment ids, or NUMBER for the next of `numbers`).
+  private readonly segments = new Int32Array(8);
+  private readonly numbers = new Float64Array(2);
   private timeSecond = Number.NaN;
   private viewed: Uint8Array | null = null;
   private view: DataView = new DataView(new ArrayBuffer(0));
@@ -217,6 +244,9 @@ export class LineGenerator {
     const nScannerPaths = SCANNER_PATHS.length;
     const nAgents = AGENTS.length;
     const nScannerAgents = SCANNER_AGENTS.length;
+    const words = this.words;
+    const segments = this.segments;
+    const numbers = this.numbers;
     let pos = 0;
     let i = from;
     while (i < to && pos <= limit) {
@@ -229,38 +259,61 @@ export class LineGenerator {
 
       const uClient = h1 & 0xffff;
       const suspicious = uClient < SUSPICIOUS_BELOW;
-      pos = put(view, pos, clientBytes[clientTable[uClient]!]!);
-
       if (i === nextSecondAt) {
         second++;
         nextSecondAt += linesPerSecond;
       }
       if (second !== this.timeSecond) this.renderTime(second);
-      pos = put(view, pos, this.time);
+      segments[0] = clientFragments[clientTable[uClient]!]!;
+      segments[1] = TIME;
+      let n = 2;
+      let q = 0;
 
       const method = methodTable[h2 & 0xfff]!;
       const uExtra = h3 >>> 16;
       // A suspicious client scans for admin pages most of the time.
       if (suspicious && uExtra < SCANNER_PATH_SHARE * 65536) {
-        pos = put(view, pos, scannerRequests[method * nScannerPaths + scannerPathTable[(h2 >>> 12) & 0xfff]!]!);
+        segments[n++] = scannerRequests[method * nScannerPaths + scannerPathTable[(h2 >>> 12) & 0xfff]!]!;
       } else {
         const path = pathTable[(h2 >>> 12) & 0xfff]!;
-        pos = put(view, pos, requests[method * nPaths + path]!);
+        segments[n++] = requests[method * nPaths + path]!;
         if (pathHasQuery[path]) {
-          if (path === searchPath) pos = put(view, pos, searchWords[uExtra % searchWords.length]!);
-          else pos = writeInt(buf, pos, 1 + (uExtra % 9999));
+          if (path === searchPath) {
+            segments[n++] = searchWords[uExtra % searchWords.length]!;
+          } else {
+            segments[n++] = NUMBER;
+            numbers[q++] = 1 + (uExtra % 9999);
+          }
         }
       }
 
       const statusTable = suspicious ? suspiciousStatus : standardStatus;
       const status = statusTable.table[h1 >>> 20]!;
-      pos = put(view, pos, statusTable.bytes[status]!);
-      pos = writeInt(buf, pos, statusTable.bytesLow[status]! + ((((h3 & 0xffff) * statusTable.bytesSpan[status]!) / 65536) | 0));
+      segments[n++] = statusTable.fragments[status]!;
+      segments[n++] = NUMBER;
+      numbers[q] = statusTable.bytesLow[status]! + ((((h3 & 0xffff) * statusTable.bytesSpan[status]!) / 65536) | 0);
 
       const referrer = referrerTable[h4 & 0xfff]!;
-      pos = suspicious
-        ? put(view, pos, scannerRefererAgents[referrer * nScannerAgents + scannerAgentTable[(h4 >>> 12) & 0xfff]!]!)
-        : put(view, pos, refererAgents[referrer * nAgents + agentTable[(h4 >>> 12) & 0xfff]!]!);
+      segments[n++] = suspicious
+        ? scannerRefererAgents[referrer * nScannerAgents + scannerAgentTable[(h4 >>> 12) & 0xfff]!]!
+        : refererAgents[referrer * nAgents + agentTable[(h4 >>> 12) & 0xfff]!]!;
+
+      // Fragments are whole 8-byte words (the padding is overwritten by what follows).
+      q = 0;
+      for (let k = 0; k < n; k++) {
+        const f = segments[k]!;
+        if (f === NUMBER) {
+          pos = writeInt(buf, pos, numbers[q++]!);
+          continue;
+        }
+        const end = fragmentEnd[f]!;
+        let at = pos;
+        for (let w = fragmentStart[f]!; w < end; w++) {
+          view.setFloat64(at, words[w]!, true);
+          at += 8;
+        }
+        pos += fragmentBytes[f]!;
+      }
       i++;
     }
     this.next = i;
@@ -272,11 +325,6 @@ function pad2(n: number): string {
   return n < 10 ? `0${n}` : `${n}`;
 }
 
-function put(view: DataView, pos: number, f: Fragment): number {
-  const words = f.words;
-  for (let k = 0; k < words.length; k++) view.setFloat64(pos + k * 8, words[k]!, true);
-  return pos + f.length;
-}
 
 /** Writes a non-negative integer below 2^31 in decimal (int32 arithmetic only). */
 function writeInt(buf: Uint8Array, pos: number, value: number): number {

@@ -186,6 +186,8 @@ export class LogCounter {
   private readonly requestMemo = new KeyCache(4096, 96);
   readonly malformedSamples: MalformedSample[] = [];
   private currentMinute = Number.NaN;
+  /** The second of the last line counted (its minute is currentMinute). */
+  private countedSecond = Number.NaN;
   private viewed: Uint8Array | null = null;
   private view: DataView = new DataView(new ArrayBuffer(0));
   private currentMinuteCount = 0;
@@ -353,15 +355,21 @@ export class LogCounter {
     this.requests++;
     this.bytesServed += bytes;
     this.status[status]!++;
-    if (time < this.firstTime) this.firstTime = time;
-    if (time > this.lastTime) this.lastTime = time;
-    const minute = Math.floor(time / 60);
-    if (minute === this.currentMinute) {
+    if (time === this.countedSecond) {
+      // Most lines share their second with the line before: nothing else to check.
       this.currentMinuteCount++;
     } else {
-      this.flushMinute();
-      this.currentMinute = minute;
-      this.currentMinuteCount = 1;
+      this.countedSecond = time;
+      if (time < this.firstTime) this.firstTime = time;
+      if (time > this.lastTime) this.lastTime = time;
+      const minute = Math.floor(time / 60);
+      if (minute === this.currentMinute) {
+        this.currentMinuteCount++;
+      } else {
+        this.flushMinute();
+        this.currentMinute = minute;
+        this.currentMinuteCount = 1;
+      }
     }
     const c = client * CLIENT_COLUMNS;
     const cv = this.clients.values;

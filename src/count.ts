@@ -32,6 +32,16 @@ export interface TimeWindow {
   until?: number;
 }
 
+/** The time of epoch second 0 as parseTime reads it, padded to the 28 bytes it compares. */
+const EPOCH_TIME_TEXT = new TextEncoder().encode('01/Jan/1970:00:00:00 +0000] "').slice(0, 28);
+
+/** Slots of LogCounter.wideNumbers. */
+const COUNTED_SECOND = 0; // the second of the last line counted (its minute is CURRENT_MINUTE)
+const FIRST_TIME = 1;
+const LAST_TIME = 2;
+const CURRENT_MINUTE = 3;
+const BYTES_SERVED = 4;
+
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** Month index 0..11 of the three bytes "Jan".."Dec", or -1. */
@@ -140,13 +150,20 @@ function parseLogClock(buf: Uint8Array, p: number): number {
 }
 
 /**
- * Epoch seconds (UTC) of "dd/Mon/yyyy:HH:MM:SS +zzzz" at buf[p..p+26), or -1
- * when the text is not a real date in that exact shape.
+ * What the time parsers return for text that is not a time. Not -1: that is
+ * a real time (31/Dec/1969:23:59:59 +0000); no time from year 0 to 9999 is
+ * this far from 1970.
+ */
+export const NO_TIME = Number.MIN_SAFE_INTEGER;
+
+/**
+ * Epoch seconds (UTC) of "dd/Mon/yyyy:HH:MM:SS +zzzz" at buf[p..p+26), or
+ * NO_TIME when the text is not a real date in that exact shape.
  */
 export function parseLogTime(buf: Uint8Array, p: number): number {
   const day = parseLogDay(buf, p);
   const clock = parseLogClock(buf, p + 11);
-  return day === -1 || clock < 0 ? -1 : day + clock;
+  return day === -1 || clock < 0 ? NO_TIME : day + clock;
 }
 
 /** "minimal": clients, statuses, bytes and minutes only (what the C yardstick counts), for speed comparisons. */
@@ -169,9 +186,10 @@ export class LogCounter {
   common = 0;
   outOfWindow = 0;
   requests = 0;
-  bytesServed = 0;
-  firstTime = Number.POSITIVE_INFINITY;
-  lastTime = Number.NEGATIVE_INFINITY;
+  // Numbers that are NaN, infinite or beyond int32 live in a Float64Array: a
+  // field that starts as one type and turns into another makes every new
+  // counter (one per task) leave the optimised code and recompile it.
+  private readonly wideNumbers = new Float64Array([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN, 0]);
   readonly status = new Float64Array(1000);
   readonly clients = new KeyTable(CLIENT_COLUMNS);
   // Fewer lookups per line: one key for "METHOD PATH" (the request up to the
@@ -185,10 +203,7 @@ export class LogCounter {
   private readonly prefixMemo = new KeyCache(4096, 48);
   private readonly requestMemo = new KeyCache(4096, 96);
   readonly malformedSamples: MalformedSample[] = [];
-  private currentMinute = Number.NaN;
-  /** The second of the last line counted (its minute is currentMinute). */
-  private countedSecond = Number.NaN;
-  private viewed: Uint8Array | null = null;
+  private viewed: Uint8Array = new Uint8Array(0);
   private view: DataView = new DataView(new ArrayBuffer(0));
   private currentMinuteCount = 0;
   private readonly since: number;
@@ -249,16 +264,18 @@ export class LogCounter {
     }
   }
 
-  private cachedDayStart = -1;
-  private readonly lastTimeWords = new Int32Array(7);
-  private lastTimeValue = -1;
+  // Seeded with a real time, so that matching the remembered words always
+  // gives the right answer (all-zero words would have matched a line of NULs).
+  private cachedDayStart = 0;
+  private readonly lastTimeWords = new Int32Array(EPOCH_TIME_TEXT.slice().buffer);
+  private lastTimeValue = 0;
 
   /**
    * Epoch seconds (UTC) of 'dd/Mon/yyyy:HH:MM:SS +zzzz] "' at p (29 bytes,
-   * in bounds), or -1 when that is not what is there.
+   * in bounds), or NO_TIME when that is not what is there.
    */
   private parseTime(buf: Uint8Array, p: number): number {
-    if (buf[p + 28] !== QUOTE) return -1;
+    if (buf[p + 28] !== QUOTE) return NO_TIME;
     // Most lines share their second with the line before: compare bytes
     // 0..27 as int32 words against the last time parsed.
     const view = this.view;
@@ -273,7 +290,7 @@ export class LogCounter {
     if (w0 === last[0] && w1 === last[1] && w2 === last[2] && w3 === last[3] && w4 === last[4] && w5 === last[5] && w6 === last[6]) {
       return this.lastTimeValue;
     }
-    if (buf[p + 26] !== 93 || buf[p + 27] !== SPACE) return -1;
+    if (buf[p + 26] !== 93 || buf[p + 27] !== SPACE) return NO_TIME;
     // The day changes rarely too: bytes 0-10 "dd/Mon/yyyy" and 21-25 the zone.
     let dayStart = this.cachedDayStart;
     const sameDay =
@@ -281,10 +298,10 @@ export class LogCounter {
       w5 >>> 8 === last[5]! >>> 8 && (w6 & 0xffff) === (last[6]! & 0xffff);
     if (!sameDay) {
       dayStart = parseLogDay(buf, p);
-      if (dayStart === -1) return -1;
+      if (dayStart === -1) return NO_TIME;
     }
     const clock = parseLogClock(buf, p + 11);
-    if (clock < 0) return -1;
+    if (clock < 0) return NO_TIME;
     // Remembered only for a whole valid time, so day and words always agree.
     this.cachedDayStart = dayStart;
     last[0] = w0;
@@ -316,7 +333,7 @@ export class LogCounter {
     const t = s + this.prefixMemo.lengths[pre]!;
     if (t + 29 > e) return this.parseSlow(buf, s, e);
     const time = this.parseTime(buf, t);
-    if (time === -1 || time < this.since || time >= this.until) return this.parseSlow(buf, s, e);
+    if (time === NO_TIME || time < this.since || time >= this.until) return this.parseSlow(buf, s, e);
     const requestStart = t + 29;
     if (requestStart + 16 > e) return this.parseSlow(buf, s, e);
     const req = this.requestMemo.find(view, requestStart, e);
@@ -352,22 +369,23 @@ export class LogCounter {
   }
 
   private countValid(time: number, status: number, bytes: number, client: number, request: number, tail: number): void {
+    const wide = this.wideNumbers;
     this.requests++;
-    this.bytesServed += bytes;
+    wide[BYTES_SERVED]! += bytes;
     this.status[status]!++;
-    if (time === this.countedSecond) {
+    if (time === wide[COUNTED_SECOND]) {
       // Most lines share their second with the line before: nothing else to check.
       this.currentMinuteCount++;
     } else {
-      this.countedSecond = time;
-      if (time < this.firstTime) this.firstTime = time;
-      if (time > this.lastTime) this.lastTime = time;
+      wide[COUNTED_SECOND] = time;
+      if (time < wide[FIRST_TIME]!) wide[FIRST_TIME] = time;
+      if (time > wide[LAST_TIME]!) wide[LAST_TIME] = time;
       const minute = Math.floor(time / 60);
-      if (minute === this.currentMinute) {
+      if (minute === wide[CURRENT_MINUTE]) {
         this.currentMinuteCount++;
       } else {
         this.flushMinute();
-        this.currentMinute = minute;
+        wide[CURRENT_MINUTE] = minute;
         this.currentMinuteCount = 1;
       }
     }
@@ -437,7 +455,7 @@ export class LogCounter {
     // [dd/Mon/yyyy:HH:MM:SS +zzzz] "
     if (p + 30 > e || buf[p] !== 91 || buf[p + 27] !== 93 || buf[p + 28] !== SPACE || buf[p + 29] !== QUOTE) return false;
     const time = this.parseTime(buf, p + 1);
-    if (time === -1) return false;
+    if (time === NO_TIME) return false;
     const prefixEnd = p + 1;
     const requestStart = p + 30;
     const requestEnd = closingQuote(buf, requestStart, e);
@@ -495,7 +513,8 @@ export class LogCounter {
 
   private flushMinute(): void {
     if (this.currentMinuteCount > 0) {
-      this.minutes.set(this.currentMinute, (this.minutes.get(this.currentMinute) ?? 0) + this.currentMinuteCount);
+      const minute = this.wideNumbers[CURRENT_MINUTE]!;
+      this.minutes.set(minute, (this.minutes.get(minute) ?? 0) + this.currentMinuteCount);
     }
     this.currentMinuteCount = 0;
   }
@@ -539,7 +558,7 @@ export class LogCounter {
         outOfWindow: this.outOfWindow,
       },
       requests: this.requests,
-      bytes: this.bytesServed,
+      bytes: this.wideNumbers[BYTES_SERVED]!,
       status,
       clients: this.clients.entries() as CountsPartial["clients"],
       methods: rows(methods),
@@ -548,8 +567,8 @@ export class LogCounter {
       referrers: rows(referrers),
       agents: rows(agents),
       minutes: [...this.minutes].sort((a, b) => a[0] - b[0]),
-      firstTime: this.requests > 0 ? this.firstTime : null,
-      lastTime: this.requests > 0 ? this.lastTime : null,
+      firstTime: this.requests > 0 ? this.wideNumbers[FIRST_TIME]! : null,
+      lastTime: this.requests > 0 ? this.wideNumbers[LAST_TIME]! : null,
       malformedSamples: this.malformedSamples,
     };
   }

@@ -192,8 +192,11 @@ export class LineGenerator {
   // One line's segments (fragment ids, or NUMBER for the next of `numbers`).
   private readonly segments = new Int32Array(8);
   private readonly numbers = new Float64Array(2);
-  private timeSecond = Number.NaN;
-  private viewed: Uint8Array | null = null;
+  // An int from the start (with a flag for "nothing rendered yet"): a NaN
+  // here made each new generator's first line leave the optimised code.
+  private timeSecond = 0;
+  private timeRendered = false;
+  private viewed: Uint8Array = new Uint8Array(0);
   private view: DataView = new DataView(new ArrayBuffer(0));
   /** First line not yet written by the last fill(). */
   next = 0;
@@ -208,7 +211,7 @@ export class LineGenerator {
   private renderTime(second: number): void {
     const text = this.timeText;
     const ss = (text[18]! - 48) * 10 + (text[19]! - 48);
-    if (second === this.timeSecond + 1 && ss < 59) {
+    if (second === this.timeSecond + 1 && ss < 59 && this.timeRendered) {
       const next = ss + 1;
       text[18] = 48 + ((next / 10) | 0);
       text[19] = 48 + (next % 10);
@@ -218,6 +221,7 @@ export class LineGenerator {
       text.set(encoder.encode(full));
     }
     this.timeSecond = second;
+    this.timeRendered = true;
   }
 
   /**
@@ -240,6 +244,7 @@ export class LineGenerator {
     // The line that starts the next second, so the second is a compare, not a division.
     let second = startEpoch + Math.floor(from / linesPerSecond);
     let nextSecondAt = (second - startEpoch + 1) * linesPerSecond;
+    if (!this.timeRendered) this.renderTime(second);
     const nPaths = PATHS.length;
     const nScannerPaths = SCANNER_PATHS.length;
     const nAgents = AGENTS.length;

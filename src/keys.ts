@@ -80,7 +80,7 @@ export class KeyTable {
   private aligned = new Uint8Array(4096);
   private alignedWords = new Int32Array(this.aligned.buffer);
   private alignedUsed = 0;
-  private wordsOf: Uint8Array | null = null;
+  private wordsOf: Uint8Array = new Uint8Array(0);
   private bufWords: Int32Array<ArrayBufferLike> = new Int32Array(0);
 
   constructor(
@@ -341,8 +341,11 @@ export class KeyCache {
   lengths: Int32Array;
   payloads: Int32Array;
   private keyWords: Int32Array;
-  private readonly slots: Int32Array;
-  private readonly mask: number;
+  // Slots grow with the entries (four per entry): a lookup lands on
+  // a random slot, and a table sized for 4,096 entries spread a handful of
+  // keys over 32 KiB, a cache miss per lookup.
+  private slots: Int32Array;
+  private mask: number;
   private arena: Uint8Array;
   private arenaView: DataView;
   private size = 0;
@@ -351,12 +354,12 @@ export class KeyCache {
     private readonly maxEntries = 4096,
     readonly maxKeyBytes = 64,
   ) {
-    let cap = 16;
-    while (cap < maxEntries * 2) cap *= 2;
-    this.slots = new Int32Array(cap);
-    this.mask = cap - 1;
     // Entry storage starts small (a counter is made per task) and doubles up to maxEntries.
     const first = Math.min(maxEntries, 64);
+    let cap = 16;
+    while (cap < first * 4) cap *= 2;
+    this.slots = new Int32Array(cap);
+    this.mask = cap - 1;
     this.lengths = new Int32Array(first);
     this.payloads = new Int32Array(first);
     this.keyWords = new Int32Array(first * MEMO_WORDS);
@@ -375,6 +378,28 @@ export class KeyCache {
     this.keyWords = grown(this.keyWords, new Int32Array(cap * MEMO_WORDS));
     this.arena = grown(this.arena, new Uint8Array(cap * this.maxKeyBytes));
     this.arenaView = viewOf(this.arena);
+    this.rehash(cap * 4);
+  }
+
+  /** Spreads the entries over `cap` slots (a power of two). */
+  private rehash(cap: number): void {
+    const slots = new Int32Array(cap);
+    const mask = cap - 1;
+    const words = this.keyWords;
+    for (let id = 0; id < this.size; id++) {
+      const k = id * MEMO_WORDS;
+      let slot = memoHash(words[k]!, words[k + 1]!, words[k + 2]!, words[k + 3]!) & mask;
+      // As in add(): an entry that find() would not reach is left out.
+      for (let probe = 0; probe < CACHE_PROBES; probe++) {
+        if (slots[slot] === 0) {
+          slots[slot] = id + 1;
+          break;
+        }
+        slot = (slot + 1) & mask;
+      }
+    }
+    this.slots = slots;
+    this.mask = mask;
   }
 
   /** The entry whose key equals the bytes at `start` (ending at or before `limit`), or -1; start + 16 must be in bounds. */
@@ -385,7 +410,10 @@ export class KeyCache {
     const w3 = view.getInt32(start + 12, true);
     const words = this.keyWords;
     const slots = this.slots;
-    let slot = memoHash(w0, w1, w2, w3) & this.mask;
+    // Read before the loop: a field first read in a rarely taken branch is
+    // unprofiled there, and each later visit left the optimised code.
+    const mask = this.mask;
+    let slot = memoHash(w0, w1, w2, w3) & mask;
     for (let probe = 0; probe < CACHE_PROBES; probe++) {
       const entry = slots[slot]!;
       if (entry === 0) return -1;
@@ -395,7 +423,7 @@ export class KeyCache {
         const len = this.lengths[id]!;
         if (start + len <= limit && (len <= 16 || this.restEqual(id, view, start, len))) return id;
       }
-      slot = (slot + 1) & this.mask;
+      slot = (slot + 1) & mask;
     }
     return -1;
   }
@@ -420,6 +448,7 @@ export class KeyCache {
       this.slots.fill(0);
       this.size = 0;
     }
+    if (this.size === this.lengths.length) this.grow();
     const w0 = view.getInt32(start, true);
     const w1 = view.getInt32(start + 4, true);
     const w2 = view.getInt32(start + 8, true);
@@ -428,7 +457,6 @@ export class KeyCache {
     for (let probe = 0; probe < CACHE_PROBES; probe++) {
       if (this.slots[slot] === 0) {
         const id = this.size++;
-        if (id === this.lengths.length) this.grow();
         const k = id * MEMO_WORDS;
         this.keyWords[k] = w0;
         this.keyWords[k + 1] = w1;
@@ -445,8 +473,15 @@ export class KeyCache {
   }
 }
 
+/**
+ * Hash of a memo key's four words. Ends with a full avalanche: a slot is
+ * taken from the low bits, and without it a small table saw keys that differ
+ * only in a word's top byte land in one cluster, past the probe limit.
+ */
 function memoHash(w0: number, w1: number, w2: number, w3: number): number {
   let h = Math.imul(w0, 0x9e3779b1) ^ Math.imul(w1, 0x85ebca6b);
   h = (h ^ (h >>> 15)) + (Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f));
-  return h ^ (h >>> 16);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  return h ^ (h >>> 13);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { LogCounter, parseLogTime } from "../src/count.ts";
+import { LogCounter, NO_TIME, parseLogTime } from "../src/count.ts";
 import { LineAssembler } from "../src/input.ts";
 import type { CountsPartial } from "../src/partial.ts";
 import { binary, type OracleCounts, oracleCount, sorted, toMap } from "./oracle.ts";
@@ -189,6 +189,16 @@ describe("parser", () => {
     expect(c.lastTime).toBe(Date.UTC(2026, 10, 27, 10, 0, 1) / 1000);
   });
 
+  test("a line one second before 1970 is a real time, and a time made of NUL bytes is none", () => {
+    const at = (t: string) => `1.2.3.4 - - [${t}] "GET / HTTP/1.1" 200 9\n`;
+    const text = at("31/Dec/1969:23:59:59 +0000") + at("\0".repeat(26)) + at("01/Jan/1970:00:00:00 +0000");
+    const c = countText(text).toCounts();
+    expect(c.lines).toMatchObject({ valid: 2, malformed: 1 });
+    expect([c.firstTime, c.lastTime]).toEqual([-1, 0]);
+    // The very first line of a counter, before any time was remembered.
+    expect(countText(at("\0".repeat(26))).toCounts().lines).toMatchObject({ valid: 0, malformed: 1 });
+  });
+
   test("the time window keeps since <= t < until, comparing in UTC", () => {
     const at = (t: string) => `1.2.3.4 - - [${t}] "GET / HTTP/1.1" 200 9\n`;
     const text = at("27/Nov/2026:10:00:00 +0000") + at("27/Nov/2026:11:59:59 +0100") + at("27/Nov/2026:11:00:00 +0000") + at("27/Nov/2026:12:00:00 +0100");
@@ -206,6 +216,7 @@ describe("parseLogTime", () => {
   const cases: Array<[string, number]> = [
     ["27/Nov/2026:20:21:04 +0000", Date.UTC(2026, 10, 27, 20, 21, 4)],
     ["01/Jan/1970:00:00:00 +0000", 0],
+    ["31/Dec/1969:23:59:59 +0000", -1000],
     ["27/Nov/2026:20:21:04 +0530", Date.UTC(2026, 10, 27, 14, 51, 4)],
     ["27/Nov/2026:20:21:04 -0800", Date.UTC(2026, 10, 28, 4, 21, 4)],
     ["29/Feb/2000:12:00:00 +0000", Date.UTC(2000, 1, 29, 12)],
@@ -217,7 +228,7 @@ describe("parseLogTime", () => {
   });
   test.each(["29/Feb/1900:00:00:00 +0000", "00/Jan/2026:00:00:00 +0000", "10/jan/2026:00:00:00 +0000", "10/Jan/2026:00:60:00 +0000"])(
     "rejects %s",
-    (text) => expect(parseLogTime(enc.encode(text), 0)).toBe(-1),
+    (text) => expect(parseLogTime(enc.encode(text), 0)).toBe(NO_TIME),
   );
 });
 

@@ -2,7 +2,7 @@
 // Common or Combined Log Format entry (the rules of test/fixtures/README.md),
 // and count it. Works on bytes only: no per-line string, no regex.
 
-import { KeyCache, KeyTable, viewOf } from "./keys.ts";
+import { KeyCache, KeyTable, memoFind, tableFind, viewOf } from "./keys.ts";
 import { PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "./partial.ts";
 
 /** Client counter columns. */
@@ -34,6 +34,51 @@ export interface TimeWindow {
 
 /** The time of epoch second 0 as parseTime reads it, padded to the 28 bytes it compares. */
 const EPOCH_TIME_TEXT = new TextEncoder().encode('01/Jan/1970:00:00:00 +0000] "').slice(0, 28);
+
+/** What parseSlow found a line to be. */
+type Verdict = 0 | 1 | 2;
+const MALFORMED = 0;
+const VALID = 1;
+const OUT_OF_WINDOW = 2;
+
+/** Slots of LogCounter.parsed: a line's fields, handed over without an allocation. */
+const PARSED_STATUS = 0;
+const PARSED_BYTES = 1;
+const PARSED_TIME = 2;
+const PARSED_CLIENT = 3;
+const PARSED_REQUEST = 4;
+const PARSED_TAIL = 5;
+
+/**
+ * ' ddd ' and the bytes served (digits or '-') after the request's closing
+ * quote at q: the position after them, or -1. Status and bytes go to
+ * parsed[PARSED_STATUS] and parsed[PARSED_BYTES].
+ */
+function readStatusAndBytes(buf: Uint8Array, q: number, e: number, parsed: Float64Array): number {
+  let p = q + 1;
+  if (p + 6 > e || buf[p] !== SPACE || buf[p + 4] !== SPACE) return -1;
+  const d0 = buf[p + 1]! - 48;
+  const d1 = buf[p + 2]! - 48;
+  const d2 = buf[p + 3]! - 48;
+  if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return -1;
+  p += 5;
+  let bytes = 0;
+  if (buf[p] === 45) {
+    p++;
+  } else {
+    const digitsStart = p;
+    while (p < e) {
+      const d = buf[p]! - 48;
+      if (d < 0 || d > 9) break;
+      bytes = bytes * 10 + d;
+      p++;
+    }
+    if (p === digitsStart) return -1;
+  }
+  parsed[PARSED_STATUS] = d0 * 100 + d1 * 10 + d2;
+  parsed[PARSED_BYTES] = bytes;
+  return p;
+}
 
 /** Slots of LogCounter.wideNumbers. */
 const COUNTED_SECOND = 0; // the second of the last line counted (its minute is CURRENT_MINUTE)
@@ -198,13 +243,16 @@ export class LogCounter {
   readonly requestKeys = new KeyTable(2);
   readonly tails = new KeyTable(1);
   readonly minutes = new Map<number, number>();
-  // Fast-path memos (see parseAndCount): "host ident user [" -> client id,
+  // Fast-path memos (see countBlock): "host ident user [" -> client id,
   // and "METHOD PATH" (followed by ' ' or '?') -> request key id.
   private readonly prefixMemo = new KeyCache(4096, 48);
   private readonly requestMemo = new KeyCache(4096, 96);
   readonly malformedSamples: MalformedSample[] = [];
   private viewed: Uint8Array = new Uint8Array(0);
   private view: DataView = new DataView(new ArrayBuffer(0));
+  /** The viewed buffer's whole ArrayBuffer as int32 words (for aligned key comparison). */
+  private bufWords: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  private readonly parsed = new Float64Array(6);
   private currentMinuteCount = 0;
   private readonly since: number;
   private readonly until: number;
@@ -228,7 +276,22 @@ export class LogCounter {
     if (buf !== this.viewed) {
       this.viewed = buf;
       this.view = viewOf(buf);
+      this.bufWords = new Int32Array(buf.buffer, 0, buf.buffer.byteLength >> 2);
     }
+    // One loop holds the whole fast path, with what it reads in locals: a
+    // method call per step cost more instructions (frame, checks on `this`
+    // and its arrays) than the step itself (valgrind: ~3,000 instructions a
+    // line before). Tables are read through their objects, as the slow path
+    // may replace their arrays when they grow.
+    const view = this.view;
+    const bufWords = this.bufWords;
+    const prefixMemo = this.prefixMemo;
+    const requestMemo = this.requestMemo;
+    const tails = this.tails;
+    const lastWords = this.lastTimeWords;
+    const since = this.since;
+    const until = this.until;
+    const parsed = this.parsed;
     let p = start;
     while (p < end && p < startLimit) {
       let lineEnd = buf.indexOf(LF, p);
@@ -237,11 +300,135 @@ export class LogCounter {
         lineEnd = end;
       }
       this.linesRead++;
-      const e = lineEnd > p && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
-      if (!this.parseAndCount(buf, p, e)) this.noteMalformed(buf, p, e, origin + p);
+      const s = p;
+      const e = lineEnd > s && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
       p = lineEnd + 1;
+      let fastPath = false;
+      let time = 0;
+      let status = 0;
+      let bytes = 0;
+      let client = 0;
+      let request = 0;
+      let tail = -1;
+      // The fast path handles the usual shape without scanning for token
+      // ends: a line starting with a memoised "host ident user [" parses as
+      // the line that created the memo did, and so does a request starting
+      // with a memoised "METHOD PATH" followed by ' ' or '?'; a known tail was
+      // validated when first seen. Anything else, and any line out of the
+      // time window, breaks out to parseSlow, which checks every rule and
+      // fills the memos. Nothing is counted before the whole line is known
+      // to be valid, so a fast path that gives up leaves no trace.
+      fast: {
+        if (s + 16 > e) break fast;
+        const pre = memoFind(prefixMemo, view, s, e);
+        if (pre < 0) break fast;
+        const t = s + prefixMemo.lengths[pre]!;
+        if (t + 29 > e) break fast;
+        // Most lines share their second with the line before: bytes 0..27
+        // of the time as int32 words against the last time parsed.
+        if (
+          view.getInt32(t, true) === lastWords[0] && view.getInt32(t + 4, true) === lastWords[1] &&
+          view.getInt32(t + 8, true) === lastWords[2] && view.getInt32(t + 12, true) === lastWords[3] &&
+          view.getInt32(t + 16, true) === lastWords[4] && view.getInt32(t + 20, true) === lastWords[5] &&
+          view.getInt32(t + 24, true) === lastWords[6] && buf[t + 28] === QUOTE
+        ) {
+          time = this.lastTimeValue;
+        } else {
+          time = this.parseTime(buf, t);
+          if (time === NO_TIME) break fast;
+        }
+        if (time < since || time >= until) break fast;
+        const requestStart = t + 29;
+        if (requestStart + 16 > e) break fast;
+        const req = memoFind(requestMemo, view, requestStart, e);
+        if (req < 0) break fast;
+        let q = requestStart + requestMemo.lengths[req]!;
+        const after = buf[q];
+        if (after === SPACE && q + 10 <= e && view.getInt32(q + 1, true) === HTTP && isVersion(view.getInt32(q + 5, true)) && buf[q + 9] === QUOTE) {
+          q += 9;
+        } else {
+          if (after !== SPACE && after !== QUESTION) break fast;
+          // The rest of the request (query, protocol): no escapes expected.
+          for (q++; q < e; q++) {
+            const c = buf[q]!;
+            if (c === QUOTE) break;
+            if (c === BACKSLASH) break fast;
+          }
+        }
+        q = readStatusAndBytes(buf, q, e, parsed);
+        if (q < 0) break fast;
+        if (q !== e) {
+          if (buf[q] !== SPACE || buf[q + 1] !== QUOTE || buf[e - 1] !== QUOTE || q + 2 > e - 1) break fast;
+          tail = tableFind(tails, buf, view, bufWords, q + 2, e - 1);
+          if (tail < 0) break fast;
+          this.combined++;
+        } else {
+          this.common++;
+        }
+        status = parsed[PARSED_STATUS]!;
+        bytes = parsed[PARSED_BYTES]!;
+        client = prefixMemo.payloads[pre]!;
+        request = requestMemo.payloads[req]!;
+        fastPath = true;
+      }
+      if (!fastPath) {
+        const verdict = this.parseSlow(buf, s, e);
+        if (verdict !== VALID) {
+          if (verdict === MALFORMED) this.noteMalformed(buf, s, e, origin + s);
+          continue;
+        }
+        time = parsed[PARSED_TIME]!;
+        status = parsed[PARSED_STATUS]!;
+        bytes = parsed[PARSED_BYTES]!;
+        client = parsed[PARSED_CLIENT]!;
+        request = parsed[PARSED_REQUEST]!;
+        tail = parsed[PARSED_TAIL]!;
+      }
+
+      // Count the valid line, in window.
+      const wide = this.wideNumbers;
+      this.requests++;
+      wide[BYTES_SERVED]! += bytes;
+      this.status[status]!++;
+      // Most lines share their second with the line before: nothing else to check.
+      if (time === wide[COUNTED_SECOND]) this.currentMinuteCount++;
+      else this.countNewSecond(time);
+      const c = client * CLIENT_COLUMNS;
+      const cv = this.clients.values;
+      cv[c + CLIENT_REQUESTS]!++;
+      cv[c + CLIENT_BYTES]! += bytes;
+      if (status >= 400) {
+        if (status < 500) {
+          cv[c + CLIENT_4XX]!++;
+          if (status === 404) cv[c + CLIENT_404]!++;
+        } else if (status < 600) {
+          cv[c + CLIENT_5XX]!++;
+        }
+      }
+      if (!this.full) continue;
+      const r = request * 2;
+      const rv = this.requestKeys.values;
+      rv[r]!++;
+      if (status === 404) rv[r + 1]!++;
+      if (tail >= 0) this.tails.values[tail]!++;
     }
     return p > end ? end : p;
+  }
+
+  /** Time bookkeeping for a counted line whose second differs from the last one counted. */
+  private countNewSecond(time: number): void {
+    const wide = this.wideNumbers;
+    wide[COUNTED_SECOND] = time;
+    if (time < wide[FIRST_TIME]!) wide[FIRST_TIME] = time;
+    if (time > wide[LAST_TIME]!) wide[LAST_TIME] = time;
+    const minute = Math.floor(time / 60);
+    if (minute === wide[CURRENT_MINUTE]) {
+      this.currentMinuteCount++;
+    } else {
+      this.flushMinute();
+      wide[CURRENT_MINUTE] = minute;
+      this.currentMinuteCount = 1;
+    }
   }
 
   /** A line too long to hold in memory: counted as malformed from its first bytes. */
@@ -316,150 +503,27 @@ export class LogCounter {
   }
 
   /**
-   * Validates and counts one line. The fast path handles the usual shape
-   * without scanning for token ends: a line starting with a memoised
-   * "host ident user [" parses as the line that created the memo did, and so
-   * does a request starting with a memoised "METHOD PATH" followed by ' ' or
-   * '?'; a known tail was validated when first seen. Anything else, and any
-   * line out of the time window, goes to parseSlow, which checks every rule
-   * and fills the memos. Counts are committed only once the whole line is
-   * known to be valid, so a fast path that gives up leaves no trace.
+   * Every rule checked from scratch; fills the fast path's memos from the
+   * lines it finds valid in the window. For a VALID line, leaves its fields
+   * in `parsed` for countBlock to count.
    */
-  private parseAndCount(buf: Uint8Array, s: number, e: number): boolean {
-    const view = this.view;
-    if (s + 16 > e) return this.parseSlow(buf, s, e);
-    const pre = this.prefixMemo.find(view, s, e);
-    if (pre < 0) return this.parseSlow(buf, s, e);
-    const t = s + this.prefixMemo.lengths[pre]!;
-    if (t + 29 > e) return this.parseSlow(buf, s, e);
-    const time = this.parseTime(buf, t);
-    if (time === NO_TIME || time < this.since || time >= this.until) return this.parseSlow(buf, s, e);
-    const requestStart = t + 29;
-    if (requestStart + 16 > e) return this.parseSlow(buf, s, e);
-    const req = this.requestMemo.find(view, requestStart, e);
-    if (req < 0) return this.parseSlow(buf, s, e);
-    let p = requestStart + this.requestMemo.lengths[req]!;
-    const after = buf[p];
-    if (after === SPACE && p + 10 <= e && view.getInt32(p + 1, true) === HTTP && isVersion(view.getInt32(p + 5, true)) && buf[p + 9] === QUOTE) {
-      p += 9;
-    } else {
-      if (after !== SPACE && after !== QUESTION) return this.parseSlow(buf, s, e);
-      // The rest of the request (query, protocol): no escapes expected.
-      for (p++; p < e; p++) {
-        const c = buf[p]!;
-        if (c === QUOTE) break;
-        if (c === BACKSLASH) return this.parseSlow(buf, s, e);
-      }
-    }
-    p = this.readStatusAndBytes(buf, p, e);
-    if (p < 0) return this.parseSlow(buf, s, e);
-    const status = this.parsedStatus;
-    const bytes = this.parsedBytes;
-    let tail = -1;
-    if (p !== e) {
-      if (buf[p] !== SPACE || buf[p + 1] !== QUOTE || buf[e - 1] !== QUOTE || p + 2 > e - 1) return this.parseSlow(buf, s, e);
-      tail = this.tails.find(buf, view, p + 2, e - 1);
-      if (tail < 0) return this.parseSlow(buf, s, e);
-      this.combined++;
-    } else {
-      this.common++;
-    }
-    this.countValid(time, status, bytes, this.prefixMemo.payloads[pre]!, this.requestMemo.payloads[req]!, tail);
-    return true;
-  }
-
-  private countValid(time: number, status: number, bytes: number, client: number, request: number, tail: number): void {
-    const wide = this.wideNumbers;
-    this.requests++;
-    wide[BYTES_SERVED]! += bytes;
-    this.status[status]!++;
-    if (time === wide[COUNTED_SECOND]) {
-      // Most lines share their second with the line before: nothing else to check.
-      this.currentMinuteCount++;
-    } else {
-      wide[COUNTED_SECOND] = time;
-      if (time < wide[FIRST_TIME]!) wide[FIRST_TIME] = time;
-      if (time > wide[LAST_TIME]!) wide[LAST_TIME] = time;
-      const minute = Math.floor(time / 60);
-      if (minute === wide[CURRENT_MINUTE]) {
-        this.currentMinuteCount++;
-      } else {
-        this.flushMinute();
-        wide[CURRENT_MINUTE] = minute;
-        this.currentMinuteCount = 1;
-      }
-    }
-    const c = client * CLIENT_COLUMNS;
-    const cv = this.clients.values;
-    cv[c + CLIENT_REQUESTS]!++;
-    cv[c + CLIENT_BYTES]! += bytes;
-    if (status >= 400) {
-      if (status < 500) {
-        cv[c + CLIENT_4XX]!++;
-        if (status === 404) cv[c + CLIENT_404]!++;
-      } else if (status < 600) {
-        cv[c + CLIENT_5XX]!++;
-      }
-    }
-    if (!this.full) return;
-    const r = request * 2;
-    this.requestKeys.values[r]!++;
-    if (status === 404) this.requestKeys.values[r + 1]!++;
-    if (tail >= 0) this.tails.values[tail]!++;
-  }
-
-  // Set by readStatusAndBytes (two results without an allocation).
-  private parsedStatus = 0;
-  private parsedBytes = 0;
-
-  /**
-   * ' ddd ' and the bytes served (digits or '-') after the request's closing
-   * quote at q: the position after them, or -1.
-   */
-  private readStatusAndBytes(buf: Uint8Array, q: number, e: number): number {
-    let p = q + 1;
-    if (p + 6 > e || buf[p] !== SPACE || buf[p + 4] !== SPACE) return -1;
-    const d0 = buf[p + 1]! - 48;
-    const d1 = buf[p + 2]! - 48;
-    const d2 = buf[p + 3]! - 48;
-    if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return -1;
-    p += 5;
-    let bytes = 0;
-    if (buf[p] === 45) {
-      p++;
-    } else {
-      const digitsStart = p;
-      while (p < e) {
-        const d = buf[p]! - 48;
-        if (d < 0 || d > 9) break;
-        bytes = bytes * 10 + d;
-        p++;
-      }
-      if (p === digitsStart) return -1;
-    }
-    this.parsedStatus = d0 * 100 + d1 * 10 + d2;
-    this.parsedBytes = bytes;
-    return p;
-  }
-
-  /** Every rule checked from scratch; fills the fast path's memos from the lines it counts. */
-  private parseSlow(buf: Uint8Array, s: number, e: number): boolean {
+  private parseSlow(buf: Uint8Array, s: number, e: number): Verdict {
     // host ident authuser: runs of non-whitespace separated by single spaces.
     const hostEnd = tokenEnd(buf, s, e);
-    if (hostEnd === s || buf[hostEnd] !== SPACE) return false;
+    if (hostEnd === s || buf[hostEnd] !== SPACE) return MALFORMED;
     const userStart = tokenEnd(buf, hostEnd + 1, e) + 1;
-    if (userStart === hostEnd + 2 || buf[userStart - 1] !== SPACE) return false;
+    if (userStart === hostEnd + 2 || buf[userStart - 1] !== SPACE) return MALFORMED;
     let p = tokenEnd(buf, userStart, e);
-    if (p === userStart || buf[p] !== SPACE) return false;
+    if (p === userStart || buf[p] !== SPACE) return MALFORMED;
     p++;
     // [dd/Mon/yyyy:HH:MM:SS +zzzz] "
-    if (p + 30 > e || buf[p] !== 91 || buf[p + 27] !== 93 || buf[p + 28] !== SPACE || buf[p + 29] !== QUOTE) return false;
+    if (p + 30 > e || buf[p] !== 91 || buf[p + 27] !== 93 || buf[p + 28] !== SPACE || buf[p + 29] !== QUOTE) return MALFORMED;
     const time = this.parseTime(buf, p + 1);
-    if (time === NO_TIME) return false;
+    if (time === NO_TIME) return MALFORMED;
     const prefixEnd = p + 1;
     const requestStart = p + 30;
     const requestEnd = closingQuote(buf, requestStart, e);
-    if (requestEnd < 0) return false;
+    if (requestEnd < 0) return MALFORMED;
     // method = text before the first space; path = the second token, cut at "?".
     let methodEnd = requestStart;
     while (methodEnd < requestEnd && buf[methodEnd] !== SPACE) methodEnd++;
@@ -472,23 +536,22 @@ export class LogCounter {
         pathEnd++;
       }
     }
-    p = this.readStatusAndBytes(buf, requestEnd, e);
-    if (p < 0) return false;
-    const status = this.parsedStatus;
-    const bytes = this.parsedBytes;
+    const parsed = this.parsed;
+    p = readStatusAndBytes(buf, requestEnd, e, parsed);
+    if (p < 0) return MALFORMED;
     const view = this.view;
     const inWindow = time >= this.since && time < this.until;
     let tail = -1;
     if (p !== e) {
       // Combined: ' "referer" "user-agent"' and nothing after.
-      if (buf[p] !== SPACE || buf[p + 1] !== QUOTE || buf[e - 1] !== QUOTE) return false;
+      if (buf[p] !== SPACE || buf[p + 1] !== QUOTE || buf[e - 1] !== QUOTE) return MALFORMED;
       // A tail already seen was validated when first seen: the same bytes
       // need no second scan for unescaped quotes.
       tail = this.tails.find(buf, view, p + 2, e - 1);
       if (tail < 0) {
         const refEnd = closingQuote(buf, p + 2, e);
-        if (refEnd < 0 || buf[refEnd + 1] !== SPACE || buf[refEnd + 2] !== QUOTE || refEnd + 3 > e - 1) return false;
-        if (closingQuote(buf, refEnd + 3, e) !== e - 1) return false;
+        if (refEnd < 0 || buf[refEnd + 1] !== SPACE || buf[refEnd + 2] !== QUOTE || refEnd + 3 > e - 1) return MALFORMED;
+        if (closingQuote(buf, refEnd + 3, e) !== e - 1) return MALFORMED;
         if (inWindow) tail = this.tails.intern(buf, view, p + 2, e - 1);
       }
       this.combined++;
@@ -498,7 +561,7 @@ export class LogCounter {
 
     if (!inWindow) {
       this.outOfWindow++;
-      return true;
+      return OUT_OF_WINDOW;
     }
     const client = this.clients.intern(buf, view, s, hostEnd);
     const requestKeyEnd = pathEnd >= 0 ? pathEnd : methodEnd;
@@ -507,8 +570,11 @@ export class LogCounter {
     if (pathEnd >= 0 && pathEnd < requestEnd && requestStart + 16 <= e) {
       this.requestMemo.add(buf, view, requestStart, pathEnd - requestStart, request);
     }
-    this.countValid(time, status, bytes, client, request, tail);
-    return true;
+    parsed[PARSED_TIME] = time;
+    parsed[PARSED_CLIENT] = client;
+    parsed[PARSED_REQUEST] = request;
+    parsed[PARSED_TAIL] = tail;
+    return VALID;
   }
 
   private flushMinute(): void {

@@ -63,22 +63,23 @@ export function viewOf(buf: Uint8Array): DataView {
 export class KeyTable {
   size = 0;
   values: Float64Array;
-  private slots: Int32Array;
-  private slotHashes: Int32Array;
-  private mask: number;
-  private fullHash = false;
+  // Read directly by tableFind (the parser's loop); replaced when the table grows.
+  /** @internal */ slots: Int32Array;
+  /** @internal */ slotHashes: Int32Array;
+  /** @internal */ mask: number;
+  /** @internal */ fullHash = false;
   private lastHash = 0;
-  private arena: Uint8Array;
-  private arenaView: DataView;
+  /** @internal */ arena: Uint8Array;
+  /** @internal */ arenaView: DataView;
   private arenaUsed = 0;
-  private starts: Int32Array;
-  private lengths: Int32Array;
+  /** @internal */ starts: Int32Array;
+  /** @internal */ lengths: Int32Array;
   // Four more copies of each key, one at each address mod 4, while they fit
   // in ALIGNED_BUDGET: a key then compares as whole int32 words against the
   // line whatever the line's alignment (about twice as fast as DataView reads).
-  private alignedStarts: Int32Array;
-  private aligned = new Uint8Array(4096);
-  private alignedWords = new Int32Array(this.aligned.buffer);
+  /** @internal */ alignedStarts: Int32Array;
+  /** @internal */ aligned = new Uint8Array(4096);
+  /** @internal */ alignedWords = new Int32Array(this.aligned.buffer);
   private alignedUsed = 0;
   private wordsOf: Uint8Array = new Uint8Array(0);
   private bufWords: Int32Array<ArrayBufferLike> = new Int32Array(0);
@@ -340,14 +341,15 @@ const MEMO_WORDS = 4;
 export class KeyCache {
   lengths: Int32Array;
   payloads: Int32Array;
-  private keyWords: Int32Array;
+  // Read directly by memoFind (the parser's loop); replaced when the cache grows.
+  /** @internal */ keyWords: Int32Array;
   // Slots grow with the entries (four per entry): a lookup lands on
   // a random slot, and a table sized for 4,096 entries spread a handful of
   // keys over 32 KiB, a cache miss per lookup.
-  private slots: Int32Array;
-  private mask: number;
+  /** @internal */ slots: Int32Array;
+  /** @internal */ mask: number;
   private arena: Uint8Array;
-  private arenaView: DataView;
+  /** @internal */ arenaView: DataView;
   private size = 0;
 
   constructor(
@@ -404,41 +406,7 @@ export class KeyCache {
 
   /** The entry whose key equals the bytes at `start` (ending at or before `limit`), or -1; start + 16 must be in bounds. */
   find(view: DataView, start: number, limit: number): number {
-    const w0 = view.getInt32(start, true);
-    const w1 = view.getInt32(start + 4, true);
-    const w2 = view.getInt32(start + 8, true);
-    const w3 = view.getInt32(start + 12, true);
-    const words = this.keyWords;
-    const slots = this.slots;
-    // Read before the loop: a field first read in a rarely taken branch is
-    // unprofiled there, and each later visit left the optimised code.
-    const mask = this.mask;
-    let slot = memoHash(w0, w1, w2, w3) & mask;
-    for (let probe = 0; probe < CACHE_PROBES; probe++) {
-      const entry = slots[slot]!;
-      if (entry === 0) return -1;
-      const id = entry - 1;
-      const k = id * MEMO_WORDS;
-      if (words[k] === w0 && words[k + 1] === w1 && words[k + 2] === w2 && words[k + 3] === w3) {
-        const len = this.lengths[id]!;
-        if (start + len <= limit && (len <= 16 || this.restEqual(id, view, start, len))) return id;
-      }
-      slot = (slot + 1) & mask;
-    }
-    return -1;
-  }
-
-  /** Bytes 16..len of key `id` against those at start: four at a time, the last step overlapping. */
-  private restEqual(id: number, view: DataView, start: number, len: number): boolean {
-    const at = id * this.maxKeyBytes;
-    const arenaView = this.arenaView;
-    let k = 16;
-    for (;;) {
-      if (k + 4 > len) k = len - 4;
-      if (arenaView.getInt32(at + k, true) !== view.getInt32(start + k, true)) return false;
-      k += 4;
-      if (k >= len) return true;
-    }
+    return memoFind(this, view, start, limit);
   }
 
   /** Remembers the key buf[start, start+len) (keys longer than maxKeyBytes are not kept); start + 16 must be in bounds. */
@@ -484,4 +452,71 @@ function memoHash(w0: number, w1: number, w2: number, w3: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   return h ^ (h >>> 13);
+}
+
+/**
+ * KeyCache.find as a plain function, so the parser's loop gets it inlined:
+ * as a method call per lookup, frame set-up and the checks on `this` and its
+ * arrays cost more instructions than the lookup itself.
+ */
+export function memoFind(cache: KeyCache, view: DataView, start: number, limit: number): number {
+  const w0 = view.getInt32(start, true);
+  const w1 = view.getInt32(start + 4, true);
+  const w2 = view.getInt32(start + 8, true);
+  const w3 = view.getInt32(start + 12, true);
+  const words = cache.keyWords;
+  const slots = cache.slots;
+  const mask = cache.mask;
+  let slot = memoHash(w0, w1, w2, w3) & mask;
+  for (let probe = 0; probe < CACHE_PROBES; probe++) {
+    const entry = slots[slot]!;
+    if (entry === 0) return -1;
+    const id = entry - 1;
+    const k = id * MEMO_WORDS;
+    if (words[k] === w0 && words[k + 1] === w1 && words[k + 2] === w2 && words[k + 3] === w3) {
+      const len = cache.lengths[id]!;
+      if (start + len <= limit) {
+        // Bytes 16..len, four at a time, the last step overlapping.
+        const arenaView = cache.arenaView;
+        const at = id * cache.maxKeyBytes;
+        let k = 16;
+        while (k < len) {
+          if (k + 4 > len) k = len - 4;
+          if (arenaView.getInt32(at + k, true) !== view.getInt32(start + k, true)) break;
+          k += 4;
+        }
+        if (k >= len) return id;
+      }
+    }
+    slot = (slot + 1) & mask;
+  }
+  return -1;
+}
+
+/**
+ * KeyTable.find for the parser's loop, inlined there like memoFind: the id of
+ * bytes [start, end) of buf, or -1 when absent (or after a run of sampled-hash
+ * collisions, which the table's own lookup then settles). `bufWords` views
+ * buf's whole ArrayBuffer as int32 words.
+ */
+export function tableFind(table: KeyTable, buf: Uint8Array, view: DataView, bufWords: Int32Array, start: number, end: number): number {
+  const len = end - start;
+  const hash = table.fullHash ? hashBytes(buf, view, start, end) : sampledHash(buf, view, start, end);
+  const slots = table.slots;
+  const mask = table.mask;
+  let slot = hash & mask;
+  for (let collisions = 0; collisions <= MAX_SAMPLED_COLLISIONS; slot = (slot + 1) & mask) {
+    const entry = slots[slot]!;
+    if (entry === EMPTY_SLOT) return -1;
+    const id = entry - 1;
+    if (table.slotHashes[slot] === hash && table.lengths[id] === len) {
+      const abs = buf.byteOffset + start;
+      const copy = table.alignedStarts[id * 4 + (abs & 3)]!;
+      if (copy >= 0 ? equalAligned(table.aligned, table.alignedWords, copy, buf, bufWords, abs, start, len) : equalBytes(table.arena, table.arenaView, table.starts[id]!, buf, view, start, len)) {
+        return id;
+      }
+      collisions++;
+    }
+  }
+  return -1;
 }

@@ -292,6 +292,13 @@ export class LogCounter {
     const since = this.since;
     const until = this.until;
     const parsed = this.parsed;
+    const wide = this.wideNumbers;
+    const statusCounts = this.status;
+    const full = this.full;
+    // Counter arrays, replaced when a table grows (only the slow path adds keys).
+    let clientValues = this.clients.values;
+    let requestValues = this.requestKeys.values;
+    let tailValues = this.tails.values;
     let p = start;
     while (p < end && p < startLimit) {
       let lineEnd = buf.indexOf(LF, p);
@@ -373,6 +380,9 @@ export class LogCounter {
       }
       if (!fastPath) {
         const verdict = this.parseSlow(buf, s, e);
+        clientValues = this.clients.values;
+        requestValues = this.requestKeys.values;
+        tailValues = this.tails.values;
         if (verdict !== VALID) {
           if (verdict === MALFORMED) this.noteMalformed(buf, s, e, origin + s);
           continue;
@@ -386,15 +396,14 @@ export class LogCounter {
       }
 
       // Count the valid line, in window.
-      const wide = this.wideNumbers;
       this.requests++;
       wide[BYTES_SERVED]! += bytes;
-      this.status[status]!++;
+      statusCounts[status]!++;
       // Most lines share their second with the line before: nothing else to check.
       if (time === wide[COUNTED_SECOND]) this.currentMinuteCount++;
       else this.countNewSecond(time);
       const c = client * CLIENT_COLUMNS;
-      const cv = this.clients.values;
+      const cv = clientValues;
       cv[c + CLIENT_REQUESTS]!++;
       cv[c + CLIENT_BYTES]! += bytes;
       if (status >= 400) {
@@ -405,12 +414,11 @@ export class LogCounter {
           cv[c + CLIENT_5XX]!++;
         }
       }
-      if (!this.full) continue;
+      if (!full) continue;
       const r = request * 2;
-      const rv = this.requestKeys.values;
-      rv[r]!++;
-      if (status === 404) rv[r + 1]!++;
-      if (tail >= 0) this.tails.values[tail]!++;
+      requestValues[r]!++;
+      if (status === 404) requestValues[r + 1]!++;
+      if (tail >= 0) tailValues[tail]!++;
     }
     return p > end ? end : p;
   }

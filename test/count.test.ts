@@ -284,6 +284,40 @@ describe("garbage never shifts the counts of the valid lines around it", () => {
   });
 });
 
+describe("the fast path finds a line's end only where the line ends", () => {
+  // Known lines first (memos warm), then lines that begin like them but end
+  // elsewhere: each must be judged exactly as the independent oracle does.
+  const known = [
+    '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"',
+    '192.168.1.18 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 200 51 "-" "curl/8.4.0"',
+    '192.168.1.19 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 404 51',
+  ];
+  const cases: Array<[string, string]> = [
+    ["a query cut by LF, completed on the next line", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=4\n2 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"'],
+    ["a known tail, then CR and more text", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"\rX'],
+    ["a known tail, then CR CR", '192.168.1.18 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 200 51 "-" "curl/8.4.0"\r\r'],
+    ["a known tail, then CR LF", '192.168.1.18 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 200 51 "-" "curl/8.4.0"\r'],
+    ["a known tail, then a second quote", '192.168.1.18 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 200 51 "-" "curl/8.4.0""'],
+    ["a known tail's first bytes, then a longer agent", '192.168.1.18 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 200 51 "-" "curl/8.4.0" x"'],
+    ["a known tail cut by LF", '192.168.1.18 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 200 51 "-" "curl/8.4\n.0"'],
+    ["bytes, then CR and more text", '192.168.1.19 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 404 51\rX'],
+    ["bytes cut by LF", '192.168.1.19 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 404 5\n1'],
+    ["a status cut by LF", '192.168.1.19 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 4\n04 51'],
+  ];
+  test.each(cases)("%s", (_, line) => {
+    const warm = [...known, ...known, ...known].join("\n");
+    const text = `${warm}\n${line.replaceAll("\\n", "\n").replaceAll("\\r", "\r")}\n${warm}\n`;
+    const c = countText(text).toCounts();
+    const o = oracleCount(text, {});
+    expect(c.lines.read).toBe(text.split("\n").length - 1);
+    expect(c.lines.valid).toBe(o.valid);
+    expect(c.lines.combined).toBe(o.combined);
+    expect(c.bytes).toBe(o.bytes);
+    expect(sorted(toMap(c.status))).toEqual(sorted(o.status));
+    expectKeyCountsLikeOracle(c, o);
+  });
+});
+
 describe("the fast path's memos never change a verdict", () => {
   // Each base line is counted first (filling the memos of the fast path),
   // then every one-byte change, insertion and deletion of it: the fast path

@@ -8,7 +8,7 @@ import { planFileTasks, resolveInputs, type LogInput } from "./inputs.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./mapreduce.ts";
 import { mergeAll, type TaskPartial } from "./partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report.ts";
-import { describeTask, splitRange, TASK_VERSION, type Task } from "./task.ts";
+import { describeTask, splitGuided, TASK_VERSION, type Task } from "./task.ts";
 import { stats as summary } from "./stats.ts";
 import { ENGINE_VERSION } from "./version.ts";
 
@@ -41,8 +41,8 @@ export class NoValidLinesError extends Error {
   }
 }
 
-const TASKS_PER_WORKER = 16;
-const MIN_LINES_PER_TASK = 50_000;
+/** Smallest generated task (the last ones): about 15 ms of a worker's time. */
+const MIN_LINES_PER_TASK = 25_000;
 
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
@@ -52,9 +52,10 @@ export function cpuModel(): string {
   return cpus()[0]?.model?.trim() || "unknown CPU";
 }
 
-/** Tasks for generated traffic: one contiguous line range per worker. */
-export function planGenerateTasks(lines: number, parts: number, seed: number, generator: GeneratorSettings, window?: TimeWindow): Task[] {
-  return splitRange(lines, Math.max(1, Math.min(parts, lines))).map(([start, end], id) => ({
+/** Tasks for generated traffic: contiguous line ranges, shrinking (see splitGuided), at least one per worker. */
+export function planGenerateTasks(lines: number, workers: number, seed: number, generator: GeneratorSettings, window?: TimeWindow): Task[] {
+  const ranges = lines === 0 ? [[0, 0] as [number, number]] : splitGuided(lines, workers, Math.min(MIN_LINES_PER_TASK, Math.ceil(lines / workers)));
+  return ranges.map(([start, end], id) => ({
     version: TASK_VERSION,
     id,
     input: 0,
@@ -104,11 +105,10 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
   if (options.inputs.length === 0) {
     const generator = options.generator ?? DEFAULT_GENERATOR;
     const workers = Math.max(1, Math.min(options.workers, options.lines));
-    // A few tasks per worker, fed as workers finish, so an unequal pair of
+    // Several tasks per worker, fed as workers finish, so an unequal pair of
     // cores (or a noisy neighbour) does not leave one worker idle at the end.
-    const parts = Math.max(workers, Math.min(workers * TASKS_PER_WORKER, Math.floor(options.lines / MIN_LINES_PER_TASK)));
     plan = {
-      tasks: planGenerateTasks(options.lines, parts, options.seed, generator, window),
+      tasks: planGenerateTasks(options.lines, workers, options.seed, generator, window),
       input: { kind: "generated", seed: options.seed, lines: options.lines, ...generator },
       inputNames: ["generated"],
       workers,

@@ -5,7 +5,7 @@ import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { TimeWindow } from "./count.ts";
 import type { Task } from "./task.ts";
-import { splitRange, TASK_VERSION } from "./task.ts";
+import { splitGuided, TASK_VERSION } from "./task.ts";
 
 export interface LogInput {
   path: string;
@@ -133,9 +133,10 @@ export function planFileTasks(inputs: readonly LogInput[], workers: number, wind
       tasks.push({ ...base, id: tasks.length, input: k, kind: "gzip", path: input.path, bytes: input.bytes ?? 0 });
     } else {
       const size = input.bytes ?? 0;
-      // A few ranges per worker, fed as workers finish (see runMapTasks).
-      const parts = Math.max(1, Math.min(workers * 4, Math.floor(size / MIN_SPLIT_BYTES)));
-      for (const [start, end] of splitRange(size, parts)) {
+      // Ranges shrinking with the bytes left, fed largest first as workers
+      // finish (see splitGuided); the smallest about 1/32 of a worker's share.
+      const minPart = Math.max(MIN_SPLIT_BYTES, Math.ceil(size / (workers * 32)));
+      for (const [start, end] of size === 0 ? [[0, 0] as [number, number]] : splitGuided(size, workers, minPart)) {
         tasks.push({ ...base, id: tasks.length, input: k, kind: "file", path: input.path, start, end });
       }
     }

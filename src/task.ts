@@ -44,18 +44,23 @@ export interface StdinTask extends TaskBase {
 }
 export type Task = GenerateTask | FileRangeTask | GzipTask | StdinTask;
 
-/** Splits [0, n) into `parts` contiguous ranges whose sizes differ by at most one. */
-export function splitRange(n: number, parts: number): Array<[number, number]> {
+/**
+ * Splits [0, n) into contiguous ranges that shrink with the work left
+ * ("guided" scheduling): each takes 1/(2 x workers) of what is left, but
+ * never less than minPart (only the last range may be smaller). Fed to the
+ * workers largest first, they then finish within about one small range of
+ * each other, where equal ranges left one worker idle for half a range on
+ * average. At least `workers` ranges when minPart <= n / workers.
+ */
+export function splitGuided(n: number, workers: number, minPart: number): Array<[number, number]> {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`cannot split ${n}`);
-  if (!Number.isSafeInteger(parts) || parts < 1) throw new RangeError(`cannot split into ${parts} parts`);
+  if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`cannot split for ${workers} workers`);
+  if (!Number.isSafeInteger(minPart) || minPart < 1) throw new RangeError(`cannot split into parts of ${minPart}`);
   const out: Array<[number, number]> = [];
-  const base = Math.floor(n / parts);
-  const extra = n % parts;
-  let start = 0;
-  for (let k = 0; k < parts; k++) {
-    const end = start + base + (k < extra ? 1 : 0);
-    out.push([start, end]);
-    start = end;
+  for (let start = 0; start < n; ) {
+    const size = Math.min(n - start, Math.max(minPart, Math.ceil((n - start) / (2 * workers))));
+    out.push([start, start + size]);
+    start += size;
   }
   return out;
 }

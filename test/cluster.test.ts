@@ -28,7 +28,7 @@ describe("plan -> worker -> reduce equals a local run", () => {
     expect(r.code).toBe(0);
     writeFileSync(plan, r.stdout);
     const tasks = r.stdout.trim().split("\n");
-    expect(tasks.length).toBe(3);
+    expect(tasks.length).toBeGreaterThanOrEqual(3); // at least one per worker
     // each task alone, as a batch scheduler would run them
     const parts: string[] = [];
     for (const [k, line] of tasks.entries()) {

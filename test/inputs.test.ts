@@ -54,7 +54,7 @@ describe("planFileTasks", () => {
       2,
     );
     const big = tasks.filter((t) => t.kind === "file" && t.path === "big.log");
-    expect(big.length).toBe(8); // 4 per worker
+    expect(big.length).toBeGreaterThanOrEqual(4); // shrinking ranges, several per worker
     expect(big.map((t) => (t.kind === "file" ? [t.start, t.end] : [])).flat()[0]).toBe(0);
     let at = 0;
     for (const t of big) {

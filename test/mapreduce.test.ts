@@ -1,6 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { DEFAULT_GENERATOR } from "../src/generate.ts";
-import { MapError, runMapTasks } from "../src/mapreduce.ts";
+import { availableParallelism } from "node:os";
+import { CONCURRENT_JIT_ENV, MapError, runMapTasks, workerEnv } from "../src/mapreduce.ts";
 import { type Task, TASK_VERSION } from "../src/task.ts";
 
 // These tests start real processes on a shared 2-core machine.
@@ -42,5 +43,30 @@ describe("runMapTasks", () => {
     const bad: Task = { version: TASK_VERSION, id: 0, input: 0, kind: "file", path: "/nonexistent/file.log", start: 0, end: 10 };
     await expect(runMapTasks([bad], { workers: 1 })).rejects.toThrow(/task 0 \(\/nonexistent\/file.log bytes 0..10\) failed 3 times, giving up: attempt 1: the worker exited with code 1 \(stderr: worker error: ENOENT/);
     await expect(runMapTasks([bad], { workers: 1 })).rejects.toBeInstanceOf(MapError);
+  });
+});
+
+describe("workerEnv", () => {
+  // [workers, cores, the user's setting, what the children get]
+  const cases: Array<[number, number, string | undefined, string | undefined]> = [
+    [2, 2, undefined, "0"], // every core busy: compile on the worker's own thread
+    [4, 2, undefined, "0"],
+    [1, 2, undefined, undefined], // a core to spare: the background compiler is left on
+    [2, 2, "1", "1"], // the user's choice stands
+  ];
+  test.each(cases)("%i workers on %i cores, user setting %p: children get %p", (workers, cores, user, expected) => {
+    const env = { PATH: "/bin", ...(user === undefined ? {} : { [CONCURRENT_JIT_ENV]: user }) };
+    const out = workerEnv(env, workers, cores);
+    expect(out[CONCURRENT_JIT_ENV]).toBe(expected);
+    expect(out.PATH).toBe("/bin");
+  });
+
+  test("workers on every core (the compiler on their own thread) count what one worker counts", async () => {
+    const cores = availableParallelism();
+    const tasks = Array.from({ length: cores * 2 }, (_, k) => gen(k, k * 30_000, (k + 1) * 30_000));
+    const all = await runMapTasks(tasks, { workers: cores });
+    const one = await runMapTasks(tasks, { workers: 1 });
+    const counts = (r: typeof all) => r.partials.map((p) => [p.taskId, p.lines, p.requests, p.bytes, p.status]);
+    expect(counts(all)).toEqual(counts(one));
   });
 });

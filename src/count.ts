@@ -279,10 +279,10 @@ export class LogCounter {
       this.bufWords = new Int32Array(buf.buffer, 0, buf.buffer.byteLength >> 2);
     }
     // One loop holds the whole fast path, with what it reads in locals: a
-    // method call per step cost more instructions (frame, checks on `this`
-    // and its arrays) than the step itself (valgrind: ~3,000 instructions a
-    // line before). Tables are read through their objects, as the slow path
-    // may replace their arrays when they grow.
+    // method call per step (frame, checks on `this` and its arrays) cost
+    // about 40 instructions more than a plain function's (valgrind: 4,066 ->
+    // 3,819 a generated line). Tables are read through their objects, as the
+    // slow path may replace their arrays when they grow.
     const view = this.view;
     const bufWords = this.bufWords;
     const prefixMemo = this.prefixMemo;

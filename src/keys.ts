@@ -463,9 +463,10 @@ function memoHash(w0: number, w1: number, w2: number, w3: number): number {
 }
 
 /**
- * KeyCache.find as a plain function, so the parser's loop gets it inlined:
- * as a method call per lookup, frame set-up and the checks on `this` and its
- * arrays cost more instructions than the lookup itself.
+ * KeyCache.find as a plain function of the cache, for the parser's loop
+ * (which keeps the caches in locals). Still a call there: written into the
+ * loop it saved 4-7% of the instructions a line but made the loop's
+ * optimising compile two to four times longer (docs/profiling.md).
  */
 export function memoFind(cache: KeyCache, view: DataView, start: number, limit: number): number {
   const w0 = view.getInt32(start, true);
@@ -502,8 +503,8 @@ export function memoFind(cache: KeyCache, view: DataView, start: number, limit: 
 }
 
 /**
- * KeyTable.find for the parser's loop, inlined there like memoFind: the id of
- * bytes [start, end) of buf, or -1 when absent (or after a run of sampled-hash
+ * KeyTable.find for the parser's loop, like memoFind: the id of bytes
+ * [start, end) of buf, or -1 when absent (or after a run of sampled-hash
  * collisions, which the table's own lookup then settles). `bufWords` views
  * buf's whole ArrayBuffer as int32 words.
  */

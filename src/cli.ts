@@ -6,7 +6,7 @@ import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
 import { checkArgs, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
 import { analyze, defaultWorkers, type Mapper, NoValidLinesError, planAnalysis, reducePartials } from "./engine.ts";
-import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "./generate.ts";
+import { DEFAULT_GENERATOR, DEFAULT_SEED } from "./traffic.ts";
 import { InputError } from "./inputs.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, MapError } from "./mapreduce.ts";
 import { logError, setQuiet } from "./log.ts";
@@ -240,6 +240,8 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
     }
     cleanupOnSignal = () => rmSync(temp, { force: true });
   }
+  // Loaded here: its tables cost every other command ~10 ms of start-up.
+  const { LineGenerator } = await import("./generate.ts");
   try {
     const gen = new LineGenerator(seed, DEFAULT_GENERATOR);
     const buf = new Uint8Array(1 << 20);

@@ -13,7 +13,7 @@ import type { InputSummary } from "./report.ts";
 import { describeTask, parseTask, type Task } from "./task.ts";
 import { FAULT_ENV } from "./faults.ts";
 import { ENGINE_VERSION } from "./version.ts";
-import { DEFAULT_GENERATOR } from "./generate.ts";
+import { DEFAULT_GENERATOR } from "./traffic.ts";
 
 export class ClusterError extends Error {
   override name = "ClusterError";

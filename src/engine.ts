@@ -3,7 +3,7 @@
 
 import { cpus, platform, release, availableParallelism } from "node:os";
 import type { Counters, TimeWindow } from "./count.ts";
-import { DEFAULT_GENERATOR, type GeneratorSettings } from "./generate.ts";
+import { DEFAULT_GENERATOR, type GeneratorSettings } from "./traffic.ts";
 import { planFileTasks, resolveInputs, type LogInput } from "./inputs.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./mapreduce.ts";
 import { mergeAll, type TaskPartial } from "./partial.ts";

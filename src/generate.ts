@@ -2,18 +2,9 @@
 // Every random draw of a line comes from a counter-based hash of (seed, i, k),
 // so any worker can produce any line range without a shared random stream.
 
-export interface GeneratorSettings {
-  /** Timestamp of line 0, in epoch seconds (UTC). */
-  startEpoch: number;
-  /** How many consecutive lines share one timestamp second. */
-  linesPerSecond: number;
-}
+import { DEFAULT_GENERATOR, type GeneratorSettings } from "./traffic.ts";
 
-export const DEFAULT_SEED = 20261127;
-export const DEFAULT_GENERATOR: GeneratorSettings = {
-  startEpoch: Date.UTC(2026, 10, 27, 0, 0, 0) / 1000,
-  linesPerSecond: 50,
-};
+export { DEFAULT_GENERATOR, DEFAULT_SEED, type GeneratorSettings } from "./traffic.ts";
 /** Longest line the generator can write, newline included. */
 export const MAX_GENERATED_LINE = 512;
 

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { createReadStream } from "node:fs";
 import type { LogCounter } from "./count.ts";
-import { LineGenerator } from "./generate.ts";
+import type { LineGenerator } from "./generate.ts";
 import type { GenerateTask } from "./task.ts";
 
 const LF = 10;
@@ -161,9 +161,12 @@ export async function countGzipFile(path: string, counter: LogCounter, progress?
   await countStream(source.pipe(gunzip), counter);
 }
 
-/** Counts generated lines [task.start, task.end): the same parser as for files. */
-export function countGenerated(task: GenerateTask, counter: LogCounter, progress?: ProgressHook, bufferBytes = 1 << 16): void {
-  const gen = new LineGenerator(task.seed, task.generator);
+/**
+ * Counts generated lines [task.start, task.end) from `gen` (a LineGenerator
+ * for the task's seed and settings, made by the caller: a worker reading
+ * files never loads the generator): the same parser as for files.
+ */
+export function countGenerated(gen: LineGenerator, task: GenerateTask, counter: LogCounter, progress?: ProgressHook, bufferBytes = 1 << 16): void {
   const buf = new Uint8Array(bufferBytes);
   for (let i = task.start; i < task.end; i = gen.next) {
     const n = gen.fill(buf, i, task.end);

@@ -1,7 +1,7 @@
 // Map tasks: what the parent sends a worker (one JSON object per line on its
 // stdin), and how the work is split into them.
 
-import type { GeneratorSettings } from "./generate.ts";
+import type { GeneratorSettings } from "./traffic.ts";
 import type { Counters, TimeWindow } from "./count.ts";
 
 export const TASK_VERSION = 1;

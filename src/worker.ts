@@ -46,9 +46,12 @@ export async function runTask(task: Task, progress?: ProgressHook): Promise<Task
   const startedAt = now();
   const counter = new LogCounter(task.window, task.counters);
   switch (task.kind) {
-    case "generate":
-      countGenerated(task, counter, progress);
+    case "generate": {
+      // Loaded on the first such task: its tables cost a file worker ~10 ms of start-up.
+      const { LineGenerator } = await import("./generate.ts");
+      countGenerated(new LineGenerator(task.seed, task.generator), task, counter, progress);
       break;
+    }
     case "file":
       countFileRange(task.path, task.start, task.end, counter, progress);
       break;

@@ -1,12 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import { LogCounter } from "../src/count.ts";
+import { DEFAULT_GENERATOR, LineGenerator } from "../src/generate.ts";
 import { countGenerated } from "../src/input.ts";
-import { DEFAULT_GENERATOR } from "../src/generate.ts";
 import { emptyCounts, mergeAll, mergePartials, PartialError, validatePartial, type CountsPartial } from "../src/partial.ts";
 
 function generatedCounts(seed: number, start: number, end: number): CountsPartial {
   const counter = new LogCounter();
-  countGenerated({ version: 1, id: 0, input: 0, kind: "generate", seed, start, end, generator: DEFAULT_GENERATOR }, counter);
+  countGenerated(new LineGenerator(seed, DEFAULT_GENERATOR), { version: 1, id: 0, input: 0, kind: "generate", seed, start, end, generator: DEFAULT_GENERATOR }, counter);
   return counter.toCounts();
 }
 

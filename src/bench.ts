@@ -2,7 +2,7 @@
 // (start, spawn, map, reduce, report), several times per worker count, with
 // hyperfine-style statistics, and yardsticks measured in the same run.
 
-import { existsSync, mkdtempSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { cpus, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { generateText } from "./generate.ts";
@@ -190,10 +190,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
 async function yardsticks(options: BenchOptions, lines: number, bytes: number | null, say: (m: string) => void): Promise<BenchRow[]> {
   const commands: Array<{ name: string; argv: string[] }> = [];
+  let buildDir: string | null = null;
   if (options.inputs.length === 0) {
     const source = options.yardstickSource;
     if (source && existsSync(source) && which("gcc")) {
-      const exe = join(mkdtempSync(join(tmpdir(), "logmr-bench-")), "limit");
+      buildDir = mkdtempSync(join(tmpdir(), "logmr-bench-"));
+      const exe = join(buildDir, "limit");
       const cc = Bun.spawnSync(["gcc", "-O2", "-o", exe, source]);
       if (cc.exitCode === 0) {
         for (const w of options.workers) commands.push({ name: `C limit gen ${lines} ${w}`, argv: [exe, "gen", String(lines), String(w)] });
@@ -206,6 +208,16 @@ async function yardsticks(options: BenchOptions, lines: number, bytes: number | 
       commands.push({ name: "mawk (clients + status)", argv: ["mawk", "{c[$1]++; s[$9]++} END{for(k in c) print k, c[k]; for(k in s) print k, s[k]}", file] });
     }
   }
+  try {
+    return await timeYardsticks(commands, options, lines, bytes, say);
+  } finally {
+    if (buildDir !== null) rmSync(buildDir, { recursive: true, force: true });
+  }
+}
+
+async function timeYardsticks(
+  commands: Array<{ name: string; argv: string[] }>, options: BenchOptions, lines: number, bytes: number | null, say: (m: string) => void,
+): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const c of commands) {
     const seconds: number[] = [];

@@ -90,7 +90,7 @@ describe("GNU parallel over ssh (a throwaway sshd on 127.0.0.1, two host names)"
   beforeAll(async () => {
     sshd = await startSshd();
   });
-  afterAll(() => sshd?.stop());
+  afterAll(async () => await sshd?.stop());
 
   test("more tasks than slots, one failing attempt: the local counts, both hosts used, the retry reported", async () => {
     const args = ["--lines", "240000", "--workers", "8", "--top", "60"];

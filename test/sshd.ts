@@ -10,7 +10,7 @@ import type { Subprocess } from "bun";
 export interface TestSshd {
   /** The ssh command (with key, port and no known-hosts file) to hand to GNU parallel. */
   ssh: string;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 /** The login name sshd knows this user by (os.userInfo() can answer "unknown" in containers). */
@@ -69,14 +69,17 @@ export async function startSshd(): Promise<TestSshd> {
     if (probe.exitCode === 0) break;
     if (k === 49 || sshd.exitCode !== null) {
       sshd.kill();
-      throw new Error(`the test sshd did not start: ${await new Response(sshd.stderr as ReadableStream).text()}`);
+      const why = await new Response(sshd.stderr as ReadableStream).text();
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`the test sshd did not start: ${why}`);
     }
     await Bun.sleep(100);
   }
   return {
     ssh,
-    stop() {
+    async stop() {
       sshd.kill();
+      await sshd.exited; // it removes its pid file on the way out
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -106,6 +106,28 @@ function which(cmd: string): boolean {
   return Bun.which(cmd) !== null;
 }
 
+/**
+ * The order of a bench's timed runs: `rounds` rounds, each running every one
+ * of `commands` once, each round starting one command further on. On a
+ * machine whose speed drifts from one minute to the next, every command then
+ * sees the same drift, so the ratios between them (engine against a
+ * yardstick, 2 workers against 1) hold even when the absolute times move.
+ */
+export function benchSchedule(commands: number, rounds: number): number[][] {
+  return Array.from({ length: rounds }, (_, round) => Array.from({ length: commands }, (_, k) => (round + k) % commands));
+}
+
+interface TimedCommand {
+  name: string;
+  kind: BenchRow["kind"];
+  workers: number;
+  argv: string[];
+  seconds: number[];
+  rss: number;
+  /** A yardstick that failed is left out; an engine run that fails ends the bench. */
+  failed: boolean;
+}
+
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const say = options.onProgress ?? (() => {});
   const files = options.inputs;
@@ -113,35 +135,57 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const rows: BenchRow[] = [];
   let lines = options.lines;
 
-  const configs = options.workers.flatMap((workers) => [
-    { workers, minimal: false },
-    ...(options.minimalCounters ? [{ workers, minimal: true }] : []),
-  ]);
-  for (const { workers, minimal } of configs) {
-    const name = `workers=${workers}${minimal ? " (clients+status only)" : ""}`;
-    const argv = [
-      process.execPath, ENTRY, ...files, ...(files.length ? [] : ["--lines", String(options.lines)]),
-      "--workers", String(workers), "--json", "--quiet", ...(minimal ? ["--counters", "minimal"] : []),
-    ];
-    const seconds: number[] = [];
-    let rss = 0;
-    for (let k = 0; k < options.warmup + options.runs; k++) {
-      say(`${name}: run ${k + 1} of ${options.warmup + options.runs}${k < options.warmup ? " (warm-up)" : ""}`);
-      const r = await timeCommand(argv);
-      if (r.code !== 0) throw new BenchError(`the engine failed (exit ${r.code}): ${r.stderr.trim().split("\n")[0] ?? ""}`);
-      if (k < options.warmup) continue;
-      seconds.push(r.seconds);
-      const doc = JSON.parse(r.stdout);
-      lines = doc.data.lines.read;
-      rss = Math.max(rss, ...doc.run.workerTimings.map((w: { maxRssMb: number }) => w.maxRssMb));
+  const commands: TimedCommand[] = options.workers
+    .flatMap((workers) => [
+      { workers, minimal: false },
+      ...(options.minimalCounters ? [{ workers, minimal: true }] : []),
+    ])
+    .map(({ workers, minimal }) => ({
+      name: `workers=${workers}${minimal ? " (clients+status only)" : ""}`,
+      kind: minimal ? "engine-minimal" : "engine",
+      workers,
+      argv: [
+        process.execPath, ENTRY, ...files, ...(files.length ? [] : ["--lines", String(options.lines)]),
+        "--workers", String(workers), "--json", "--quiet", ...(minimal ? ["--counters", "minimal"] : []),
+      ],
+      seconds: [], rss: 0, failed: false,
+    }));
+  const yardstickStart = commands.length;
+  const build = options.yardsticks ? yardstickCommands(options) : { commands: [], buildDir: null };
+  try {
+    commands.push(...build.commands);
+    const rounds = options.warmup + options.runs;
+    for (const [round, order] of benchSchedule(commands.length, rounds).entries()) {
+      const warm = round < options.warmup;
+      for (const k of order) {
+        const c = commands[k]!;
+        if (c.failed) continue;
+        say(`round ${round + 1} of ${rounds}${warm ? " (warm-up)" : ""}: ${c.name}`);
+        const r = await timeCommand(c.argv);
+        if (r.code !== 0) {
+          if (k < yardstickStart) throw new BenchError(`the engine failed (exit ${r.code}): ${r.stderr.trim().split("\n")[0] ?? ""}`);
+          c.failed = true;
+          continue;
+        }
+        if (warm) continue;
+        c.seconds.push(r.seconds);
+        if (k < yardstickStart) {
+          const doc = JSON.parse(r.stdout);
+          lines = doc.data.lines.read;
+          c.rss = Math.max(c.rss, ...doc.run.workerTimings.map((w: { maxRssMb: number }) => w.maxRssMb));
+        }
+      }
     }
-    const s = stats(seconds);
-    rows.push({
-      name, kind: minimal ? "engine-minimal" : "engine", workers, seconds: s, lines, bytes,
-      linesPerSecond: lines / s.median, mbPerSecond: bytes === null ? null : bytes / 1e6 / s.median,
-      speedup: null, efficiency: null, workerMaxRssMb: rss,
-    });
+  } finally {
+    if (build.buildDir !== null) rmSync(build.buildDir, { recursive: true, force: true });
   }
+
+  const row = (c: TimedCommand, s: Stats, rowLines: number): BenchRow => ({
+    name: c.name, kind: c.kind, workers: c.workers, seconds: s, lines: rowLines, bytes,
+    linesPerSecond: rowLines / s.median, mbPerSecond: bytes === null ? null : bytes / 1e6 / s.median,
+    speedup: null, efficiency: null, workerMaxRssMb: c.kind === "yardstick" ? null : c.rss,
+  });
+  for (const c of commands.slice(0, yardstickStart)) rows.push(row(c, stats(c.seconds), lines));
   // Speedup and efficiency against 1 worker, within each kind of counting.
   for (const kind of ["engine", "engine-minimal"] as const) {
     const one = rows.find((r) => r.kind === kind && r.workers === 1);
@@ -170,7 +214,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     });
   }
 
-  if (options.yardsticks) rows.push(...(await yardsticks(options, lines, bytes, say)));
+  for (const c of commands.slice(yardstickStart)) {
+    if (!c.failed && c.seconds.length > 0) rows.push(row(c, stats(c.seconds), lines));
+  }
   return {
     schema: BENCH_SCHEMA_VERSION,
     environment: {
@@ -188,8 +234,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   };
 }
 
-async function yardsticks(options: BenchOptions, lines: number, bytes: number | null, say: (m: string) => void): Promise<BenchRow[]> {
-  const commands: Array<{ name: string; argv: string[] }> = [];
+/**
+ * The yardsticks that apply: the C program (compiled into a temporary folder,
+ * which the caller removes) for generated data, `wc -l` and `mawk` for one file.
+ */
+function yardstickCommands(options: BenchOptions): { commands: TimedCommand[]; buildDir: string | null } {
+  const found: Array<{ name: string; workers: number; argv: string[] }> = [];
   let buildDir: string | null = null;
   if (options.inputs.length === 0) {
     const source = options.yardstickSource;
@@ -198,45 +248,17 @@ async function yardsticks(options: BenchOptions, lines: number, bytes: number | 
       const exe = join(buildDir, "limit");
       const cc = Bun.spawnSync(["gcc", "-O2", "-o", exe, source]);
       if (cc.exitCode === 0) {
-        for (const w of options.workers) commands.push({ name: `C limit gen ${lines} ${w}`, argv: [exe, "gen", String(lines), String(w)] });
+        for (const w of options.workers) found.push({ name: `C limit gen ${options.lines} ${w}`, workers: w, argv: [exe, "gen", String(options.lines), String(w)] });
       }
     }
   } else if (options.inputs.length === 1 && options.inputs[0] !== "-") {
     const file = options.inputs[0]!;
-    if (which("wc")) commands.push({ name: "wc -l", argv: ["wc", "-l", file] });
+    if (which("wc")) found.push({ name: "wc -l", workers: 1, argv: ["wc", "-l", file] });
     if (which("mawk")) {
-      commands.push({ name: "mawk (clients + status)", argv: ["mawk", "{c[$1]++; s[$9]++} END{for(k in c) print k, c[k]; for(k in s) print k, s[k]}", file] });
+      found.push({ name: "mawk (clients + status)", workers: 1, argv: ["mawk", "{c[$1]++; s[$9]++} END{for(k in c) print k, c[k]; for(k in s) print k, s[k]}", file] });
     }
   }
-  try {
-    return await timeYardsticks(commands, options, lines, bytes, say);
-  } finally {
-    if (buildDir !== null) rmSync(buildDir, { recursive: true, force: true });
-  }
-}
-
-async function timeYardsticks(
-  commands: Array<{ name: string; argv: string[] }>, options: BenchOptions, lines: number, bytes: number | null, say: (m: string) => void,
-): Promise<BenchRow[]> {
-  const rows: BenchRow[] = [];
-  for (const c of commands) {
-    const seconds: number[] = [];
-    for (let k = 0; k < options.warmup + options.runs; k++) {
-      say(`${c.name}: run ${k + 1}`);
-      const r = await timeCommand(c.argv);
-      if (r.code !== 0) break;
-      if (k >= options.warmup) seconds.push(r.seconds);
-    }
-    if (seconds.length === 0) continue;
-    const s = stats(seconds);
-    const w = /gen \d+ (\d+)$/.exec(c.name);
-    rows.push({
-      name: c.name, kind: "yardstick", workers: w ? Number(w[1]) : 1, seconds: s, lines, bytes,
-      linesPerSecond: lines / s.median, mbPerSecond: bytes === null ? null : bytes / 1e6 / s.median,
-      speedup: null, efficiency: null, workerMaxRssMb: null,
-    });
-  }
-  return rows;
+  return { commands: found.map((f) => ({ ...f, kind: "yardstick", seconds: [], rss: 0, failed: false })), buildDir };
 }
 
 // ------------------------------------------------------------------ output

@@ -23,8 +23,6 @@ export const EXIT_SIGTERM = 143;
 
 export const DEFAULT_LINES = 5_000_000;
 export const DEFAULT_TOP = 10;
-/** With the default worker count, each worker gets at least this many generated lines (a spawn costs about 40 ms). */
-const MIN_LINES_PER_WORKER = 100_000;
 
 
 const commonArgs = {
@@ -35,7 +33,7 @@ const commonArgs = {
 const analyzeArgs = {
   files: { type: "positional", required: false, description: "Access logs to analyze: files, directories, - for stdin (none: generated traffic)" },
   ...commonArgs,
-  workers: { type: "string", alias: "w", description: "Worker processes [default: the cores available]" },
+  workers: { type: "string", alias: "w", description: "Worker processes [default: the cores available, at most one per 500,000 generated lines or 64 MiB of plain file]" },
   top: { type: "string", description: `Length of the top lists [default: ${DEFAULT_TOP}]` },
   since: { type: "string", description: "Count only requests at or after this time (ISO 8601 or 27/Nov/2026:10:00:00 +0000; UTC if no offset)" },
   until: { type: "string", description: "Count only requests before this time" },
@@ -177,8 +175,8 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     inputs: files,
     lines,
     seed: seedOf(args.seed),
-    // By default a small run does not pay for a child per core: about 100,000 lines a worker at least.
-    workers: args.workers === undefined ? (files.length > 0 ? defaultWorkers() : Math.min(defaultWorkers(), Math.ceil(lines / MIN_LINES_PER_WORKER))) : parseCount(args.workers, "workers"),
+    // Unset: the engine starts a worker per core only when each has enough work (autoWorkers).
+    workers: args.workers === undefined ? undefined : parseCount(args.workers, "workers"),
     top: args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top"),
     since: args.since === undefined ? undefined : parseTime(args.since, "since"),
     until: args.until === undefined ? undefined : parseTime(args.until, "until"),

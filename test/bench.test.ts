@@ -2,7 +2,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BenchResult, comparisons, referenceCount, scalingPoints } from "../src/bench.ts";
+import { type BenchResult, benchSchedule, comparisons, referenceCount, scalingPoints } from "../src/bench.ts";
 import { scalingChart, scalingSvg } from "../src/chart.ts";
 import { compareResults } from "../src/compare.ts";
 import { generateText } from "../src/generate.ts";
@@ -38,6 +38,25 @@ function result(label: string, medians: Record<string, number>): BenchResult {
     })),
   };
 }
+
+describe("the order of timed runs", () => {
+  test.each([
+    [1, 1], [1, 4], [3, 1], [3, 5], [5, 6], [7, 3],
+  ])("%i commands over %i rounds: each round runs each command once, and each round starts one command further on", (commands, rounds) => {
+    const schedule = benchSchedule(commands, rounds);
+    expect(schedule.length).toBe(rounds);
+    const all = Array.from({ length: commands }, (_, k) => k);
+    for (const [round, order] of schedule.entries()) {
+      expect([...order].sort((a, b) => a - b)).toEqual(all);
+      expect(order[0]).toBe(round % commands);
+    }
+  });
+  test("no command always runs first or last when there are as many rounds as commands", () => {
+    const schedule = benchSchedule(4, 4);
+    expect(new Set(schedule.map((o) => o[0])).size).toBe(4);
+    expect(new Set(schedule.map((o) => o.at(-1))).size).toBe(4);
+  });
+});
 
 describe("compare", () => {
   const a = result("A", { "workers=1": 2, "workers=2": 1.25, "C limit gen 1000 2": 0.5 });

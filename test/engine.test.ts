@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { globalLineNumbers, planAnalysis } from "../src/engine.ts";
+import { autoWorkers, globalLineNumbers, MIN_BYTES_PER_WORKER, MIN_LINES_PER_WORKER, planAnalysis } from "../src/engine.ts";
+import type { LogInput } from "../src/inputs.ts";
 import { emptyCounts, type TaskPartial } from "../src/partial.ts";
 import type { Task } from "../src/task.ts";
 
@@ -26,6 +27,33 @@ describe("planAnalysis", () => {
   });
   test("--counters minimal reaches every task", () => {
     expect(planAnalysis({ ...base, lines: 1000, workers: 1, counters: "minimal" }).tasks.every((t) => t.counters === "minimal")).toBe(true);
+  });
+});
+
+describe("autoWorkers", () => {
+  const plain = (bytes: number): LogInput => ({ path: "a.log", format: "plain", bytes });
+  const gzip: LogInput = { path: "a.log.gz", format: "gzip", bytes: 1000 };
+  const stdin: LogInput = { path: "-", format: "stdin", bytes: null };
+  test.each([
+    ["no lines", 8, { lines: 0 }, 1],
+    ["one line", 8, { lines: 1 }, 1],
+    ["just under two workers' worth", 8, { lines: 2 * MIN_LINES_PER_WORKER - 1 }, 1],
+    ["two workers' worth", 8, { lines: 2 * MIN_LINES_PER_WORKER }, 2],
+    ["the default run on 2 cores", 2, { lines: 5_000_000 }, 2],
+    ["the default run on 1 core", 1, { lines: 5_000_000 }, 1],
+    ["the default run on 32 cores", 32, { lines: 5_000_000 }, 10],
+    ["a small file", 8, { files: [plain(1000)] }, 1],
+    ["an empty file", 8, { files: [plain(0)] }, 1],
+    ["three workers' worth of plain files", 8, { files: [plain(MIN_BYTES_PER_WORKER), plain(2 * MIN_BYTES_PER_WORKER + 5)] }, 3],
+    ["a large file, few cores", 2, { files: [plain(900e6)] }, 2],
+    ["gzip files and stdin: one each", 8, { files: [gzip, gzip, stdin, plain(10)] }, 3],
+    ["many gzip files", 4, { files: Array.from({ length: 300 }, () => gzip) }, 4],
+  ] as const)("%s", (_, cores, work, expected) => {
+    expect(autoWorkers(cores, work)).toBe(expected);
+  });
+  test("planAnalysis uses it when no worker count is given", () => {
+    expect(planAnalysis({ ...base, lines: MIN_LINES_PER_WORKER - 1 }).workers).toBe(1);
+    expect(planAnalysis({ ...base, lines: MIN_LINES_PER_WORKER - 1, workers: 2 }).workers).toBe(2);
   });
 });
 

@@ -88,7 +88,7 @@ const benchArgs = {
 } as const satisfies ArgsDef;
 
 const benchCommand = defineCommand({
-  meta: { name: "bench", description: "Time whole runs per worker count (warm-up, then K runs), with yardsticks measured in the same run" },
+  meta: { name: "bench", description: "Time whole runs per worker count (warm-up, then K runs, in interleaved rounds), with yardsticks measured in the same rounds" },
   args: benchArgs,
 });
 

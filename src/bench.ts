@@ -180,12 +180,15 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     if (build.buildDir !== null) rmSync(build.buildDir, { recursive: true, force: true });
   }
 
-  const row = (c: TimedCommand, s: Stats, rowLines: number): BenchRow => ({
-    name: c.name, kind: c.kind, workers: c.workers, seconds: s, lines: rowLines, bytes,
-    linesPerSecond: rowLines / s.median, mbPerSecond: bytes === null ? null : bytes / 1e6 / s.median,
-    speedup: null, efficiency: null, workerMaxRssMb: c.kind === "yardstick" ? null : c.rss,
-  });
-  for (const c of commands.slice(0, yardstickStart)) rows.push(row(c, stats(c.seconds), lines));
+  const row = (c: TimedCommand): BenchRow => {
+    const s = stats(c.seconds);
+    return {
+      name: c.name, kind: c.kind, workers: c.workers, seconds: s, lines, bytes,
+      linesPerSecond: lines / s.median, mbPerSecond: bytes === null ? null : bytes / 1e6 / s.median,
+      speedup: null, efficiency: null, workerMaxRssMb: c.kind === "yardstick" ? null : c.rss,
+    };
+  };
+  for (const c of commands.slice(0, yardstickStart)) rows.push(row(c));
   // Speedup and efficiency against 1 worker, within each kind of counting.
   for (const kind of ["engine", "engine-minimal"] as const) {
     const one = rows.find((r) => r.kind === kind && r.workers === 1);
@@ -215,7 +218,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   }
 
   for (const c of commands.slice(yardstickStart)) {
-    if (!c.failed && c.seconds.length > 0) rows.push(row(c, stats(c.seconds), lines));
+    if (!c.failed && c.seconds.length > 0) rows.push(row(c));
   }
   return {
     schema: BENCH_SCHEMA_VERSION,

@@ -1,7 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { DEFAULT_GENERATOR } from "../src/generate.ts";
 import { availableParallelism } from "node:os";
-import { CONCURRENT_JIT_ENV, MapError, runMapTasks, workerEnv } from "../src/mapreduce.ts";
+import { CONCURRENT_JIT_ENV, estimatedLines, MapError, OWN_THREAD_COMPILE_MIN_LINES, runMapTasks, workerEnv } from "../src/mapreduce.ts";
 import { type Task, TASK_VERSION } from "../src/task.ts";
 
 // These tests start real processes on a shared 2-core machine.
@@ -47,24 +47,37 @@ describe("runMapTasks", () => {
 });
 
 describe("workerEnv", () => {
-  // [workers, cores, the user's setting, what the children get]
-  const cases: Array<[number, number, string | undefined, string | undefined]> = [
-    [2, 2, undefined, "0"], // every core busy: compile on the worker's own thread
-    [4, 2, undefined, "0"],
-    [1, 2, undefined, undefined], // a core to spare: the background compiler is left on
-    [2, 2, "1", "1"], // the user's choice stands
+  const enough = OWN_THREAD_COMPILE_MIN_LINES;
+  // [workers, cores, lines a worker, the user's setting, what the children get]
+  const cases: Array<[number, number, number, string | undefined, string | undefined]> = [
+    [2, 2, enough, undefined, "0"], // every core busy: compile on the worker's own thread
+    [4, 2, 10 * enough, undefined, "0"],
+    [2, 2, Number.POSITIVE_INFINITY, undefined, "0"],
+    [2, 2, enough - 1, undefined, undefined], // little work each: done before the compiler pays
+    [1, 2, 10 * enough, undefined, undefined], // a core to spare: the background compiler is left on
+    [2, 2, 10 * enough, "1", "1"], // the user's choice stands
   ];
-  test.each(cases)("%i workers on %i cores, user setting %p: children get %p", (workers, cores, user, expected) => {
+  test.each(cases)("%i workers on %i cores, %d lines each, user setting %p: children get %p", (workers, cores, lines, user, expected) => {
     const env = { PATH: "/bin", ...(user === undefined ? {} : { [CONCURRENT_JIT_ENV]: user }) };
-    const out = workerEnv(env, workers, cores);
+    const out = workerEnv(env, workers, cores, lines);
     expect(out[CONCURRENT_JIT_ENV]).toBe(expected);
     expect(out.PATH).toBe("/bin");
   });
 
-  test("workers on every core (the compiler on their own thread) count what one worker counts", async () => {
+  test.each([
+    [{ version: 1, id: 0, input: 0, kind: "generate", seed: 1, start: 100, end: 400, generator: { startEpoch: 0, linesPerSecond: 1 } }, 300],
+    [{ version: 1, id: 0, input: 0, kind: "file", path: "a", start: 1000, end: 1000 + 180 * 7 }, 7],
+    [{ version: 1, id: 0, input: 0, kind: "gzip", path: "a.gz", bytes: 10 }, Number.POSITIVE_INFINITY],
+    [{ version: 1, id: 0, input: 0, kind: "stdin" }, Number.POSITIVE_INFINITY],
+  ] as Array<[Task, number]>)("the work of a %p task, in lines: %p", (task, lines) => {
+    expect(estimatedLines(task)).toBe(lines);
+  });
+
+  test("workers on every core compiling on their own thread count what one worker counts", async () => {
     const cores = availableParallelism();
     const tasks = Array.from({ length: cores * 2 }, (_, k) => gen(k, k * 30_000, (k + 1) * 30_000));
-    const all = await runMapTasks(tasks, { workers: cores });
+    // Set here: these tasks are too small for runMapTasks to choose it, and the point is that the pinned Bun accepts it.
+    const all = await runMapTasks(tasks, { workers: cores, env: { ...process.env, [CONCURRENT_JIT_ENV]: "0" } });
     const one = await runMapTasks(tasks, { workers: 1 });
     const counts = (r: typeof all) => r.partials.map((p) => [p.taskId, p.lines, p.requests, p.bytes, p.status]);
     expect(counts(all)).toEqual(counts(one));

@@ -194,6 +194,7 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
     cores: availableParallelism(),
     platform: `${platform()} ${release()}`,
     workers,
+    autoWorkers: options.workers === undefined,
     tasks: tasks.length,
     wallMs,
     spawnMs: stats(map.children.filter((c) => c.busyMs > 0).map((c) => c.readyAt - c.spawnAt)),

@@ -73,6 +73,8 @@ export interface RunInfo {
   cores: number;
   platform: string;
   workers: number;
+  /** The worker count came from the size of the work (no --workers given). */
+  autoWorkers: boolean;
   tasks: number;
   wallMs: number;
   spawnMs: { min: number; median: number; max: number };
@@ -299,7 +301,8 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     conf.push(["time window", `${data.window.since ?? "start"} <= t < ${data.window.until ?? "end"}`]);
   }
   if (run) {
-    conf.push(["workers", `${run.workers} (${run.tasks} task${run.tasks === 1 ? "" : "s"}) on ${run.cores} cores`]);
+    const fewer = run.autoWorkers && run.workers < run.cores ? "; more would not pay for this little work (--workers N to choose)" : "";
+    conf.push(["workers", `${run.workers} (${run.tasks} task${run.tasks === 1 ? "" : "s"}) on ${run.cores} cores${fewer}`]);
     conf.push(["runtime", `Bun ${run.bunVersion}, engine ${run.engineVersion}, ${run.platform}`]);
     conf.push(["cpu", run.cpuModel]);
   }

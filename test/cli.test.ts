@@ -61,6 +61,16 @@ describe("generated traffic through the real CLI and child processes", () => {
     expect(r.stderr).toBe("");
   });
 
+  test("with no --workers a small run starts fewer workers than cores, and the report says why", async () => {
+    const auto = await cli(["--lines", "2000"]);
+    const autoJson = await cliJson(["--lines", "2000"]);
+    expect([autoJson.run.workers, autoJson.run.autoWorkers]).toEqual([1, true]);
+    expect(auto.stdout.includes("more would not pay")).toBe(autoJson.run.cores > 1);
+    const chosen = await cli(["--lines", "2000", "--workers", "1"]);
+    expect(chosen.stdout).not.toContain("more would not pay");
+    expect((await cliJson(["--lines", "2000", "--workers", "1"])).run.autoWorkers).toBe(false);
+  });
+
   test("a partial above 1 MiB arrives whole", async () => {
     // 40,000 distinct long paths: each worker's partial is several MiB of JSON.
     const path = join(dir, "many-paths.log");

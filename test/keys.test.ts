@@ -109,7 +109,29 @@ describe("KeyTable compares whole words from any alignment", () => {
           expect(table.find(buf, v, at, at + len)).toBe(-1);
           buf[at + j]! ^= 1;
         }
+        // The bytes just outside the key share its first and last words: they must not count.
+        for (const j of [-3, -2, -1, len, len + 1, len + 2]) {
+          if (at + j < 0) continue;
+          buf[at + j]! ^= 1;
+          expect(table.find(buf, v, at, at + len)).toBe(id);
+          buf[at + j]! ^= 1;
+        }
       }
+    }
+  });
+
+  test.each(lengths)("a %i-byte key that ends a buffer of any length (no whole last word) is found, and a changed last byte misses", (len) => {
+    const table = new KeyTable();
+    const key = randomBytes(len, len + 1);
+    const first = placed(key, 0, 4);
+    const id = table.intern(first, viewOf(first), 4, 4 + len);
+    for (let at = 0; at < 4; at++) {
+      const buf = new Uint8Array(at + len);
+      buf.set(key, at);
+      const v = viewOf(buf);
+      expect(table.find(buf, v, at, at + len)).toBe(id);
+      buf[at + len - 1]! ^= 1;
+      expect(table.find(buf, v, at, at + len)).toBe(-1);
     }
   });
 });

@@ -338,7 +338,7 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /** Whether equalAligned may compare bytes [abs, abs+len) through `bufWords` (not the last bytes of a buffer whose length is no multiple of 4). */
 function alignedFits(bufWords: Int32Array, abs: number, len: number): boolean {
-  return abs + len <= bufWords.length << 2;
+  return abs + len <= bufWords.length * 4;
 }
 
 /** Bytes of aligned key copies a KeyTable may hold (beyond it, keys compare through a DataView). */

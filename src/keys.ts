@@ -140,10 +140,10 @@ export class KeyTable {
         const id = entry - 1;
         const abs = buf.byteOffset + start;
         const copy = this.alignedStarts[id * 4 + (abs & 3)]!;
-        if (buf !== this.wordsOf && copy >= 0) this.viewWords(buf);
-        if (copy >= 0 && alignedFits(this.bufWords, abs, len)) {
-          if (equalAligned(this.alignedWords, copy, this.bufWords, abs, len)) return slot;
-        } else if (equalBytes(this.arena, this.arenaView, this.starts[id]!, buf, view, start, len)) {
+        if (copy >= 0 && buf !== this.wordsOf) this.viewWords(buf);
+        if (copy >= 0 && alignedFits(this.bufWords, abs, len)
+          ? equalAligned(this.alignedWords, copy, this.bufWords, abs, len)
+          : equalBytes(this.arena, this.arenaView, this.starts[id]!, buf, view, start, len)) {
           return slot;
         }
         // Many different keys sharing a sampled hash: hash whole keys from now on.

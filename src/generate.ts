@@ -42,7 +42,8 @@ const AGENTS: ReadonlyArray<readonly [string, number]> = [
 const SCANNER_AGENTS: ReadonlyArray<readonly [string, number]> = [
   ["sqlmap/1.7.2#stable (https://sqlmap.org)", 40], ["Mozilla/5.0 zgrab/0.x", 40], ["python-requests/2.31.0", 20],
 ];
-const BYTES_RANGE: Record<number, readonly [number, number]> = {
+/** Bytes served per status: [least, most], drawn uniformly. */
+export const BYTES_RANGE: Record<number, readonly [number, number]> = {
   200: [200, 50000], 301: [150, 250], 404: [150, 600], 500: [0, 700],
 };
 
@@ -156,6 +157,9 @@ const WORDS = (() => {
   });
   return new Float64Array(bytes.buffer);
 })();
+/** "00" to "99" as bytes: digits k*2 and k*2+1 write the number k. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, k) => 48 + (k & 1 ? (k >> 1) % 10 : Math.floor((k >> 1) / 10)));
+
 /** A segment that is a number (written in decimal) rather than a fragment. */
 const NUMBER = -1;
 
@@ -305,17 +309,26 @@ export class LineGenerator {
         const f = segments[k]!;
         if (f === NUMBER) {
           // A non-negative int32 in decimal, written here rather than by a call
-          // per number (the JIT did not inline one).
+          // per number (the JIT did not inline one): its length by comparisons,
+          // then two digits per division, from the end.
           let v = numbers[q++]! | 0;
-          let digits = 1;
-          for (let rest = v; rest >= 10; rest = (rest / 10) | 0) digits++;
+          let digits = v < 100 ? (v < 10 ? 1 : 2) : v < 10000 ? (v < 1000 ? 3 : 4) : 5;
+          for (let rest = v; rest >= 100000; rest = (rest / 10) | 0) digits++;
           pos += digits;
           let at = pos;
-          do {
-            const next = (v / 10) | 0;
-            buf[--at] = 48 + (v - next * 10);
+          while (v >= 100) {
+            const next = (v / 100) | 0;
+            const pair = (v - next * 100) * 2;
+            buf[--at] = DIGIT_PAIRS[pair + 1]!;
+            buf[--at] = DIGIT_PAIRS[pair]!;
             v = next;
-          } while (v > 0);
+          }
+          if (v >= 10) {
+            buf[--at] = DIGIT_PAIRS[v * 2 + 1]!;
+            buf[--at] = DIGIT_PAIRS[v * 2]!;
+          } else {
+            buf[--at] = 48 + v;
+          }
           continue;
         }
         const end = fragmentEnd[f]!;

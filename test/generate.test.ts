@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
-  DEFAULT_GENERATOR, generateText, LineGenerator, STANDARD_CLIENTS, STANDARD_STATUS, SUSPICIOUS_CLIENTS, SUSPICIOUS_SHARE,
+  BYTES_RANGE, DEFAULT_GENERATOR, generateText, LineGenerator, STANDARD_CLIENTS, STANDARD_STATUS, SUSPICIOUS_CLIENTS, SUSPICIOUS_SHARE,
 } from "../src/generate.ts";
 import { oracleCount } from "./oracle.ts";
 
@@ -41,6 +41,25 @@ describe("generated traffic", () => {
     expect(Math.abs(suspicious - SUSPICIOUS_SHARE)).toBeLessThan(0.01);
     const perStandard = (1 - suspicious) / STANDARD_CLIENTS.length;
     for (const c of SUSPICIOUS_CLIENTS) expect(o.clients.get(c)! / 50_000).toBeGreaterThan(2 * perStandard);
+  });
+
+  test("numbers are plain decimal, in their ranges, of every length from 1 to 5 digits", () => {
+    const lengths = new Set<number>();
+    const line = /" (\d{3}) (\S+) "/;
+    for (const text of generateText(5, 0, 50_000).trimEnd().split("\n")) {
+      const [, status, bytes] = line.exec(text)!;
+      expect(bytes).toMatch(/^(0|[1-9][0-9]*)$/);
+      const [least, most] = BYTES_RANGE[Number(status)]!;
+      expect(Number(bytes)).toBeGreaterThanOrEqual(least);
+      expect(Number(bytes)).toBeLessThanOrEqual(most);
+      lengths.add(bytes!.length);
+      const id = /\?id=([^ ]*) /.exec(text)?.[1];
+      if (id !== undefined) {
+        expect(id).toMatch(/^[1-9][0-9]{0,3}$/);
+        lengths.add(id.length);
+      }
+    }
+    expect([...lengths].sort()).toEqual([1, 2, 3, 4, 5]);
   });
 
   test("timestamps advance with i from the fixed start", () => {

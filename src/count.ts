@@ -370,8 +370,9 @@ export class LogCounter {
             if (c === BACKSLASH) break fast;
           }
         }
-        // What readStatusAndBytes reads, written out here: as a call it cost
-        // about 50 instructions a line more (valgrind).
+        // What readStatusAndBytes reads, written out here so that status and
+        // bytes stay in locals instead of passing through `parsed`: 1.7% fewer
+        // instructions for a whole worker on the file (valgrind).
         if (q + 7 > e || buf[q + 5] !== SPACE) break fast;
         status = statusOfWord(view.getInt32(q + 1, true));
         if (status < 0) break fast;

@@ -22,9 +22,12 @@ const SPACE = 32;
 const QUOTE = 34;
 const BACKSLASH = 92;
 const QUESTION = 63;
-/** "HTTP" and "/1.0", "/1.1", "/2.0" as little-endian int32 words. */
-const HTTP = 0x50545448;
-const isVersion = (w: number) => w === 0x302e312f || w === 0x312e312f || w === 0x302e322f;
+/** "HTTP/1.1", "HTTP/1.0", "HTTP/2.0" as little-endian float64 words (text: never a zero or a NaN, so equal numbers mean equal bytes). */
+const PROTOCOL_WORDS = new Float64Array(new TextEncoder().encode("HTTP/1.1HTTP/1.0HTTP/2.0").buffer);
+const HTTP_11 = PROTOCOL_WORDS[0]!;
+const HTTP_10 = PROTOCOL_WORDS[1]!;
+const HTTP_20 = PROTOCOL_WORDS[2]!;
+const isProtocol = (x: number) => x === HTTP_11 || x === HTTP_10 || x === HTTP_20;
 
 /** Time window: a line counts when since <= t < until (epoch seconds, UTC). */
 export interface TimeWindow {
@@ -297,6 +300,7 @@ export class LogCounter {
     const requestMemo = this.requestMemo;
     const tails = this.tails;
     const lastWords = this.lastTimeWords;
+    const lastDoubles = this.lastTimeDoubles;
     const since = this.since;
     const until = this.until;
     const parsed = this.parsed;
@@ -340,12 +344,13 @@ export class LogCounter {
         const t = s + prefixMemo.lengths[pre]!;
         if (t + 29 > e) break fast;
         // Most lines share their second with the line before: bytes 0..27
-        // of the time as int32 words against the last time parsed.
+        // of the time against the last time parsed, as three float64 words
+        // and an int32 (four fewer reads than seven int32s: about 1% of a
+        // line's instructions). The remembered words are the text of a valid
+        // time, never a zero or a NaN, so equal numbers mean equal bytes.
         if (
-          view.getInt32(t, true) === lastWords[0] && view.getInt32(t + 4, true) === lastWords[1] &&
-          view.getInt32(t + 8, true) === lastWords[2] && view.getInt32(t + 12, true) === lastWords[3] &&
-          view.getInt32(t + 16, true) === lastWords[4] && view.getInt32(t + 20, true) === lastWords[5] &&
-          view.getInt32(t + 24, true) === lastWords[6] && buf[t + 28] === QUOTE
+          view.getFloat64(t, true) === lastDoubles[0] && view.getFloat64(t + 8, true) === lastDoubles[1] &&
+          view.getFloat64(t + 16, true) === lastDoubles[2] && view.getInt32(t + 24, true) === lastWords[6] && buf[t + 28] === QUOTE
         ) {
           time = this.lastTimeValue;
         } else {
@@ -359,7 +364,7 @@ export class LogCounter {
         if (req < 0) break fast;
         let q = requestStart + requestMemo.lengths[req]!;
         const after = buf[q];
-        if (after === SPACE && q + 10 <= e && view.getInt32(q + 1, true) === HTTP && isVersion(view.getInt32(q + 5, true)) && buf[q + 9] === QUOTE) {
+        if (after === SPACE && q + 10 <= e && isProtocol(view.getFloat64(q + 1, true)) && buf[q + 9] === QUOTE) {
           q += 9;
         } else {
           if (after !== SPACE && after !== QUESTION) break fast;
@@ -486,6 +491,8 @@ export class LogCounter {
   // gives the right answer (all-zero words would have matched a line of NULs).
   private cachedDayStart = 0;
   private readonly lastTimeWords = new Int32Array(EPOCH_TIME_TEXT.slice().buffer);
+  /** Bytes 0..23 of lastTimeWords, for the fast path's compare. */
+  private readonly lastTimeDoubles = new Float64Array(this.lastTimeWords.buffer, 0, 3);
   private lastTimeValue = 0;
 
   /**

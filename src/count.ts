@@ -626,10 +626,7 @@ export class LogCounter {
   /** The counts as a partial (without task id and timings). */
   toCounts(): CountsPartial {
     this.flushMinute();
-    const status: Array<[string, number]> = [];
-    for (let code = 0; code < 1000; code++) {
-      if (this.status[code]! > 0) status.push([String(code).padStart(3, "0"), this.status[code]!]);
-    }
+    const status = statusRows(this.status);
     // Split the combined keys back into their fields.
     const methods = new Map<string, number>();
     const paths = new Map<string, number>();
@@ -676,6 +673,19 @@ export class LogCounter {
       malformedSamples: this.malformedSamples,
     };
   }
+}
+
+/**
+ * The codes counted, as rows. A function of its own: its 1,000-step loop,
+ * run once a task, got toCounts (a big function) compiled by the optimising
+ * JIT, about 12 ms per worker for a function that runs 16 times.
+ */
+function statusRows(counts: Float64Array): Array<[string, number]> {
+  const rows: Array<[string, number]> = [];
+  for (let code = 0; code < 1000; code++) {
+    if (counts[code]! > 0) rows.push([String(code).padStart(3, "0"), counts[code]!]);
+  }
+  return rows;
 }
 
 function add(m: Map<string, number>, key: string, n: number): void {

@@ -10,7 +10,7 @@ import { DEFAULT_GENERATOR, DEFAULT_SEED } from "./traffic.ts";
 import { InputError } from "./inputs.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, MapError } from "./mapreduce.ts";
 import { logError, setQuiet } from "./log.ts";
-import { writeAll } from "./output.ts";
+import { writeAll } from "./fd.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderJson, renderReport } from "./report.ts";
 import { ENGINE_VERSION } from "./version.ts";

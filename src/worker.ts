@@ -11,7 +11,7 @@ import { FAULT_ENV, type FaultKind, faultFor, parseFaults } from "./faults.ts";
 import { countFileRange, countGenerated, countGzipFile, countStream, type ProgressHook } from "./input.ts";
 import type { TaskPartial } from "./partial.ts";
 import { PARENT_PID_ENV, PROGRESS_PREFIX, STDIN_TASK_ENV } from "./protocol.ts";
-import { writeAll } from "./output.ts";
+import { readSome, writeAll } from "./fd.ts";
 import { parseTask, type Task } from "./task.ts";
 
 const readyAt = performance.timeOrigin + performance.now();
@@ -97,10 +97,13 @@ async function* readTasks(): AsyncGenerator<Task> {
     yield parseTask(JSON.stringify({ version: 1, id, input: 0, kind: "stdin" }));
     return;
   }
+  // Read synchronously: a worker has nothing else to do while it waits, and
+  // it starts its next task sooner (see readSome).
   const decoder = new TextDecoder();
+  const chunk = new Uint8Array(1 << 16);
   let pending = "";
-  for await (const chunk of Bun.stdin.stream()) {
-    pending += decoder.decode(chunk, { stream: true });
+  for (let n = readSome(0, chunk); n > 0; n = readSome(0, chunk)) {
+    pending += decoder.decode(chunk.subarray(0, n), { stream: true });
     for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);

@@ -194,6 +194,13 @@ async function runChild(
         const task = inFlight.shift();
         if (!task) continue; // more output than tasks: nothing to attribute it to
         lastSign = performance.now();
+        // The next task goes out before this partial is parsed and checked:
+        // the child waits for nothing but the pipe (the parent's first parse
+        // and check ran cold and kept a child idle 15 to 30 ms). A child
+        // whose partial turns out bad still runs that one task; it is
+        // checked like any other. Once its stdin is closed, a task taken
+        // from the queue would be lost.
+        if (!closed) feed(next());
         let json: unknown;
         try {
           json = JSON.parse(line);
@@ -205,7 +212,6 @@ async function runChild(
         try {
           partials.set(task.id, validatePartial(json, task.id));
           options.onProgress(task.id, taskSize(task)); // done, whatever its last progress line said
-          feed(next());
         } catch (err) {
           cause.set(task.id, `the partial is invalid: ${err instanceof PartialError ? err.message : String(err)}`);
           feed(undefined);
@@ -369,6 +375,9 @@ export async function runMapTasks(tasks: readonly Task[], options: MapOptions): 
   for (let k = 0; k < slots; k++) start();
   while (running.size > 0) await Promise.all([...running]);
   if (fatal) throw fatal;
+  // Never a report that silently leaves work out, whatever went wrong above.
+  const missing = tasks.filter((t) => !done.has(t.id));
+  if (missing.length > 0) throw new MapError(`internal error: ${missing.length} task${missing.length === 1 ? "" : "s"} never ran (${missing.map(describeTask).slice(0, 3).join("; ")})`);
 
   const byId = new Map(tasks.map((t) => [t.id, t]));
   return {

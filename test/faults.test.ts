@@ -41,6 +41,15 @@ describe("a failed map task is run again and the answer does not change", () => 
     expect(doc.run.retries[0].failedAttempts).toBe(2);
   });
 
+  test("garbage from every first attempt: each task still counted once", async () => {
+    // A child that printed garbage still returns the task it was sent before
+    // its output was checked; no task may be dropped on the way.
+    clean ??= (await cliJson(ARGS)).data;
+    const doc = await cliJson(ARGS, { env: { LOGMR_FAULTS: "garbage@*:1" } });
+    expect(doc.data).toEqual(clean);
+    expect(doc.run.retries.length).toBeGreaterThan(0);
+  });
+
   test("the human report lists the retry", async () => {
     const r = await cli(ARGS, { env: { LOGMR_FAULTS: "crash@0" } });
     expect(r.code).toBe(0);

@@ -97,6 +97,24 @@ describe("orphans", () => {
     expect(workers.filter(isAlive)).toEqual([]);
   });
 
+  test("a worker waiting for its next task exits when its parent dies", async () => {
+    // The worker blocks in a read of its stdin; the parent's end closes when it dies.
+    const parent = Bun.spawn(
+      [process.execPath, "-e", `
+        const w = Bun.spawn([process.execPath, "${ROOT}src/worker.ts"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, LOGMR_PARENT_PID: String(process.pid) } });
+        console.log(w.pid);
+        await Bun.sleep(400);
+        process.kill(process.pid, "SIGKILL");
+      `],
+      { cwd: ROOT, stdout: "pipe", stderr: "ignore" },
+    );
+    const [out] = await Promise.all([new Response(parent.stdout).text(), parent.exited]);
+    const worker = Number(out.trim());
+    expect(worker).toBeGreaterThan(0);
+    for (let k = 0; k < 60 && isAlive(worker); k++) await sleep(50);
+    expect(isAlive(worker)).toBe(false);
+  });
+
   test("a hung worker is also ended when its parent dies", async () => {
     const child = Bun.spawn([process.execPath, `${ROOT}analyze.ts`, "--lines", "100000", "--workers", "1", "--task-timeout", "0"], {
       cwd: ROOT, stdout: "ignore", stderr: "ignore", env: { ...process.env, LOGMR_FAULTS: "hang@0" },

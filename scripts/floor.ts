@@ -13,14 +13,10 @@
 
 import { LogCounter } from "../src/count.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "../src/generate.ts";
+import { numberFlag } from "./flags.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const k = args.indexOf(`--${name}`);
-  return k >= 0 ? Number(args[k + 1]) : fallback;
-};
-const PASSES = flag("passes", 9);
-const LINES = flag("lines", 300_000);
+const PASSES = numberFlag("passes", 9);
+const LINES = numberFlag("lines", 300_000);
 
 const statusCounts = new Float64Array(1000);
 const clientCounts = new Float64Array(1 << 12);

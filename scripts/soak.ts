@@ -4,14 +4,10 @@
 // clean run's. Usage: bun scripts/soak.ts [--runs 200] [--seed 1]
 
 import { FAULT_KINDS } from "../src/faults.ts";
+import { numberFlag } from "./flags.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => {
-  const k = args.indexOf(`--${name}`);
-  return k >= 0 ? Number(args[k + 1]) : fallback;
-};
-const RUNS = flag("runs", 200);
-let state = flag("seed", 1) >>> 0;
+const RUNS = numberFlag("runs", 200);
+let state = numberFlag("seed", 1) >>> 0;
 const random = () => {
   state = (state + 0x6d2b79f5) >>> 0;
   let t = state;

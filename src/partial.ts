@@ -187,7 +187,7 @@ function checkRows(x: unknown, what: string, columns: number, keyIsNumber = fals
     if (seen.has(key)) fail(`${what} repeats the key ${JSON.stringify(key)}`);
     seen.add(key);
     for (let c = 0; c < columns; c++) {
-      // The message only on failure: built for every cell, it was most of the check's time.
+      // The message is built only on failure (it was built for every cell).
       const n = row[c + 1];
       if (!isCount(n)) fail(`a count in ${what} is not a non-negative integer`);
       sums[c]! += n;

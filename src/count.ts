@@ -2,7 +2,7 @@
 // Common or Combined Log Format entry (the rules of test/fixtures/README.md),
 // and count it. Works on bytes only: no per-line string, no regex.
 
-import { KeyCache, KeyTable, memoFind, tableFind, viewOf } from "./keys.ts";
+import { KeyCache, KeyStartIndex, KeyTable, lineEndKeyFind, memoFind, tableFind, viewOf } from "./keys.ts";
 import { PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "./partial.ts";
 
 /** Client counter columns. */
@@ -253,6 +253,8 @@ export class LogCounter {
   // Methods, paths, referrers and agents are split out of them in toCounts().
   readonly requestKeys = new KeyTable(2);
   readonly tails = new KeyTable(1);
+  /** The tails by their first bytes: the fast path finds a line's end from its tail. */
+  private readonly tailStarts = new KeyStartIndex(4096);
   readonly minutes = new Map<number, number>();
   // Fast-path memos (see countBlock): "host ident user [" -> client id,
   // and "METHOD PATH" (followed by ' ' or '?') -> request key id.
@@ -299,6 +301,7 @@ export class LogCounter {
     const prefixMemo = this.prefixMemo;
     const requestMemo = this.requestMemo;
     const tails = this.tails;
+    const tailStarts = this.tailStarts;
     const lastWords = this.lastTimeWords;
     const lastDoubles = this.lastTimeDoubles;
     const since = this.since;
@@ -313,15 +316,11 @@ export class LogCounter {
     let tailValues = this.tails.values;
     let p = start;
     while (p < end && p < startLimit) {
-      let lineEnd = buf.indexOf(LF, p);
-      if (lineEnd === -1 || lineEnd >= end) {
-        if (!final) return p;
-        lineEnd = end;
-      }
-      this.linesRead++;
       const s = p;
-      const e = lineEnd > s && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
-      p = lineEnd + 1;
+      // Set by the fast path, which finds the line's end from its last field;
+      // the scan for the line feed is left to the lines it does not take.
+      let lineEnd = -1;
+      let e = 0;
       let fastPath = false;
       let time = 0;
       let status = 0;
@@ -336,13 +335,15 @@ export class LogCounter {
       // validated when first seen. Anything else, and any line out of the
       // time window, breaks out to parseSlow, which checks every rule and
       // fills the memos. Nothing is counted before the whole line is known
-      // to be valid, so a fast path that gives up leaves no trace.
+      // to be valid, so a fast path that gives up leaves no trace. Its bounds
+      // are the block's: what it matches holds no line feed (memo keys and
+      // known tails come from valid lines), so the line goes on at least as far.
       fast: {
-        if (s + 16 > e) break fast;
-        const pre = memoFind(prefixMemo, view, s, e);
+        if (s + 16 > end) break fast;
+        const pre = memoFind(prefixMemo, view, s, end);
         if (pre < 0) break fast;
         const t = s + prefixMemo.lengths[pre]!;
-        if (t + 29 > e) break fast;
+        if (t + 29 > end) break fast;
         // Most lines share their second with the line before: bytes 0..27
         // of the time against the last time parsed, as three float64 words
         // and an int32 (four fewer reads than seven int32s: about 1% of a
@@ -359,26 +360,26 @@ export class LogCounter {
         }
         if (time < since || time >= until) break fast;
         const requestStart = t + 29;
-        if (requestStart + 16 > e) break fast;
-        const req = memoFind(requestMemo, view, requestStart, e);
+        if (requestStart + 16 > end) break fast;
+        const req = memoFind(requestMemo, view, requestStart, end);
         if (req < 0) break fast;
         let q = requestStart + requestMemo.lengths[req]!;
         const after = buf[q];
-        if (after === SPACE && q + 10 <= e && isProtocol(view.getFloat64(q + 1, true)) && buf[q + 9] === QUOTE) {
+        if (after === SPACE && q + 10 <= end && isProtocol(view.getFloat64(q + 1, true)) && buf[q + 9] === QUOTE) {
           q += 9;
         } else {
           if (after !== SPACE && after !== QUESTION) break fast;
           // The rest of the request (query, protocol): no escapes expected.
-          for (q++; q < e; q++) {
+          for (q++; q < end; q++) {
             const c = buf[q]!;
             if (c === QUOTE) break;
-            if (c === BACKSLASH) break fast;
+            if (c === BACKSLASH || c === LF) break fast;
           }
         }
         // What readStatusAndBytes reads, written out here so that status and
         // bytes stay in locals instead of passing through `parsed`: 1.7% fewer
         // instructions for a whole worker on the file (valgrind).
-        if (q + 7 > e || buf[q + 5] !== SPACE) break fast;
+        if (q + 7 > end || buf[q + 5] !== SPACE) break fast;
         status = statusOfWord(view.getInt32(q + 1, true));
         if (status < 0) break fast;
         q += 6;
@@ -386,7 +387,7 @@ export class LogCounter {
           q++;
         } else {
           const digitsStart = q;
-          while (q < e) {
+          while (q < end) {
             const digit = buf[q]! - 48;
             if (digit < 0 || digit > 9) break;
             bytes = bytes * 10 + digit;
@@ -394,19 +395,47 @@ export class LogCounter {
           }
           if (q === digitsStart) break fast;
         }
-        if (q !== e) {
-          if (buf[q] !== SPACE || buf[q + 1] !== QUOTE || buf[e - 1] !== QUOTE || q + 2 > e - 1) break fast;
-          tail = tableFind(tails, buf, view, bufWords, q + 2, e - 1);
-          if (tail < 0) break fast;
-          this.combined++;
-        } else {
+        if (q >= end) break fast;
+        const next = buf[q];
+        if (next === LF || (next === CR && q + 1 < end && buf[q + 1] === LF)) {
+          e = q;
+          lineEnd = next === LF ? q : q + 1;
           this.common++;
+        } else {
+          if (next !== SPACE || buf[q + 1] !== QUOTE) break fast;
+          tail = lineEndKeyFind(tailStarts, tails, buf, view, bufWords, q + 2, end);
+          if (tail >= 0) {
+            e = q + 3 + tails.lengths[tail]!;
+            lineEnd = buf[e] === LF ? e : e + 1;
+          } else {
+            // A tail this index does not hold (short, or new since it
+            // started over): find the line's end and look the tail up whole.
+            lineEnd = buf.indexOf(LF, q);
+            if (lineEnd === -1 || lineEnd >= end) break fast;
+            e = buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+            if (buf[e - 1] !== QUOTE || q + 2 > e - 1) break fast;
+            tail = tableFind(tails, buf, view, bufWords, q + 2, e - 1);
+            if (tail < 0) break fast;
+            tailStarts.add(tails, view, q + 2, tail);
+          }
+          this.combined++;
         }
         client = prefixMemo.payloads[pre]!;
         request = requestMemo.payloads[req]!;
         fastPath = true;
       }
-      if (!fastPath) {
+      if (fastPath) {
+        this.linesRead++;
+        p = lineEnd + 1;
+      } else {
+        lineEnd = buf.indexOf(LF, s);
+        if (lineEnd === -1 || lineEnd >= end) {
+          if (!final) return s;
+          lineEnd = end;
+        }
+        this.linesRead++;
+        e = lineEnd > s && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+        p = lineEnd + 1;
         const verdict = this.parseSlow(buf, s, e);
         clientValues = this.clients.values;
         requestValues = this.requestKeys.values;
@@ -611,6 +640,7 @@ export class LogCounter {
     if (pathEnd >= 0 && pathEnd < requestEnd && requestStart + 16 <= e) {
       this.requestMemo.add(buf, view, requestStart, pathEnd - requestStart, request);
     }
+    if (tail >= 0) this.tailStarts.add(this.tails, view, p + 2, tail);
     parsed[PARSED_TIME] = time;
     parsed[PARSED_CLIENT] = client;
     parsed[PARSED_REQUEST] = request;

@@ -303,6 +303,17 @@ describe("the fast path finds a line's end only where the line ends", () => {
     ["bytes, then CR and more text", '192.168.1.19 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 404 51\rX'],
     ["bytes cut by LF", '192.168.1.19 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 404 5\n1'],
     ["a status cut by LF", '192.168.1.19 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 4\n04 51'],
+    // A tail of 15 bytes or more is found from its first 16 bytes, and the line's end from the tail.
+    ["a long known tail, then CR LF", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"\r'],
+    ["a long known tail, then CR CR", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"\r\r'],
+    ["a long known tail, then CR and more text", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"\rX'],
+    ["a long known tail, then a second quote", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0""'],
+    ["a long known tail, then a space", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0" '],
+    ["a long known tail, then more agent", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0 x"'],
+    ["a long known tail's first bytes, then a shorter agent", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121"'],
+    ["a long known tail cut by LF", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121\n.0"'],
+    ["a long known tail cut by LF after its quote's place", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0\n"'],
+    ["a long known tail without its closing quote", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0'],
   ];
   test.each(cases)("%s", (_, line) => {
     const warm = [...known, ...known, ...known].join("\n");

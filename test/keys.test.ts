@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { KeyCache, KeyTable, viewOf } from "../src/keys.ts";
+import { INDEXED_KEY_BYTES, KeyCache, KeyStartIndex, KeyTable, lineEndKeyFind, viewOf } from "../src/keys.ts";
 import { binary } from "./oracle.ts";
 
 function internAll(keys: string[]): KeyTable {
@@ -180,5 +180,88 @@ describe("KeyCache", () => {
     expect(cache.find(viewOf(bufs[0]!), 0, 32)).toBe(-1);
     const id = cache.find(viewOf(bufs[4]!), 0, 32);
     expect(cache.payloads[id]).toBe(4);
+  });
+});
+
+describe("KeyStartIndex: a key found from its start, ended by a quote and a line end", () => {
+  const enc = new TextEncoder();
+  // Three keys sharing their first 16 bytes (one a prefix of another), and one that does not.
+  const keys = ['-" "Mozilla/5.0 (X11)', '-" "Mozilla/5.0 (X11) Gecko', '-" "Mozilla/5.0 (Mac)', 'https://example.com/" "curl/8.4.0'];
+  function indexed(): { table: KeyTable; index: KeyStartIndex } {
+    const table = new KeyTable(1, 4);
+    const index = new KeyStartIndex(64);
+    for (const key of keys) {
+      const bytes = enc.encode(`${key}"\n`);
+      const view = viewOf(bytes);
+      index.add(table, view, 0, table.intern(bytes, view, 0, key.length));
+    }
+    return { table, index };
+  }
+  /** lineEndKeyFind on `text` placed at `at` of a buffer at byte offset `byteOffset`, with the limit `cut` bytes before the text's end. */
+  function find(text: string, at = 5, byteOffset = 0, cut = 0): string | number {
+    const { table, index } = indexed();
+    const bytes = enc.encode(text);
+    const buf = placed(bytes, byteOffset, at);
+    const id = lineEndKeyFind(index, table, buf, viewOf(buf), new Int32Array(buf.buffer, 0, buf.buffer.byteLength >> 2), at, at + bytes.length - cut);
+    return id < 0 ? id : keys[id]!;
+  }
+  test.each<[string, string | number]>([
+    ['-" "Mozilla/5.0 (X11)"\n', keys[0]!],
+    ['-" "Mozilla/5.0 (X11) Gecko"\n', keys[1]!],
+    ['-" "Mozilla/5.0 (X11) Gecko"\r\n', keys[1]!],
+    ['-" "Mozilla/5.0 (Mac)"\nnext line', keys[2]!],
+    ['https://example.com/" "curl/8.4.0"\n', keys[3]!],
+    ['-" "Mozilla/5.0 (X11) Geckx"\n', -1], // same length as a key, one byte differs
+    ['-" "Mozilla/5.0 (X11) Gecko 2"\n', -1], // a key, then more before the quote
+    ['-" "Mozilla/5.0 (X11)" \n', -1], // not a line end after the quote
+    ['-" "Mozilla/5.0 (X11)"\r\r\n', -1],
+    ['-" "Mozilla/5.0 (X11)"x\n', -1],
+    ['-" "Mozilla/5.0 (Y11)"\n', -1], // differs from a key past their shared first 16 bytes
+    ['-" "Mozilla/5.0 (X11)x\n', -1], // a key, then a line end without the quote
+  ])("%j -> %p", (text, expected) => {
+    for (let byteOffset = 0; byteOffset < 4; byteOffset++) expect(find(text, 5, byteOffset)).toBe(expected);
+  });
+
+  test("the quote and the line end must lie before the limit", () => {
+    expect(find('-" "Mozilla/5.0 (X11)"\n', 5, 0, 0)).toBe(keys[0]!);
+    expect(find('-" "Mozilla/5.0 (X11)"\n', 5, 0, 1)).toBe(-1);
+    expect(find('-" "Mozilla/5.0 (X11)"\r\n', 5, 0, 1)).toBe(-1);
+    expect(find('-" "Mozilla/5.0 (X11)"\n', 5, 0, 10)).toBe(-1);
+  });
+
+  test(`keys under ${INDEXED_KEY_BYTES} bytes are not indexed (their first 16 bytes would include the next line's)`, () => {
+    const table = new KeyTable(1, 4);
+    const index = new KeyStartIndex(64);
+    const bytes = enc.encode('-" "curl/8.4"\nABCDEFGH');
+    const view = viewOf(bytes);
+    index.add(table, view, 0, table.intern(bytes, view, 0, 12));
+    expect(lineEndKeyFind(index, table, bytes, view, new Int32Array(bytes.buffer, 0, bytes.buffer.byteLength >> 2), 0, bytes.length)).toBe(-1);
+  });
+
+  test("grows with its keys, holds a key added twice once, and starts over when full", () => {
+    const table = new KeyTable(1, 4);
+    const index = new KeyStartIndex(256);
+    const lines = Array.from({ length: 300 }, (_, k) => enc.encode(`key number ${String(k).padStart(5, "0")} of many"\n`));
+    const look = (k: number) => {
+      const b = lines[k]!;
+      return lineEndKeyFind(index, table, b, viewOf(b), new Int32Array(b.buffer, 0, b.buffer.byteLength >> 2), 0, b.length);
+    };
+    const add = (k: number) => {
+      const b = lines[k]!;
+      const view = viewOf(b);
+      const id = table.intern(b, view, 0, b.length - 2);
+      index.add(table, view, 0, id);
+      return id;
+    };
+    for (let k = 0; k < 200; k++) {
+      add(k);
+      expect(look(k)).toBe(add(k));
+    }
+    // 200 keys added twice fit in 256 entries: none was dropped.
+    for (let k = 0; k < 200; k++) expect(look(k)).toBe(k);
+    // The 257th key starts it over: early keys are gone, the ones since stay.
+    for (let k = 200; k < 300; k++) add(k);
+    expect(look(0)).toBe(-1);
+    for (let k = 256; k < 300; k++) expect(look(k)).toBe(k);
   });
 });

@@ -648,8 +648,32 @@ export function lineEndKeyFind(
     const id = entry - 1;
     const abs = buf.byteOffset + start;
     const copy = table.alignedStarts[id * 4 + (abs & 3)]!;
-    if (copy >= 0 && alignedFits(bufWords, abs, len) ? equalAligned(table.alignedWords, copy, bufWords, abs, len) : equalBytes(table.arena, table.arenaView, table.starts[id]!, buf, view, start, len)) {
-      return id;
+    if (copy < 0 || !alignedFits(bufWords, abs, len)) {
+      if (equalBytes(table.arena, table.arenaView, table.starts[id]!, buf, view, start, len)) return id;
+      continue;
     }
+    // equalAligned, written out: the JIT does not inline it, and the call
+    // cost about 100 instructions a line. A key of 15 bytes or more spans
+    // at least four words.
+    const words = table.alignedWords;
+    let wa = copy >> 2;
+    let wb = abs >> 2;
+    const last = (abs + len - 1) >> 2;
+    const tailBytes = ((abs + len - 1) & 3) + 1;
+    const tailMask = tailBytes === 4 ? -1 : (1 << (tailBytes << 3)) - 1;
+    let diff = (words[wa]! ^ bufWords[wb]!) & (-1 << ((abs & 3) << 3));
+    wa++;
+    wb++;
+    while (diff === 0 && wb + 4 <= last) {
+      diff = (words[wa]! ^ bufWords[wb]!) | (words[wa + 1]! ^ bufWords[wb + 1]!) | (words[wa + 2]! ^ bufWords[wb + 2]!) | (words[wa + 3]! ^ bufWords[wb + 3]!);
+      wa += 4;
+      wb += 4;
+    }
+    while (diff === 0 && wb < last) {
+      diff = words[wa]! ^ bufWords[wb]!;
+      wa++;
+      wb++;
+    }
+    if (diff === 0 && ((words[wa]! ^ bufWords[wb]!) & tailMask) === 0) return id;
   }
 }

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BenchResult, benchSchedule, comparisons, referenceCount, scalingPoints } from "../src/bench.ts";
+import { type BenchResult, benchSchedule, comparisons, readThrough, referenceCount, scalingPoints } from "../src/bench.ts";
 import { scalingChart, scalingSvg } from "../src/chart.ts";
 import { compareResults } from "../src/compare.ts";
 import { generateText } from "../src/generate.ts";
@@ -129,5 +129,23 @@ describe("bench end to end (tiny, no timing assertions)", () => {
     expect(minimal.topClients).toEqual(full.topClients);
     expect(minimal.status).toEqual(full.status);
     expect(minimal.methods).toEqual([]);
+  });
+});
+
+describe("readThrough (page cache before each timed file command)", () => {
+  test("reads every byte of every file, past its 1 MiB chunk, and skips stdin", () => {
+    const dir = mkdtempSync(join(tmpdir(), "logmr-read-"));
+    try {
+      const sizes = [0, 1, (1 << 20) + 3, 5000];
+      const files = sizes.map((n, k) => {
+        const f = join(dir, `f${k}`);
+        writeFileSync(f, new Uint8Array(n).fill(120));
+        return f;
+      });
+      expect(readThrough([...files, "-"])).toBe(sizes.reduce((a, b) => a + b, 0));
+      expect(readThrough([])).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

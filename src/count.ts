@@ -91,6 +91,9 @@ function readStatusAndBytes(buf: Uint8Array, view: DataView, q: number, e: numbe
   return r;
 }
 
+/** What the fast path's tail lookup by start gives when it is turned off (lineEndKeyFind: -1 not found, -2 crowded). */
+const NOT_INDEXED = -3;
+
 /** Slots of LogCounter.wideNumbers. */
 const COUNTED_SECOND = 0; // the second of the last line counted (its minute is CURRENT_MINUTE)
 const FIRST_TIME = 1;
@@ -255,6 +258,11 @@ export class LogCounter {
   readonly tails = new KeyTable(1);
   /** The tails by their first bytes: the fast path finds a line's end from its tail. */
   private readonly tailStarts = new KeyStartIndex(4096);
+  // Whether the fast path looks tails up by their start, decided block by
+  // block: on a log whose agents mostly share their first 16 bytes the
+  // lookups miss, and each miss costs a call on top of the scan.
+  private tailStartsOn = true;
+  private blocksWithoutTailStarts = 0;
   readonly minutes = new Map<number, number>();
   // Fast-path memos (see countBlock): "host ident user [" -> client id,
   // and "METHOD PATH" (followed by ' ' or '?') -> request key id.
@@ -302,6 +310,9 @@ export class LogCounter {
     const requestMemo = this.requestMemo;
     const tails = this.tails;
     const tailStarts = this.tailStarts;
+    const useTailStarts = this.tailStartsOn;
+    let tailStartHits = 0;
+    let tailStartMisses = 0;
     const lastWords = this.lastTimeWords;
     const lastDoubles = this.lastTimeDoubles;
     const since = this.since;
@@ -403,8 +414,9 @@ export class LogCounter {
           this.common++;
         } else {
           if (next !== SPACE || buf[q + 1] !== QUOTE) break fast;
-          tail = lineEndKeyFind(tailStarts, tails, buf, view, bufWords, q + 2, end);
+          tail = useTailStarts ? lineEndKeyFind(tailStarts, tails, buf, view, bufWords, q + 2, end) : NOT_INDEXED;
           if (tail >= 0) {
+            tailStartHits++;
             e = q + 3 + tails.lengths[tail]!;
             lineEnd = buf[e] === LF ? e : e + 1;
           } else {
@@ -414,9 +426,15 @@ export class LogCounter {
             if (lineEnd === -1 || lineEnd >= end) break fast;
             e = buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
             if (buf[e - 1] !== QUOTE || q + 2 > e - 1) break fast;
+            const indexed = tail;
             tail = tableFind(tails, buf, view, bufWords, q + 2, e - 1);
             if (tail < 0) break fast;
-            tailStarts.add(tails, view, q + 2, tail);
+            if (indexed === -1) {
+              tailStartMisses++;
+              tailStarts.add(tails, view, q + 2, tail);
+            } else if (indexed !== NOT_INDEXED) {
+              tailStartMisses++;
+            }
           }
           this.combined++;
         }
@@ -430,7 +448,10 @@ export class LogCounter {
       } else {
         lineEnd = buf.indexOf(LF, s);
         if (lineEnd === -1 || lineEnd >= end) {
-          if (!final) return s;
+          if (!final) {
+            this.judgeTailStarts(tailStartHits, tailStartMisses);
+            return s;
+          }
           lineEnd = end;
         }
         this.linesRead++;
@@ -480,7 +501,20 @@ export class LogCounter {
       if (status === 404) requestValues[r + 1]!++;
       if (tail >= 0) tailValues[tail]!++;
     }
+    this.judgeTailStarts(tailStartHits, tailStartMisses);
     return p > end ? end : p;
+  }
+
+  /** Turns the tail lookup by start off after a block where it missed more than it found, and on again every 16th block. */
+  private judgeTailStarts(hits: number, misses: number): void {
+    if (this.tailStartsOn) {
+      if (misses > hits) {
+        this.tailStartsOn = false;
+        this.blocksWithoutTailStarts = 0;
+      }
+    } else if (++this.blocksWithoutTailStarts >= 16) {
+      this.tailStartsOn = true;
+    }
   }
 
   /** Time bookkeeping for a counted line whose second differs from the last one counted. */

@@ -547,6 +547,10 @@ const LF = 10;
 const CR = 13;
 /** Keys of at least this many bytes go into a KeyStartIndex (shorter ones would hash bytes of the next line). */
 export const INDEXED_KEY_BYTES = 15;
+/** Keys sharing their first 16 bytes that a KeyStartIndex holds; one more, and it gives up on that start. */
+export const MAX_SHARING_START = 16;
+/** A slot that stops lookups of its hash (see MAX_SHARING_START). */
+const CROWDED = -1;
 
 /**
  * The keys of a KeyTable found by their first 16 bytes, for a key whose end
@@ -560,6 +564,7 @@ export const INDEXED_KEY_BYTES = 15;
  * over, and a miss costs only the scan it would have saved.
  */
 export class KeyStartIndex {
+  /** Key id + 1, 0 for an empty slot, or CROWDED. */
   /** @internal */ slotIds: Int32Array;
   /** @internal */ slotHashes: Int32Array;
   /** @internal */ slotLengths: Int32Array;
@@ -581,9 +586,22 @@ export class KeyStartIndex {
     if (len < INDEXED_KEY_BYTES) return;
     const hash = startHash(view, start);
     let slot = hash & this.mask;
+    let sharing = 0;
+    let firstSharing = -1;
     for (let entry = this.slotIds[slot]!; entry !== 0; entry = this.slotIds[slot]!) {
-      if (entry === id + 1) return;
+      if (this.slotHashes[slot] === hash) {
+        if (entry === CROWDED || entry === id + 1) return;
+        if (firstSharing < 0) firstSharing = slot;
+        sharing++;
+      }
       slot = (slot + 1) & this.mask;
+    }
+    if (sharing >= MAX_SHARING_START) {
+      // Real logs have hundreds of agents sharing their first 16 bytes
+      // ('-" "Mozilla/5.0 (Windows NT 10.0; ...'): walking them all cost 50
+      // times the scan. The first of them now stops every lookup of that start.
+      this.slotIds[firstSharing] = CROWDED;
+      return;
     }
     if (this.size === this.maxEntries) {
       this.slotIds.fill(0);
@@ -623,7 +641,8 @@ function startHash(view: DataView, start: number): number {
 
 /**
  * The id of the table key that starts at `start` of buf and is followed by
- * a quote and a line end (LF or CR LF) before `limit`, or -1. The caller
+ * a quote and a line end (LF or CR LF) before `limit`; -1 when there is
+ * none, -2 when too many keys share that start to be held. The caller
  * finds the line's end from the key's length. `bufWords` views buf's whole
  * ArrayBuffer as int32 words.
  */
@@ -640,6 +659,7 @@ export function lineEndKeyFind(
     const entry = ids[slot]!;
     if (entry === 0) return -1;
     if (hashes[slot] !== hash) continue;
+    if (entry === CROWDED) return -2;
     const len = lengths[slot]!;
     const at = start + len;
     if (at + 1 >= limit || buf[at] !== QUOTE) continue;

@@ -329,6 +329,34 @@ describe("the fast path finds a line's end only where the line ends", () => {
   });
 });
 
+describe("tails looked up by their start, on and off", () => {
+  test("a log whose agents crowd one start, then one whose few agents do not, counts like the oracle in small blocks", () => {
+    const line = (k: number, agent: string) =>
+      `192.168.1.${k % 40} - - [27/Nov/2026:20:${String(Math.floor(k / 60) % 60).padStart(2, "0")}:${String(k % 60).padStart(2, "0")} +0000] "GET /p${k % 7} HTTP/1.1" ${k % 5 ? 200 : 404} ${k} "-" "${agent}"`;
+    const parts: string[] = [];
+    // Phase 1: 60 agents share their first 16 bytes (more than an index holds for one start).
+    for (let k = 0; k < 3000; k++) parts.push(line(k, `Mozilla/5.0 (Windows NT 10.0) Chrome/${k % 60}.0 Safari`));
+    // Phase 2: three long agents with starts of their own (the index turns on again and finds them).
+    const few = ["Opera/9.80 (X11; Linux) Presto/2.12", "python-requests/2.31.0", "Wget/1.21.3 (linux-gnu) with a long tail"];
+    for (let k = 0; k < 3000; k++) parts.push(line(k, few[k % 3]!));
+    // Phase 3: both mixed.
+    for (let k = 0; k < 3000; k++) parts.push(line(k, k % 2 ? `Mozilla/5.0 (Windows NT 10.0) Chrome/${k % 60}.0 Safari` : few[k % 3]!));
+    const text = `${parts.join("\n")}\n`;
+    const bytes = enc.encode(text);
+    const counter = new LogCounter();
+    const lines = new LineAssembler(counter);
+    for (let at = 0; at < bytes.length; at += 2048) lines.push(bytes.subarray(at, Math.min(bytes.length, at + 2048)));
+    lines.end();
+    const c = counter.toCounts();
+    const o = oracleCount(text, {});
+    expect(c.lines.read).toBe(parts.length);
+    expect(c.lines.valid).toBe(o.valid);
+    expect(c.bytes).toBe(o.bytes);
+    expect(sorted(toMap(c.status))).toEqual(sorted(o.status));
+    expectKeyCountsLikeOracle(c, o);
+  });
+});
+
 describe("the fast path's memos never change a verdict", () => {
   // Each base line is counted first (filling the memos of the fast path),
   // then every one-byte change, insertion and deletion of it: the fast path

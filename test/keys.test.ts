@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { INDEXED_KEY_BYTES, KeyCache, KeyStartIndex, KeyTable, lineEndKeyFind, viewOf } from "../src/keys.ts";
+import { INDEXED_KEY_BYTES, KeyCache, KeyStartIndex, KeyTable, lineEndKeyFind, MAX_SHARING_START, viewOf } from "../src/keys.ts";
 import { binary } from "./oracle.ts";
 
 function internAll(keys: string[]): KeyTable {
@@ -263,5 +263,25 @@ describe("KeyStartIndex: a key found from its start, ended by a quote and a line
     for (let k = 200; k < 300; k++) add(k);
     expect(look(0)).toBe(-1);
     for (let k = 256; k < 300; k++) expect(look(k)).toBe(k);
+  });
+
+  test.each([MAX_SHARING_START, MAX_SHARING_START + 1])("%i keys sharing their first 16 bytes: all found up to the limit, none (-2) past it", (n) => {
+    const table = new KeyTable(1, 4);
+    const index = new KeyStartIndex(256);
+    const lineOf = (k: number) => enc.encode(`-" "Mozilla/5.0 (Windows NT 10.0) Chrome/${k}"\n`);
+    const other = enc.encode('https://example.com/" "curl/8.4.0"\n');
+    const add = (b: Uint8Array) => {
+      const view = viewOf(b);
+      const id = table.intern(b, view, 0, b.length - 2);
+      index.add(table, view, 0, id);
+      return id;
+    };
+    const look = (b: Uint8Array) => lineEndKeyFind(index, table, b, viewOf(b), new Int32Array(b.buffer, 0, b.buffer.byteLength >> 2), 0, b.length);
+    const otherId = add(other);
+    const ids = Array.from({ length: n }, (_, k) => add(lineOf(k)));
+    for (let k = 0; k < n; k++) expect(look(lineOf(k))).toBe(n > MAX_SHARING_START ? -2 : ids[k]!);
+    expect(look(lineOf(n + 1))).toBe(n > MAX_SHARING_START ? -2 : -1);
+    // Another start is unaffected.
+    expect(look(other)).toBe(otherId);
   });
 });

@@ -91,9 +91,6 @@ function readStatusAndBytes(buf: Uint8Array, view: DataView, q: number, e: numbe
   return r;
 }
 
-/** What the fast path's tail lookup by start gives when it is turned off (lineEndKeyFind: -1 not found, -2 crowded). */
-const NOT_INDEXED = -3;
-
 /** Slots of LogCounter.wideNumbers. */
 const COUNTED_SECOND = 0; // the second of the last line counted (its minute is CURRENT_MINUTE)
 const FIRST_TIME = 1;
@@ -310,9 +307,7 @@ export class LogCounter {
     const requestMemo = this.requestMemo;
     const tails = this.tails;
     const tailStarts = this.tailStarts;
-    const useTailStarts = this.tailStartsOn;
-    let tailStartHits = 0;
-    let tailStartMisses = 0;
+    const useTailStarts = this.judgeTailStarts();
     const lastWords = this.lastTimeWords;
     const lastDoubles = this.lastTimeDoubles;
     const since = this.since;
@@ -414,9 +409,8 @@ export class LogCounter {
           this.common++;
         } else {
           if (next !== SPACE || buf[q + 1] !== QUOTE) break fast;
-          tail = useTailStarts ? lineEndKeyFind(tailStarts, tails, buf, view, bufWords, q + 2, end) : NOT_INDEXED;
+          tail = useTailStarts ? lineEndKeyFind(tailStarts, tails, buf, view, bufWords, q + 2, end) : -1;
           if (tail >= 0) {
-            tailStartHits++;
             e = q + 3 + tails.lengths[tail]!;
             lineEnd = buf[e] === LF ? e : e + 1;
           } else {
@@ -426,15 +420,9 @@ export class LogCounter {
             if (lineEnd === -1 || lineEnd >= end) break fast;
             e = buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
             if (buf[e - 1] !== QUOTE || q + 2 > e - 1) break fast;
-            const indexed = tail;
             tail = tableFind(tails, buf, view, bufWords, q + 2, e - 1);
             if (tail < 0) break fast;
-            if (indexed === -1) {
-              tailStartMisses++;
-              tailStarts.add(tails, view, q + 2, tail);
-            } else if (indexed !== NOT_INDEXED) {
-              tailStartMisses++;
-            }
+            if (useTailStarts) tailStarts.add(tails, view, q + 2, tail);
           }
           this.combined++;
         }
@@ -448,10 +436,7 @@ export class LogCounter {
       } else {
         lineEnd = buf.indexOf(LF, s);
         if (lineEnd === -1 || lineEnd >= end) {
-          if (!final) {
-            this.judgeTailStarts(tailStartHits, tailStartMisses);
-            return s;
-          }
+          if (!final) return s;
           lineEnd = end;
         }
         this.linesRead++;
@@ -501,12 +486,19 @@ export class LogCounter {
       if (status === 404) requestValues[r + 1]!++;
       if (tail >= 0) tailValues[tail]!++;
     }
-    this.judgeTailStarts(tailStartHits, tailStartMisses);
     return p > end ? end : p;
   }
 
-  /** Turns the tail lookup by start off after a block where it missed more than it found, and on again every 16th block. */
-  private judgeTailStarts(hits: number, misses: number): void {
+  /**
+   * Whether this block looks tails up by their start: not after a block
+   * where the lookup missed more than it found, until 16 blocks later.
+   */
+  private judgeTailStarts(): boolean {
+    // The last block's lookups, counted by lineEndKeyFind: counters in the
+    // loop made its optimising compile two to three times longer.
+    const { hits, misses } = this.tailStarts;
+    this.tailStarts.hits = 0;
+    this.tailStarts.misses = 0;
     if (this.tailStartsOn) {
       if (misses > hits) {
         this.tailStartsOn = false;
@@ -515,6 +507,7 @@ export class LogCounter {
     } else if (++this.blocksWithoutTailStarts >= 16) {
       this.tailStartsOn = true;
     }
+    return this.tailStartsOn;
   }
 
   /** Time bookkeeping for a counted line whose second differs from the last one counted. */

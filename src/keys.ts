@@ -570,6 +570,9 @@ export class KeyStartIndex {
   /** @internal */ slotLengths: Int32Array;
   /** @internal */ mask: number;
   private size = 0;
+  /** Lookups that found a key, and that did not, since the owner last reset these. */
+  hits = 0;
+  misses = 0;
 
   /** maxEntries: a power of two. */
   constructor(private readonly maxEntries = 4096) {
@@ -657,9 +660,15 @@ export function lineEndKeyFind(
   const mask = index.mask;
   for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
     const entry = ids[slot]!;
-    if (entry === 0) return -1;
+    if (entry === 0) {
+      index.misses++;
+      return -1;
+    }
     if (hashes[slot] !== hash) continue;
-    if (entry === CROWDED) return -2;
+    if (entry === CROWDED) {
+      index.misses++;
+      return -2;
+    }
     const len = lengths[slot]!;
     const at = start + len;
     if (at + 1 >= limit || buf[at] !== QUOTE) continue;
@@ -669,7 +678,10 @@ export function lineEndKeyFind(
     const abs = buf.byteOffset + start;
     const copy = table.alignedStarts[id * 4 + (abs & 3)]!;
     if (copy < 0 || !alignedFits(bufWords, abs, len)) {
-      if (equalBytes(table.arena, table.arenaView, table.starts[id]!, buf, view, start, len)) return id;
+      if (equalBytes(table.arena, table.arenaView, table.starts[id]!, buf, view, start, len)) {
+        index.hits++;
+        return id;
+      }
       continue;
     }
     // equalAligned, written out: the JIT does not inline it, and the call
@@ -694,6 +706,9 @@ export function lineEndKeyFind(
       wa++;
       wb++;
     }
-    if (diff === 0 && ((words[wa]! ^ bufWords[wb]!) & tailMask) === 0) return id;
+    if (diff === 0 && ((words[wa]! ^ bufWords[wb]!) & tailMask) === 0) {
+      index.hits++;
+      return id;
+    }
   }
 }

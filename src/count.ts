@@ -256,7 +256,7 @@ export class LogCounter {
   /** The tails by their first bytes: the fast path finds a line's end from its tail. */
   private readonly tailStarts = new KeyStartIndex(4096);
   // Whether the fast path looks tails up by their start, decided block by
-  // block: on a log whose agents mostly share their first 16 bytes the
+  // block: on a log whose agents mostly share their first 24 bytes the
   // lookups miss, and each miss costs a call on top of the scan.
   private tailStartsOn = true;
   private blocksWithoutTailStarts = 0;

@@ -303,7 +303,7 @@ describe("the fast path finds a line's end only where the line ends", () => {
     ["bytes, then CR and more text", '192.168.1.19 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 404 51\rX'],
     ["bytes cut by LF", '192.168.1.19 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 404 5\n1'],
     ["a status cut by LF", '192.168.1.19 - - [27/Nov/2026:20:21:04 +0000] "GET /about HTTP/1.1" 4\n04 51'],
-    // A tail of 15 bytes or more is found from its first 16 bytes, and the line's end from the tail.
+    // A tail of 23 bytes or more is found from its first 24 bytes, and the line's end from the tail.
     ["a long known tail, then CR LF", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"\r'],
     ["a long known tail, then CR CR", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"\r\r'],
     ["a long known tail, then CR and more text", '192.168.1.17 - - [27/Nov/2026:20:21:04 +0000] "GET /api/orders?id=42 HTTP/1.1" 200 5123 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"\rX'],

@@ -185,8 +185,8 @@ describe("KeyCache", () => {
 
 describe("KeyStartIndex: a key found from its start, ended by a quote and a line end", () => {
   const enc = new TextEncoder();
-  // Three keys sharing their first 16 bytes (one a prefix of another), and one that does not.
-  const keys = ['-" "Mozilla/5.0 (X11)', '-" "Mozilla/5.0 (X11) Gecko', '-" "Mozilla/5.0 (Mac)', 'https://example.com/" "curl/8.4.0'];
+  // Three keys sharing the bytes the index hashes (one a prefix of another, two of one length), and one that does not.
+  const keys = ['-" "Mozilla/5.0 (X11; Linux)', '-" "Mozilla/5.0 (X11; Linux) Gecko', '-" "Mozilla/5.0 (X11; Linuz)', 'https://example.com/" "curl/8.4.0'];
   function indexed(): { table: KeyTable; index: KeyStartIndex } {
     const table = new KeyTable(1, 4);
     const index = new KeyStartIndex(64);
@@ -206,30 +206,31 @@ describe("KeyStartIndex: a key found from its start, ended by a quote and a line
     return id < 0 ? id : keys[id]!;
   }
   test.each<[string, string | number]>([
-    ['-" "Mozilla/5.0 (X11)"\n', keys[0]!],
-    ['-" "Mozilla/5.0 (X11) Gecko"\n', keys[1]!],
-    ['-" "Mozilla/5.0 (X11) Gecko"\r\n', keys[1]!],
-    ['-" "Mozilla/5.0 (Mac)"\nnext line', keys[2]!],
+    ['-" "Mozilla/5.0 (X11; Linux)"\n', keys[0]!],
+    ['-" "Mozilla/5.0 (X11; Linux) Gecko"\n', keys[1]!],
+    ['-" "Mozilla/5.0 (X11; Linux) Gecko"\r\n', keys[1]!],
+    ['-" "Mozilla/5.0 (X11; Linuz)"\nnext line', keys[2]!],
     ['https://example.com/" "curl/8.4.0"\n', keys[3]!],
-    ['-" "Mozilla/5.0 (X11) Geckx"\n', -1], // same length as a key, one byte differs
-    ['-" "Mozilla/5.0 (X11) Gecko 2"\n', -1], // a key, then more before the quote
-    ['-" "Mozilla/5.0 (X11)" \n', -1], // not a line end after the quote
-    ['-" "Mozilla/5.0 (X11)"\r\r\n', -1],
-    ['-" "Mozilla/5.0 (X11)"x\n', -1],
-    ['-" "Mozilla/5.0 (Y11)"\n', -1], // differs from a key past their shared first 16 bytes
-    ['-" "Mozilla/5.0 (X11)x\n', -1], // a key, then a line end without the quote
+    ['-" "Mozilla/5.0 (X11; Linux) Geckx"\n', -1], // same length as a key, one byte differs
+    ['-" "Mozilla/5.0 (X11; Linuy)"\n', -1], // likewise, past the hashed bytes
+    ['-" "Mozilla/5.0 (X11; Linux) Gecko 2"\n', -1], // a key, then more before the quote
+    ['-" "Mozilla/5.0 (X11; Linux)" \n', -1], // not a line end after the quote
+    ['-" "Mozilla/5.0 (X11; Linux)"\r\r\n', -1],
+    ['-" "Mozilla/5.0 (X11; Linux)"x\n', -1],
+    ['-" "Mozilla/5.0 (X11; Linux)x\n', -1], // a key, then a line end without the quote
+    ['-" "Mozilla/5.0 (Y11; Linux)"\n', -1], // differs from a key inside the hashed bytes
   ])("%j -> %p", (text, expected) => {
     for (let byteOffset = 0; byteOffset < 4; byteOffset++) expect(find(text, 5, byteOffset)).toBe(expected);
   });
 
   test("the quote and the line end must lie before the limit", () => {
-    expect(find('-" "Mozilla/5.0 (X11)"\n', 5, 0, 0)).toBe(keys[0]!);
-    expect(find('-" "Mozilla/5.0 (X11)"\n', 5, 0, 1)).toBe(-1);
-    expect(find('-" "Mozilla/5.0 (X11)"\r\n', 5, 0, 1)).toBe(-1);
-    expect(find('-" "Mozilla/5.0 (X11)"\n', 5, 0, 10)).toBe(-1);
+    expect(find('-" "Mozilla/5.0 (X11; Linux)"\n', 5, 0, 0)).toBe(keys[0]!);
+    expect(find('-" "Mozilla/5.0 (X11; Linux)"\n', 5, 0, 1)).toBe(-1);
+    expect(find('-" "Mozilla/5.0 (X11; Linux)"\r\n', 5, 0, 1)).toBe(-1);
+    expect(find('-" "Mozilla/5.0 (X11; Linux)"\n', 5, 0, 10)).toBe(-1);
   });
 
-  test(`keys under ${INDEXED_KEY_BYTES} bytes are not indexed (their first 16 bytes would include the next line's)`, () => {
+  test(`keys under ${INDEXED_KEY_BYTES} bytes are not indexed (the bytes hashed at their start would include the next line's)`, () => {
     const table = new KeyTable(1, 4);
     const index = new KeyStartIndex(64);
     const bytes = enc.encode('-" "curl/8.4"\nABCDEFGH');
@@ -265,7 +266,7 @@ describe("KeyStartIndex: a key found from its start, ended by a quote and a line
     for (let k = 256; k < 300; k++) expect(look(k)).toBe(k);
   });
 
-  test.each([MAX_SHARING_START, MAX_SHARING_START + 1])("%i keys sharing their first 16 bytes: all found up to the limit, none (-2) past it", (n) => {
+  test.each([MAX_SHARING_START, MAX_SHARING_START + 1])("%i keys sharing the bytes hashed at their start: all found up to the limit, none (-2) past it", (n) => {
     const table = new KeyTable(1, 4);
     const index = new KeyStartIndex(256);
     const lineOf = (k: number) => enc.encode(`-" "Mozilla/5.0 (Windows NT 10.0) Chrome/${k}"\n`);

@@ -414,8 +414,9 @@ export class LogCounter {
             e = q + 3 + tails.lengths[tail]!;
             lineEnd = buf[e] === LF ? e : e + 1;
           } else {
-            // A tail this index does not hold (short, or new since it
-            // started over): find the line's end and look the tail up whole.
+            // A tail the index does not hold (short, new, one of too many
+            // sharing a start) or the index off: find the line's end and
+            // look the tail up whole.
             lineEnd = buf.indexOf(LF, q);
             if (lineEnd === -1 || lineEnd >= end) break fast;
             e = buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;

@@ -10,7 +10,7 @@ import { DEFAULT_GENERATOR, DEFAULT_SEED } from "./traffic.ts";
 import { InputError } from "./inputs.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, MapError } from "./mapreduce.ts";
 import { logError, setQuiet } from "./log.ts";
-import { writeAll } from "./fd.ts";
+import { isTerminal, writeAll } from "./fd.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderJson, renderReport } from "./report.ts";
 import { ENGINE_VERSION } from "./version.ts";
@@ -126,10 +126,15 @@ const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = {
   bench: benchCommand as CommandDef<ArgsDef>,
 };
 
-function useColor(stream: { isTTY?: boolean }): boolean {
+function useColor(fd: number): boolean {
   if (process.env.NO_COLOR) return false;
   if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== "0") return true;
-  return stream.isTTY === true;
+  return isTerminal(fd);
+}
+
+/** The report's style on stdout (its width read only from a terminal: process.stdout costs start-up, see isTerminal). */
+function stdoutStyle(): { color: boolean; width: number } {
+  return { color: useColor(1), width: (isTerminal(1) ? process.stdout.columns : undefined) ?? 100 };
 }
 
 
@@ -146,7 +151,7 @@ function writeStdout(text: string): void {
 async function showHelp(cmd: CommandDef<ArgsDef>, parent?: CommandDef<ArgsDef>): Promise<void> {
   let text = (await renderUsage(cmd, parent)).replace(/ +$/gm, "");
   // citty colours by environment only; colour only a terminal here.
-  if (!useColor(process.stdout)) text = text.replace(/\x1b\[[0-9;]*m/g, "");
+  if (!useColor(1)) text = text.replace(/\x1b\[[0-9;]*m/g, "");
   writeStdout(`${text}\n`);
 }
 
@@ -208,12 +213,12 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   } else if (args.ssh || args["jobs-per-host"]) {
     throw new UsageError("--ssh and --jobs-per-host go with --hosts or --sshlogin-file");
   }
-  const progress = !args.quiet && process.stderr.isTTY === true ? new ProgressLine(process.stderr, files.length > 0 ? "bytes" : "lines") : null;
+  const progress = !args.quiet && isTerminal(2) ? new ProgressLine(process.stderr, files.length > 0 ? "bytes" : "lines") : null;
   activeProgress = progress;
   const { data, run } = await analyze({ ...options, onProgress: progress?.update }, mapper);
   progress?.finish(true);
   activeProgress = null;
-  writeStdout(args.json ? renderJson(data, run) : renderReport(data, run, { color: useColor(process.stdout), width: process.stdout.columns ?? 100 }));
+  writeStdout(args.json ? renderJson(data, run) : renderReport(data, run, stdoutStyle()));
   return EXIT_OK;
 }
 
@@ -269,7 +274,7 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
   if (files.includes("-")) throw new UsageError("bench cannot read standard input (it runs the input several times)");
   if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
   const cores = defaultWorkers();
-  const progress = !args.quiet && process.stderr.isTTY === true;
+  const progress = !args.quiet && isTerminal(2);
   const { renderBench, renderBenchMarkdown, runBench, scalingPoints } = await import("./bench.ts");
   const { scalingChart, scalingSvg } = await import("./chart.ts");
   const result = await runBench({
@@ -314,7 +319,7 @@ async function runReduce(rawArgs: string[]): Promise<number> {
   const tasks = plan ?? [];
   const described = plan ? inputsOfPlan(plan) : { input: { kind: "files" as const, files: [] }, inputNames: [] };
   const data = reducePartials({ tasks, ...described }, partials, { top: args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top") });
-  writeStdout(args.json ? renderJson(data, null) : renderReport(data, null, { color: useColor(process.stdout), width: process.stdout.columns ?? 100 }));
+  writeStdout(args.json ? renderJson(data, null) : renderReport(data, null, stdoutStyle()));
   return EXIT_OK;
 }
 

@@ -34,3 +34,20 @@ export function readSome(fd: number, buf: Uint8Array): number {
     }
   }
 }
+
+/**
+ * Whether `fd` is a terminal, asked of the runtime's tty binding (isatty)
+ * rather than of process.stdout or process.stderr: the first use of either
+ * loads Node's stream modules, 18 to 22 ms of a run on Bun 1.4.5 (before the
+ * workers start, when it decides on a progress line; after they end, when it
+ * decides on colour).
+ */
+export function isTerminal(fd: number): boolean {
+  try {
+    const tty = process.binding("tty_wrap") as { isTTY?: (fd: number) => unknown };
+    if (typeof tty.isTTY === "function") return tty.isTTY(fd) === true;
+  } catch {
+    // a runtime without the binding: node:tty below
+  }
+  return (require("node:tty") as typeof import("node:tty")).isatty(fd);
+}

@@ -2,6 +2,7 @@
 // something to say (it costs about 35 ms of start-up otherwise).
 
 import type { ConsolaInstance } from "consola";
+import { isTerminal } from "./fd.ts";
 
 let instance: ConsolaInstance | null = null;
 let quiet = false;
@@ -17,7 +18,7 @@ async function logger(): Promise<ConsolaInstance> {
     // consola writes info to stdout by default: everything goes to stderr here,
     // on one plain line unless stderr is a terminal. (It reads `fancy`, though
     // some of its type declarations omit it.)
-    instance = createConsola({ stdout: process.stderr, stderr: process.stderr, ...{ fancy: process.stderr.isTTY === true } });
+    instance = createConsola({ stdout: process.stderr, stderr: process.stderr, ...{ fancy: isTerminal(2) } });
     instance.level = quiet ? 0 : 3;
   }
   return instance;

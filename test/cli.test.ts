@@ -236,6 +236,49 @@ describe("bad input exits 1 with one clear line and no report", () => {
   });
 });
 
+describe("a terminal", () => {
+  /** The CLI under a pseudo-terminal `cols` wide (stdout and stderr both go to it). */
+  async function onTerminal(args: string[], cols: number, env: Record<string, string | undefined> = {}): Promise<string> {
+    let out = "";
+    const decoder = new TextDecoder();
+    const child = Bun.spawn([process.execPath, `${ROOT}analyze.ts`, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, ...env },
+      terminal: { cols, rows: 50, data: (_t, d) => (out += decoder.decode(d, { stream: true })) },
+    });
+    expect(await child.exited).toBe(0);
+    child.terminal?.close();
+    return out;
+  }
+  // The widest bar is the most frequent status's: min(50, columns - 40) cells.
+  const widestBar = (text: string) => Math.max(0, ...[...text.matchAll(/█+/g)].map((m) => m[0].length));
+
+  test.each([
+    ["a terminal 70 columns wide: colour, bars fit the width", 70, {}, true, 30],
+    ["a terminal 200 columns wide: bars at most 50 cells", 200, {}, true, 50],
+    ["NO_COLOR on a terminal: no colour, width still the terminal's", 70, { NO_COLOR: "1" }, false, 30],
+  ] as const)("%s", async (_name, cols, env, coloured, bar) => {
+    const out = await onTerminal(["--lines", "20000", "--workers", "1", "--quiet"], cols, env);
+    expect(out).toContain("Access log report");
+    expect(out.includes("\x1b[")).toBe(coloured);
+    expect(widestBar(out)).toBe(bar);
+  });
+
+  test("through a pipe: no colour, 100 columns (bars of 50 cells)", async () => {
+    const r = await cli(["--lines", "20000", "--workers", "1"], { env: { NO_COLOR: "" } });
+    expect(r.code).toBe(0);
+    expect(r.stdout.includes("\x1b[")).toBe(false);
+    expect(widestBar(r.stdout)).toBe(50);
+  });
+
+  test("progress is drawn on a terminal's stderr, not with --quiet", async () => {
+    const loud = await onTerminal(["--lines", "300000", "--workers", "1"], 100, { NO_COLOR: "1" });
+    const quiet = await onTerminal(["--lines", "300000", "--workers", "1", "--quiet"], 100, { NO_COLOR: "1" });
+    expect(loud).toMatch(/\r\x1b\[K.*lines/);
+    expect(quiet.includes("\r\x1b[K")).toBe(false);
+  });
+});
+
 describe("process hygiene", () => {
   test("piping into head ends quietly", async () => {
     const child = Bun.spawn(["sh", "-c", `"${process.execPath}" analyze.ts --lines 50000 | head -1; echo "status=\${PIPESTATUS:-}"`], {

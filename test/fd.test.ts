@@ -60,3 +60,45 @@ describe("writeAll", () => {
     expect(wrong).toBe(0);
   });
 });
+
+/** Runs a script in a child and returns what it printed; under a pseudo-terminal when `pty`. */
+async function run(script: string, options: { pty?: boolean; stdin?: "pipe" | "ignore" | Bun.BunFile; stdout?: "pipe" | Bun.BunFile; env?: Record<string, string> } = {}): Promise<string> {
+  const env = { ...process.env, ...options.env };
+  if (options.pty) {
+    let out = "";
+    const decoder = new TextDecoder();
+    const child = Bun.spawn([process.execPath, "-e", script], { cwd: ROOT, env, terminal: { cols: 123, rows: 40, data: (_t, d) => (out += decoder.decode(d, { stream: true })) } });
+    const code = await child.exited;
+    child.terminal?.close();
+    if (code !== 0) throw new Error(`child exited ${code}: ${out}`);
+    return out;
+  }
+  const child = Bun.spawn([process.execPath, "-e", script], { cwd: ROOT, env, stdin: options.stdin ?? "pipe", stdout: options.stdout ?? "pipe", stderr: "pipe" });
+  if (options.stdin === undefined || options.stdin === "pipe") (child.stdin as import("bun").FileSink).end();
+  const [out, err, code] = await Promise.all([options.stdout && options.stdout !== "pipe" ? "" : new Response(child.stdout as ReadableStream).text(), new Response(child.stderr).text(), child.exited]);
+  if (code !== 0) throw new Error(`child exited ${code}: ${err}`);
+  return out;
+}
+
+describe("isTerminal", () => {
+  const probe = `import { isTerminal } from "./src/fd.ts"; process.stdout.write(JSON.stringify([isTerminal(0), isTerminal(1), isTerminal(2)]));`;
+
+  test("pipes are not terminals", async () => {
+    expect(JSON.parse(await run(probe))).toEqual([false, false, false]);
+  });
+
+  test("a file and /dev/null are not terminals", async () => {
+    const path = `${await Bun.$`mktemp`.text()}`.trim();
+    try {
+      await run(probe, { stdin: Bun.file("/dev/null"), stdout: Bun.file(path) });
+      expect(JSON.parse(await Bun.file(path).text())).toEqual([false, false, false]);
+    } finally {
+      await Bun.$`rm -f ${path}`;
+    }
+  });
+
+  test("a pseudo-terminal is a terminal on 0, 1 and 2", async () => {
+    const out = await run(probe, { pty: true });
+    expect(JSON.parse(out.slice(out.indexOf("[")))).toEqual([true, true, true]);
+  });
+});

@@ -126,15 +126,16 @@ const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = {
   bench: benchCommand as CommandDef<ArgsDef>,
 };
 
-function useColor(fd: number): boolean {
+function useColor(terminal: boolean): boolean {
   if (process.env.NO_COLOR) return false;
   if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== "0") return true;
-  return isTerminal(fd);
+  return terminal;
 }
 
 /** The report's style on stdout (its width read only from a terminal: process.stdout costs start-up, see isTerminal). */
 function stdoutStyle(): { color: boolean; width: number } {
-  return { color: useColor(1), width: (isTerminal(1) ? process.stdout.columns : undefined) ?? 100 };
+  const terminal = isTerminal(1);
+  return { color: useColor(terminal), width: (terminal ? process.stdout.columns : undefined) ?? 100 };
 }
 
 
@@ -151,7 +152,7 @@ function writeStdout(text: string): void {
 async function showHelp(cmd: CommandDef<ArgsDef>, parent?: CommandDef<ArgsDef>): Promise<void> {
   let text = (await renderUsage(cmd, parent)).replace(/ +$/gm, "");
   // citty colours by environment only; colour only a terminal here.
-  if (!useColor(1)) text = text.replace(/\x1b\[[0-9;]*m/g, "");
+  if (!useColor(isTerminal(1))) text = text.replace(/\x1b\[[0-9;]*m/g, "");
   writeStdout(`${text}\n`);
 }
 

@@ -110,14 +110,26 @@ function pairs(a: readonly string[], b: readonly string[], join: (x: string, y: 
 /** Fragment 0 is the timestamp, rewritten in place by each generator's own copy of the words. */
 const TIME = ids(["01/Jan/1970:00:00:00 +0000]"])[0]!;
 const clientFragments = ids([...STANDARD_CLIENTS, ...SUSPICIOUS_CLIENTS].map((c) => `${c} - - [`));
-const statusCatalog = (rows: ReadonlyArray<readonly [number, number]>) => ({
-  bytesLow: Float64Array.from(rows, ([s]) => BYTES_RANGE[s]![0]),
-  bytesSpan: Float64Array.from(rows, ([s]) => BYTES_RANGE[s]![1] - BYTES_RANGE[s]![0] + 1),
-  fragments: ids(rows.map(([s]) => ` HTTP/1.1" ${s} `)),
-  table: weightsOf(rows),
+// The status rows of both client groups in flat module-level arrays (row r:
+// its fragment, the least bytes and the span of bytes drawn), and the row of
+// each draw: STATUS_ROW[draw] for a standard client, [DRAW_SIZE + draw] for a
+// suspicious one. One array each, where an object per group cost a shape
+// check and a length load per field and line.
+const STATUS_ROWS = [...STANDARD_STATUS, ...SUSPICIOUS_STATUS];
+const STATUS_FRAGMENTS = ids(STATUS_ROWS.map(([s]) => ` HTTP/1.1" ${s} `));
+const BYTES_LOW = Int32Array.from(STATUS_ROWS, ([s]) => BYTES_RANGE[s]![0]);
+// Spans below 65,536, so (16-bit draw) * span fits 32 bits and Math.imul is
+// exact; bytes below 100,000,000, so the line writer's numbers have at most 8
+// digits (query values stay below 10,000).
+const BYTES_SPAN = Int32Array.from(STATUS_ROWS, ([s]) => {
+  const [low, high] = BYTES_RANGE[s]!;
+  const span = high - low + 1;
+  if (!(low >= 0 && high < 100_000_000 && span >= 1 && span < 65536)) throw new Error(`bytes range of status ${s} (${low} to ${high}) is not 0 <= low <= high < 100,000,000 with at most 65,535 values`);
+  return span;
 });
-const standardStatus = statusCatalog(STANDARD_STATUS);
-const suspiciousStatus = statusCatalog(SUSPICIOUS_STATUS);
+const STATUS_ROW = new Uint8Array(2 * DRAW_SIZE);
+STATUS_ROW.set(weightsOf(STANDARD_STATUS));
+STATUS_ROW.set(weightsOf(SUSPICIOUS_STATUS).map((k) => k + STANDARD_STATUS.length), DRAW_SIZE);
 const methodTable = weightsOf(METHODS);
 const pathTable = weightsOf(PATHS);
 const scannerPathTable = weightsOf(SCANNER_PATHS);
@@ -131,7 +143,7 @@ const scannerAgentTable = weightsOf(SCANNER_AGENTS);
 const referrerNames = REFERRERS.map(([r]) => r);
 const refererAgents = ids(pairs(referrerNames, AGENTS.map(([a]) => a), (r, a) => ` "${r}" "${a}"\n`));
 const scannerRefererAgents = ids(pairs(referrerNames, SCANNER_AGENTS.map(([a]) => a), (r, a) => ` "${r}" "${a}"\n`));
-const pathHasQuery = PATHS.map(([p]) => p.endsWith("="));
+const pathHasQuery = Uint8Array.from(PATHS, ([p]) => (p.endsWith("=") ? 1 : 0));
 const searchPath = PATHS.findIndex(([p]) => p.startsWith("/search"));
 
 // Every fragment's words in one array, so the line writer is a single copy
@@ -157,8 +169,24 @@ const WORDS = (() => {
   });
   return new Float64Array(bytes.buffer);
 })();
-/** "00" to "99" as bytes: digits k*2 and k*2+1 write the number k. */
-const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, k) => 48 + (k & 1 ? (k >> 1) % 10 : Math.floor((k >> 1) / 10)));
+/** "0000" to "9999" as int32 words whose little-endian bytes are the ASCII digits. */
+const FOUR_DIGITS = (() => {
+  const words = new Int32Array(10000);
+  for (let a = 0; a < 10; a++)
+    for (let b = 0; b < 10; b++)
+      for (let c = 0; c < 10; c++) {
+        const head = (48 + a) | ((48 + b) << 8) | ((48 + c) << 16);
+        const at = a * 1000 + b * 100 + c * 10;
+        for (let d = 0; d < 10; d++) words[at + d] = head | ((48 + d) << 24);
+      }
+  return words;
+})();
+
+// One line's segments (fragment ids, or NUMBER for the next of NUMBERS):
+// scratch for fill(), which runs to the end before any other call can. At
+// module level, their addresses and lengths are constants to the compiler.
+const SEGMENTS = new Int32Array(8);
+const NUMBERS = new Float64Array(2);
 
 /** A segment that is a number (written in decimal) rather than a fragment. */
 const NUMBER = -1;
@@ -191,9 +219,6 @@ export class LineGenerator {
   // rewrites the seconds digits; the whole text is rendered once a minute.
   private readonly words = WORDS.slice();
   private readonly timeText = new Uint8Array(this.words.buffer, fragmentStart[TIME]! * 8, fragmentBytes[TIME]!);
-  // One line's segments (fragment ids, or NUMBER for the next of `numbers`).
-  private readonly segments = new Int32Array(8);
-  private readonly numbers = new Float64Array(2);
   // An int from the start (with a flag for "nothing rendered yet"): a NaN
   // here made each new generator's first line leave the optimised code.
   private timeSecond = 0;
@@ -254,8 +279,8 @@ export class LineGenerator {
     const nAgents = AGENTS.length;
     const nScannerAgents = SCANNER_AGENTS.length;
     const words = this.words;
-    const segments = this.segments;
-    const numbers = this.numbers;
+    const segments = SEGMENTS;
+    const numbers = NUMBERS;
     let pos = 0;
     let i = from;
     while (i < to && pos <= limit) {
@@ -296,11 +321,10 @@ export class LineGenerator {
         }
       }
 
-      const statusTable = suspicious ? suspiciousStatus : standardStatus;
-      const status = statusTable.table[h1 >>> 20]!;
-      segments[n++] = statusTable.fragments[status]!;
+      const row = STATUS_ROW[(suspicious ? DRAW_SIZE : 0) + (h1 >>> 20)]!;
+      segments[n++] = STATUS_FRAGMENTS[row]!;
       segments[n++] = NUMBER;
-      numbers[q] = statusTable.bytesLow[status]! + ((((h3 & 0xffff) * statusTable.bytesSpan[status]!) / 65536) | 0);
+      numbers[q] = BYTES_LOW[row]! + (Math.imul(h3 & 0xffff, BYTES_SPAN[row]!) >>> 16);
 
       const referrer = referrerTable[h4 & 0xfff]!;
       segments[n++] = suspicious
@@ -312,36 +336,36 @@ export class LineGenerator {
       for (let k = 0; k < n; k++) {
         const f = segments[k]!;
         if (f === NUMBER) {
-          // A non-negative int32 in decimal, written here rather than by a call
-          // per number (the JIT did not inline one): its length by comparisons,
-          // then two digits per division, from the end.
-          let v = numbers[q++]! | 0;
-          let digits = v < 100 ? (v < 10 ? 1 : 2) : v < 10000 ? (v < 1000 ? 3 : 4) : 5;
-          for (let rest = v; rest >= 100000; rest = (rest / 10) | 0) digits++;
-          pos += digits;
-          let at = pos;
-          while (v >= 100) {
-            const next = (v / 100) | 0;
-            const pair = (v - next * 100) * 2;
-            buf[--at] = DIGIT_PAIRS[pair + 1]!;
-            buf[--at] = DIGIT_PAIRS[pair]!;
-            v = next;
-          }
-          if (v >= 10) {
-            buf[--at] = DIGIT_PAIRS[v * 2 + 1]!;
-            buf[--at] = DIGIT_PAIRS[v * 2]!;
+          // A number below 100,000,000 in decimal, written here rather than by
+          // a call per number (the JIT did not inline one): its length by
+          // comparisons, then its digits as one or two words of FOUR_DIGITS
+          // (the bytes past its end are overwritten by the fragment that
+          // follows, like a fragment's padding). Two digits a division from
+          // the end cost 130 instructions a line, this about 80.
+          const v = numbers[q++]! | 0;
+          if (v >= 10000) {
+            const high = (v / 10000) | 0;
+            const digits = high < 100 ? (high < 10 ? 1 : 2) : high < 1000 ? 3 : 4;
+            view.setInt32(pos, FOUR_DIGITS[high]! >>> ((4 - digits) << 3), true);
+            pos += digits;
+            view.setInt32(pos, FOUR_DIGITS[v - high * 10000]!, true);
+            pos += 4;
           } else {
-            buf[--at] = 48 + v;
+            const digits = v < 100 ? (v < 10 ? 1 : 2) : v < 1000 ? 3 : 4;
+            view.setInt32(pos, FOUR_DIGITS[v]! >>> ((4 - digits) << 3), true);
+            pos += digits;
           }
           continue;
         }
         const end = fragmentEnd[f]!;
         let at = pos;
+        // `| 0`: a plain `+=` is checked for overflow at every word (about 40
+        // instructions a line); positions stay far below 2^31.
         for (let w = fragmentStart[f]!; w < end; w++) {
           view.setFloat64(at, words[w]!, true);
-          at += 8;
+          at = (at + 8) | 0;
         }
-        pos += fragmentBytes[f]!;
+        pos = (pos + fragmentBytes[f]!) | 0;
       }
       i++;
     }

@@ -341,7 +341,7 @@ export class LineGenerator {
           // comparisons, then its digits as one or two words of FOUR_DIGITS
           // (the bytes past its end are overwritten by the fragment that
           // follows, like a fragment's padding). Two digits a division from
-          // the end cost 130 instructions a line, this about 80.
+          // the end cost about 130 instructions a line, this about 65.
           const v = numbers[q++]! | 0;
           if (v >= 10000) {
             const high = (v / 10000) | 0;

@@ -1,15 +1,18 @@
 // The thin CLI over the engine: argument checking, dispatch between the
 // analyze command (the default) and subcommands, output, exit codes, signals.
 
-import { closeSync, openSync, renameSync, rmSync } from "node:fs";
+import { closeSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
 import { checkArgs, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
 import { analyze, defaultWorkers, type Mapper, NoValidLinesError, planAnalysis, reducePartials } from "./engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED } from "./traffic.ts";
-import { InputError } from "./inputs.ts";
+import { closeInputs, InputError } from "./inputs.ts";
+import { runCleanups, whileRunning } from "./cleanup.ts";
+import { PartialError } from "./partial.ts";
+import type { Task } from "./task.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, MapError } from "./mapreduce.ts";
-import { logError, setQuiet } from "./log.ts";
+import { logError, logWarn, setQuiet } from "./log.ts";
 import { isTerminal, writeAll } from "./fd.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderJson, renderReport } from "./report.ts";
@@ -38,6 +41,7 @@ const analyzeArgs = {
   since: { type: "string", description: "Count only requests at or after this time (ISO 8601 or 27/Nov/2026:10:00:00 +0000; UTC if no offset)" },
   until: { type: "string", description: "Count only requests before this time" },
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
+  "skip-unreadable": { type: "boolean", description: "Leave out files that cannot be read (dangling links, no permission), each named on stderr, instead of failing the run" },
   "task-timeout": { type: "string", description: `Seconds a worker may go without progress before it is killed and its tasks retried; 0 = off [default: ${DEFAULT_TASK_TIMEOUT_MS / 1000}]` },
   counters: { type: "enum", options: ["full", "minimal"], description: "minimal: report only clients, statuses, bytes and minutes (what the C yardstick counts; every line is validated the same), to see what the other counters cost [default: full]" },
   hosts: { type: "string", description: "Run the map tasks on these hosts over ssh with GNU parallel (comma-separated sshlogins)" },
@@ -189,6 +193,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     retries: args.retries === undefined ? DEFAULT_RETRIES : parseCount(args.retries, "retries", 0),
     counters: args.counters === "minimal" ? ("minimal" as const) : ("full" as const),
     taskTimeoutMs: args["task-timeout"] === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args["task-timeout"], "task-timeout") * 1000,
+    skipUnreadable: args["skip-unreadable"] === true,
   };
   if (options.since !== undefined && options.until !== undefined && options.since >= options.until) {
     throw new UsageError("--since must be before --until");
@@ -197,7 +202,10 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   if (mode === "plan") {
     if (files.includes("-")) throw new UsageError("a plan cannot read standard input (-): its tasks run elsewhere");
     const { planLines } = await import("./cluster.ts");
-    writeStdout(planLines(planAnalysis(options).tasks));
+    const plan = planAnalysis(options);
+    closeInputs(plan.files);
+    for (const s of plan.skipped) await logWarn(`skipped ${s}`);
+    writeStdout(planLines(plan.tasks));
     return EXIT_OK;
   }
   const hosts = (args.hosts as string | undefined)?.split(",").map((h) => h.trim()).filter(Boolean);
@@ -216,9 +224,11 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   }
   const progress = !args.quiet && isTerminal(2) ? new ProgressLine(process.stderr, files.length > 0 ? "bytes" : "lines") : null;
   activeProgress = progress;
-  const { data, run } = await analyze({ ...options, onProgress: progress?.update }, mapper);
+  const { data, run, notes } = await analyze({ ...options, onProgress: progress?.update }, mapper);
   progress?.finish(true);
   activeProgress = null;
+  for (const note of notes) await logWarn(note);
+  await reportNow();
   writeStdout(args.json ? renderJson(data, run) : renderReport(data, run, stdoutStyle()));
   return EXIT_OK;
 }
@@ -236,33 +246,64 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
   const toStdout = out === undefined || out === "-";
   const temp = toStdout ? null : join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
   let fd = 1;
+  let removeTemp = () => {};
   if (temp) {
+    removeStaleTemps(out!);
     try {
       fd = openSync(temp, "w");
     } catch (err) {
       throw new InputError(`cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    cleanupOnSignal = () => rmSync(temp, { force: true });
+    removeTemp = whileRunning(() => rmSync(temp, { force: true }));
   }
   // Loaded here: its tables cost every other command ~10 ms of start-up.
   const { LineGenerator } = await import("./generate.ts");
   try {
     const gen = new LineGenerator(seed, DEFAULT_GENERATOR);
     const buf = new Uint8Array(1 << 20);
-    for (let i = 0; i < lines; i = gen.next) {
+    for (let i = 0, chunks = 0; i < lines; i = gen.next) {
       writeAll(fd, buf.subarray(0, gen.fill(buf, i, lines)));
+      // The loop is synchronous: let a SIGINT or SIGTERM in now and then.
+      if (++chunks % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
+    await reportNow();
     if (temp) {
       closeSync(fd);
       renameSync(temp, out!);
-      cleanupOnSignal = null;
+      removeTemp = () => {};
     }
   } catch (err) {
-    if (temp) rmSync(temp, { force: true });
+    removeTemp();
     if (toStdout && (err as NodeJS.ErrnoException).code === "EPIPE") return EXIT_OK;
     throw new InputError(`cannot write ${toStdout ? "stdout" : out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   return EXIT_OK;
+}
+
+/** Removes temporary files that an earlier generate to `out` left behind when it was killed. */
+function removeStaleTemps(out: string): void {
+  const prefix = `.${basename(out)}.`;
+  let entries: string[];
+  try {
+    entries = readdirSync(dirname(out));
+  } catch {
+    return; // the write itself will say what is wrong
+  }
+  for (const entry of entries) {
+    if (!entry.startsWith(prefix) || !entry.endsWith(".tmp")) continue;
+    const pid = Number(entry.slice(prefix.length, -".tmp".length));
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || isRunning(pid)) continue;
+    rmSync(join(dirname(out), entry), { force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 async function runBenchCommand(rawArgs: string[]): Promise<number> {
@@ -307,19 +348,28 @@ async function runReduce(rawArgs: string[]): Promise<number> {
     await showHelp(reduceCommand as CommandDef<ArgsDef>, analyzeCommand as CommandDef<ArgsDef>);
     return EXIT_OK;
   }
+  const top = args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top");
   const { inputsOfPlan, readPartials, readPlan } = await import("./cluster.ts");
-  const read = async (name: string) => {
-    try {
-      return { name, text: name === "-" ? await Bun.stdin.text() : await Bun.file(name).text() };
-    } catch (err) {
-      throw new InputError(`cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
+  const open = (name: string) => {
+    if (name === "-") return { name: "standard input", stream: Bun.stdin.stream() };
+    const file = Bun.file(name);
+    return { name, stream: readable(name, file.stream()) };
   };
-  const plan = args.plan ? readPlan((await read(args.plan)).text, args.plan) : undefined;
-  const partials = readPartials(await Promise.all((files.length ? files : ["-"]).map(read)), plan);
-  const tasks = plan ?? [];
-  const described = plan ? inputsOfPlan(plan) : { input: { kind: "files" as const, files: [] }, inputNames: [] };
-  const data = reducePartials({ tasks, ...described }, partials, { top: args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top") });
+  let plan: Task[] | undefined;
+  if (args.plan) {
+    let text: string;
+    try {
+      text = await Bun.file(args.plan).text();
+    } catch (err) {
+      throw new InputError(`cannot read ${args.plan}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    plan = readPlan(text, args.plan);
+  }
+  // Streamed, a file after the other: signals are handled between chunks.
+  const partials = await readPartials((files.length ? files : ["-"]).map(open), plan);
+  const tasks = plan ?? partials.map((p) => p.task);
+  const data = reducePartials({ tasks, ...inputsOfPlan(tasks) }, partials, { top });
+  await reportNow();
   writeStdout(args.json ? renderJson(data, null) : renderReport(data, null, stdoutStyle()));
   return EXIT_OK;
 }
@@ -338,7 +388,24 @@ async function runCompare(rawArgs: string[]): Promise<number> {
   return EXIT_OK;
 }
 
-let cleanupOnSignal: (() => void) | null = null;
+/** A file's chunks, its read errors as one line naming it. */
+async function* readable(name: string, stream: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* stream;
+  } catch (err) {
+    throw new InputError(`cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/**
+ * Lets a signal that arrived during synchronous work (a long merge) be
+ * handled before anything is printed: no report after an interrupt.
+ */
+async function reportNow(): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  if (interrupted) await new Promise(() => {});
+}
+
 let activeProgress: ProgressLine | null = null;
 let interrupted = false;
 
@@ -354,7 +421,7 @@ function parseSeconds(text: string, flag: string): number {
 function onSignal(signal: "SIGINT" | "SIGTERM"): void {
   interrupted = true;
   killChildren();
-  cleanupOnSignal?.();
+  runCleanups();
   process.exit(signal === "SIGINT" ? EXIT_SIGINT : EXIT_SIGTERM);
 }
 
@@ -387,7 +454,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       return EXIT_FAILED;
     }
-    if (err instanceof InputError || err instanceof MapError || (err instanceof Error && ["BenchError", "CompareError", "ClusterError"].includes(err.name))) {
+    if (err instanceof InputError || err instanceof MapError || err instanceof PartialError || (err instanceof Error && ["BenchError", "CompareError", "ClusterError"].includes(err.name))) {
       await logError(err.message);
       return EXIT_FAILED;
     }

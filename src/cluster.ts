@@ -8,9 +8,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { MapOptions, MapResult, FailedAttempt, ChildRun } from "./mapreduce.ts";
-import { PartialError, validatePartial, type TaskPartial } from "./partial.ts";
+import { checkCoverage, PartialError, validatePartial, type TaskPartial } from "./partial.ts";
+import { streamLines } from "./lines.ts";
+import { EXIT_INPUT_CHANGED } from "./protocol.ts";
 import type { InputSummary } from "./report.ts";
-import { describeTask, parseTask, type Task } from "./task.ts";
+import { describeTask, parseTask, taskKey, type Task } from "./task.ts";
 import { FAULT_ENV } from "./faults.ts";
 import { ENGINE_VERSION } from "./version.ts";
 import { DEFAULT_GENERATOR } from "./traffic.ts";
@@ -23,7 +25,8 @@ export class ClusterError extends Error {
 
 /** The tasks as JSON lines, file paths made absolute so any working directory will do. */
 export function planLines(tasks: readonly Task[]): string {
-  return tasks.map((t) => `${JSON.stringify("path" in t ? { ...t, path: resolve(t.path) } : t)}\n`).join("");
+  // A descriptor is the planning process's own: the workers of a plan open the file by name (and check its identity).
+  return tasks.map((t) => `${JSON.stringify("path" in t ? { ...t, path: resolve(t.path), fd: undefined } : t)}\n`).join("");
 }
 
 /** Reads a plan (tasks.jsonl) back. */
@@ -66,41 +69,82 @@ export function inputsOfPlan(tasks: readonly Task[]): { input: InputSummary; inp
 
 // ------------------------------------------------------------------ reduce
 
+/** What makes two tasks read the same input: the task without its id and range. */
+function inputKey(task: Task): string {
+  return taskKey({ ...task, id: 0, ...("start" in task ? { start: 0, end: 0 } : {}) } as Task);
+}
+
 /**
- * Reads partials (one JSON object per line, from any number of texts) and
- * checks each; a task with two partials would be counted twice, so that is
- * an error, and so is, with a plan, a task without one.
+ * Partials whose tasks read the same input must not overlap, or lines would
+ * be counted twice (without a plan, nothing else says which belong together).
  */
-export function readPartials(texts: ReadonlyArray<{ name: string; text: string }>, plan?: readonly Task[]): TaskPartial[] {
+function checkNoOverlap(partials: readonly TaskPartial[]): void {
+  const byInput = new Map<string, TaskPartial[]>();
+  for (const p of partials) {
+    const key = inputKey(p.task);
+    byInput.set(key, [...(byInput.get(key) ?? []), p]);
+  }
+  for (const group of byInput.values()) {
+    const ranged = group.filter((p) => "start" in p.task).sort((a, b) => (a.task as { start: number }).start - (b.task as { start: number }).start);
+    if (ranged.length < group.length && group.length > 1) throw new ClusterError(`tasks ${group[0]!.taskId} and ${group[1]!.taskId} read the same input: its lines would be counted twice`);
+    for (let k = 1; k < ranged.length; k++) {
+      const a = ranged[k - 1]!.task as { id: number; end: number };
+      const b = ranged[k]!.task as { id: number; start: number };
+      if (b.start < a.end) throw new ClusterError(`tasks ${a.id} and ${b.id} overlap (${describeTask(ranged[k]!.task)}): its lines would be counted twice`);
+    }
+  }
+}
+
+/**
+ * Reads partials (one JSON object per line, from any number of streams) and
+ * checks each. A task with two partials, or two tasks over the same lines,
+ * would count lines twice: an error. With a plan, each partial must answer
+ * its plan's task exactly, every task needs one, and a file's partials must
+ * cover it end to end.
+ */
+export async function readPartials(sources: ReadonlyArray<{ name: string; stream: AsyncIterable<Uint8Array> }>, plan?: readonly Task[]): Promise<TaskPartial[]> {
   const byTask = new Map<number, TaskPartial>();
-  for (const { name, text } of texts) {
-    text.split("\n").forEach((line, k) => {
-      if (line.trim() === "") return;
+  const planned = plan ? new Map(plan.map((t) => [t.id, t])) : undefined;
+  for (const { name, stream } of sources) {
+    for await (const { line, number } of streamLines(stream)) {
+      const where = `${name}:${number}`;
       let json: unknown;
       try {
         json = JSON.parse(line);
       } catch {
-        throw new ClusterError(`${name}:${k + 1}: not JSON`);
+        throw new ClusterError(`${where}: not JSON`);
       }
-      const id = (json as { taskId?: unknown })?.taskId;
+      const id = (json as { taskId?: unknown } | null)?.taskId;
+      const expected = planned && typeof id === "number" ? planned.get(id) : undefined;
+      if (planned && !expected) throw new ClusterError(`${where}: a partial for task ${JSON.stringify(id)}, which the plan does not have`);
       let partial: TaskPartial;
       try {
-        partial = validatePartial(json, typeof id === "number" ? id : -1);
+        partial = validatePartial(json, expected);
       } catch (err) {
-        throw new ClusterError(`${name}:${k + 1}: ${err instanceof PartialError ? err.message : String(err)}`);
+        throw new ClusterError(`${where}: ${err instanceof PartialError ? err.message : String(err)}`);
       }
-      if (byTask.has(partial.taskId)) throw new ClusterError(`${name}:${k + 1}: a second partial for task ${partial.taskId} (its lines would be counted twice)`);
+      if (byTask.has(partial.taskId)) throw new ClusterError(`${where}: a second partial for task ${partial.taskId} (its lines would be counted twice)`);
       byTask.set(partial.taskId, partial);
-    });
+    }
   }
+  const partials = [...byTask.values()].sort((a, b) => a.taskId - b.taskId);
+  checkNoOverlap(partials);
   if (plan) {
-    const planned = new Set(plan.map((t) => t.id));
     const missing = plan.filter((t) => !byTask.has(t.id)).map((t) => t.id);
     if (missing.length > 0) throw new ClusterError(`no partial for task${missing.length === 1 ? "" : "s"} ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? ", ..." : ""} of the plan`);
-    const extra = [...byTask.keys()].filter((id) => !planned.has(id));
-    if (extra.length > 0) throw new ClusterError(`partials for tasks ${extra.slice(0, 20).join(", ")} that the plan does not have`);
+    const inputs = new Set(plan.map((t) => t.input));
+    for (const input of inputs) {
+      const mine = partials.filter((p) => p.task.input === input);
+      const first = mine[0]?.task;
+      const size = first?.kind === "file" ? first.identity?.size : undefined;
+      try {
+        checkCoverage(mine, first && "path" in first ? first.path : `input ${input}`, size);
+      } catch (err) {
+        throw new ClusterError(err instanceof Error ? err.message : String(err));
+      }
+    }
   }
-  return [...byTask.values()].sort((a, b) => a.taskId - b.taskId);
+  return partials;
 }
 
 // ------------------------------------------------------------------ GNU parallel over ssh
@@ -170,7 +214,7 @@ function hostList(options: HostsOptions): string[] {
 export function hostsMapper(hostOptions: HostsOptions) {
   return async (tasks: readonly Task[], options: MapOptions): Promise<MapResult> => {
     if (!Bun.which("parallel")) throw new ClusterError("GNU parallel is not installed (Debian package: parallel; apt-get install parallel)");
-    if (tasks.some((t) => t.kind === "stdin")) throw new ClusterError("standard input (-) cannot be analyzed on other hosts: save it to a file every host sees");
+    if (options.source || tasks.some((t) => t.kind === "stdin")) throw new ClusterError("standard input (-) cannot be analyzed on other hosts: save it to a file every host sees");
     let hosts = hostList(hostOptions);
     if (hosts.length === 0) throw new ClusterError("no hosts: give --hosts h1,h2 or --sshlogin-file FILE");
     const retries = options.retries ?? 2;
@@ -180,7 +224,8 @@ export function hostsMapper(hostOptions: HostsOptions) {
     const failures = new Map<number, FailedAttempt[]>();
     const children: ChildRun[] = [];
     const badHosts = new Map<string, string>();
-    let pending: Task[] = tasks.map((t) => ({ ...t, attempt: 1 }));
+    // A local descriptor means nothing on another host: workers there open the file by name.
+    let pending: Task[] = tasks.map((t) => ({ ...t, attempt: 1, ...("fd" in t ? { fd: undefined } : {}) }));
     try {
       for (let round = 1; pending.length > 0; round++) {
         const input = join(work, `tasks-${round}.jsonl`);
@@ -205,7 +250,7 @@ export function hostsMapper(hostOptions: HostsOptions) {
           try {
             const json = JSON.parse(line) as { taskId?: unknown };
             const task = pending.find((t) => t.id === json.taskId);
-            if (task && !got.has(task.id)) got.set(task.id, validatePartial(json, task.id));
+            if (task && !got.has(task.id)) got.set(task.id, validatePartial(json, task));
           } catch {
             // garbage, or a partial that does not add up: its task has none
           }
@@ -232,6 +277,10 @@ export function hostsMapper(hostOptions: HostsOptions) {
                   ? `exited with code ${row.exitval} on ${host}`
                   : `printed no valid partial on ${host}`;
           if (row?.exitval === 255) sshFailures.set(host, cause);
+          if (row?.exitval === EXIT_INPUT_CHANGED) {
+            const said = stderr.split("\n").find((l) => l.startsWith("@fatal "))?.slice("@fatal ".length);
+            throw new ClusterError(said ?? `${describeTask(task)}: its input changed during the analysis (on ${host})`);
+          }
           const attempt = task.attempt ?? 1;
           const list = failures.get(task.id) ?? [];
           list.push({ attempt, cause, ms: 0, pid: 0, stderr: "" });
@@ -257,6 +306,7 @@ export function hostsMapper(hostOptions: HostsOptions) {
     }
     const byId = new Map(tasks.map((t) => [t.id, t]));
     return {
+      tasks: [...tasks],
       partials: [...done.values()].sort((a, b) => a.taskId - b.taskId),
       children,
       retried: [...failures].sort((a, b) => a[0] - b[0]).map(([id, f]) => ({ task: byId.get(id)!, failures: f })),

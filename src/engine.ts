@@ -4,9 +4,11 @@
 import { cpus, platform, release, availableParallelism } from "node:os";
 import type { Counters, TimeWindow } from "./count.ts";
 import { DEFAULT_GENERATOR, type GeneratorSettings } from "./traffic.ts";
-import { planFileTasks, resolveInputs, type LogInput } from "./inputs.ts";
+import { statSync } from "node:fs";
+import { compareIdentity, readIdentity } from "./identity.ts";
+import { closeInputs, InputError, planFileTasks, resolveInputs, type LogInput } from "./inputs.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./mapreduce.ts";
-import { mergeAll, type TaskPartial } from "./partial.ts";
+import { checkCoverage, mergeAll, type TaskPartial } from "./partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report.ts";
 import { describeTask, splitGuided, TASK_VERSION, type Task } from "./task.ts";
 import { stats as summary } from "./stats.ts";
@@ -27,12 +29,18 @@ export interface AnalyzeOptions {
   counters?: Counters;
   /** No-progress timeout per child, ms; 0 = off. */
   taskTimeoutMs?: number;
+  /** Leave out files that cannot be read (each named in a note) instead of failing. */
+  skipUnreadable?: boolean;
   onProgress?: (p: MapProgress) => void;
+  /** Standard input's bytes, for "-" (default: the process's stdin). */
+  stdin?: AsyncIterable<Uint8Array>;
 }
 
 export interface Analysis {
   data: ReportData;
   run: RunInfo;
+  /** What the user should hear about the inputs (skipped files, a log that grew or was rotated during the run). */
+  notes: string[];
 }
 
 /** Nothing valid to analyze: the caller shows what was read and exits 1. */
@@ -74,7 +82,8 @@ export function autoWorkers(cores: number, work: { lines: number } | { files: re
     units = Math.floor(work.lines / MIN_LINES_PER_WORKER);
   } else {
     const plainBytes = work.files.reduce((a, f) => a + (f.format === "plain" ? (f.bytes ?? 0) : 0), 0);
-    units = Math.floor(plainBytes / MIN_BYTES_PER_WORKER) + work.files.filter((f) => f.format !== "plain").length;
+    // Standard input is cut into segments as it arrives: any worker may take one.
+    units = Math.floor(plainBytes / MIN_BYTES_PER_WORKER) + work.files.filter((f) => f.format === "gzip").length + (work.files.some((f) => f.format === "stdin") ? cores : 0);
   }
   return Math.max(1, Math.min(cores, units));
 }
@@ -126,12 +135,19 @@ export interface Plan {
   workers: number;
   /** Plain files among the inputs (an empty valid result is then an error). */
   hasFiles: boolean;
+  /** The files, open until closeInputs(plan.files): every task reads the file planned. */
+  files: LogInput[];
+  /** Files left out with --skip-unreadable, with the reason. */
+  skipped: string[];
 }
 
 /** Cuts the analysis into map tasks (no process is started). */
+function windowOf(options: AnalyzeOptions): TimeWindow | undefined {
+  return options.since !== undefined || options.until !== undefined ? { since: options.since, until: options.until } : undefined;
+}
+
 export function planAnalysis(options: AnalyzeOptions): Plan {
-  const window: TimeWindow | undefined =
-    options.since !== undefined || options.until !== undefined ? { since: options.since, until: options.until } : undefined;
+  const window = windowOf(options);
   let plan: Plan;
   if (options.inputs.length === 0) {
     const generator = options.generator ?? DEFAULT_GENERATOR;
@@ -145,17 +161,23 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
       inputNames: ["generated"],
       workers,
       hasFiles: false,
+      files: [],
+      skipped: [],
     };
   } else {
-    const files: LogInput[] = resolveInputs(options.inputs);
+    const { inputs: files, skipped } = resolveInputs(options.inputs, { skipUnreadable: options.skipUnreadable });
+    if (files.length === 0) throw new InputError(`no input can be read (skipped: ${skipped.join("; ")})`);
     const wanted = options.workers ?? autoWorkers(defaultWorkers(), { files });
     const tasks = planFileTasks(files, wanted, window);
+    const stdin = files.some((f) => f.format === "stdin");
     plan = {
       tasks,
       input: { kind: "files", files: files.map((f) => ({ path: f.path, format: f.format, bytes: f.bytes })) },
       inputNames: files.map((f) => f.path),
-      workers: Math.max(1, Math.min(wanted, tasks.length)),
+      workers: Math.max(1, stdin ? wanted : Math.min(wanted, tasks.length)),
       hasFiles: true,
+      files,
+      skipped,
     };
   }
   if (options.counters === "minimal") plan.tasks = plan.tasks.map((t) => ({ ...t, counters: "minimal" as const }));
@@ -172,18 +194,73 @@ export function reducePartials(plan: Pick<Plan, "tasks" | "input" | "inputNames"
 /** Runs the map tasks somewhere (local children by default, GNU parallel over ssh with --hosts). */
 export type Mapper = (tasks: readonly Task[], options: MapOptions) => Promise<MapResult>;
 
+/**
+ * After the map: every file must still be what was planned (or have only
+ * grown), and the partials of each input must cover its bytes end to end.
+ * Returns notes for the user; throws InputError when the counts cannot be trusted.
+ */
+export function checkInputsAfterMap(files: readonly LogInput[], tasks: readonly Task[], partials: readonly TaskPartial[], stdinBytes: number): string[] {
+  const notes: string[] = [];
+  const byTask = new Map(partials.map((p) => [p.taskId, p]));
+  files.forEach((file, k) => {
+    const mine = tasks.filter((t) => t.input === k).map((t) => byTask.get(t.id)).filter((p): p is TaskPartial => p !== undefined);
+    try {
+      checkCoverage(mine, file.format === "stdin" ? "standard input" : file.path, file.format === "stdin" ? stdinBytes : file.format === "plain" ? (file.identity?.size ?? undefined) : undefined);
+    } catch (err) {
+      throw new InputError(`${err instanceof Error ? err.message : String(err)}: the report would be wrong`);
+    }
+    if (file.fd === undefined || !file.identity) return;
+    const check = compareIdentity(file.path, file.identity, readIdentity(file.fd, file.identity.size));
+    if (!check.ok) throw new InputError(check.message);
+    const count = (n: number) => n.toLocaleString("en-US");
+    if (check.grewBy > 0) notes.push(`${file.path} grew by ${count(check.grewBy)} bytes during the analysis: counted the ${count(file.identity.size)} bytes it had when the run started`);
+    try {
+      const now = statSync(file.path);
+      if (now.ino !== file.identity.ino || now.dev !== file.identity.dev) notes.push(`${file.path} was replaced during the analysis (rotated?): counted the file it was when the run started`);
+    } catch {
+      notes.push(`${file.path} was moved or removed during the analysis: counted the file as it was when the run started`);
+    }
+  });
+  return notes;
+}
+
 export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTasks): Promise<Analysis> {
   const t0 = performance.now();
   const plan = planAnalysis(options);
-  const { tasks, workers } = plan;
-  const map = await mapper(tasks, {
-    workers,
-    retries: options.retries,
-    taskTimeoutMs: options.taskTimeoutMs,
-    onProgress: options.onProgress,
-  });
+  const { workers } = plan;
+  const stdinAt = plan.files.findIndex((f) => f.format === "stdin");
+  let source: import("./stdin.ts").StdinSegments | undefined;
+  let map: MapResult;
+  let notes: string[];
+  try {
+    if (stdinAt >= 0) {
+      const { StdinSegments } = await import("./stdin.ts");
+      source = new StdinSegments(options.stdin ?? Bun.stdin.stream(), {
+        input: stdinAt,
+        firstId: plan.tasks.length,
+        window: plan.tasks[0]?.window ?? windowOf(options),
+        counters: options.counters,
+      });
+    }
+    map = await mapper(plan.tasks, {
+      workers,
+      retries: options.retries,
+      taskTimeoutMs: options.taskTimeoutMs,
+      onProgress: options.onProgress,
+      source,
+    });
+    notes = [...plan.skipped.map((s) => `skipped ${s}`), ...checkInputsAfterMap(plan.files, map.tasks, map.partials, source?.bytes ?? 0)];
+  } finally {
+    source?.close();
+    closeInputs(plan.files);
+  }
+  if (source) {
+    const entry = plan.input.kind === "files" ? plan.input.files[stdinAt] : undefined;
+    if (entry) entry.bytes = source.bytes;
+  }
+  const tasks = map.tasks;
   const tReduce = performance.now();
-  const data = reducePartials(plan, map.partials, options);
+  const data = reducePartials({ ...plan, tasks }, map.partials, options);
   const tEnd = performance.now();
 
   const wallMs = tEnd - t0;
@@ -219,5 +296,5 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
     })),
   };
   if (plan.hasFiles && data.lines.valid === 0) throw new NoValidLinesError(data);
-  return { data, run };
+  return { data, run, notes };
 }

@@ -12,7 +12,11 @@ export const FAULT_KINDS = [
   "garbage", // write a line that is not JSON
   "truncate", // write the first half of the partial's JSON
   "shape", // write a partial whose counts do not add up
+  "pause", // wait before the task until the file named by LOGMR_FAULT_GATE exists
 ] as const;
+/** Faults that make a task fail, for the soak (pause only waits). */
+export const FAILURE_KINDS = FAULT_KINDS.filter((k) => k !== "pause");
+export const FAULT_GATE_ENV = "LOGMR_FAULT_GATE";
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface Fault {

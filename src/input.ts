@@ -2,7 +2,7 @@
 // range of a plain file, a gzip stream, stdin, or generated lines. Memory is
 // bounded by one buffer, whatever the input size.
 
-import { closeSync, openSync, readSync } from "node:fs";
+import { fstatSync, readSync } from "node:fs";
 import { createReadStream } from "node:fs";
 import type { LogCounter } from "./count.ts";
 import type { LineGenerator } from "./generate.ts";
@@ -36,6 +36,9 @@ export class LineAssembler {
   offset: number;
   done = false;
   private skipping: boolean;
+  /** Where the first line it owns starts and where the last one it counted ends (absolute offsets), once done. */
+  coveredFrom: number | null = null;
+  coveredTo = 0;
 
   constructor(
     private readonly counter: LogCounter,
@@ -46,6 +49,13 @@ export class LineAssembler {
     this.offset = options.startOffset ?? 0;
     this.startLimit = options.startLimit ?? Number.POSITIVE_INFINITY;
     this.skipping = options.skipFirst ?? false;
+    if (!this.skipping) this.coveredFrom = this.offset;
+  }
+
+  private finish(at: number): void {
+    this.done = true;
+    this.coveredTo = at;
+    this.coveredFrom ??= at;
   }
   private readonly startLimit: number;
 
@@ -65,16 +75,17 @@ export class LineAssembler {
       if (lf < 0 || lf >= this.len) {
         this.offset += this.len;
         this.len = 0;
-        if (eof) this.done = true;
+        if (eof) this.finish(this.offset);
         return;
       }
       p = lf + 1;
       this.skipping = false;
+      this.coveredFrom ??= this.offset + p;
     }
     const limit = this.startLimit - this.offset;
     const q = p >= limit ? p : this.counter.countBlock(buf, p, this.len, eof, this.offset, limit);
     if (q >= limit || eof) {
-      this.done = true;
+      this.finish(this.offset + q);
       return;
     }
     if (q === 0 && this.len === buf.length && buf.length < this.maxBytes) {
@@ -117,26 +128,40 @@ export class LineAssembler {
 /** Told how far a task has got, in its own units (lines generated, bytes read). */
 export type ProgressHook = (done: number) => void;
 
-/** Counts the lines that start in bytes [start, end) of a plain file. */
-export function countFileRange(path: string, start: number, end: number, counter: LogCounter, progress?: ProgressHook): void {
-  const fd = openSync(path, "r");
-  try {
-    // Reading from start-1 lets the assembler see whether a line starts exactly at start.
-    const from = start > 0 ? start - 1 : 0;
-    // Large ranges read in large chunks; small ones do not pay for a large buffer.
-    const firstBytes = Math.max(FIRST_CHUNK_BYTES, Math.min(READ_BYTES, end - start + FIRST_CHUNK_BYTES));
-    const lines = new LineAssembler(counter, { startOffset: from, startLimit: end, skipFirst: start > 0, firstBytes });
-    let position = from;
-    while (!lines.done) {
-      const space = lines.space;
-      const n = readSync(fd, space, 0, space.length, position);
-      position += n;
-      lines.commit(n, n === 0);
-      progress?.(Math.min(position, end) - start);
+/** A file changed under the run: the same task would fail again, so it is not retried. */
+export class FileChangedError extends Error {}
+
+/**
+ * Counts the lines that start in bytes [start, end) of the open file fd,
+ * reading no further than `size` (the planned size: bytes appended since are
+ * not this run's). `base` is added to offsets (a segment of stdin saved to a
+ * file of its own). Returns the bytes its lines cover, absolute.
+ */
+export function countFileRange(
+  fd: number, start: number, end: number, counter: LogCounter,
+  options: { size?: number; base?: number; name?: string; progress?: ProgressHook } = {},
+): [number, number] {
+  const base = options.base ?? 0;
+  const size = options.size ?? Number.POSITIVE_INFINITY;
+  // Reading from start-1 lets the assembler see whether a line starts exactly at start.
+  const from = start > 0 ? start - 1 : 0;
+  // Large ranges read in large chunks; small ones do not pay for a large buffer.
+  const firstBytes = Math.max(FIRST_CHUNK_BYTES, Math.min(READ_BYTES, end - start + FIRST_CHUNK_BYTES));
+  const lines = new LineAssembler(counter, { startOffset: base + from, startLimit: base + end, skipFirst: start > 0, firstBytes });
+  let position = from;
+  while (!lines.done) {
+    const space = lines.space;
+    const want = Math.min(space.length, size - position);
+    const n = want > 0 ? readSync(fd, space, 0, want, position) : 0;
+    if (n === 0 && position < size && Number.isFinite(size)) {
+      const now = fstatSync(fd).size;
+      throw new FileChangedError(`${options.name ?? "the file"} was truncated during the analysis: ${size.toLocaleString("en-US")} -> ${now.toLocaleString("en-US")} bytes`);
     }
-  } finally {
-    closeSync(fd);
+    position += n;
+    lines.commit(n, n === 0);
+    options.progress?.(Math.min(position, end) - start);
   }
+  return [lines.coveredFrom ?? base + start, lines.coveredTo];
 }
 
 /** Counts every line of a byte stream (gzip output, stdin). */
@@ -151,14 +176,19 @@ export async function countStream(stream: AsyncIterable<Uint8Array>, counter: Lo
   lines.end();
 }
 
-export async function countGzipFile(path: string, counter: LogCounter, progress?: ProgressHook): Promise<void> {
+/** Counts a gzip file's lines, from the open descriptor fd, reading its `size` compressed bytes. */
+export async function countGzipFile(fd: number, size: number, counter: LogCounter, options: { name?: string; progress?: ProgressHook } = {}): Promise<void> {
   // Loaded here: node:zlib costs about 20 ms of start-up that plain inputs need not pay.
   const { createGunzip } = await import("node:zlib");
   const gunzip = createGunzip({ chunkSize: 1 << 18 });
-  const source = createReadStream(path, { highWaterMark: 1 << 18 });
+  const source = createReadStream("", { fd, autoClose: false, start: 0, ...(size > 0 ? { end: size - 1 } : {}), highWaterMark: 1 << 18 });
   source.on("error", (err) => gunzip.destroy(err));
+  const progress = options.progress;
   if (progress) source.on("data", () => progress(source.bytesRead));
   await countStream(source.pipe(gunzip), counter);
+  if (source.bytesRead < size) {
+    throw new FileChangedError(`${options.name ?? "the file"} was truncated during the analysis: ${size.toLocaleString("en-US")} -> ${fstatSync(fd).size.toLocaleString("en-US")} bytes`);
+  }
 }
 
 /**

@@ -1,10 +1,11 @@
 // Resolving the user's input arguments (files, directories, "-") into inputs,
 // and cutting them into map tasks.
 
-import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { closeSync, lstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { TimeWindow } from "./count.ts";
-import type { Task } from "./task.ts";
+import { readIdentity } from "./identity.ts";
+import type { FileIdentity, Task } from "./task.ts";
 import { splitGuided, TASK_VERSION } from "./task.ts";
 
 export interface LogInput {
@@ -12,6 +13,16 @@ export interface LogInput {
   format: "plain" | "gzip" | "stdin";
   /** Size on disk (compressed size for gzip); null for stdin. */
   bytes: number | null;
+  /** What the file was when planned (not for stdin). */
+  identity?: FileIdentity;
+  /** The parent's descriptor of the file, open until the run ends (closeInputs). */
+  fd?: number;
+}
+
+export interface ResolvedInputs {
+  inputs: LogInput[];
+  /** Files left out with --skip-unreadable, each with the reason. */
+  skipped: string[];
 }
 
 export class InputError extends Error {}
@@ -29,52 +40,71 @@ const UNSUPPORTED_EXT = /\.(zst|bz2|xz|lz4|lzma|zip|7z)$/i;
 /** Rotated access logs in a directory: *.log, *.log.N, *.log.gz, *.log.N.gz (not error logs). */
 const LOG_NAME = /\.log(\.\d+)?(\.gz)?$/;
 
-function reason(err: unknown): string {
+function reason(err: unknown, path?: string): string {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOENT") return "no such file or directory";
+  if (code === "ENOENT") {
+    try {
+      if (path !== undefined && lstatSync(path).isSymbolicLink()) return "a dangling symbolic link";
+    } catch {
+      // gone altogether
+    }
+    return "no such file or directory";
+  }
+  if (code === "ELOOP") return "a symbolic link loop";
   if (code === "EACCES" || code === "EPERM") return "permission denied";
   if (code === "EISDIR") return "is a directory";
   return code ?? (err instanceof Error ? err.message : String(err));
 }
 
-function sniff(path: string): Uint8Array {
+/**
+ * Opens a log file for the run: its format from its first bytes, its identity
+ * pinned. The descriptor stays open (the workers read the file through it).
+ */
+function fileInput(path: string): LogInput {
   let fd: number;
   try {
     fd = openSync(path, "r");
   } catch (err) {
-    throw new InputError(`cannot read ${path}: ${reason(err)}`);
+    throw new InputError(`cannot read ${path}: ${reason(err, path)}`);
   }
   try {
-    const head = new Uint8Array(6);
-    const n = readSync(fd, head, 0, 6, 0);
-    return head.subarray(0, n);
+    let identity: FileIdentity;
+    let head: Uint8Array;
+    try {
+      if (!statSync(path).isFile()) throw new InputError(`cannot read ${path}: not a regular file`);
+      identity = readIdentity(fd);
+      head = new Uint8Array(6);
+      head = head.subarray(0, readSync(fd, head, 0, 6, 0));
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError(`cannot read ${path}: ${reason(err, path)}`);
+    }
+    for (const [magic, name] of UNSUPPORTED_MAGIC) {
+      if (magic.every((b, k) => head[k] === b)) {
+        throw new InputError(`${path} is ${name}-compressed, which is not supported: decompress it and pass "-" (e.g. ${name === "zstd" ? "zstdcat" : name === "xz" ? "xzcat" : "bzcat"} ${path} | bun analyze.ts -)`);
+      }
+    }
+    if (UNSUPPORTED_EXT.test(path) && !(head[0] === 0x1f && head[1] === 0x8b)) {
+      throw new InputError(`${path}: compressed files other than gzip are not supported`);
+    }
+    return { path, format: head[0] === 0x1f && head[1] === 0x8b ? "gzip" : "plain", bytes: identity.size, identity, fd };
   } catch (err) {
-    throw new InputError(`cannot read ${path}: ${reason(err)}`);
-  } finally {
     closeSync(fd);
+    throw err;
   }
 }
 
-function fileInput(path: string): LogInput {
-  let size: number;
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) throw new InputError(`cannot read ${path}: not a regular file`);
-    size = st.size;
-  } catch (err) {
-    if (err instanceof InputError) throw err;
-    throw new InputError(`cannot read ${path}: ${reason(err)}`);
-  }
-  const head = sniff(path);
-  for (const [magic, name] of UNSUPPORTED_MAGIC) {
-    if (magic.every((b, k) => head[k] === b)) {
-      throw new InputError(`${path} is ${name}-compressed, which is not supported: decompress it and pass "-" (e.g. ${name === "zstd" ? "zstdcat" : name === "xz" ? "xzcat" : "bzcat"} ${path} | bun analyze.ts -)`);
+/** Closes the descriptors fileInput left open. */
+export function closeInputs(inputs: readonly LogInput[]): void {
+  for (const input of inputs) {
+    if (input.fd === undefined) continue;
+    try {
+      closeSync(input.fd);
+    } catch {
+      // already closed
     }
+    input.fd = undefined;
   }
-  if (UNSUPPORTED_EXT.test(path) && !(head[0] === 0x1f && head[1] === 0x8b)) {
-    throw new InputError(`${path}: compressed files other than gzip are not supported`);
-  }
-  return { path, format: head[0] === 0x1f && head[1] === 0x8b ? "gzip" : "plain", bytes: size };
 }
 
 /** Sort key putting rotated logs oldest first: access.log.3.gz, access.log.2, access.log.1, access.log. */
@@ -88,38 +118,74 @@ function rotationOrder(a: string, b: string): number {
   return pa.base < pb.base ? -1 : pa.base > pb.base ? 1 : pb.n - pa.n;
 }
 
-/** Turns the positional arguments into inputs; "-" is stdin (at most once). */
-export function resolveInputs(args: readonly string[]): LogInput[] {
+/**
+ * Turns the positional arguments into inputs; "-" is stdin (at most once). A
+ * file that cannot be read fails the run with one line naming it, or, with
+ * `skipUnreadable`, is left out and listed in `skipped`.
+ */
+export function resolveInputs(args: readonly string[], options: { skipUnreadable?: boolean } = {}): ResolvedInputs {
   const inputs: LogInput[] = [];
+  const skipped: string[] = [];
   let stdin = false;
-  for (const arg of args) {
-    if (arg === "-") {
-      if (stdin) throw new InputError(`"-" (standard input) can be given only once`);
-      stdin = true;
-      inputs.push({ path: "-", format: "stdin", bytes: null });
-      continue;
-    }
-    let isDir = false;
+  const add = (path: string) => {
     try {
-      isDir = statSync(arg).isDirectory();
+      inputs.push(fileInput(path));
     } catch (err) {
-      throw new InputError(`cannot read ${arg}: ${reason(err)}`);
+      // Only unreadable files are skipped: a compressed format we cannot read is a usage matter.
+      if (!options.skipUnreadable || !(err instanceof InputError) || !err.message.startsWith("cannot read ")) throw err;
+      skipped.push(err.message.slice("cannot read ".length));
     }
-    if (!isDir) {
-      inputs.push(fileInput(arg));
-      continue;
+  };
+  try {
+    for (const arg of args) {
+      if (arg === "-") {
+        if (stdin) throw new InputError(`"-" (standard input) can be given only once`);
+        stdin = true;
+        inputs.push({ path: "-", format: "stdin", bytes: null });
+        continue;
+      }
+      let isDir = false;
+      try {
+        isDir = statSync(arg).isDirectory();
+      } catch (err) {
+        if (!options.skipUnreadable) throw new InputError(`cannot read ${arg}: ${reason(err, arg)}`);
+        skipped.push(`${arg}: ${reason(err, arg)}`);
+        continue;
+      }
+      if (!isDir) {
+        add(arg);
+        continue;
+      }
+      let names: string[];
+      try {
+        names = readdirSync(arg).filter((n) => !n.startsWith(".") && LOG_NAME.test(n) && !/error/i.test(n));
+      } catch (err) {
+        throw new InputError(`cannot read directory ${arg}: ${reason(err, arg)}`);
+      }
+      const found = inputs.length + skipped.length;
+      for (const name of names.sort(rotationOrder)) {
+        const path = join(arg, name);
+        let isFile: boolean;
+        try {
+          isFile = statSync(path).isFile();
+        } catch (err) {
+          if (!options.skipUnreadable) throw new InputError(`cannot read ${path}: ${reason(err, path)} (--skip-unreadable leaves such files out)`);
+          skipped.push(`${path}: ${reason(err, path)}`);
+          continue;
+        }
+        if (isFile) add(path);
+      }
+      if (inputs.length + skipped.length === found) throw new InputError(`${arg} holds no access logs (files named *.log, *.log.N, *.log.gz or *.log.N.gz)`);
     }
-    let names: string[];
-    try {
-      names = readdirSync(arg).filter((n) => !n.startsWith(".") && LOG_NAME.test(n) && !/error/i.test(n));
-    } catch (err) {
-      throw new InputError(`cannot read directory ${arg}: ${reason(err)}`);
-    }
-    const files = names.sort(rotationOrder).map((n) => join(arg, n)).filter((p) => statSync(p).isFile());
-    if (files.length === 0) throw new InputError(`${arg} holds no access logs (files named *.log, *.log.N, *.log.gz or *.log.N.gz)`);
-    inputs.push(...files.map(fileInput));
+  } catch (err) {
+    closeInputs(inputs);
+    throw err;
   }
-  return inputs;
+  return { inputs, skipped };
+}
+
+function pinned(input: LogInput): { identity?: FileIdentity; fd?: number } {
+  return { ...(input.identity ? { identity: input.identity } : {}), ...(input.fd !== undefined ? { fd: input.fd } : {}) };
 }
 
 /** Cuts inputs into tasks: plain files into byte ranges (a few per worker when large), others whole. */
@@ -128,16 +194,16 @@ export function planFileTasks(inputs: readonly LogInput[], workers: number, wind
   const base = { version: TASK_VERSION, ...(window ? { window } : {}) };
   inputs.forEach((input, k) => {
     if (input.format === "stdin") {
-      tasks.push({ ...base, id: tasks.length, input: k, kind: "stdin" });
+      // Its tasks come as it is read (see StdinSegments).
     } else if (input.format === "gzip") {
-      tasks.push({ ...base, id: tasks.length, input: k, kind: "gzip", path: input.path, bytes: input.bytes ?? 0 });
+      tasks.push({ ...base, id: tasks.length, input: k, kind: "gzip", path: input.path, bytes: input.bytes ?? 0, ...pinned(input) });
     } else {
       const size = input.bytes ?? 0;
       // Ranges shrinking with the bytes left, fed largest first as workers
       // finish (see splitGuided); the smallest about 1/32 of a worker's share.
       const minPart = Math.max(MIN_SPLIT_BYTES, Math.ceil(size / (workers * 32)));
       for (const [start, end] of size === 0 ? [[0, 0] as [number, number]] : splitGuided(size, workers, minPart)) {
-        tasks.push({ ...base, id: tasks.length, input: k, kind: "file", path: input.path, start, end });
+        tasks.push({ ...base, id: tasks.length, input: k, kind: "file", path: input.path, start, end, ...pinned(input) });
       }
     }
   });

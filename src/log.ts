@@ -27,3 +27,7 @@ async function logger(): Promise<ConsolaInstance> {
 export async function logError(message: string): Promise<void> {
   (await logger()).error(message);
 }
+
+export async function logWarn(message: string): Promise<void> {
+  if (!quiet) (await logger()).warn(message);
+}

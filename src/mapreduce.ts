@@ -7,7 +7,8 @@ import { availableParallelism } from "node:os";
 import type { Subprocess } from "bun";
 import { PartialError, validatePartial, type TaskPartial } from "./partial.ts";
 import { describeTask, taskSize, type Task } from "./task.ts";
-import { PARENT_PID_ENV, PROGRESS_PREFIX, STDIN_TASK_ENV } from "./protocol.ts";
+import { LineSplitter } from "./lines.ts";
+import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "./protocol.ts";
 
 export const WORKER_PATH = new URL("./worker.ts", import.meta.url).pathname;
 export const DEFAULT_RETRIES = 2;
@@ -45,6 +46,8 @@ export interface RetriedTask {
 }
 
 export interface MapResult {
+  /** Every task run: the planned ones and those a source brought. */
+  tasks: Task[];
   partials: TaskPartial[];
   children: ChildRun[];
   /** Tasks that needed more than one attempt, with what went wrong each time. */
@@ -65,6 +68,15 @@ export interface MapOptions {
   taskTimeoutMs?: number;
   env?: Record<string, string | undefined>;
   onProgress?: (p: MapProgress) => void;
+  /** Tasks that arrive during the map (standard input, as it is read). */
+  source?: TaskSource;
+}
+
+export interface TaskSource {
+  /** The next task, waiting for it if need be; undefined when there are no more. Safe to call from several slots at once. */
+  next(): Promise<Task | undefined>;
+  /** The task's partial was accepted: what only a retry needed may go. */
+  accepted?(task: Task): void;
 }
 
 export class MapError extends Error {}
@@ -80,6 +92,8 @@ interface ChildOutcome {
   cause: Map<number, string>;
   run: ChildRun;
   stderr: string;
+  /** Set when the child said its task cannot succeed anywhere (an input changed): the message. */
+  fatal?: string;
 }
 
 /** Keeps the last lines of a child's stderr and hands progress lines to `onProgress`. */
@@ -96,7 +110,13 @@ class StderrReader {
     if (this.pending) this.line(this.pending);
     this.pending = "";
   }
+  /** The worker's FATAL_PREFIX line, if it wrote one. */
+  fatal: string | undefined;
   private line(line: string): void {
+    if (line.startsWith(FATAL_PREFIX)) {
+      this.fatal = line.slice(FATAL_PREFIX.length);
+      return;
+    }
     if (line.startsWith(PROGRESS_PREFIX)) {
       try {
         const p = JSON.parse(line.slice(PROGRESS_PREFIX.length)) as { task: number; done: number };
@@ -117,22 +137,21 @@ class StderrReader {
 
 /**
  * Runs one child. It gets `first`, then, each time a partial comes back, the
- * next task from `next()` (so a faster child takes more tasks); its stdin
- * closes when there is none. A stdin task has a child of its own, whose stdin
- * is the data.
+ * next task from `next()` (so a faster child takes more tasks; it may wait
+ * for one, as when stdin is still arriving); its stdin closes when there is
+ * none.
  */
 async function runChild(
   first: Task,
-  next: () => Task | undefined,
+  next: () => Promise<Task | undefined>,
   options: { env: Record<string, string | undefined>; timeoutMs: number; onProgress: (task: number, done: number) => void },
 ): Promise<ChildOutcome> {
-  const stdinTask = first.kind === "stdin";
   const spawnAt = now();
   const child = Bun.spawn([process.execPath, WORKER_PATH], {
-    stdin: stdinTask ? "inherit" : "pipe",
+    stdin: "pipe",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...options.env, [PARENT_PID_ENV]: String(process.pid), ...(stdinTask ? { [STDIN_TASK_ENV]: JSON.stringify(first) } : {}) },
+    env: { ...options.env, [PARENT_PID_ENV]: String(process.pid) },
   });
   liveChildren.add(child);
   const inFlight: Task[] = [];
@@ -143,12 +162,13 @@ async function runChild(
   let timedOut = false;
   let closed = false;
   const feed = (task: Task | undefined) => {
-    if (stdinTask || closed) return;
+    if (closed) return;
     const sink = child.stdin as import("bun").FileSink;
     try {
       if (task) {
         inFlight.push(task);
         ran.push(task);
+        lastSign = performance.now();
         sink.write(`${JSON.stringify(task)}\n`);
         sink.flush();
       } else {
@@ -159,20 +179,16 @@ async function runChild(
       // the child is gone: its exit says why
     }
   };
-  if (stdinTask) {
-    inFlight.push(first);
-    ran.push(first);
-  } else {
-    feed(first);
-  }
+  feed(first);
   const stderr = new StderrReader((task, done) => {
     lastSign = performance.now();
     options.onProgress(task, done);
   });
+  // Only a child with a task can be stuck: one waiting for its next task is not.
   const watchdog =
     options.timeoutMs > 0
       ? setInterval(() => {
-          if (performance.now() - lastSign > options.timeoutMs && !timedOut) {
+          if (inFlight.length > 0 && performance.now() - lastSign > options.timeoutMs && !timedOut) {
             timedOut = true;
             child.kill("SIGKILL");
           }
@@ -184,13 +200,9 @@ async function runChild(
     stderr.end();
   };
   const readStdout = async () => {
-    const decoder = new TextDecoder();
-    let pending = "";
+    const lines = new LineSplitter();
     for await (const chunk of child.stdout) {
-      pending += decoder.decode(chunk, { stream: true });
-      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
+      for (const line of lines.push(chunk)) {
         const task = inFlight.shift();
         if (!task) continue; // more output than tasks: nothing to attribute it to
         lastSign = performance.now();
@@ -200,7 +212,7 @@ async function runChild(
         // whose partial turns out bad still runs that one task; it is
         // checked like any other. Once its stdin is closed, a task taken
         // from the queue would be lost.
-        if (!closed) feed(next());
+        if (!closed) feed(await next());
         let json: unknown;
         try {
           json = JSON.parse(line);
@@ -210,7 +222,7 @@ async function runChild(
           continue;
         }
         try {
-          partials.set(task.id, validatePartial(json, task.id));
+          partials.set(task.id, validatePartial(json, task));
           options.onProgress(task.id, taskSize(task)); // done, whatever its last progress line said
         } catch (err) {
           cause.set(task.id, `the partial is invalid: ${err instanceof PartialError ? err.message : String(err)}`);
@@ -218,7 +230,7 @@ async function runChild(
         }
       }
     }
-    if (pending !== "" && inFlight.length > 0) cause.set(inFlight.shift()!.id, "the worker's output is not valid JSON (garbage or cut short)");
+    if (lines.pending > 0 && inFlight.length > 0) cause.set(inFlight.shift()!.id, "the worker's output is not valid JSON (garbage or cut short)");
   };
   // Read both pipes and the exit together, right away: an unread pipe blocks the child.
   const [, , code] = await Promise.all([readStdout(), readStderr(), child.exited]).finally(() => {
@@ -226,19 +238,21 @@ async function runChild(
     if (watchdog) clearInterval(watchdog);
   });
   const exitAt = now();
+  const inputChanged = code === EXIT_INPUT_CHANGED ? stderr.fatal : undefined;
   const why = timedOut
     ? `no progress for ${(options.timeoutMs / 1000).toFixed(1)} s: killed`
-    : child.signalCode
+    : inputChanged ?? (child.signalCode
       ? `the worker was killed by ${child.signalCode}`
       : code !== 0
         ? `the worker exited with code ${code}`
-        : "the worker printed nothing";
+        : "the worker printed nothing");
   for (const task of inFlight) cause.set(task.id, why);
   const good = [...partials.values()];
   return {
     ran,
     partials,
     cause,
+    fatal: inputChanged,
     stderr: stderr.lastLines,
     run: {
       pid: child.pid,
@@ -247,7 +261,8 @@ async function runChild(
       readyAt: good[0]?.timings.readyAt ?? exitAt,
       exitAt,
       busyMs: good.reduce((sum, p) => sum + (p.timings.endedAt - p.timings.startedAt), 0),
-      maxRssKb: Math.max(0, ...good.map((p) => p.timings.maxRssKb)),
+      // Measured by the system after the child ended: the partial's own figure predates writing it.
+      maxRssKb: Math.max(0, ...good.map((p) => p.timings.maxRssKb), (child.resourceUsage()?.maxRSS ?? 0) / 1024),
     },
   };
 }
@@ -309,9 +324,11 @@ export function workerEnv(
 export async function runMapTasks(tasks: readonly Task[], options: MapOptions): Promise<MapResult> {
   const retries = options.retries ?? DEFAULT_RETRIES;
   const timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
-  const workers = Math.max(1, Math.min(options.workers, tasks.length));
-  const linesPerWorker = tasks.reduce((a, t) => a + estimatedLines(t), 0) / workers;
+  const source = options.source;
+  const workers = Math.max(1, source ? options.workers : Math.min(options.workers, tasks.length));
+  const linesPerWorker = source ? Number.POSITIVE_INFINITY : tasks.reduce((a, t) => a + estimatedLines(t), 0) / workers;
   const env = workerEnv(options.env ?? process.env, workers, availableParallelism(), linesPerWorker);
+  const all = [...tasks];
   // Largest first, so the last tasks to start are short ones.
   const queue = [...tasks].sort((a, b) => taskSize(b) - taskSize(a) || a.id - b.id);
   const retryQueue: Task[] = [];
@@ -319,44 +336,60 @@ export async function runMapTasks(tasks: readonly Task[], options: MapOptions): 
   const failures = new Map<number, FailedAttempt[]>();
   const children: ChildRun[] = [];
   const progress = new Map<number, number>();
-  const total = tasks.reduce((a, t) => a + taskSize(t), 0);
+  let total = tasks.reduce((a, t) => a + taskSize(t), 0);
   let progressDone = 0;
   let fatal: MapError | null = null;
+  let stop = () => {};
+  const stopped = new Promise<undefined>((resolve) => (stop = () => resolve(undefined)));
 
   const onProgress = (task: number, units: number) => {
     progressDone += units - (progress.get(task) ?? 0);
     progress.set(task, units);
     options.onProgress?.({ done: progressDone, total });
   };
-  // A stdin task is never fed to a running child: it needs one of its own.
-  const nextTask = () => {
-    const k = queue.findIndex((t) => t.kind !== "stdin");
-    return k < 0 ? undefined : queue.splice(k, 1)[0];
+  // The planned tasks, then what the source brings as it comes.
+  const nextTask = async (): Promise<Task | undefined> => {
+    const planned = queue.shift();
+    if (planned || !source || fatal) return planned;
+    // A failed run stops waiting for input that may never come.
+    const task = await Promise.race([source.next(), stopped]);
+    if (fatal) return undefined;
+    if (task) {
+      all.push(task);
+      total += taskSize(task);
+    }
+    return task;
   };
 
   const slot = async (): Promise<void> => {
     while (!fatal) {
       const retry = retryQueue.shift();
-      const first = retry ?? queue.shift();
-      if (!first) return;
+      const first = retry ?? (await nextTask());
+      if (!first || fatal) return;
       const started = performance.now();
-      const outcome = await runChild(first, retry ? () => undefined : nextTask, { env, timeoutMs, onProgress });
+      const outcome = await runChild(first, retry ? async () => undefined : nextTask, { env, timeoutMs, onProgress });
       if (fatal) return; // the run has failed: children killed since then are not failures
       children.push(outcome.run);
       for (const task of outcome.ran) {
         const partial = outcome.partials.get(task.id);
         if (partial) {
           done.set(task.id, partial);
+          source?.accepted?.(task);
           onProgress(task.id, taskSize(task));
           continue;
         }
         const attempt = task.attempt ?? 1;
         const list = failures.get(task.id) ?? [];
-        list.push({ attempt, cause: outcome.cause.get(task.id) ?? "unknown", ms: performance.now() - started, pid: outcome.run.pid, stderr: outcome.stderr });
+        const cause = outcome.cause.get(task.id) ?? "unknown";
+        list.push({ attempt, cause, ms: performance.now() - started, pid: outcome.run.pid, stderr: outcome.stderr });
         failures.set(task.id, list);
         onProgress(task.id, 0);
-        if (attempt > retries) {
-          fatal ??= new MapError(failureMessage(task, list));
+        // An input that changed under the run fails every attempt, and so
+        // does a task whose partial was refused twice for the same reason.
+        const again = list.length > 1 && list[list.length - 2]!.cause === cause && cause.startsWith("the partial is invalid");
+        if (outcome.fatal || again || attempt > retries) {
+          fatal ??= new MapError(outcome.fatal ?? failureMessage(task, list));
+          stop();
           killChildren();
           return;
         }
@@ -371,16 +404,17 @@ export async function runMapTasks(tasks: readonly Task[], options: MapOptions): 
     const p: Promise<void> = slot().finally(() => running.delete(p));
     running.add(p);
   };
-  const slots = Math.min(options.workers, queue.length);
+  const slots = source ? workers : Math.min(options.workers, queue.length);
   for (let k = 0; k < slots; k++) start();
   while (running.size > 0) await Promise.all([...running]);
   if (fatal) throw fatal;
   // Never a report that silently leaves work out, whatever went wrong above.
-  const missing = tasks.filter((t) => !done.has(t.id));
+  const missing = all.filter((t) => !done.has(t.id));
   if (missing.length > 0) throw new MapError(`internal error: ${missing.length} task${missing.length === 1 ? "" : "s"} never ran (${missing.map(describeTask).slice(0, 3).join("; ")})`);
 
-  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const byId = new Map(all.map((t) => [t.id, t]));
   return {
+    tasks: all,
     partials: [...done.values()].sort((a, b) => a.taskId - b.taskId),
     children,
     retried: [...failures].sort((a, b) => a[0] - b[0]).map(([id, f]) => ({ task: byId.get(id)!, failures: f })),

@@ -5,7 +5,10 @@
 // Keys (clients, paths, ...) are binary strings: one char per byte of the log,
 // so any bytes, valid UTF-8 or not, survive JSON exactly.
 
-export const PARTIAL_VERSION = 1;
+import { parseTask, TaskError, taskKey, type Task } from "./task.ts";
+
+// 2: partials carry the task they answer and, for byte ranges, the bytes their lines cover.
+export const PARTIAL_VERSION = 2;
 
 export interface MalformedSample {
   /** 1-based line number, within the task until the parent makes it global. */
@@ -72,10 +75,21 @@ export interface WorkerTimings {
 
 export interface TaskPartial extends CountsPartial {
   taskId: number;
+  /** The task it answers, as the worker received it (without `attempt`). */
+  task: Task;
+  /** File and segment tasks: where the first line counted starts and the last one ends (absolute offsets). */
+  covered?: [number, number];
   timings: WorkerTimings;
 }
 
 const MAX_SAMPLES = 5;
+/** Longest key a worker can produce (its largest line buffer). */
+const MAX_KEY_CHARS = 1 << 20;
+/** Longest sample text and reason a worker writes, with room to spare. */
+const MAX_SAMPLE_CHARS = 1024;
+/** Epoch seconds of years 0000 and 9999: times the log format can write. */
+const MIN_TIME = -62_167_219_200;
+const MAX_TIME = 253_402_300_799;
 
 export function emptyCounts(): CountsPartial {
   return {
@@ -142,6 +156,9 @@ export function mergeAll(partials: readonly CountsPartial[]): CountsPartial {
     out.lastTime = maxNullable(out.lastTime, p.lastTime);
     if (p.counters === "minimal") out.counters = "minimal";
   }
+  // Every count is at most one of these: when they are exact, all are.
+  checkCount(out.lines.read, "the total of lines read");
+  checkCount(out.bytes, "the total of bytes served");
   out.status = mergeRows(partials.map((p) => p.status));
   out.clients = mergeRows(partials.map((p) => p.clients));
   out.methods = mergeRows(partials.map((p) => p.methods));
@@ -172,10 +189,14 @@ function isCount(x: unknown): x is number {
 }
 
 function checkCount(x: unknown, what: string): number {
-  if (!isCount(x)) fail(`${what} is not a non-negative integer`);
+  if (!isCount(x)) {
+    if (typeof x === "number" && x > Number.MAX_SAFE_INTEGER) fail(`${what} is above 2^53 (${x}): too large to count exactly`);
+    fail(`${what} is not a non-negative integer`);
+  }
   return x;
 }
 
+/** Checks rows of [key, count...]; returns each column's sum. */
 function checkRows(x: unknown, what: string, columns: number, keyIsNumber = false): number[] {
   if (!Array.isArray(x)) fail(`${what} is not an array`);
   const sums = new Array<number>(columns).fill(0);
@@ -183,16 +204,17 @@ function checkRows(x: unknown, what: string, columns: number, keyIsNumber = fals
   for (const row of x) {
     if (!Array.isArray(row) || row.length !== columns + 1) fail(`${what} has a row of the wrong shape`);
     const key = row[0];
-    if (keyIsNumber ? !Number.isSafeInteger(key) : typeof key !== "string") fail(`${what} has a bad key`);
-    if (seen.has(key)) fail(`${what} repeats the key ${JSON.stringify(key)}`);
+    if (keyIsNumber ? !Number.isSafeInteger(key) : typeof key !== "string" || key.length > MAX_KEY_CHARS) fail(`${what} has a bad key`);
+    if (seen.has(key)) fail(`${what} repeats the key ${JSON.stringify(key).slice(0, 80)}`);
     seen.add(key);
     for (let c = 0; c < columns; c++) {
       // The message is built only on failure (it was built for every cell).
       const n = row[c + 1];
-      if (!isCount(n)) fail(`a count in ${what} is not a non-negative integer`);
+      if (!isCount(n)) checkCount(n, `a count in ${what}`);
       sums[c]! += n;
     }
   }
+  for (const sum of sums) checkCount(sum, `the sum of ${what}`);
   return sums;
 }
 
@@ -200,15 +222,51 @@ function checkEqual(a: number, b: number, what: string): void {
   if (a !== b) fail(`${what} (${a} vs ${b})`);
 }
 
+function checkTime(t: unknown, what: string): number {
+  if (!Number.isSafeInteger(t) || (t as number) < MIN_TIME || (t as number) > MAX_TIME) fail(`${what} is ${JSON.stringify(t)}, not a time of years 0 to 9999`);
+  return t as number;
+}
+
+function checkString(x: unknown, what: string, max: number): void {
+  if (typeof x !== "string" || x.length > max) fail(`${what} is not a string of at most ${max} characters`);
+}
+
+/** The task a partial says it answers, checked like any task (and against the expected one, when known). */
+function checkTask(x: unknown, expected: Task | undefined): Task {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) fail("partial does not name its task");
+  let task: Task;
+  try {
+    task = parseTask(JSON.stringify(x));
+  } catch (err) {
+    fail(`partial's task: ${err instanceof TaskError ? err.message : String(err)}`);
+  }
+  if (expected && taskKey(task) !== taskKey(expected)) {
+    fail(`partial answers another task than ${expected.id} (another input, range or option): ${taskKey(task).slice(0, 200)}`);
+  }
+  return task;
+}
+
+/** Status counts of the codes `pick` takes. */
+function statusSum(rows: KeyCount[], pick: (code: number) => boolean): number {
+  return rows.reduce((sum, [code, n]) => (pick(Number(code)) ? sum + n : sum), 0);
+}
+
 /**
- * Checks an untrusted partial: shape, version, and that its counts add up.
- * Returns it typed, or throws PartialError naming the first problem.
+ * Checks an untrusted partial: shape, version, that it answers the task it
+ * should (`expected`, when known: local children, a plan) and that its counts
+ * agree with each other. Returns it typed, or throws PartialError naming the
+ * first problem.
  */
-export function validatePartial(x: unknown, expectedTaskId: number): TaskPartial {
+export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   if (typeof x !== "object" || x === null || Array.isArray(x)) fail("partial is not a JSON object");
   const p = x as Record<string, unknown>;
   if (p.version !== PARTIAL_VERSION) fail(`partial version ${JSON.stringify(p.version)} is not ${PARTIAL_VERSION}`);
-  if (p.taskId !== expectedTaskId) fail(`partial is for task ${JSON.stringify(p.taskId)}, expected ${expectedTaskId}`);
+  if (!isCount(p.taskId)) fail(`partial's taskId ${JSON.stringify(p.taskId)} is not a task id (a non-negative integer)`);
+  if (expected && p.taskId !== expected.id) fail(`partial is for task ${JSON.stringify(p.taskId)}, expected ${expected.id}`);
+  const task = checkTask(p.task, expected);
+  if (task.id !== p.taskId) fail(`partial's taskId ${p.taskId} is not its task's id ${task.id}`);
+  if (p.counters !== undefined && p.counters !== "minimal") fail(`counters is ${JSON.stringify(p.counters)}`);
+  if ((p.counters === "minimal") !== (task.counters === "minimal")) fail("the partial's counters are not its task's");
   const lines = p.lines as Record<string, unknown> | undefined;
   if (typeof lines !== "object" || lines === null) fail("partial has no line counts");
   const read = checkCount(lines.read, "lines.read");
@@ -219,41 +277,99 @@ export function validatePartial(x: unknown, expectedTaskId: number): TaskPartial
   const outOfWindow = checkCount(lines.outOfWindow, "lines.outOfWindow");
   checkEqual(read, valid + malformed, "lines read != valid + malformed");
   checkEqual(valid, combined + common, "valid lines != combined + common");
+  if (task.kind === "generate") checkEqual(read, task.end - task.start, "lines read != the lines of its generated range");
   const requests = checkCount(p.requests, "requests");
   checkEqual(requests, valid - outOfWindow, "requests != valid lines in the time window");
   const bytes = checkCount(p.bytes, "bytes");
-  const [statusSum] = checkRows(p.status, "status", 1);
-  for (const [code] of p.status as KeyCount[]) if (!/^\d{3}$/.test(code)) fail(`status code ${JSON.stringify(code)}`);
-  checkEqual(statusSum!, requests, "status counts do not sum to requests");
+  const [statusTotal] = checkRows(p.status, "status", 1);
+  const status = p.status as KeyCount[];
+  for (const [code] of status) if (!/^\d{3}$/.test(code)) fail(`status code ${JSON.stringify(code).slice(0, 20)}`);
+  checkEqual(statusTotal!, requests, "status counts do not sum to requests");
   const clientSums = checkRows(p.clients, "clients", 5);
   checkEqual(clientSums[0]!, requests, "client counts do not sum to requests");
+  checkEqual(clientSums[1]!, statusSum(status, (c) => c >= 400 && c < 500), "clients' 4xx do not sum to the 4xx status counts");
+  checkEqual(clientSums[2]!, statusSum(status, (c) => c >= 500 && c < 600), "clients' 5xx do not sum to the 5xx status counts");
+  checkEqual(clientSums[3]!, statusSum(status, (c) => c === 404), "clients' 404s do not sum to the 404 status count");
   checkEqual(clientSums[4]!, bytes, "client bytes do not sum to bytes");
+  for (const row of p.clients as ClientRow[]) {
+    const [client, n, c4xx, c5xx, c404] = row;
+    if (c404 > c4xx || c4xx + c5xx > n) fail(`client ${JSON.stringify(client).slice(0, 80)} has more 4xx, 5xx or 404 responses than requests`);
+  }
   const [methodSum] = checkRows(p.methods, "methods", 1);
   if (p.counters !== "minimal") checkEqual(methodSum!, requests, "method counts do not sum to requests");
   const [pathSum] = checkRows(p.paths, "paths", 1);
   if (pathSum! > requests) fail("more paths than requests");
   const [notFoundSum] = checkRows(p.notFoundPaths, "notFoundPaths", 1);
   if (notFoundSum! > pathSum!) fail("more 404 paths than paths");
+  // A request without a path (a bare method, "GARBAGE") has no 404 path: at most, not equal.
+  if (notFoundSum! > clientSums[3]!) fail("more 404 paths than 404 responses");
   const [refSum] = checkRows(p.referrers, "referrers", 1);
   const [agentSum] = checkRows(p.agents, "agents", 1);
   checkEqual(refSum!, agentSum!, "referrer and agent counts differ");
-  if (refSum! > requests) fail("more referrers than requests");
+  if (refSum! > requests || refSum! > combined) fail("more referrers than requests in the Combined format");
   const [minuteSum] = checkRows(p.minutes, "minutes", 1, true);
   checkEqual(minuteSum!, requests, "minute counts do not sum to requests");
-  for (const key of ["firstTime", "lastTime"] as const) {
-    const t = p[key];
-    if (requests > 0 ? !Number.isSafeInteger(t) : t !== null) fail(`${key} is ${JSON.stringify(t)}`);
+  if (requests > 0) {
+    const first = checkTime(p.firstTime, "firstTime");
+    const last = checkTime(p.lastTime, "lastTime");
+    if (first > last) fail(`firstTime ${first} is after lastTime ${last}`);
+    const window = task.window;
+    if ((window?.since !== undefined && first < window.since) || (window?.until !== undefined && last >= window.until)) fail("a request outside its task's time window");
+    for (const [minute] of p.minutes as Array<[number, number]>) {
+      if (minute < Math.floor(first / 60) || minute > Math.floor(last / 60)) fail(`minute ${minute} is outside firstTime..lastTime`);
+    }
+  } else if (p.firstTime !== null || p.lastTime !== null) {
+    fail("firstTime and lastTime are not null without requests");
   }
   if (!Array.isArray(p.malformedSamples) || p.malformedSamples.length > MAX_SAMPLES) fail("malformedSamples");
-  for (const s of p.malformedSamples as MalformedSample[]) {
-    if (typeof s !== "object" || s === null || typeof s.text !== "string") fail("a malformed sample has no text");
-    checkCount(s.line, "malformed sample line");
-    checkCount(s.offset, "malformed sample offset");
+  for (const s of p.malformedSamples as unknown[]) {
+    if (typeof s !== "object" || s === null) fail("a malformed sample is not an object");
+    const sample = s as Record<string, unknown>;
+    checkString(sample.text, "a malformed sample's text", MAX_SAMPLE_CHARS);
+    if (sample.reason !== undefined) checkString(sample.reason, "a malformed sample's reason", MAX_SAMPLE_CHARS);
+    if (typeof sample.truncated !== "boolean") fail("a malformed sample's truncated is not a boolean");
+    const line = checkCount(sample.line, "malformed sample line");
+    if (line < 1 || line > read) fail(`malformed sample line ${line} is not one of the ${read} lines read`);
+    checkCount(sample.offset, "malformed sample offset");
+    if (sample.input !== undefined && sample.input !== task.input) fail("a malformed sample names another input");
   }
+  if (p.malformedSamples.length > malformed) fail("more malformed samples than malformed lines");
+  checkCovered(p.covered, task);
   const t = p.timings as Record<string, unknown> | undefined;
   if (typeof t !== "object" || t === null) fail("partial has no timings");
   for (const key of ["readyAt", "startedAt", "endedAt", "pid", "maxRssKb"]) {
     if (typeof t[key] !== "number" || !Number.isFinite(t[key])) fail(`timings.${key} is not a number`);
   }
+  if (t.host !== undefined) checkString(t.host, "timings.host", 255);
+  if (t.attempt !== undefined) checkCount(t.attempt, "timings.attempt");
   return p as unknown as TaskPartial;
+}
+
+/** A byte-range task's partial says which bytes its lines cover: inside what the task may read. */
+function checkCovered(x: unknown, task: Task): void {
+  if (task.kind !== "file" && task.kind !== "segment") {
+    if (x !== undefined) fail("covered is only for byte ranges");
+    return;
+  }
+  if (!Array.isArray(x) || x.length !== 2) fail("partial of a byte range has no covered range");
+  const from = checkCount(x[0], "covered[0]");
+  const to = checkCount(x[1], "covered[1]");
+  const limit = task.kind === "segment" ? task.end : (task.identity?.size ?? Number.MAX_SAFE_INTEGER);
+  if (from > to || from < task.start || to > limit || (from < to && from >= task.end)) fail(`covered ${from}..${to} does not fit its range ${task.start}..${task.end}`);
+}
+
+/**
+ * Checks that the partials of byte-range tasks of one input cover its bytes
+ * end to end, each line once: ordered by start, each partial begins where the
+ * one before ended, the first at 0 and the last at `size`, when known.
+ */
+export function checkCoverage(partials: readonly TaskPartial[], name: string, size?: number): void {
+  const ranges = partials.filter((p) => p.covered).sort((a, b) => ("start" in a.task && "start" in b.task ? a.task.start - b.task.start : 0));
+  let at = 0;
+  for (const p of ranges) {
+    const [from, to] = p.covered!;
+    if (from !== at) fail(`the partials of ${name} ${from > at ? "leave out" : "count twice"} bytes ${Math.min(at, from)}..${Math.max(at, from)}`);
+    at = to;
+  }
+  if (size !== undefined && ranges.length > 0 && at !== size) fail(`the partials of ${name} cover ${at} of its ${size} bytes`);
 }

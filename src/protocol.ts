@@ -1,8 +1,13 @@
 // What parent and worker agree on besides the task and partial formats
 // (a module of its own, so the parent does not load the worker's code).
 
-/** Environment variable that carries the task when stdin carries the data. */
-export const STDIN_TASK_ENV = "LOGMR_STDIN_TASK";
+/**
+ * Marks a worker's last stderr line when its task cannot succeed on any
+ * child (an input changed under the run); it then exits EXIT_INPUT_CHANGED
+ * and the parent stops the run with the message instead of retrying.
+ */
+export const FATAL_PREFIX = "@fatal ";
+export const EXIT_INPUT_CHANGED = 65;
 /** Marks a progress line on the worker's stderr: the prefix, then {"task":id,"done":units}. */
 export const PROGRESS_PREFIX = "@progress ";
 /** The parent's pid, told by the parent: it may die before the worker even starts running code. */

@@ -24,25 +24,60 @@ export interface GenerateTask extends TaskBase {
   end: number;
   generator: GeneratorSettings;
 }
-/** Lines starting in bytes [start, end) of a plain file. */
-export interface FileRangeTask extends TaskBase {
-  kind: "file";
+/**
+ * What a file was when the run was planned: every task of the run must read
+ * that file, and only the bytes it had then. mtimeNs is a decimal string
+ * (nanoseconds do not fit a double); head and tail are hashes of the first
+ * and the last FINGERPRINT_BYTES of the planned size.
+ */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeNs: string;
+  head: string;
+  tail: string;
+}
+interface PinnedFile {
   path: string;
+  identity?: FileIdentity;
+  /**
+   * The parent's open descriptor of the file: a local worker reads
+   * /proc/PARENT/fd/N, the very file the parent planned, even after a rename.
+   */
+  fd?: number;
+}
+/** Lines starting in bytes [start, end) of a plain file. */
+export interface FileRangeTask extends TaskBase, PinnedFile {
+  kind: "file";
   start: number;
   end: number;
 }
 /** A whole gzip file (gzip cannot be split). */
-export interface GzipTask extends TaskBase {
+export interface GzipTask extends TaskBase, PinnedFile {
   kind: "gzip";
-  path: string;
   /** Compressed size, for progress. */
   bytes?: number;
 }
-/** The worker's own stdin (the parent hands over its stdin). */
+/**
+ * Bytes [start, end) of standard input, which the parent read once and saved
+ * to the file `path` (holding exactly those bytes, cut after a line end), so
+ * a retry reads the same bytes again.
+ */
+export interface SegmentTask extends TaskBase {
+  kind: "segment";
+  path: string;
+  start: number;
+  end: number;
+}
+/** The worker's own stdin (`worker.ts --raw`, for GNU parallel --pipe-part). */
 export interface StdinTask extends TaskBase {
   kind: "stdin";
 }
-export type Task = GenerateTask | FileRangeTask | GzipTask | StdinTask;
+export type Task = GenerateTask | FileRangeTask | GzipTask | SegmentTask | StdinTask;
+
+/** Bytes hashed at each end of a file for its identity. */
+export const FINGERPRINT_BYTES = 4096;
 
 /**
  * Splits [0, n) into contiguous ranges that shrink with the work left
@@ -74,6 +109,8 @@ export function describeTask(task: Task): string {
       return `task ${task.id} (${task.path} bytes ${task.start}..${task.end})`;
     case "gzip":
       return `task ${task.id} (${task.path})`;
+    case "segment":
+      return `task ${task.id} (standard input bytes ${task.start}..${task.end})`;
     case "stdin":
       return `task ${task.id} (standard input)`;
   }
@@ -84,6 +121,7 @@ export function taskSize(task: Task): number {
   switch (task.kind) {
     case "generate":
     case "file":
+    case "segment":
       return task.end - task.start;
     case "gzip":
       return task.bytes ?? 0;
@@ -93,6 +131,34 @@ export function taskSize(task: Task): number {
 }
 
 export class TaskError extends Error {}
+
+function checkPinned(t: Record<string, unknown>): void {
+  if (t.fd !== undefined && (!Number.isSafeInteger(t.fd) || (t.fd as number) < 0)) throw new TaskError("task.fd is not a descriptor number");
+  if (t.identity === undefined) return;
+  const id = t.identity as Record<string, unknown> | null;
+  if (typeof id !== "object" || id === null) throw new TaskError("task.identity is not an object");
+  for (const k of ["dev", "ino", "size"]) {
+    if (!Number.isSafeInteger(id[k]) || (id[k] as number) < 0) throw new TaskError(`task.identity.${k} is not a non-negative integer`);
+  }
+  for (const k of ["mtimeNs", "head", "tail"]) {
+    if (typeof id[k] !== "string" || !/^[0-9a-f-]{1,40}$/.test(id[k] as string)) throw new TaskError(`task.identity.${k} is not valid`);
+  }
+  if (t.kind === "file" && (t.end as number) > (id.size as number)) throw new TaskError("task.end is past the file's planned size");
+}
+
+/**
+ * The task's fields in one canonical text (keys sorted, without `attempt`),
+ * so a partial's copy of its task compares with the plan's.
+ */
+export function taskKey(task: Task): string {
+  const sorted = (x: unknown): unknown =>
+    Array.isArray(x)
+      ? x.map(sorted)
+      : typeof x === "object" && x !== null
+        ? Object.fromEntries(Object.keys(x).filter((k) => k !== "attempt").sort().map((k) => [k, sorted((x as Record<string, unknown>)[k])]))
+        : x;
+  return JSON.stringify(sorted(task));
+}
 
 /** Parses and checks one task line (the worker's input is untrusted too). */
 export function parseTask(line: string): Task {
@@ -122,11 +188,14 @@ export function parseTask(line: string): Task {
       break;
     }
     case "file":
+    case "segment":
       if (int("start") > int("end")) throw new TaskError("task.start > task.end");
       if (typeof t.path !== "string") throw new TaskError("task.path is not a string");
+      checkPinned(t);
       break;
     case "gzip":
       if (typeof t.path !== "string") throw new TaskError("task.path is not a string");
+      checkPinned(t);
       break;
     case "stdin":
       break;

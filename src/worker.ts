@@ -4,15 +4,17 @@
 // No consola here: stdout carries only partials, written once at the end;
 // stderr carries progress lines (PROGRESS_PREFIX + JSON) and error messages.
 
-import { writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { LogCounter } from "./count.ts";
-import { FAULT_ENV, type FaultKind, faultFor, parseFaults } from "./faults.ts";
-import { countFileRange, countGenerated, countGzipFile, countStream, type ProgressHook } from "./input.ts";
+import { FAULT_ENV, FAULT_GATE_ENV, type FaultKind, faultFor, parseFaults } from "./faults.ts";
+import { identityProblem } from "./identity.ts";
+import { countFileRange, countGenerated, countGzipFile, countStream, FileChangedError, type ProgressHook } from "./input.ts";
 import type { TaskPartial } from "./partial.ts";
-import { PARENT_PID_ENV, PROGRESS_PREFIX, STDIN_TASK_ENV } from "./protocol.ts";
+import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "./protocol.ts";
 import { readSome, writeAll } from "./fd.ts";
-import { parseTask, type Task } from "./task.ts";
+import { LineSplitter } from "./lines.ts";
+import { type FileRangeTask, type GzipTask, parseTask, type Task } from "./task.ts";
 
 const readyAt = performance.timeOrigin + performance.now();
 const now = () => performance.timeOrigin + performance.now();
@@ -42,9 +44,35 @@ function progressReporter(task: Task): ProgressHook {
   };
 }
 
+/**
+ * Opens a task's file: through the parent's descriptor when it gave one (the
+ * file it planned, whatever has the name now), else by name; either way
+ * checked against the identity planned.
+ */
+function openPinned(task: FileRangeTask | GzipTask): number {
+  let fd: number | undefined;
+  if (task.fd !== undefined && process.env[PARENT_PID_ENV]) {
+    try {
+      fd = openSync(`/proc/${process.env[PARENT_PID_ENV]}/fd/${task.fd}`, "r");
+    } catch {
+      // no /proc here, or not allowed: by name, checked below
+    }
+  }
+  fd ??= openSync(task.path, "r");
+  if (task.identity) {
+    const problem = identityProblem(fd, task.path, task.identity);
+    if (problem) {
+      closeSync(fd);
+      throw new FileChangedError(problem);
+    }
+  }
+  return fd;
+}
+
 export async function runTask(task: Task, progress?: ProgressHook): Promise<TaskPartial> {
   const startedAt = now();
   const counter = new LogCounter(task.window, task.counters);
+  let covered: [number, number] | undefined;
   switch (task.kind) {
     case "generate": {
       // Loaded on the first such task: its tables cost a file worker ~10 ms of start-up.
@@ -52,21 +80,45 @@ export async function runTask(task: Task, progress?: ProgressHook): Promise<Task
       countGenerated(new LineGenerator(task.seed, task.generator), task, counter, progress);
       break;
     }
-    case "file":
-      countFileRange(task.path, task.start, task.end, counter, progress);
+    case "file": {
+      const fd = openPinned(task);
+      try {
+        covered = countFileRange(fd, task.start, task.end, counter, { size: task.identity?.size, name: task.path, progress });
+      } finally {
+        closeSync(fd);
+      }
       break;
-    case "gzip":
-      await countGzipFile(task.path, counter, progress);
+    }
+    case "segment": {
+      const fd = openSync(task.path, "r");
+      try {
+        covered = countFileRange(fd, 0, task.end - task.start, counter, { size: task.end - task.start, base: task.start, name: "the saved standard input", progress });
+      } finally {
+        closeSync(fd);
+      }
       break;
+    }
+    case "gzip": {
+      const fd = openPinned(task);
+      try {
+        await countGzipFile(fd, task.identity?.size ?? fstatSync(fd).size, counter, { name: task.path, progress });
+      } finally {
+        closeSync(fd);
+      }
+      break;
+    }
     case "stdin":
       await countStream(Bun.stdin.stream(), counter, progress);
       break;
   }
   const counts = counter.toCounts();
   for (const s of counts.malformedSamples) s.input = task.input;
+  const { attempt: _, ...echo } = task;
   return {
     ...counts,
     taskId: task.id,
+    task: echo as Task,
+    ...(covered ? { covered } : {}),
     timings: {
       readyAt,
       startedAt,
@@ -84,11 +136,6 @@ export async function runTask(task: Task, progress?: ProgressHook): Promise<Task
  * partial came back, so a faster worker takes more of them.
  */
 async function* readTasks(): AsyncGenerator<Task> {
-  const inline = process.env[STDIN_TASK_ENV];
-  if (inline) {
-    yield parseTask(inline);
-    return;
-  }
   // `--raw [--id N]`: stdin is log data (for GNU parallel --pipe-part), one task.
   const raw = process.argv.indexOf("--raw");
   if (raw >= 0) {
@@ -99,18 +146,13 @@ async function* readTasks(): AsyncGenerator<Task> {
   }
   // Read synchronously: a worker has nothing else to do while it waits, and
   // it starts its next task sooner (see readSome).
-  const decoder = new TextDecoder();
+  const lines = new LineSplitter();
   const chunk = new Uint8Array(1 << 16);
-  let pending = "";
   for (let n = readSome(0, chunk); n > 0; n = readSome(0, chunk)) {
-    pending += decoder.decode(chunk.subarray(0, n), { stream: true });
-    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (line.trim() !== "") yield parseTask(line);
-    }
+    for (const line of lines.push(chunk.subarray(0, n))) if (line.trim() !== "") yield parseTask(line);
   }
-  if (pending.trim() !== "") yield parseTask(pending);
+  const last = lines.end();
+  if (last !== undefined && last.trim() !== "") yield parseTask(last);
 }
 
 function errorMessage(err: unknown): string {
@@ -152,21 +194,44 @@ async function injectFault(kind: FaultKind, json: string): Promise<string | unde
   return undefined;
 }
 
+/**
+ * The "pause" fault: wait before the task until the file named by
+ * FAULT_GATE_ENV exists, after creating that name + ".waiting", so a test can
+ * change an input between planning and the map at a moment it knows.
+ */
+async function pauseAtGate(): Promise<void> {
+  const gate = process.env[FAULT_GATE_ENV];
+  if (!gate) throw new Error(`the pause fault needs ${FAULT_GATE_ENV}`);
+  writeFileSync(`${gate}.waiting`, String(process.pid));
+  while (!existsSync(gate)) {
+    exitIfOrphaned();
+    await Bun.sleep(10);
+  }
+}
+
 async function main(): Promise<void> {
   // Streams (gzip, stdin) yield to the event loop: watch the parent there too.
   setInterval(exitIfOrphaned, 500).unref();
   try {
     const faults = parseFaults(process.env[FAULT_ENV]);
     for await (const task of readTasks()) {
+      if (faultFor(faults, task.id, task.attempt ?? 1) === "pause") await pauseAtGate();
       // Progress is for our own parent; run standalone or by GNU parallel, stderr stays quiet.
       const json = JSON.stringify(await runTask(task, process.env[PARENT_PID_ENV] ? progressReporter(task) : undefined));
-      const fault = faultFor(faults, task.id, task.attempt ?? 1);
+      const found = faultFor(faults, task.id, task.attempt ?? 1);
+      const fault = found === "pause" ? undefined : found;
       // Each partial as soon as it is ready, written in full (synchronously:
       // a large write to a pipe is never cut short); the process then ends
       // by itself when its stdin does.
       writeAll(1, Buffer.from(`${(fault && (await injectFault(fault, json))) ?? json}\n`));
     }
   } catch (err) {
+    if (err instanceof FileChangedError) {
+      // The same task would fail again: the parent stops the run with this line.
+      process.stderr.write(`${FATAL_PREFIX}${err.message}\n`);
+      process.exitCode = EXIT_INPUT_CHANGED;
+      return;
+    }
     process.stderr.write(`worker error: ${errorMessage(err)}\n`);
     process.exitCode = 1;
   }

@@ -272,7 +272,8 @@ describe("a terminal", () => {
   });
 
   test("progress is drawn on a terminal's stderr, not with --quiet", async () => {
-    const loud = await onTerminal(["--lines", "300000", "--workers", "1"], 100, { NO_COLOR: "1" });
+    // Long enough (about a second) for several redraws, however fast the machine.
+    const loud = await onTerminal(["--lines", "2000000", "--workers", "1"], 100, { NO_COLOR: "1" });
     const quiet = await onTerminal(["--lines", "300000", "--workers", "1", "--quiet"], 100, { NO_COLOR: "1" });
     expect(loud).toMatch(/\r\x1b\[K.*lines/);
     expect(quiet.includes("\r\x1b[K")).toBe(false);

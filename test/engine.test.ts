@@ -46,7 +46,8 @@ describe("autoWorkers", () => {
     ["an empty file", 8, { files: [plain(0)] }, 1],
     ["three workers' worth of plain files", 8, { files: [plain(MIN_BYTES_PER_WORKER), plain(2 * MIN_BYTES_PER_WORKER + 5)] }, 3],
     ["a large file, few cores", 2, { files: [plain(900e6)] }, 2],
-    ["gzip files and stdin: one each", 8, { files: [gzip, gzip, stdin, plain(10)] }, 3],
+    ["gzip files: one each", 8, { files: [gzip, gzip, plain(10)] }, 2],
+    ["stdin: every core (it is cut into segments as it is read)", 8, { files: [stdin] }, 8],
     ["many gzip files", 4, { files: Array.from({ length: 300 }, () => gzip) }, 4],
   ] as const)("%s", (_, cores, work, expected) => {
     expect(autoWorkers(cores, work)).toBe(expected);
@@ -66,6 +67,7 @@ describe("globalLineNumbers", () => {
       lines: { read, valid: read - 1, malformed: 1, combined: read - 1, common: 0, outOfWindow: 0 },
       malformedSamples: [{ line, offset: 0, text: "", truncated: false }],
       taskId,
+      task: tasks[taskId]!,
       timings: { readyAt: 0, startedAt: 0, endedAt: 0, pid: 0, maxRssKb: 0 },
     });
     const partials = [partial(1, 7, 2), partial(0, 5, 3), partial(2, 4, 1)];

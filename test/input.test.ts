@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LogCounter } from "../src/count.ts";
-import { countFileRange, LineAssembler } from "../src/input.ts";
+import { countFileRange, FileChangedError, LineAssembler } from "../src/input.ts";
 import { generateText } from "../src/generate.ts";
 import { mergeAll, type CountsPartial } from "../src/partial.ts";
 import { oracleCount, sorted, toMap } from "./oracle.ts";
@@ -14,15 +14,28 @@ setDefaultTimeout(60_000);
 const dir = mkdtempSync(join(tmpdir(), "logmr-input-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/**
+ * Counts the file as byte ranges cut at `cuts`, and checks what the ranges
+ * say they covered: end to end, from 0 to the file's size, each byte once.
+ */
 function countRanges(path: string, cuts: number[], size: number): CountsPartial {
   const bounds = [0, ...cuts, size];
-  return mergeAll(
-    bounds.slice(1).map((end, k) => {
-      const counter = new LogCounter();
-      countFileRange(path, bounds[k]!, end, counter);
-      return counter.toCounts();
-    }),
-  );
+  const fd = openSync(path, "r");
+  try {
+    let at = 0;
+    return mergeAll(
+      bounds.slice(1).map((end, k) => {
+        const counter = new LogCounter();
+        const [from, to] = countFileRange(fd, bounds[k]!, end, counter, { size });
+        expect(from).toBe(at);
+        at = to;
+        if (k === bounds.length - 2) expect(to).toBe(size);
+        return counter.toCounts();
+      }),
+    );
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const summary = (p: CountsPartial) => ({
@@ -66,8 +79,29 @@ describe("splitting a file into byte ranges", () => {
 
   test("ranges past the end and empty ranges are harmless", () => {
     const counter = new LogCounter();
-    countFileRange(path, size, size, counter);
+    const fd = openSync(path, "r");
+    expect(countFileRange(fd, size, size, counter, { size })).toEqual([size, size]);
+    closeSync(fd);
     expect(counter.toCounts().lines.read).toBe(0);
+  });
+
+  test("a file shorter than its planned size is an error, not a short count", () => {
+    const fd = openSync(path, "r");
+    try {
+      expect(() => countFileRange(fd, 0, size + 10, new LogCounter(), { size: size + 10, name: "x.log" })).toThrow(FileChangedError);
+      expect(() => countFileRange(fd, 0, size + 10, new LogCounter(), { size: size + 10, name: "x.log" })).toThrow(`x.log was truncated during the analysis: ${(size + 10).toLocaleString("en-US")} -> ${size.toLocaleString("en-US")} bytes`);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  test("bytes past the planned size are not read (a log that grows during the run)", () => {
+    const fd = openSync(path, "r");
+    const cut = text.indexOf("\n", 100) + 1;
+    const counter = new LogCounter();
+    expect(countFileRange(fd, 0, cut, counter, { size: cut })).toEqual([0, cut]);
+    closeSync(fd);
+    expect(counter.toCounts().lines.read).toBe(text.slice(0, cut).split("\n").length - 1);
   });
 });
 

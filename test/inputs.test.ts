@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { fstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { InputError, MIN_SPLIT_BYTES, planFileTasks, resolveInputs } from "../src/inputs.ts";
+import { closeInputs, InputError, MIN_SPLIT_BYTES, planFileTasks, resolveInputs } from "../src/inputs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "logmr-inputs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,9 +15,42 @@ describe("resolveInputs", () => {
     for (const name of ["access.log", "access.log.1", "access.log.10", "access.log.2", "error.log", ".hidden.log", "notes.txt"]) writeFileSync(join(logs, name), "x\n");
     writeFileSync(join(logs, "access.log.3.gz"), gzipSync("x\n"));
     writeFileSync(join(logs, "other.log"), "x\n");
-    const inputs = resolveInputs([logs]);
+    const { inputs } = resolveInputs([logs]);
+    closeInputs(inputs);
     expect(inputs.map((i) => i.path.replace(`${logs}/`, ""))).toEqual(["access.log.10", "access.log.3.gz", "access.log.2", "access.log.1", "access.log", "other.log"]);
     expect(inputs.find((i) => i.path.endsWith(".gz"))?.format).toBe("gzip");
+  });
+
+  test("each file is pinned: its size, inode and fingerprints, and an open descriptor", () => {
+    const path = join(dir, "pinned.log");
+    writeFileSync(path, "a".repeat(10_000));
+    const { inputs } = resolveInputs([path]);
+    const [input] = inputs;
+    try {
+      expect(input?.identity?.size).toBe(10_000);
+      expect(input?.identity?.ino).toBe(statSync(path).ino);
+      expect(fstatSync(input!.fd!).ino).toBe(statSync(path).ino);
+      // Same first and last 4 KiB: same fingerprints.
+      expect(input?.identity?.head).toBe(input!.identity!.tail);
+    } finally {
+      closeInputs(inputs);
+    }
+  });
+
+  test("unreadable entries of a directory are named, or skipped with skipUnreadable", () => {
+    const logs = join(dir, "broken");
+    mkdirSync(logs);
+    writeFileSync(join(logs, "good.log"), "x\n");
+    symlinkSync(join(logs, "nowhere"), join(logs, "dangling.log"));
+    symlinkSync(join(logs, "loop.log"), join(logs, "loop.log"));
+    expect(() => resolveInputs([logs])).toThrow(`cannot read ${join(logs, "dangling.log")}: a dangling symbolic link`);
+    rmSync(join(logs, "dangling.log"));
+    expect(() => resolveInputs([logs])).toThrow(`cannot read ${join(logs, "loop.log")}: a symbolic link loop`);
+    symlinkSync(join(logs, "nowhere"), join(logs, "dangling.log"));
+    const { inputs, skipped } = resolveInputs([logs], { skipUnreadable: true });
+    closeInputs(inputs);
+    expect(inputs.map((i) => i.path)).toEqual([join(logs, "good.log")]);
+    expect(skipped).toEqual([`${join(logs, "dangling.log")}: a dangling symbolic link`, `${join(logs, "loop.log")}: a symbolic link loop`]);
   });
 
   test.each([
@@ -43,7 +76,7 @@ describe("resolveInputs", () => {
 });
 
 describe("planFileTasks", () => {
-  test("large plain files are cut into ranges that tile them; gzip and stdin stay whole", () => {
+  test("large plain files are cut into ranges that tile them; gzip stays whole", () => {
     const tasks = planFileTasks(
       [
         { path: "big.log", format: "plain", bytes: 20 * MIN_SPLIT_BYTES + 7 },
@@ -65,7 +98,8 @@ describe("planFileTasks", () => {
     expect(at).toBe(20 * MIN_SPLIT_BYTES + 7);
     expect(tasks.filter((t) => t.input === 1).length).toBe(1);
     expect(tasks.map((t) => t.kind)).toContain("gzip");
-    expect(tasks.map((t) => t.kind)).toContain("stdin");
+    // Standard input has no planned task: it is cut into segments as it is read.
+    expect(tasks.filter((t) => t.input === 3)).toEqual([]);
     expect(new Set(tasks.map((t) => t.id)).size).toBe(tasks.length);
   });
 });

@@ -1,8 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { LogCounter } from "../src/count.ts";
-import { DEFAULT_GENERATOR, LineGenerator } from "../src/generate.ts";
-import { countGenerated } from "../src/input.ts";
-import { emptyCounts, mergeAll, mergePartials, PartialError, validatePartial, type CountsPartial } from "../src/partial.ts";
+import { DEFAULT_GENERATOR, generateText, LineGenerator } from "../src/generate.ts";
+import { countFileRange, countGenerated } from "../src/input.ts";
+import { checkCoverage, emptyCounts, mergeAll, mergePartials, PartialError, validatePartial, type CountsPartial, type TaskPartial } from "../src/partial.ts";
+import { readIdentity } from "../src/identity.ts";
+import type { FileRangeTask, GenerateTask, Task } from "../src/task.ts";
 
 function generatedCounts(seed: number, start: number, end: number): CountsPartial {
   const counter = new LogCounter();
@@ -39,30 +44,115 @@ describe("mergePartials", () => {
   });
 });
 
+const timings = { readyAt: 1, startedAt: 2, endedAt: 3, pid: 4, maxRssKb: 5 };
+const genTask: GenerateTask = { version: 1, id: 3, input: 0, kind: "generate", seed: 1, start: 0, end: 3000, generator: DEFAULT_GENERATOR };
+const good = { ...a, taskId: 3, task: genTask, timings };
+
+// A file range with a malformed line, counted for real: samples and the bytes covered.
+const dir = mkdtempSync(join(tmpdir(), "logmr-partial-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const fileText = `${generateText(2, 0, 50)}not a log line\n${generateText(2, 50, 60)}`;
+const filePath = join(dir, "a.log");
+writeFileSync(filePath, fileText);
+const fileTask: FileRangeTask = (() => {
+  const fd = openSync(filePath, "r");
+  const identity = readIdentity(fd);
+  closeSync(fd);
+  return { version: 1, id: 0, input: 0, kind: "file", path: filePath, start: 0, end: fileText.length, identity };
+})();
+const goodFile = (() => {
+  const counter = new LogCounter();
+  const fd = openSync(filePath, "r");
+  const covered = countFileRange(fd, 0, fileText.length, counter, { size: fileText.length });
+  closeSync(fd);
+  return { ...counter.toCounts(), taskId: 0, task: fileTask, covered, timings };
+})();
+
 describe("validatePartial", () => {
-  const good = { ...a, taskId: 3, timings: { readyAt: 1, startedAt: 2, endedAt: 3, pid: 4, maxRssKb: 5 } };
-  const mutate = (f: (p: any) => void) => {
-    const p = structuredClone(good);
+  const mutate = (f: (p: any) => void, from: object = good) => {
+    const p = structuredClone(from) as any;
     f(p);
     return p;
   };
-  test("accepts a real partial", () => expect(validatePartial(structuredClone(good), 3).taskId).toBe(3));
-  test.each([
-    ["not an object", () => [1, 2]],
-    ["null", () => null],
-    ["wrong version", () => mutate((p) => (p.version = 99))],
-    ["wrong task", () => mutate((p) => (p.taskId = 4))],
-    ["lines that do not add up", () => mutate((p) => (p.lines.read += 1))],
-    ["negative count", () => mutate((p) => (p.status[0][1] = -1))],
-    ["fractional count", () => mutate((p) => (p.bytes += 0.5))],
-    ["status not summing to requests", () => mutate((p) => (p.status[0][1] += 1))],
-    ["clients not summing to requests", () => mutate((p) => (p.clients[0][1] += 1))],
-    ["duplicate key", () => mutate((p) => p.methods.push([...p.methods[0]]))],
-    ["bad status code", () => mutate((p) => (p.status[0][0] = "2000"))],
-    ["row of the wrong shape", () => mutate((p) => (p.clients[0] = ["x", 1]))],
-    ["missing timings", () => mutate((p) => delete p.timings)],
-    ["string count", () => mutate((p) => (p.requests = String(p.requests)))],
-  ])("rejects %s", (_, make) => {
-    expect(() => validatePartial(make(), 3)).toThrow(PartialError);
+  const deep = (n: number): unknown => (n === 0 ? "x" : [deep(n - 1)]);
+  test("accepts real partials", () => {
+    expect(validatePartial(structuredClone(good), genTask).taskId).toBe(3);
+    expect(validatePartial(structuredClone(good)).taskId).toBe(3);
+    expect(goodFile.malformedSamples.length).toBe(1);
+    expect(validatePartial(structuredClone(goodFile), fileTask).covered).toEqual([0, fileText.length]);
+  });
+  // Each: a hostile partial, and the words its refusal must contain.
+  test.each<[string, () => unknown, string, Task | undefined]>([
+    ["not an object", () => [1, 2], "not a JSON object", undefined],
+    ["null", () => null, "not a JSON object", undefined],
+    ["wrong version", () => mutate((p) => (p.version = 99)), "version 99", undefined],
+    ["wrong task id", () => mutate((p) => (p.taskId = 4)), "expected 3", genTask],
+    ["task id -1", () => mutate((p) => (p.taskId = -1)), "taskId -1 is not a task id", undefined],
+    ["task id 0.5", () => mutate((p) => (p.taskId = 0.5)), "taskId 0.5 is not a task id", undefined],
+    ["task id 1e300", () => mutate((p) => (p.taskId = 1e300)), "is not a task id", undefined],
+    ["no task", () => mutate((p) => delete p.task), "does not name its task", undefined],
+    ["a task id other than its task's", () => mutate((p) => (p.taskId = 7)), "not its task's id", undefined],
+    ["the task of another plan (other lines)", () => mutate(() => {}), "answers another task", { ...genTask, end: 1000 }],
+    ["the task of another input (other seed)", () => mutate(() => {}), "answers another task", { ...genTask, seed: 2 }],
+    ["more lines than its generated range", () => mutate((p) => (p.task.end = 2000)), "lines of its generated range", undefined],
+    ["lines that do not add up", () => mutate((p) => (p.lines.read += 1)), "lines read != valid + malformed", undefined],
+    ["negative count", () => mutate((p) => (p.status[0][1] = -1)), "not a non-negative integer", undefined],
+    ["fractional count", () => mutate((p) => (p.bytes += 0.5)), "bytes is not a non-negative integer", undefined],
+    ["a count above 2^53", () => mutate((p) => (p.bytes = 2 ** 53 + 2)), "above 2^53", undefined],
+    ["status not summing to requests", () => mutate((p) => (p.status[0][1] += 1)), "status counts do not sum", undefined],
+    ["clients not summing to requests", () => mutate((p) => (p.clients[0][1] += 1)), "client counts do not sum", undefined],
+    ["a client with more 4xx than requests", () => mutate((p) => {
+      // Moved between two clients, so every sum still agrees.
+      const x = p.clients.reduce((m: any, c: any) => (c[1] < m[1] ? c : m));
+      const y = p.clients.reduce((m: any, c: any) => (c[2] > m[2] ? c : m));
+      const moved = x[1] - x[2] + 1;
+      x[2] += moved; y[2] -= moved;
+    }), "more 4xx, 5xx or 404 responses than requests", undefined],
+    ["a client with more 404s than 4xx", () => mutate((p) => {
+      const x = p.clients.reduce((m: any, c: any) => (c[1] < m[1] ? c : m));
+      const y = p.clients.reduce((m: any, c: any) => (c[4] > m[4] ? c : m));
+      const moved = x[2] - x[4] + 1;
+      x[4] += moved; y[4] -= moved;
+    }), "more 4xx, 5xx or 404 responses than requests", undefined],
+    ["clients' 404s not summing to the 404 status", () => mutate((p) => (p.clients[0][4] += 1)), "404s do not sum", undefined],
+    ["404 paths above the 404 count", () => mutate((p) => p.notFoundPaths.push(["/made-up", p.status.find((r: any) => r[0] === "404")[1]])), "more 404 paths than 404 responses", undefined],
+    ["duplicate key", () => mutate((p) => p.methods.push([...p.methods[0]])), "repeats the key", undefined],
+    ["bad status code", () => mutate((p) => (p.status[0][0] = "2000")), "status code", undefined],
+    ["row of the wrong shape", () => mutate((p) => (p.clients[0] = ["x", 1])), "wrong shape", undefined],
+    ["firstTime after lastTime", () => mutate((p) => ([p.firstTime, p.lastTime] = [p.lastTime, p.firstTime])), "is after lastTime", undefined],
+    ["a time past year 9999 (Invalid Date)", () => mutate((p) => (p.lastTime = 1e15)), "not a time of years 0 to 9999", undefined],
+    ["a minute outside its times", () => mutate((p) => (p.minutes[0][0] -= 10_000)), "outside firstTime..lastTime", undefined],
+    ["a request outside its task's window", () => mutate((p) => (p.task.window = { since: p.lastTime })), "outside its task's time window", undefined],
+    ["missing timings", () => mutate((p) => delete p.timings), "no timings", undefined],
+    ["string count", () => mutate((p) => (p.requests = String(p.requests))), "requests is not", undefined],
+    ["a 5,000-deep reason", () => mutate((p) => (p.malformedSamples[0].reason = deep(5000)), goodFile), "reason is not a string", undefined],
+    ["a sample text of a megabyte", () => mutate((p) => (p.malformedSamples[0].text = "x".repeat(1 << 20)), goodFile), "text is not a string of at most", undefined],
+    ["a sample line beyond the lines read", () => mutate((p) => (p.malformedSamples[0].line = 10_000), goodFile), "not one of the", undefined],
+    ["a file range without its covered bytes", () => mutate((p) => delete p.covered, goodFile), "no covered range", undefined],
+    ["covered bytes past its range", () => mutate((p) => (p.covered = [5, fileText.length + 100]), goodFile), "does not fit its range", undefined],
+  ])("refuses %s", (_, make, words, expected) => {
+    expect(() => validatePartial(make(), expected)).toThrow(PartialError);
+    expect(() => validatePartial(make(), expected)).toThrow(words);
+  });
+});
+
+describe("checkCoverage", () => {
+  const part = (id: number, start: number, end: number, covered: [number, number]) => ({ taskId: id, task: { ...fileTask, id, start, end }, covered }) as unknown as TaskPartial;
+  test("accepts ranges end to end, in any order", () => {
+    expect(() => checkCoverage([part(1, 50, 100, [52, 100]), part(0, 0, 50, [0, 52])], "a.log", 100)).not.toThrow();
+  });
+  test.each<[string, TaskPartial[], string]>([
+    ["a gap", [part(0, 0, 50, [0, 40]), part(1, 50, 100, [52, 100])], "leave out bytes 40..52"],
+    ["an overlap", [part(0, 0, 50, [0, 60]), part(1, 50, 100, [52, 100])], "count twice bytes 52..60"],
+    ["a short end", [part(0, 0, 50, [0, 52]), part(1, 50, 100, [52, 90])], "cover 90 of its 100 bytes"],
+  ])("refuses %s", (_, partials, words) => {
+    expect(() => checkCoverage(partials, "a.log", 100)).toThrow(words);
+  });
+});
+
+describe("mergeAll", () => {
+  test("refuses totals beyond 2^53 instead of losing precision", () => {
+    const big = { ...emptyCounts(), bytes: 2 ** 52 + 1 };
+    expect(() => mergeAll([big, big])).toThrow("above 2^53");
   });
 });

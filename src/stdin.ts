@@ -1,0 +1,140 @@
+// Standard input, read once by the parent: saved in segments of whole lines
+// to temporary files, each a map task of its own. A retried task re-reads the
+// very bytes its first attempt had (a pipe cannot be read twice), several
+// workers share a large input, and a pipe that pauses leaves no worker
+// waiting on it, so a pause is never mistaken for a stuck worker. A segment's
+// file is removed when its partial is accepted; reading pauses while too
+// many segments wait, so the disk holds a bounded amount.
+
+import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { whileRunning } from "./cleanup.ts";
+import type { Counters, TimeWindow } from "./count.ts";
+import { writeAll } from "./fd.ts";
+import { InputError } from "./inputs.ts";
+import type { TaskSource } from "./mapreduce.ts";
+import { type SegmentTask, type Task, TASK_VERSION } from "./task.ts";
+
+const LF = 10;
+/** A segment is cut at the first line end past this size. */
+export const SEGMENT_BYTES = 32 << 20;
+
+export interface StdinOptions {
+  input: number;
+  firstId: number;
+  window?: TimeWindow;
+  counters?: Counters;
+  segmentBytes?: number;
+  /** Segments saved and not yet accepted, at most (then reading waits). */
+  maxPending?: number;
+}
+
+export class StdinSegments implements TaskSource {
+  /** Bytes read so far. */
+  bytes = 0;
+  private readonly dir = mkdtempSync(join(tmpdir(), "logmr-stdin-"));
+  private readonly release = whileRunning(() => rmSync(this.dir, { recursive: true, force: true }));
+  private readonly ready: SegmentTask[] = [];
+  private readonly waiters: Array<{ resolve: (t: Task | undefined) => void; reject: (e: Error) => void }> = [];
+  private ended = false;
+  private error: Error | null = null;
+  private pending = 0;
+  private resume: (() => void) | null = null;
+  private nextId: number;
+  private readonly segmentBytes: number;
+  private readonly maxPending: number;
+
+  constructor(stream: AsyncIterable<Uint8Array>, private readonly options: StdinOptions) {
+    this.nextId = options.firstId;
+    this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
+    this.maxPending = options.maxPending ?? 8;
+    this.pump(stream).catch((err: unknown) => {
+      this.error = new InputError(`cannot read standard input: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      this.finish();
+    });
+  }
+
+  next(): Promise<Task | undefined> {
+    const task = this.ready.shift();
+    if (task) return Promise.resolve(task);
+    if (this.error) return Promise.reject(this.error);
+    if (this.ended) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  accepted(task: Task): void {
+    if (task.kind !== "segment") return;
+    rmSync(task.path, { force: true });
+    this.pending--;
+    this.resume?.();
+  }
+
+  /** Removes every saved segment. */
+  close(): void {
+    this.release();
+  }
+
+  private async pump(stream: AsyncIterable<Uint8Array>): Promise<void> {
+    let path = "";
+    let fd = -1;
+    let start = 0;
+    const open = () => {
+      path = join(this.dir, `segment-${this.nextId}`);
+      fd = openSync(path, "w");
+    };
+    const cut = () => {
+      closeSync(fd);
+      fd = -1;
+      this.emit({ version: TASK_VERSION, id: this.nextId++, input: this.options.input, kind: "segment", path, start, end: this.bytes, ...this.extra() });
+      start = this.bytes;
+    };
+    for await (const chunk of stream) {
+      let at = 0;
+      while (at < chunk.length) {
+        if (fd < 0) {
+          while (this.pending >= this.maxPending) await new Promise<void>((r) => (this.resume = r));
+          this.resume = null;
+          open();
+        }
+        // Where the segment reaches its size, in this chunk: cut after the
+        // last line end before it, or else after the first one past it.
+        const limit = at + this.segmentBytes - (this.bytes - start);
+        let lf = -1;
+        if (limit <= chunk.length) {
+          lf = limit > at ? chunk.lastIndexOf(LF, limit - 1) : -1;
+          if (lf < at) lf = chunk.indexOf(LF, Math.max(at, limit));
+        }
+        const take = lf >= 0 ? lf + 1 - at : chunk.length - at;
+        writeAll(fd, chunk.subarray(at, at + take));
+        at += take;
+        this.bytes += take;
+        if (lf >= 0) cut();
+      }
+    }
+    if (fd >= 0) {
+      if (this.bytes > start) cut();
+      else closeSync(fd);
+    }
+    this.finish();
+  }
+
+  private extra(): Partial<SegmentTask> {
+    return { ...(this.options.window ? { window: this.options.window } : {}), ...(this.options.counters === "minimal" ? { counters: "minimal" as const } : {}) };
+  }
+
+  private emit(task: SegmentTask): void {
+    this.pending++;
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve(task);
+    else this.ready.push(task);
+  }
+
+  private finish(): void {
+    this.ended = true;
+    for (const w of this.waiters.splice(0)) {
+      if (this.error) w.reject(this.error);
+      else w.resolve(undefined);
+    }
+  }
+}

@@ -39,10 +39,15 @@ export interface TimeWindow {
 const EPOCH_TIME_TEXT = new TextEncoder().encode('01/Jan/1970:00:00:00 +0000] "').slice(0, 28);
 
 /** What parseSlow found a line to be. */
-type Verdict = 0 | 1 | 2;
+type Verdict = 0 | 1 | 2 | 3;
 const MALFORMED = 0;
 const VALID = 1;
 const OUT_OF_WINDOW = 2;
+/** Malformed because the bytes field has more digits than a double holds exactly. */
+const BYTES_TOO_LONG = 3;
+/** Digits a bytes field may have: every sum of such fields up to 2^53 stays exact (a larger one is malformed, with a reason). */
+export const MAX_BYTES_DIGITS = 15;
+const BYTES_TOO_LONG_REASON = `bytes field longer than ${MAX_BYTES_DIGITS} digits`;
 
 /** Slots of LogCounter.parsed: a line's fields, handed over without an allocation. */
 const PARSED_STATUS = 0;
@@ -85,6 +90,7 @@ function readStatusAndBytes(buf: Uint8Array, view: DataView, q: number, e: numbe
       r++;
     }
     if (r === p) return -1;
+    if (r - p > MAX_BYTES_DIGITS) return -2;
   }
   parsed[PARSED_STATUS] = status;
   parsed[PARSED_BYTES] = bytes;
@@ -399,7 +405,7 @@ export class LogCounter {
             bytes = bytes * 10 + digit;
             q++;
           }
-          if (q === digitsStart) break fast;
+          if (q === digitsStart || q - digitsStart > MAX_BYTES_DIGITS) break fast;
         }
         if (q >= end) break fast;
         const next = buf[q];
@@ -449,6 +455,7 @@ export class LogCounter {
         tailValues = this.tails.values;
         if (verdict !== VALID) {
           if (verdict === MALFORMED) this.noteMalformed(buf, s, e, origin + s);
+          else if (verdict === BYTES_TOO_LONG) this.noteMalformed(buf, s, e, origin + s, BYTES_TOO_LONG_REASON);
           continue;
         }
         time = parsed[PARSED_TIME]!;
@@ -636,7 +643,7 @@ export class LogCounter {
     }
     const parsed = this.parsed;
     p = readStatusAndBytes(buf, this.view, requestEnd, e, parsed);
-    if (p < 0) return MALFORMED;
+    if (p < 0) return p === -2 ? BYTES_TOO_LONG : MALFORMED;
     const view = this.view;
     const inWindow = time >= this.since && time < this.until;
     let tail = -1;

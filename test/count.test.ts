@@ -83,6 +83,7 @@ const VALID: Array<[string, string]> = [
   ["leap day", '1.2.3.4 - - [29/Feb/2024:23:59:59 +0000] "GET / HTTP/1.1" 200 9'],
   ["CRLF ending", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9\r'],
   ["control byte in host", '1.2\x01.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9'],
+  ["15-digit bytes", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 999999999999999 "-" "UA"'],
 ];
 
 const MALFORMED: Array<[string, string]> = [
@@ -124,6 +125,19 @@ describe("parser", () => {
     const counts = countText(`${line}\n`).toCounts();
     expect(counts.lines).toMatchObject({ read: 1, valid: 0, malformed: 1 });
     expect(counts.malformedSamples[0]?.line).toBe(1);
+  });
+
+  test.each([
+    ["16 digits, Combined", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 1234567890123456 "-" "UA"'],
+    ["17 digits, Common", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 12345678901234567'],
+  ])("a bytes field of %s is malformed, with the reason (a double would not hold it exactly)", (_, line) => {
+    // Behind a valid line of the same shape, so the fast path sees it first.
+    const ok = '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 12 "-" "UA"';
+    const counts = countText(`${ok}\n${line}\n${ok}\n`).toCounts();
+    expect(counts.lines).toMatchObject({ read: 3, valid: 2, malformed: 1 });
+    expect(counts.bytes).toBe(24);
+    expect(counts.malformedSamples[0]).toMatchObject({ line: 2, reason: "bytes field longer than 15 digits" });
+    expect(oracleCount(`${line}\n`).valid).toBe(0);
   });
 
   test("fields are taken as written: method, path cut at ?, referer and agent", () => {

@@ -5,7 +5,7 @@
 const NS = "[^ \\t\\n\\v\\f\\r]+";
 const QUOTED = '"((?:[^"\\\\]|\\\\[\\s\\S])*)"';
 const LINE = new RegExp(
-  `^(${NS}) ${NS} ${NS} \\[(\\d{2})/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/(\\d{4}):(\\d{2}):(\\d{2}):(\\d{2}) ([+-])(\\d{2})(\\d{2})\\] ${QUOTED} (\\d{3}) (\\d+|-)(?: ${QUOTED} ${QUOTED})?$`,
+  `^(${NS}) ${NS} ${NS} \\[(\\d{2})/(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/(\\d{4}):(\\d{2}):(\\d{2}):(\\d{2}) ([+-])(\\d{2})(\\d{2})\\] ${QUOTED} (\\d{3}) (\\d{1,15}|-)(?: ${QUOTED} ${QUOTED})?$`,
 );
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 

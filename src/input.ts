@@ -128,8 +128,9 @@ export class LineAssembler {
 /** Told how far a task has got, in its own units (lines generated, bytes read). */
 export type ProgressHook = (done: number) => void;
 
-/** A file changed under the run: the same task would fail again, so it is not retried. */
-export class FileChangedError extends Error {}
+/** The input itself fails the task (changed under the run, corrupt): it would fail again on any child, so it is not retried. */
+export class InputFaultError extends Error {}
+export class FileChangedError extends InputFaultError {}
 
 /**
  * Counts the lines that start in bytes [start, end) of the open file fd,
@@ -185,7 +186,15 @@ export async function countGzipFile(fd: number, size: number, counter: LogCounte
   source.on("error", (err) => gunzip.destroy(err));
   const progress = options.progress;
   if (progress) source.on("data", () => progress(source.bytesRead));
-  await countStream(source.pipe(gunzip), counter);
+  try {
+    await countStream(source.pipe(gunzip), counter);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (code.startsWith("Z_") || code === "ERR_ZLIB_INITIALIZATION_FAILED") {
+      throw new InputFaultError(`${options.name ?? "the file"} is not a valid gzip file (${(err as Error).message})`);
+    }
+    throw err;
+  }
   if (source.bytesRead < size) {
     throw new FileChangedError(`${options.name ?? "the file"} was truncated during the analysis: ${size.toLocaleString("en-US")} -> ${fstatSync(fd).size.toLocaleString("en-US")} bytes`);
   }

@@ -9,7 +9,7 @@ import { hostname } from "node:os";
 import { LogCounter } from "./count.ts";
 import { FAULT_ENV, FAULT_GATE_ENV, type FaultKind, faultFor, parseFaults } from "./faults.ts";
 import { identityProblem } from "./identity.ts";
-import { countFileRange, countGenerated, countGzipFile, countStream, FileChangedError, type ProgressHook } from "./input.ts";
+import { countFileRange, countGenerated, countGzipFile, countStream, FileChangedError, InputFaultError, type ProgressHook } from "./input.ts";
 import type { TaskPartial } from "./partial.ts";
 import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "./protocol.ts";
 import { readSome, writeAll } from "./fd.ts";
@@ -226,7 +226,7 @@ async function main(): Promise<void> {
       writeAll(1, Buffer.from(`${(fault && (await injectFault(fault, json))) ?? json}\n`));
     }
   } catch (err) {
-    if (err instanceof FileChangedError) {
+    if (err instanceof InputFaultError) {
       // The same task would fail again: the parent stops the run with this line.
       process.stderr.write(`${FATAL_PREFIX}${err.message}\n`);
       process.exitCode = EXIT_INPUT_CHANGED;

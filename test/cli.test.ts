@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -220,7 +220,33 @@ describe("bad input exits 1 with one clear line and no report", () => {
     const gz = gzipSync(readFileSync(fixture("nginx-access.log")));
     gz.fill(0x41, 100, 200);
     writeFileSync(path, gz);
-    expectFailure(await cli([path]), "corrupt.log.gz");
+    const r = await cli([path]);
+    expectFailure(r, "corrupt.log.gz is not a valid gzip file");
+    // The same bytes would fail again: no retry.
+    expect(r.stderr).not.toContain("attempt 2");
+  });
+  test("a bytes field of 17 digits is one malformed line with its reason, not a failed run", async () => {
+    const path = join(dir, "huge-bytes.log");
+    writeFileSync(path, `${generateText(1, 0, 50)}1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 12345678901234567 "-" "UA"\n`);
+    const r = await cli([path, "--json"]);
+    expect(r.code).toBe(0);
+    const data = JSON.parse(r.stdout).data;
+    expect(data.lines).toMatchObject({ read: 51, valid: 50, malformed: 1 });
+    expect(data.malformedSamples[0]).toMatchObject({ line: 51, reason: "bytes field longer than 15 digits" });
+  });
+  test("a dangling symbolic link or a loop named *.log in a directory: one line naming it; --skip-unreadable leaves it out", async () => {
+    const logs = join(dir, "links");
+    mkdirSync(logs);
+    writeFileSync(join(logs, "access.log"), generateText(1, 0, 20));
+    symlinkSync(join(logs, "gone.log.1"), join(logs, "access.log.1"));
+    expectFailure(await cli([logs]), `cannot read ${join(logs, "access.log.1")}: a dangling symbolic link`);
+    rmSync(join(logs, "access.log.1"));
+    symlinkSync(join(logs, "access.log.2"), join(logs, "access.log.2"));
+    expectFailure(await cli([logs]), `cannot read ${join(logs, "access.log.2")}: a symbolic link loop`);
+    const r = await cli([logs, "--skip-unreadable", "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).data.lines.read).toBe(20);
+    expect(r.stderr).toContain(`skipped ${join(logs, "access.log.2")}: a symbolic link loop`);
   });
   test("an input with no valid line says what it read", async () => {
     const path = join(dir, "junk.log");
@@ -311,4 +337,45 @@ describe("process hygiene", () => {
       expect(workers.filter(isAlive)).toEqual([]);
     });
   }
+
+  test("SIGINT 1 s into generate --lines 20M: exit 130, no file, no temporary file", async () => {
+    const out = join(dir, "big.log");
+    const child = Bun.spawn([process.execPath, `${ROOT}analyze.ts`, "generate", "--lines", "20M", "-o", out], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const err = new Response(child.stderr).text();
+    await sleep(1000);
+    child.kill("SIGINT");
+    const signalled = performance.now();
+    expect(await child.exited).toBe(130);
+    // Honoured between chunks, not after the whole file (which takes many seconds).
+    expect(performance.now() - signalled).toBeLessThan(3000);
+    expect(await err).toBe("");
+    expect(readdirSync(dir).filter((n) => n.includes("big.log"))).toEqual([]);
+  });
+
+  test("a temporary file left by a killed generate is removed by the next one", async () => {
+    const out = join(dir, "again.log");
+    const child = Bun.spawn([process.execPath, `${ROOT}analyze.ts`, "generate", "--lines", "20M", "-o", out], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    for (let k = 0; k < 200 && !readdirSync(dir).some((n) => n.startsWith(".again.log.")); k++) await sleep(10);
+    child.kill("SIGKILL");
+    await child.exited;
+    expect(readdirSync(dir).filter((n) => n.startsWith(".again.log."))).toEqual([`.again.log.${child.pid}.tmp`]);
+    expect((await cli(["generate", "--lines", "10", "-o", out])).code).toBe(0);
+    expect(readdirSync(dir).filter((n) => n.includes("again.log"))).toEqual(["again.log"]);
+  });
+
+  test("SIGINT during a reduce still reading its partials: exit 130, no report", async () => {
+    const partials = join(dir, "slow-partials.jsonl");
+    const plan = (await cli(["plan", "--lines", "20000", "--workers", "2"])).stdout;
+    const worker = Bun.spawn([process.execPath, `${ROOT}src/worker.ts`], { stdin: new Blob([plan]), stdout: "pipe" });
+    writeFileSync(partials, await new Response(worker.stdout).text());
+    const child = Bun.spawn([process.execPath, `${ROOT}analyze.ts`, "reduce"], { cwd: ROOT, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const out = new Response(child.stdout).text();
+    // Every partial, but the pipe stays open: the reduce is still reading.
+    child.stdin.write(readFileSync(partials));
+    child.stdin.flush();
+    await sleep(1000);
+    child.kill("SIGINT");
+    expect(await child.exited).toBe(130);
+    expect(await out).toBe("");
+  });
 });

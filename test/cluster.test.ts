@@ -85,6 +85,62 @@ describe("reduce refuses what would give a wrong answer", () => {
   });
 });
 
+describe("reduce refuses hostile partials: exit 1, one line naming the problem, never a crash", () => {
+  let plan = "";
+  let planSmall = "";
+  let lines: string[] = [];
+  let fileLines: string[] = [];
+  beforeAll(async () => {
+    plan = join(dir, "h.jsonl");
+    writeFileSync(plan, (await cli(["plan", "--lines", "5000", "--workers", "2"])).stdout);
+    planSmall = join(dir, "h-small.jsonl");
+    writeFileSync(planSmall, (await cli(["plan", "--lines", "1000", "--workers", "2"])).stdout);
+    lines = (await worker(plan)).trim().split("\n");
+    const filePlan = join(dir, "h-file.jsonl");
+    writeFileSync(filePlan, (await cli(["plan", fixture("mixed-garbage.log")])).stdout);
+    fileLines = (await worker(filePlan)).trim().split("\n");
+  });
+  const edit = (line: string, f: (p: any) => void) => {
+    const p = JSON.parse(line);
+    f(p);
+    return JSON.stringify(p);
+  };
+  const deep = (n: number): unknown => (n === 0 ? "x" : [deep(n - 1)]);
+  test.each<[string, () => string[], string, boolean]>([
+    ["a client with more 4xx than requests", () => [edit(lines[0]!, (p) => {
+      const x = p.clients.reduce((m: any, c: any) => (c[1] < m[1] ? c : m));
+      const y = p.clients.reduce((m: any, c: any) => (c[2] > m[2] ? c : m));
+      const moved = x[1] - x[2] + 1;
+      x[2] += moved; y[2] -= moved;
+    })], "more 4xx, 5xx or 404 responses than requests", false],
+    ["404 paths that disagree with the 404 count", () => [edit(lines[0]!, (p) => p.notFoundPaths.push(["/x", 1_000_000]))], "more 404 paths", false],
+    ["firstTime after lastTime", () => [edit(lines[0]!, (p) => ([p.firstTime, p.lastTime] = [p.lastTime, p.firstTime]))], "is after lastTime", false],
+    ["a time that is no date", () => [edit(lines[0]!, (p) => (p.lastTime = 1e15))], "not a time of years 0 to 9999", false],
+    ["a partial of another plan (5,000 lines for a plan of 1,000)", () => lines, "answers another task", true],
+    ["task id -1", () => [...lines, edit(lines[0]!, (p) => (p.taskId = -1))], "taskId -1 is not a task id", false],
+    ["task id 0.5", () => [...lines, edit(lines[0]!, (p) => (p.taskId = 0.5))], "taskId 0.5 is not a task id", false],
+    ["task id 1e300", () => [...lines, edit(lines[0]!, (p) => (p.taskId = 1e300))], "is not a task id", false],
+    ["the same lines under another task id", () => [...lines, edit(lines[0]!, (p) => (p.taskId = p.task.id = 77))], "overlap", false],
+    ["a 5,000-deep reason", () => [edit(fileLines[0]!, (p) => (p.malformedSamples[0].reason = deep(5000)))], "reason is not a string", false],
+    ["JSON nested 100,000 deep", () => ["[".repeat(100_000) + "]".repeat(100_000)], "not a JSON object", false],
+    ["a count above 2^53", () => [edit(lines[0]!, (p) => (p.bytes = 2 ** 60))], "above 2^53", false],
+    ["a file's partial without its covered bytes", () => [edit(fileLines[0]!, (p) => delete p.covered)], "no covered range", false],
+  ])("%s", async (_, make, message, withSmallPlan) => {
+    const r = await cli(["reduce", ...(withSmallPlan ? ["--plan", planSmall] : [])], { stdin: `${make().join("\n")}\n` });
+    expect(r.stderr).toContain(message);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n").length).toBe(1);
+    expect(r.stderr).not.toContain("internal error");
+  });
+
+  test("without a plan the report describes the partials' own tasks", async () => {
+    const r = await cli(["reduce", "--json"], { stdin: `${lines.join("\n")}\n` });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).data.input).toMatchObject({ kind: "generated", lines: 5000 });
+  });
+});
+
 describe("GNU parallel over ssh (a throwaway sshd on 127.0.0.1, two host names)", () => {
   let sshd: TestSshd;
   beforeAll(async () => {

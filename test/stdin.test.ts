@@ -1,0 +1,118 @@
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { generateText } from "../src/generate.ts";
+import { StdinSegments } from "../src/stdin.ts";
+import type { SegmentTask, Task } from "../src/task.ts";
+import { cli, ROOT } from "./helpers.ts";
+
+// These tests start real processes on a shared 2-core machine.
+setDefaultTimeout(60_000);
+
+const dir = mkdtempSync(join(tmpdir(), "logmr-stdin-test-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function* chunked(bytes: Uint8Array, sizes: number[]): AsyncGenerator<Uint8Array> {
+  for (let at = 0, k = 0; at < bytes.length; k++) {
+    const n = sizes[k % sizes.length]!;
+    yield bytes.slice(at, at + n);
+    at += n;
+  }
+}
+
+async function drain(source: StdinSegments): Promise<SegmentTask[]> {
+  const tasks: SegmentTask[] = [];
+  for (let t = await source.next(); t; t = await source.next()) tasks.push(t as SegmentTask);
+  return tasks;
+}
+
+describe("StdinSegments", () => {
+  const text = new TextEncoder().encode(`${generateText(3, 0, 400)}a last line without LF`);
+  test.each([
+    ["one byte at a time", [1]],
+    ["odd chunks", [7, 300, 4096, 13]],
+    ["chunks larger than a segment", [50_000]],
+  ])("%s: segments tile the input, each cut after a line end", async (_, sizes) => {
+    const source = new StdinSegments(chunked(text, sizes), { input: 2, firstId: 5, segmentBytes: 10_000, maxPending: 1000 });
+    const tasks = await drain(source);
+    expect(tasks.length).toBeGreaterThan(5);
+    expect(tasks.map((t) => t.id)).toEqual(tasks.map((_, k) => 5 + k));
+    let at = 0;
+    for (const [k, t] of tasks.entries()) {
+      expect(t).toMatchObject({ kind: "segment", input: 2, start: at });
+      const saved = new Uint8Array(readFileSync(t.path));
+      expect(saved).toEqual(text.subarray(t.start, t.end));
+      if (k < tasks.length - 1) expect(saved[saved.length - 1]).toBe(10);
+      at = t.end;
+    }
+    expect(at).toBe(text.length);
+    expect(source.bytes).toBe(text.length);
+    source.accepted(tasks[0]!);
+    expect(existsSync(tasks[0]!.path)).toBe(false);
+    source.close();
+    expect(existsSync(dirname(tasks[1]!.path))).toBe(false);
+  });
+
+  test("a line longer than a segment stays whole", async () => {
+    const long = new TextEncoder().encode(`short\n${"x".repeat(25_000)}\nshort\n`);
+    const source = new StdinSegments(chunked(long, [999]), { input: 0, firstId: 0, segmentBytes: 10_000 });
+    const tasks = await drain(source);
+    expect(tasks.map((t) => [t.start, t.end])).toEqual([[0, 25_007], [25_007, 25_013]]);
+    source.close();
+  });
+
+  test("reading waits while too many segments wait for their partial", async () => {
+    const source = new StdinSegments(chunked(text, [1000]), { input: 0, firstId: 0, segmentBytes: 5_000, maxPending: 2 });
+    const first = [await source.next(), await source.next()] as Task[];
+    await Bun.sleep(50);
+    const readSoFar = source.bytes;
+    expect(readSoFar).toBeLessThan(16_000); // two segments and the chunk that opened a third, at most
+    source.accepted(first[0]!);
+    const third = await source.next();
+    expect(third?.id).toBe(2);
+    source.close();
+  });
+});
+
+describe("standard input is read once: retries and pauses count every line once", () => {
+  const path = join(dir, "in.log");
+  // About 40 MB: two segments, so two tasks.
+  const lines = 200_000;
+  writeFileSync(path, generateText(4, 0, lines));
+  const dataOf = (stdout: string) => {
+    const { input: _, ...data } = JSON.parse(stdout).data;
+    return data;
+  };
+
+  test("a worker killed mid-task: its retry reads the same bytes", async () => {
+    const clean = await cli([path, "--json"]);
+    const r = await cli(["-", "--json", "--workers", "2"], { stdin: readFileSync(path), env: { LOGMR_FAULTS: "kill@0" } });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.run.retries.length).toBe(1);
+    expect(doc.run.tasks).toBeGreaterThanOrEqual(2);
+    expect(doc.data.lines.read).toBe(lines);
+    expect(dataOf(r.stdout)).toEqual(dataOf(clean.stdout));
+  });
+
+  test("a pipe that pauses longer than --task-timeout: no retry, every line once", async () => {
+    const child = Bun.spawn(["sh", "-c", `(head -n 1000 "${path}"; sleep 2.5; sed -n '1001,2000p' "${path}") | "${process.execPath}" analyze.ts - --json --task-timeout 1`], {
+      cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" },
+    });
+    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    const doc = JSON.parse(out);
+    expect(doc.data.lines.read).toBe(2000);
+    expect(doc.data.lines.valid).toBe(2000);
+    expect(doc.run.retries).toEqual([]);
+  });
+
+  test("a worker that keeps failing on stdin ends the run with one line, no report", async () => {
+    const r = await cli(["-", "--retries", "1"], { stdin: generateText(4, 0, 100), env: { LOGMR_FAULTS: "crash@0,crash@0:2" } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("task 0 (standard input bytes 0..");
+  });
+});

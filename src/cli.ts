@@ -10,6 +10,7 @@ import { DEFAULT_GENERATOR, DEFAULT_SEED } from "./traffic.ts";
 import { closeInputs, InputError } from "./inputs.ts";
 import { runCleanups, whileRunning } from "./cleanup.ts";
 import { PartialError } from "./partial.ts";
+import { SEGMENT_BYTES_ENV } from "./protocol.ts";
 import type { Task } from "./task.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, MapError } from "./mapreduce.ts";
 import { logError, logWarn, setQuiet } from "./log.ts";
@@ -194,6 +195,8 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     counters: args.counters === "minimal" ? ("minimal" as const) : ("full" as const),
     taskTimeoutMs: args["task-timeout"] === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args["task-timeout"], "task-timeout") * 1000,
     skipUnreadable: args["skip-unreadable"] === true,
+    // Small segments make small stdin inputs several tasks (tests and the soak only).
+    stdinSegmentBytes: process.env[SEGMENT_BYTES_ENV] ? parseCount(process.env[SEGMENT_BYTES_ENV], SEGMENT_BYTES_ENV) : undefined,
   };
   if (options.since !== undefined && options.until !== undefined && options.since >= options.until) {
     throw new UsageError("--since must be before --until");

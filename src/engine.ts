@@ -34,6 +34,8 @@ export interface AnalyzeOptions {
   onProgress?: (p: MapProgress) => void;
   /** Standard input's bytes, for "-" (default: the process's stdin). */
   stdin?: AsyncIterable<Uint8Array>;
+  /** Size of the segments stdin is cut into (default SEGMENT_BYTES). */
+  stdinSegmentBytes?: number;
 }
 
 export interface Analysis {
@@ -238,8 +240,11 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
       source = new StdinSegments(options.stdin ?? Bun.stdin.stream(), {
         input: stdinAt,
         firstId: plan.tasks.length,
-        window: plan.tasks[0]?.window ?? windowOf(options),
+        window: windowOf(options),
         counters: options.counters,
+        segmentBytes: options.stdinSegmentBytes,
+        // Room for a task in flight and one waiting per worker, whatever fails.
+        maxPending: Math.max(8, 2 * workers),
       });
     }
     map = await mapper(plan.tasks, {

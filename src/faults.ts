@@ -34,6 +34,14 @@ export function parseFaults(text: string | undefined): Fault[] {
   });
 }
 
+const applies = (f: Fault, task: number, attempt: number) => (f.task === "*" || f.task === task) && f.attempt === attempt;
+
+/** The failure to inject on this attempt of this task, if any. */
 export function faultFor(faults: readonly Fault[], task: number, attempt: number): FaultKind | undefined {
-  return faults.find((f) => (f.task === "*" || f.task === task) && f.attempt === attempt)?.kind;
+  return faults.find((f) => f.kind !== "pause" && applies(f, task, attempt))?.kind;
+}
+
+/** Whether this attempt waits at the gate before it starts (beside any failure). */
+export function pausesAt(faults: readonly Fault[], task: number, attempt: number): boolean {
+  return faults.some((f) => f.kind === "pause" && applies(f, task, attempt));
 }

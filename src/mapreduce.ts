@@ -144,7 +144,13 @@ class StderrReader {
 async function runChild(
   first: Task,
   next: () => Promise<Task | undefined>,
-  options: { env: Record<string, string | undefined>; timeoutMs: number; onProgress: (task: number, done: number) => void },
+  options: {
+    env: Record<string, string | undefined>;
+    timeoutMs: number;
+    onProgress: (task: number, done: number) => void;
+    /** A partial was accepted (kept whatever becomes of the child). */
+    onAccepted?: (task: Task) => void;
+  },
 ): Promise<ChildOutcome> {
   const spawnAt = now();
   const child = Bun.spawn([process.execPath, WORKER_PATH], {
@@ -223,6 +229,7 @@ async function runChild(
         }
         try {
           partials.set(task.id, validatePartial(json, task));
+          options.onAccepted?.(task);
           options.onProgress(task.id, taskSize(task)); // done, whatever its last progress line said
         } catch (err) {
           cause.set(task.id, `the partial is invalid: ${err instanceof PartialError ? err.message : String(err)}`);
@@ -367,14 +374,14 @@ export async function runMapTasks(tasks: readonly Task[], options: MapOptions): 
       const first = retry ?? (await nextTask());
       if (!first || fatal) return;
       const started = performance.now();
-      const outcome = await runChild(first, retry ? async () => undefined : nextTask, { env, timeoutMs, onProgress });
+      // A source's task is released as soon as its partial is accepted: the child may wait for more.
+      const outcome = await runChild(first, retry ? async () => undefined : nextTask, { env, timeoutMs, onProgress, onAccepted: (t) => source?.accepted?.(t) });
       if (fatal) return; // the run has failed: children killed since then are not failures
       children.push(outcome.run);
       for (const task of outcome.ran) {
         const partial = outcome.partials.get(task.id);
         if (partial) {
           done.set(task.id, partial);
-          source?.accepted?.(task);
           onProgress(task.id, taskSize(task));
           continue;
         }

@@ -12,3 +12,6 @@ export const EXIT_INPUT_CHANGED = 65;
 export const PROGRESS_PREFIX = "@progress ";
 /** The parent's pid, told by the parent: it may die before the worker even starts running code. */
 export const PARENT_PID_ENV = "LOGMR_PARENT_PID";
+
+/** Environment variable setting the size of stdin's segments (tests and the soak). */
+export const SEGMENT_BYTES_ENV = "LOGMR_SEGMENT_BYTES";

@@ -7,7 +7,7 @@
 import { closeSync, existsSync, fstatSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { LogCounter } from "./count.ts";
-import { FAULT_ENV, FAULT_GATE_ENV, type FaultKind, faultFor, parseFaults } from "./faults.ts";
+import { FAULT_ENV, FAULT_GATE_ENV, type FaultKind, faultFor, parseFaults, pausesAt } from "./faults.ts";
 import { identityProblem } from "./identity.ts";
 import { countFileRange, countGenerated, countGzipFile, countStream, FileChangedError, InputFaultError, type ProgressHook } from "./input.ts";
 import type { TaskPartial } from "./partial.ts";
@@ -215,11 +215,10 @@ async function main(): Promise<void> {
   try {
     const faults = parseFaults(process.env[FAULT_ENV]);
     for await (const task of readTasks()) {
-      if (faultFor(faults, task.id, task.attempt ?? 1) === "pause") await pauseAtGate();
+      if (pausesAt(faults, task.id, task.attempt ?? 1)) await pauseAtGate();
       // Progress is for our own parent; run standalone or by GNU parallel, stderr stays quiet.
       const json = JSON.stringify(await runTask(task, process.env[PARENT_PID_ENV] ? progressReporter(task) : undefined));
-      const found = faultFor(faults, task.id, task.attempt ?? 1);
-      const fault = found === "pause" ? undefined : found;
+      const fault = faultFor(faults, task.id, task.attempt ?? 1);
       // Each partial as soon as it is ready, written in full (synchronously:
       // a large write to a pipe is never cut short); the process then ends
       // by itself when its stdin does.

@@ -1,5 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { FAULT_KINDS, faultFor, parseFaults } from "../src/faults.ts";
+import { FAILURE_KINDS, faultFor, parseFaults, pausesAt } from "../src/faults.ts";
 import { childrenOf, cli, cliJson, isAlive, ROOT, sleep } from "./helpers.ts";
 
 // These tests start real processes on a shared 2-core machine.
@@ -18,13 +18,21 @@ describe("parseFaults", () => {
     expect(faultFor(faults, 1, 1)).toBeUndefined();
     expect(parseFaults(undefined)).toEqual([]);
   });
+  test("a pause goes with a failure of the same attempt", () => {
+    const faults = parseFaults("crash@0,pause@*");
+    expect(faultFor(faults, 0, 1)).toBe("crash");
+    expect(pausesAt(faults, 0, 1)).toBe(true);
+    expect(pausesAt(faults, 5, 1)).toBe(true);
+    expect(pausesAt(faults, 0, 2)).toBe(false);
+    expect(faultFor(parseFaults("pause@0"), 0, 1)).toBeUndefined();
+  });
   test.each(["explode@0", "crash", "crash@x", "crash@0:y"])("rejects %j", (spec) => expect(() => parseFaults(spec)).toThrow());
 });
 
 describe("a failed map task is run again and the answer does not change", () => {
   const ARGS = ["--lines", "120000", "--workers", "2", "--task-timeout", "1.5"];
   let clean: unknown;
-  test.each(FAULT_KINDS.map((k) => [k]))("%s on one task's first attempt", async (kind) => {
+  test.each(FAILURE_KINDS.map((k) => [k]))("%s on one task's first attempt", async (kind) => {
     clean ??= (await cliJson(ARGS)).data;
     const doc = await cliJson(ARGS, { env: { LOGMR_FAULTS: `${kind}@1` } });
     expect(doc.data).toEqual(clean);

@@ -81,7 +81,9 @@ describe("standard input is read once: retries and pauses count every line once"
   const lines = 200_000;
   writeFileSync(path, generateText(4, 0, lines));
   const dataOf = (stdout: string) => {
+    // The same bytes read from a file or from stdin: only the input's name differs.
     const { input: _, ...data } = JSON.parse(stdout).data;
+    for (const s of data.malformedSamples) s.input = "?";
     return data;
   };
 
@@ -107,6 +109,19 @@ describe("standard input is read once: retries and pauses count every line once"
     expect(doc.data.lines.read).toBe(2000);
     expect(doc.data.lines.valid).toBe(2000);
     expect(doc.run.retries).toEqual([]);
+  });
+
+  test("far more segments than may wait at once (each released when its partial is accepted), faults on two of them", async () => {
+    const text = readFileSync(path).subarray(0, 2_000_000);
+    const file = join(dir, "part.log");
+    writeFileSync(file, text);
+    const clean = await cli([file, "--json"]);
+    const r = await cli(["-", "--json", "--workers", "2"], { stdin: text, env: { LOGMR_SEGMENT_BYTES: "20000", LOGMR_FAULTS: "crash@3,garbage@40" } });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.run.tasks).toBeGreaterThan(90);
+    expect(doc.run.retries.length).toBe(2);
+    expect(dataOf(r.stdout)).toEqual(dataOf(clean.stdout));
   });
 
   test("a worker that keeps failing on stdin ends the run with one line, no report", async () => {

@@ -119,6 +119,13 @@ function rotationOrder(a: string, b: string): number {
 }
 
 /**
+ * Descriptors held open for a run, at most: past them (a folder of thousands
+ * of rotated logs) a file is pinned by identity alone, and workers open it by
+ * name and check it, so a rename is then caught rather than followed.
+ */
+export const MAX_HELD_FILES = 512;
+
+/**
  * Turns the positional arguments into inputs; "-" is stdin (at most once). A
  * file that cannot be read fails the run with one line naming it, or, with
  * `skipUnreadable`, is left out and listed in `skipped`.
@@ -127,9 +134,13 @@ export function resolveInputs(args: readonly string[], options: { skipUnreadable
   const inputs: LogInput[] = [];
   const skipped: string[] = [];
   let stdin = false;
+  let held = 0;
   const add = (path: string) => {
     try {
-      inputs.push(fileInput(path));
+      const input = fileInput(path);
+      if (held < MAX_HELD_FILES) held++;
+      else closeInputs([input]);
+      inputs.push(input);
     } catch (err) {
       // Only unreadable files are skipped: a compressed format we cannot read is a usage matter.
       if (!options.skipUnreadable || !(err instanceof InputError) || !err.message.startsWith("cannot read ")) throw err;

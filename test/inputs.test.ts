@@ -3,7 +3,7 @@ import { fstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { closeInputs, InputError, MIN_SPLIT_BYTES, planFileTasks, resolveInputs } from "../src/inputs.ts";
+import { closeInputs, InputError, MAX_HELD_FILES, MIN_SPLIT_BYTES, planFileTasks, resolveInputs } from "../src/inputs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "logmr-inputs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,6 +32,20 @@ describe("resolveInputs", () => {
       expect(fstatSync(input!.fd!).ino).toBe(statSync(path).ino);
       // Same first and last 4 KiB: same fingerprints.
       expect(input?.identity?.head).toBe(input!.identity!.tail);
+    } finally {
+      closeInputs(inputs);
+    }
+  });
+
+  test(`at most ${MAX_HELD_FILES} descriptors are held; later files are pinned by identity alone`, () => {
+    const many = join(dir, "many");
+    mkdirSync(many);
+    for (let k = 0; k < MAX_HELD_FILES + 3; k++) writeFileSync(join(many, `access.log.${k}`), "x\n");
+    const { inputs } = resolveInputs([many]);
+    try {
+      expect(inputs.length).toBe(MAX_HELD_FILES + 3);
+      expect(inputs.filter((i) => i.fd !== undefined).length).toBe(MAX_HELD_FILES);
+      expect(inputs.every((i) => i.identity?.size === 2)).toBe(true);
     } finally {
       closeInputs(inputs);
     }

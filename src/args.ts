@@ -2,8 +2,14 @@
 // silently, so every value is checked here, with one-line messages.
 
 import type { ArgsDef } from "citty";
+import { EXIT_USAGE, LogmrError } from "./errors.ts";
 
-export class UsageError extends Error {}
+/** A command line that cannot run: exit code 2. */
+export class UsageError extends LogmrError {
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+  }
+}
 
 const SUFFIX: Record<string, number> = { k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
 

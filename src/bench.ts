@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { generateText } from "./generate.ts";
 import { type Stats, stats } from "./stats.ts";
 import { ENGINE_VERSION } from "./version.ts";
+import { LogmrError } from "./errors.ts";
 
 export const BENCH_SCHEMA_VERSION = 1;
 const ENTRY = new URL("../analyze.ts", import.meta.url).pathname;
@@ -78,9 +79,7 @@ export function readThrough(files: readonly string[]): number {
   return total;
 }
 
-export class BenchError extends Error {
-  override name = "BenchError";
-}
+export class BenchError extends LogmrError {}
 
 export interface BenchOptions {
   inputs: readonly string[];

@@ -4,26 +4,22 @@
 import { closeSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
+import { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, LogmrError } from "./errors.ts";
 import { checkArgs, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
-import { analyze, defaultWorkers, type Mapper, NoValidLinesError, planAnalysis, reducePartials } from "./engine.ts";
+import { analyze, defaultWorkers, type Mapper, planAnalysis, reducePartials } from "./engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED } from "./traffic.ts";
 import { closeInputs, InputError } from "./inputs.ts";
 import { runCleanups, whileRunning } from "./cleanup.ts";
-import { PartialError } from "./partial.ts";
 import { SEGMENT_BYTES_ENV } from "./protocol.ts";
 import type { Task } from "./task.ts";
-import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, MapError } from "./mapreduce.ts";
+import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "./mapreduce.ts";
 import { logError, logWarn, setQuiet } from "./log.ts";
 import { isTerminal, writeAll } from "./fd.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderJson, renderReport } from "./report.ts";
 import { ENGINE_VERSION } from "./version.ts";
 
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_SIGINT = 130;
-export const EXIT_SIGTERM = 143;
+export { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE } from "./errors.ts";
 
 export const DEFAULT_LINES = 5_000_000;
 export const DEFAULT_TOP = 10;
@@ -445,21 +441,12 @@ export async function main(argv: string[]): Promise<number> {
     if (interrupted) return EXIT_FAILED;
     killChildren();
     activeProgress?.finish(false);
-    if (err instanceof UsageError || (err instanceof Error && err.name === "CLIError")) {
-      // citty's own errors (an enum value out of range) carry colour codes.
-      await logError(`${err.message.replace(/\x1b\[[0-9;]*m/g, "")} (see --help)`);
-      return EXIT_USAGE;
-    }
-    if (err instanceof NoValidLinesError) {
-      await logError(err.message);
-      for (const m of err.data.malformedSamples) {
-        process.stderr.write(`  ${m.input}:${m.line}  ${JSON.stringify(m.text.slice(0, 100))}\n`);
-      }
-      return EXIT_FAILED;
-    }
-    if (err instanceof InputError || err instanceof MapError || err instanceof PartialError || (err instanceof Error && ["BenchError", "CompareError", "ClusterError"].includes(err.name))) {
-      await logError(err.message);
-      return EXIT_FAILED;
+    // citty's own errors (an enum value out of range) are usage errors, with colour codes.
+    if (err instanceof Error && err.name === "CLIError") err = new UsageError(err.message.replace(/\x1b\[[0-9;]*m/g, ""));
+    if (err instanceof LogmrError) {
+      await logError(err.exitCode === EXIT_USAGE ? `${err.message} (see --help)` : err.message);
+      for (const line of err.details) process.stderr.write(`  ${line}\n`);
+      return err.exitCode;
     }
     await logError(`internal error: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT_FAILED;

@@ -7,19 +7,18 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { MapOptions, MapResult, FailedAttempt, ChildRun } from "./mapreduce.ts";
+import { type ChildRun, type MapOptions, type MapResult, RetryBook } from "./mapreduce.ts";
 import { checkCoverage, PartialError, validatePartial, type TaskPartial } from "./partial.ts";
 import { streamLines } from "./lines.ts";
-import { EXIT_INPUT_CHANGED } from "./protocol.ts";
+import { EXIT_INPUT_CHANGED, FATAL_PREFIX } from "./protocol.ts";
 import type { InputSummary } from "./report.ts";
 import { describeTask, parseTask, taskKey, type Task } from "./task.ts";
 import { FAULT_ENV } from "./faults.ts";
 import { ENGINE_VERSION } from "./version.ts";
 import { DEFAULT_GENERATOR } from "./traffic.ts";
+import { LogmrError } from "./errors.ts";
 
-export class ClusterError extends Error {
-  override name = "ClusterError";
-}
+export class ClusterError extends LogmrError {}
 
 // ------------------------------------------------------------------ plan
 
@@ -217,11 +216,10 @@ export function hostsMapper(hostOptions: HostsOptions) {
     if (options.source || tasks.some((t) => t.kind === "stdin")) throw new ClusterError("standard input (-) cannot be analyzed on other hosts: save it to a file every host sees");
     let hosts = hostList(hostOptions);
     if (hosts.length === 0) throw new ClusterError("no hosts: give --hosts h1,h2 or --sshlogin-file FILE");
-    const retries = options.retries ?? 2;
     const { bun, worker } = await workerFiles();
     const work = mkdtempSync(join(tmpdir(), "logmr-hosts-"));
     const done = new Map<number, TaskPartial>();
-    const failures = new Map<number, FailedAttempt[]>();
+    const book = new RetryBook(options.retries);
     const children: ChildRun[] = [];
     const badHosts = new Map<string, string>();
     // A local descriptor means nothing on another host: workers there open the file by name.
@@ -277,17 +275,12 @@ export function hostsMapper(hostOptions: HostsOptions) {
                   ? `exited with code ${row.exitval} on ${host}`
                   : `printed no valid partial on ${host}`;
           if (row?.exitval === 255) sshFailures.set(host, cause);
-          if (row?.exitval === EXIT_INPUT_CHANGED) {
-            const said = stderr.split("\n").find((l) => l.startsWith("@fatal "))?.slice("@fatal ".length);
-            throw new ClusterError(said ?? `${describeTask(task)}: its input changed during the analysis (on ${host})`);
-          }
+          const fatal = row?.exitval === EXIT_INPUT_CHANGED
+            ? (stderr.split("\n").find((l) => l.startsWith(FATAL_PREFIX))?.slice(FATAL_PREFIX.length) ?? `${describeTask(task)}: its input changed during the analysis (on ${host})`)
+            : undefined;
           const attempt = task.attempt ?? 1;
-          const list = failures.get(task.id) ?? [];
-          list.push({ attempt, cause, ms: 0, pid: 0, stderr: "" });
-          failures.set(task.id, list);
-          if (attempt > retries) {
-            throw new ClusterError(`${describeTask(task)} failed ${list.length} time${list.length === 1 ? "" : "s"}, giving up: ${list.map((f) => `attempt ${f.attempt}: ${f.cause}`).join("; ")}`);
-          }
+          const end = book.failed(task, { attempt, cause, ms: 0, pid: 0, stderr: "" }, fatal);
+          if (end) throw end;
           next.push({ ...task, attempt: attempt + 1 });
         });
         // A host ssh could not reach (and that ran nothing this round) gets no
@@ -304,12 +297,11 @@ export function hostsMapper(hostOptions: HostsOptions) {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
-    const byId = new Map(tasks.map((t) => [t.id, t]));
     return {
       tasks: [...tasks],
       partials: [...done.values()].sort((a, b) => a.taskId - b.taskId),
       children,
-      retried: [...failures].sort((a, b) => a[0] - b[0]).map(([id, f]) => ({ task: byId.get(id)!, failures: f })),
+      retried: book.retried(tasks),
     };
   };
 }

@@ -3,10 +3,9 @@
 
 import { readFileSync } from "node:fs";
 import { BENCH_SCHEMA_VERSION, type BenchResult } from "./bench.ts";
+import { LogmrError } from "./errors.ts";
 
-export class CompareError extends Error {
-  override name = "CompareError";
-}
+export class CompareError extends LogmrError {}
 
 export function loadBenchResult(path: string): BenchResult {
   let doc: unknown;

@@ -3,7 +3,7 @@
 // and count it. Works on bytes only: no per-line string, no regex.
 
 import { KeyCache, KeyStartIndex, KeyTable, lineEndKeyFind, memoFind, tableFind, viewOf } from "./keys.ts";
-import { PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "./partial.ts";
+import { MAX_SAMPLES, PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "./partial.ts";
 
 /** Client counter columns. */
 export const CLIENT_REQUESTS = 0;
@@ -13,7 +13,6 @@ export const CLIENT_404 = 3;
 export const CLIENT_BYTES = 4;
 const CLIENT_COLUMNS = 5;
 
-export const MALFORMED_SAMPLES = 5;
 const SAMPLE_BYTES = 240;
 
 const LF = 10;
@@ -542,7 +541,7 @@ export class LogCounter {
 
   private noteMalformed(buf: Uint8Array, s: number, e: number, offset: number, reason?: string): void {
     this.malformed++;
-    if (this.malformedSamples.length < MALFORMED_SAMPLES) {
+    if (this.malformedSamples.length < MAX_SAMPLES) {
       const sample: MalformedSample = {
         line: this.linesRead,
         offset,

@@ -5,6 +5,7 @@ import { cpus, platform, release, availableParallelism } from "node:os";
 import type { Counters, TimeWindow } from "./count.ts";
 import { DEFAULT_GENERATOR, type GeneratorSettings } from "./traffic.ts";
 import { statSync } from "node:fs";
+import { EXIT_FAILED, LogmrError } from "./errors.ts";
 import { compareIdentity, readIdentity } from "./identity.ts";
 import { closeInputs, InputError, planFileTasks, resolveInputs, type LogInput } from "./inputs.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./mapreduce.ts";
@@ -46,9 +47,13 @@ export interface Analysis {
 }
 
 /** Nothing valid to analyze: the caller shows what was read and exits 1. */
-export class NoValidLinesError extends Error {
+export class NoValidLinesError extends LogmrError {
   constructor(readonly data: ReportData) {
-    super(`no valid access-log line in ${data.lines.read.toLocaleString("en-US")} lines read`);
+    super(
+      `no valid access-log line in ${data.lines.read.toLocaleString("en-US")} lines read`,
+      EXIT_FAILED,
+      data.malformedSamples.map((m) => `${m.input}:${m.line}  ${JSON.stringify(m.text.slice(0, 100))}`),
+    );
   }
 }
 

@@ -7,6 +7,7 @@ import { createReadStream } from "node:fs";
 import type { LogCounter } from "./count.ts";
 import type { LineGenerator } from "./generate.ts";
 import type { GenerateTask } from "./task.ts";
+import { LogmrError } from "./errors.ts";
 
 const LF = 10;
 /** Largest chunk buffer; also the longest line kept whole (longer ones are counted malformed). */
@@ -129,7 +130,7 @@ export class LineAssembler {
 export type ProgressHook = (done: number) => void;
 
 /** The input itself fails the task (changed under the run, corrupt): it would fail again on any child, so it is not retried. */
-export class InputFaultError extends Error {}
+export class InputFaultError extends LogmrError {}
 export class FileChangedError extends InputFaultError {}
 
 /**

@@ -7,6 +7,7 @@ import type { TimeWindow } from "./count.ts";
 import { readIdentity } from "./identity.ts";
 import type { FileIdentity, Task } from "./task.ts";
 import { splitGuided, TASK_VERSION } from "./task.ts";
+import { LogmrError } from "./errors.ts";
 
 export interface LogInput {
   path: string;
@@ -25,7 +26,7 @@ export interface ResolvedInputs {
   skipped: string[];
 }
 
-export class InputError extends Error {}
+export class InputError extends LogmrError {}
 
 /** A plain file is cut into ranges of at least this many bytes. */
 export const MIN_SPLIT_BYTES = 1 << 20;

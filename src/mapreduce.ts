@@ -9,6 +9,7 @@ import { PartialError, validatePartial, type TaskPartial } from "./partial.ts";
 import { describeTask, taskSize, type Task } from "./task.ts";
 import { LineSplitter } from "./lines.ts";
 import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "./protocol.ts";
+import { LogmrError } from "./errors.ts";
 
 export const WORKER_PATH = new URL("./worker.ts", import.meta.url).pathname;
 export const DEFAULT_RETRIES = 2;
@@ -79,7 +80,7 @@ export interface TaskSource {
   accepted?(task: Task): void;
 }
 
-export class MapError extends Error {}
+export class MapError extends LogmrError {}
 
 const now = () => performance.timeOrigin + performance.now();
 const STDERR_TAIL_LINES = 5;
@@ -232,7 +233,7 @@ async function runChild(
           options.onAccepted?.(task);
           options.onProgress(task.id, taskSize(task)); // done, whatever its last progress line said
         } catch (err) {
-          cause.set(task.id, `the partial is invalid: ${err instanceof PartialError ? err.message : String(err)}`);
+          cause.set(task.id, `${INVALID_PARTIAL}: ${err instanceof PartialError ? err.message : String(err)}`);
           feed(undefined);
         }
       }
@@ -273,6 +274,37 @@ async function runChild(
     },
   };
 }
+
+/**
+ * The failed attempts of every task, and whether a task runs again: the one
+ * retry rule of the local mapper and the GNU parallel one. A task runs again
+ * up to `retries` times, except when it cannot succeed on any child: its
+ * input changed under the run (`fatal`), or its partial was refused twice for
+ * the same reason.
+ */
+export class RetryBook {
+  private readonly failures = new Map<number, FailedAttempt[]>();
+  constructor(private readonly retries: number = DEFAULT_RETRIES) {}
+
+  /** Records a failed attempt; the error that ends the run, or null when the task is to run again. */
+  failed(task: Task, attempt: FailedAttempt, fatal?: string): MapError | null {
+    const list = this.failures.get(task.id) ?? [];
+    list.push(attempt);
+    this.failures.set(task.id, list);
+    const before = list[list.length - 2];
+    const again = before !== undefined && before.cause === attempt.cause && attempt.cause.startsWith(INVALID_PARTIAL);
+    if (fatal === undefined && !again && attempt.attempt <= this.retries) return null;
+    return new MapError(fatal ?? failureMessage(task, list));
+  }
+
+  /** The tasks that failed at least once, by id, with their attempts. */
+  retried(tasks: readonly Task[]): RetriedTask[] {
+    const byId = new Map(tasks.map((t) => [t.id, t]));
+    return [...this.failures].sort((a, b) => a[0] - b[0]).map(([id, failures]) => ({ task: byId.get(id)!, failures }));
+  }
+}
+
+const INVALID_PARTIAL = "the partial is invalid";
 
 function failureMessage(task: Task, failures: readonly FailedAttempt[]): string {
   const attempts = failures.map((f) => `attempt ${f.attempt}: ${f.cause}${f.stderr ? ` (stderr: ${f.stderr})` : ""}`).join("; ");
@@ -329,7 +361,6 @@ export function workerEnv(
  * task order. A failed task runs again on a fresh child of its own.
  */
 export async function runMapTasks(tasks: readonly Task[], options: MapOptions): Promise<MapResult> {
-  const retries = options.retries ?? DEFAULT_RETRIES;
   const timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
   const source = options.source;
   const workers = Math.max(1, source ? options.workers : Math.min(options.workers, tasks.length));
@@ -340,7 +371,7 @@ export async function runMapTasks(tasks: readonly Task[], options: MapOptions): 
   const queue = [...tasks].sort((a, b) => taskSize(b) - taskSize(a) || a.id - b.id);
   const retryQueue: Task[] = [];
   const done = new Map<number, TaskPartial>();
-  const failures = new Map<number, FailedAttempt[]>();
+  const book = new RetryBook(options.retries);
   const children: ChildRun[] = [];
   const progress = new Map<number, number>();
   let total = tasks.reduce((a, t) => a + taskSize(t), 0);
@@ -386,16 +417,11 @@ export async function runMapTasks(tasks: readonly Task[], options: MapOptions): 
           continue;
         }
         const attempt = task.attempt ?? 1;
-        const list = failures.get(task.id) ?? [];
         const cause = outcome.cause.get(task.id) ?? "unknown";
-        list.push({ attempt, cause, ms: performance.now() - started, pid: outcome.run.pid, stderr: outcome.stderr });
-        failures.set(task.id, list);
         onProgress(task.id, 0);
-        // An input that changed under the run fails every attempt, and so
-        // does a task whose partial was refused twice for the same reason.
-        const again = list.length > 1 && list[list.length - 2]!.cause === cause && cause.startsWith("the partial is invalid");
-        if (outcome.fatal || again || attempt > retries) {
-          fatal ??= new MapError(outcome.fatal ?? failureMessage(task, list));
+        const end = book.failed(task, { attempt, cause, ms: performance.now() - started, pid: outcome.run.pid, stderr: outcome.stderr }, outcome.fatal);
+        if (end) {
+          fatal ??= end;
           stop();
           killChildren();
           return;
@@ -419,12 +445,11 @@ export async function runMapTasks(tasks: readonly Task[], options: MapOptions): 
   const missing = all.filter((t) => !done.has(t.id));
   if (missing.length > 0) throw new MapError(`internal error: ${missing.length} task${missing.length === 1 ? "" : "s"} never ran (${missing.map(describeTask).slice(0, 3).join("; ")})`);
 
-  const byId = new Map(all.map((t) => [t.id, t]));
   return {
     tasks: all,
     partials: [...done.values()].sort((a, b) => a.taskId - b.taskId),
     children,
-    retried: [...failures].sort((a, b) => a[0] - b[0]).map(([id, f]) => ({ task: byId.get(id)!, failures: f })),
+    retried: book.retried(all),
   };
 }
 

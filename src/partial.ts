@@ -6,6 +6,7 @@
 // so any bytes, valid UTF-8 or not, survive JSON exactly.
 
 import { parseTask, TaskError, taskKey, type Task } from "./task.ts";
+import { LogmrError } from "./errors.ts";
 
 // 2: partials carry the task they answer and, for byte ranges, the bytes their lines cover.
 export const PARTIAL_VERSION = 2;
@@ -82,7 +83,8 @@ export interface TaskPartial extends CountsPartial {
   timings: WorkerTimings;
 }
 
-const MAX_SAMPLES = 5;
+/** Malformed lines kept as samples, per partial and in the report. */
+export const MAX_SAMPLES = 5;
 /** Longest key a worker can produce (its largest line buffer). */
 const MAX_KEY_CHARS = 1 << 20;
 /** Longest sample text and reason a worker writes, with room to spare. */
@@ -178,7 +180,7 @@ export function mergePartials(a: CountsPartial, b: CountsPartial): CountsPartial
 
 // ---------------------------------------------------------------- validation
 
-export class PartialError extends Error {}
+export class PartialError extends LogmrError {}
 
 function fail(what: string): never {
   throw new PartialError(what);

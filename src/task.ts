@@ -3,6 +3,7 @@
 
 import type { GeneratorSettings } from "./traffic.ts";
 import type { Counters, TimeWindow } from "./count.ts";
+import { LogmrError } from "./errors.ts";
 
 export const TASK_VERSION = 1;
 
@@ -130,7 +131,7 @@ export function taskSize(task: Task): number {
   }
 }
 
-export class TaskError extends Error {}
+export class TaskError extends LogmrError {}
 
 function checkPinned(t: Record<string, unknown>): void {
   if (t.fd !== undefined && (!Number.isSafeInteger(t.fd) || (t.fd as number) < 0)) throw new TaskError("task.fd is not a descriptor number");

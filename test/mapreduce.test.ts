@@ -1,7 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { DEFAULT_GENERATOR } from "../src/generate.ts";
 import { availableParallelism } from "node:os";
-import { CONCURRENT_JIT_ENV, estimatedLines, MapError, OWN_THREAD_COMPILE_MIN_LINES, runMapTasks, workerEnv } from "../src/mapreduce.ts";
+import { CONCURRENT_JIT_ENV, estimatedLines, MapError, OWN_THREAD_COMPILE_MIN_LINES, RetryBook, runMapTasks, workerEnv } from "../src/mapreduce.ts";
 import { type Task, TASK_VERSION } from "../src/task.ts";
 
 // These tests start real processes on a shared 2-core machine.
@@ -81,5 +81,34 @@ describe("workerEnv", () => {
     const one = await runMapTasks(tasks, { workers: 1 });
     const counts = (r: typeof all) => r.partials.map((p) => [p.taskId, p.lines, p.requests, p.bytes, p.status]);
     expect(counts(all)).toEqual(counts(one));
+  });
+});
+
+describe("RetryBook: the one retry rule of local children and GNU parallel", () => {
+  const attempt = (n: number, cause: string) => ({ attempt: n, cause, ms: 1, pid: 1, stderr: "" });
+  const crash = "the worker exited with code 70";
+  const refused = "the partial is invalid: lines read != valid + malformed (5 vs 4)";
+  test.each<[string, number, Array<[string, string?]>, number | null]>([
+    ["a first failure runs again", 2, [[crash]], null],
+    ["retries run out", 2, [[crash], [crash], [crash]], 3],
+    ["no retries: the first failure ends the run", 0, [[crash]], 1],
+    ["an input changed under the run: at once", 2, [["the worker exited with code 65", "access.log was truncated during the analysis"]], 1],
+    ["a partial refused twice for the same reason: no third attempt", 5, [[refused], [refused]], 2],
+    ["refused for different reasons: retried as usual", 5, [[refused], [`${refused} `], [crash]], null],
+    ["the same crash twice is still retried (a crash may be the machine's)", 5, [[crash], [crash]], null],
+  ])("%s", (_, retries, failures, endsAt) => {
+    const book = new RetryBook(retries);
+    const task = gen(3, 0, 10);
+    let ended = null as number | null;
+    failures.forEach(([cause, fatal], k) => {
+      const end = book.failed(task, attempt(k + 1, cause), fatal);
+      if (end && ended === null) {
+        ended = k + 1;
+        expect(end).toBeInstanceOf(MapError);
+        expect(end.message).toContain(fatal ?? "task 3 (generated lines 0..10, seed 1) failed");
+      }
+    });
+    expect(ended).toBe(endsAt);
+    expect(book.retried([task])[0]?.failures.length).toBe(failures.length);
   });
 });

@@ -11,7 +11,7 @@
 //
 //   bun scripts/floor.ts [--passes 9] [--lines 300000]
 
-import { LogCounter } from "../src/count.ts";
+import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "../src/generate.ts";
 import { numberFlag } from "./flags.ts";
 
@@ -49,7 +49,7 @@ function pass(mode: Mode, buf: Uint8Array): number {
     else if (mode === "engine") counter.countBlock(buf, 0, n, true, 0);
   }
   const ns = ((performance.now() - t0) * 1e6) / LINES;
-  if (mode === "engine" && counter.requests !== LINES) throw new Error(`engine counted ${counter.requests} of ${LINES} lines`);
+  if (mode === "engine" && counter.tally.requests !== LINES) throw new Error(`engine counted ${counter.tally.requests} of ${LINES} lines`);
   return ns;
 }
 

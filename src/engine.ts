@@ -2,7 +2,7 @@
 // processes, reduce, and build the report data and run timings.
 
 import { cpus, platform, release, availableParallelism } from "node:os";
-import type { Counters, TimeWindow } from "./count.ts";
+import type { Counters, TimeWindow } from "./task.ts";
 import { DEFAULT_GENERATOR, type GeneratorSettings } from "./traffic.ts";
 import { statSync } from "node:fs";
 import { EXIT_FAILED, LogmrError } from "./errors.ts";

@@ -1,10 +1,10 @@
-// Turns every kind of input into byte chunks for the one LogCounter: a byte
+// Turns every kind of input into byte chunks for the one LineCounter: a byte
 // range of a plain file, a gzip stream, stdin, or generated lines. Memory is
 // bounded by one buffer, whatever the input size.
 
 import { fstatSync, readSync } from "node:fs";
 import { createReadStream } from "node:fs";
-import type { LogCounter } from "./count.ts";
+import type { LineCounter } from "./count/counter.ts";
 import type { LineGenerator } from "./generate.ts";
 import type { GenerateTask } from "./task.ts";
 import { LogmrError } from "./errors.ts";
@@ -24,7 +24,7 @@ const FIRST_CHUNK_BYTES = 1 << 16;
 const OVERSIZED_SAMPLE = 240;
 
 /**
- * Assembles arbitrary chunks into whole lines for a LogCounter. Owns the lines
+ * Assembles arbitrary chunks into whole lines for a LineCounter. Owns the lines
  * that start before `startLimit` (absolute offset); with `skipFirst`, the
  * bytes up to and including the first LF belong to the previous range.
  */
@@ -42,7 +42,7 @@ export class LineAssembler {
   coveredTo = 0;
 
   constructor(
-    private readonly counter: LogCounter,
+    private readonly counter: LineCounter,
     options: { startOffset?: number; startLimit?: number; skipFirst?: boolean; bufferBytes?: number; firstBytes?: number } = {},
   ) {
     this.maxBytes = options.bufferBytes ?? CHUNK_BYTES;
@@ -140,7 +140,7 @@ export class FileChangedError extends InputFaultError {}
  * file of its own). Returns the bytes its lines cover, absolute.
  */
 export function countFileRange(
-  fd: number, start: number, end: number, counter: LogCounter,
+  fd: number, start: number, end: number, counter: LineCounter,
   options: { size?: number; base?: number; name?: string; progress?: ProgressHook } = {},
 ): [number, number] {
   const base = options.base ?? 0;
@@ -167,7 +167,7 @@ export function countFileRange(
 }
 
 /** Counts every line of a byte stream (gzip output, stdin). */
-export async function countStream(stream: AsyncIterable<Uint8Array>, counter: LogCounter, progress?: ProgressHook): Promise<void> {
+export async function countStream(stream: AsyncIterable<Uint8Array>, counter: LineCounter, progress?: ProgressHook): Promise<void> {
   const lines = new LineAssembler(counter);
   let read = 0;
   for await (const chunk of stream) {
@@ -179,7 +179,7 @@ export async function countStream(stream: AsyncIterable<Uint8Array>, counter: Lo
 }
 
 /** Counts a gzip file's lines, from the open descriptor fd, reading its `size` compressed bytes. */
-export async function countGzipFile(fd: number, size: number, counter: LogCounter, options: { name?: string; progress?: ProgressHook } = {}): Promise<void> {
+export async function countGzipFile(fd: number, size: number, counter: LineCounter, options: { name?: string; progress?: ProgressHook } = {}): Promise<void> {
   // Loaded here: node:zlib costs about 20 ms of start-up that plain inputs need not pay.
   const { createGunzip } = await import("node:zlib");
   const gunzip = createGunzip({ chunkSize: 1 << 18 });
@@ -206,7 +206,7 @@ export async function countGzipFile(fd: number, size: number, counter: LogCounte
  * for the task's seed and settings, made by the caller: a worker reading
  * files never loads the generator): the same parser as for files.
  */
-export function countGenerated(gen: LineGenerator, task: GenerateTask, counter: LogCounter, progress?: ProgressHook, bufferBytes = 1 << 16): void {
+export function countGenerated(gen: LineGenerator, task: GenerateTask, counter: LineCounter, progress?: ProgressHook, bufferBytes = 1 << 16): void {
   const buf = new Uint8Array(bufferBytes);
   for (let i = task.start; i < task.end; i = gen.next) {
     const n = gen.fill(buf, i, task.end);

@@ -3,7 +3,7 @@
 
 import { closeSync, lstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { TimeWindow } from "./count.ts";
+import type { TimeWindow } from "./task.ts";
 import { readIdentity } from "./identity.ts";
 import type { FileIdentity, Task } from "./task.ts";
 import { splitGuided, TASK_VERSION } from "./task.ts";

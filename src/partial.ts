@@ -11,6 +11,13 @@ import { LogmrError } from "./errors.ts";
 // 2: partials carry the task they answer and, for byte ranges, the bytes their lines cover.
 export const PARTIAL_VERSION = 2;
 
+/** The bytes of a binary string (one char per byte), as keys and samples are written. */
+export function binaryToBytes(key: string): Uint8Array {
+  const out = new Uint8Array(key.length);
+  for (let k = 0; k < key.length; k++) out[k] = key.charCodeAt(k);
+  return out;
+}
+
 export interface MalformedSample {
   /** 1-based line number, within the task until the parent makes it global. */
   line: number;

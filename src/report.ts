@@ -1,7 +1,7 @@
 // Reduce output: turn the merged counts into metrics (buildReport, pure) and
 // render them for people (renderReport) or machines (renderJson).
 
-import { binaryToBytes } from "./keys.ts";
+import { binaryToBytes } from "./partial.ts";
 import type { CountsPartial, KeyCount, LineCounts } from "./partial.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
 

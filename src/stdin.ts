@@ -10,7 +10,7 @@ import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { whileRunning } from "./cleanup.ts";
-import type { Counters, TimeWindow } from "./count.ts";
+import type { Counters, TimeWindow } from "./task.ts";
 import { writeAll } from "./fd.ts";
 import { InputError } from "./inputs.ts";
 import type { TaskSource } from "./mapreduce.ts";

@@ -2,10 +2,18 @@
 // stdin), and how the work is split into them.
 
 import type { GeneratorSettings } from "./traffic.ts";
-import type { Counters, TimeWindow } from "./count.ts";
 import { LogmrError } from "./errors.ts";
 
 export const TASK_VERSION = 1;
+
+/** Time window: a line counts when since <= t < until (epoch seconds, UTC). */
+export interface TimeWindow {
+  since?: number;
+  until?: number;
+}
+
+/** "minimal": clients, statuses, bytes and minutes only (what the C yardstick counts), for speed comparisons. */
+export type Counters = "full" | "minimal";
 
 interface TaskBase {
   version: number;

@@ -6,7 +6,7 @@
 
 import { closeSync, existsSync, fstatSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
-import { LogCounter } from "./count.ts";
+import { counterFor } from "./count/counter.ts";
 import { FAULT_ENV, FAULT_GATE_ENV, type FaultKind, faultFor, parseFaults, pausesAt } from "./faults.ts";
 import { identityProblem } from "./identity.ts";
 import { countFileRange, countGenerated, countGzipFile, countStream, FileChangedError, InputFaultError, type ProgressHook } from "./input.ts";
@@ -71,7 +71,7 @@ function openPinned(task: FileRangeTask | GzipTask): number {
 
 export async function runTask(task: Task, progress?: ProgressHook): Promise<TaskPartial> {
   const startedAt = now();
-  const counter = new LogCounter(task.window, task.counters);
+  const counter = counterFor(task);
   let covered: [number, number] | undefined;
   switch (task.kind) {
     case "generate": {

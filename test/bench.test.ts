@@ -2,7 +2,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BenchResult, benchSchedule, comparisons, readThrough, referenceCount, scalingPoints } from "../src/bench.ts";
+import { type BenchResult, benchSchedule, comparisons, countWithReference, readThrough, referenceCount, scalingPoints } from "../src/bench.ts";
 import { scalingChart, scalingSvg } from "../src/chart.ts";
 import { compareResults } from "../src/compare.ts";
 import { generateText } from "../src/generate.ts";
@@ -15,7 +15,15 @@ setDefaultTimeout(60_000);
 const dir = mkdtempSync(join(tmpdir(), "logmr-bench-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("the straightforward reference", () => {
+describe("the references", () => {
+  test("the reference parser row counts like the oracle", () => {
+    const text = generateText(4, 0, 2000);
+    const counts = countWithReference(new TextEncoder().encode(text));
+    const o = oracleCount(text);
+    expect(counts.lines.read).toBe(2000);
+    expect(new Map(counts.clients.map(([c, n]) => [c, n]))).toEqual(o.clients);
+  });
+
   test("the straightforward reference counts like the oracle", () => {
     const text = generateText(3, 0, 2000);
     const r = referenceCount(text);
@@ -116,7 +124,7 @@ describe("bench end to end (tiny, no timing assertions)", () => {
       "--export-json", json, "--export-markdown", md, "--svg", svg]);
     expect(r.code).toBe(0);
     const saved = JSON.parse(readFileSync(json, "utf8"));
-    expect(saved.rows.map((x: { name: string }) => x.name)).toEqual(["workers=1", "workers=2", "reference (strings + RegExp, 1 process)"]);
+    expect(saved.rows.map((x: { name: string }) => x.name)).toEqual(["workers=1", "workers=2", "reference parser (1 process)", "reference (strings + RegExp, 1 process)"]);
     expect(saved.rows[0].seconds.runs).toBe(2);
     expect(saved.environment.bunVersion).toBe(Bun.version);
     expect(readFileSync(md, "utf8")).toContain("| `workers=2` |");

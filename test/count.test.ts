@@ -1,7 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { LogCounter, NO_TIME, parseLogTime } from "../src/count.ts";
+import { NO_TIME, parseLogTime } from "../src/count/clf.ts";
+import type { LineCounter } from "../src/count/counter.ts";
+import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
+import { ReferenceCounter } from "../src/count/reference.ts";
 import { LineAssembler } from "../src/input.ts";
 import type { CountsPartial } from "../src/partial.ts";
 import { binary, type OracleCounts, oracleCount, sorted, toMap } from "./oracle.ts";
@@ -9,12 +12,22 @@ import { binary, type OracleCounts, oracleCount, sorted, toMap } from "./oracle.
 const enc = new TextEncoder();
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
 
-function countBytes(bytes: Uint8Array, window = {}): LogCounter {
-  const counter = new LogCounter(window);
+function feed(counter: LineCounter, bytes: Uint8Array, chunk = bytes.length): CountsPartial {
   const lines = new LineAssembler(counter);
-  lines.push(bytes);
+  for (let at = 0; at < bytes.length; at += chunk) lines.push(bytes.subarray(at, Math.min(bytes.length, at + chunk)));
   lines.end();
-  return counter;
+  return counter.toCounts();
+}
+
+/**
+ * Counts with the fast path, and checks on the way that the plain reference
+ * parser gives byte-identical counts: every test of this file holds the
+ * fast path to the reference as well as to the oracle or the truth.
+ */
+function countBytes(bytes: Uint8Array, window = {}, chunk?: number): { toCounts(): CountsPartial } {
+  const fast = feed(new LogCounter(window), bytes, chunk);
+  expect(JSON.stringify(fast)).toBe(JSON.stringify(feed(new ReferenceCounter(window), bytes, chunk)));
+  return { toCounts: () => fast };
 }
 const countText = (text: string) => countBytes(enc.encode(text));
 
@@ -356,12 +369,7 @@ describe("tails looked up by their start, on and off", () => {
     // Phase 3: both mixed.
     for (let k = 0; k < 3000; k++) parts.push(line(k, k % 2 ? `Mozilla/5.0 (Windows NT 10.0) Chrome/${k % 60}.0 Safari` : few[k % 3]!));
     const text = `${parts.join("\n")}\n`;
-    const bytes = enc.encode(text);
-    const counter = new LogCounter();
-    const lines = new LineAssembler(counter);
-    for (let at = 0; at < bytes.length; at += 2048) lines.push(bytes.subarray(at, Math.min(bytes.length, at + 2048)));
-    lines.end();
-    const c = counter.toCounts();
+    const c = countBytes(enc.encode(text), {}, 2048).toCounts();
     const o = oracleCount(text, {});
     expect(c.lines.read).toBe(parts.length);
     expect(c.lines.valid).toBe(o.valid);

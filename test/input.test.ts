@@ -2,7 +2,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LogCounter } from "../src/count.ts";
+import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
 import { countFileRange, FileChangedError, LineAssembler } from "../src/input.ts";
 import { generateText } from "../src/generate.ts";
 import { mergeAll, type CountsPartial } from "../src/partial.ts";

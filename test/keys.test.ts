@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { INDEXED_KEY_BYTES, KeyCache, KeyStartIndex, KeyTable, lineEndKeyFind, MAX_SHARING_START, viewOf } from "../src/keys.ts";
+import { INDEXED_KEY_BYTES, KeyCache, KeyStartIndex, KeyTable, lineEndKeyFind, MAX_SHARING_START, viewOf } from "../src/count/fast/keys.ts";
 import { binary } from "./oracle.ts";
 
 function internAll(keys: string[]): KeyTable {

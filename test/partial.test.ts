@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LogCounter } from "../src/count.ts";
+import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
 import { DEFAULT_GENERATOR, generateText, LineGenerator } from "../src/generate.ts";
 import { countFileRange, countGenerated } from "../src/input.ts";
 import { checkCoverage, emptyCounts, mergeAll, mergePartials, PartialError, validatePartial, type CountsPartial, type TaskPartial } from "../src/partial.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { LogCounter } from "../src/count.ts";
+import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
 import { LineAssembler } from "../src/input.ts";
 import { bar, buildReport, printable, rankRows, renderJson, renderReport } from "../src/report.ts";
 

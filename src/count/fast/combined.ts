@@ -1,38 +1,26 @@
-// The one hot path: split byte chunks into lines, validate each line as a
-// Common or Combined Log Format entry (the rules of test/fixtures/README.md),
-// and count it. Works on bytes only: no per-line string, no regex.
+// The fast path for Common and Combined logs: the accelerator of the
+// reference parser (../reference.ts), giving byte-identical counts (tested on
+// every fixture, generated data and the mutation tables). Lines of the usual
+// shape are matched against memos of what earlier valid lines started with,
+// so most of a line is compared as whole words, never scanned; anything
+// else goes through parseSlow, which checks every rule. Its key tables and
+// their internals are this folder's own.
 
-import { KeyCache, KeyStartIndex, KeyTable, lineEndKeyFind, memoFind, tableFind, viewOf } from "./keys.ts";
-import { MAX_SAMPLES, PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "./partial.ts";
+import type { CountsPartial } from "../../partial.ts";
+import type { Counters, TimeWindow } from "../../task.ts";
+import {
+  BACKSLASH, BYTES_TOO_LONG_REASON, closingQuote, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClock, parseLogDay, QUESTION, QUOTE, SPACE, tokenEnd,
+} from "../clf.ts";
+import type { LineCounter } from "../counter.ts";
+import { Tally } from "../tally.ts";
+import { KeyCache, KeyStartIndex, lineEndKeyFind, memoFind, tableFind, viewOf } from "./keys.ts";
 
-/** Client counter columns. */
-export const CLIENT_REQUESTS = 0;
-export const CLIENT_4XX = 1;
-export const CLIENT_5XX = 2;
-export const CLIENT_404 = 3;
-export const CLIENT_BYTES = 4;
-const CLIENT_COLUMNS = 5;
-
-const SAMPLE_BYTES = 240;
-
-const LF = 10;
-const CR = 13;
-const SPACE = 32;
-const QUOTE = 34;
-const BACKSLASH = 92;
-const QUESTION = 63;
 /** "HTTP/1.1", "HTTP/1.0", "HTTP/2.0" as little-endian float64 words (text: never a zero or a NaN, so equal numbers mean equal bytes). */
 const PROTOCOL_WORDS = new Float64Array(new TextEncoder().encode("HTTP/1.1HTTP/1.0HTTP/2.0").buffer);
 const HTTP_11 = PROTOCOL_WORDS[0]!;
 const HTTP_10 = PROTOCOL_WORDS[1]!;
 const HTTP_20 = PROTOCOL_WORDS[2]!;
 const isProtocol = (x: number) => x === HTTP_11 || x === HTTP_10 || x === HTTP_20;
-
-/** Time window: a line counts when since <= t < until (epoch seconds, UTC). */
-export interface TimeWindow {
-  since?: number;
-  until?: number;
-}
 
 /** The time of epoch second 0 as parseTime reads it, padded to the 28 bytes it compares. */
 const EPOCH_TIME_TEXT = new TextEncoder().encode('01/Jan/1970:00:00:00 +0000] "').slice(0, 28);
@@ -44,11 +32,9 @@ const VALID = 1;
 const OUT_OF_WINDOW = 2;
 /** Malformed because the bytes field has more digits than a double holds exactly. */
 const BYTES_TOO_LONG = 3;
-/** Digits a bytes field may have: every sum of such fields up to 2^53 stays exact (a larger one is malformed, with a reason). */
-export const MAX_BYTES_DIGITS = 15;
-const BYTES_TOO_LONG_REASON = `bytes field longer than ${MAX_BYTES_DIGITS} digits`;
 
-/** Slots of LogCounter.parsed: a line's fields, handed over without an allocation. */
+
+/** Slots of FastCombinedCounter.parsed: a line's fields, handed over without an allocation. */
 const PARSED_STATUS = 0;
 const PARSED_BYTES = 1;
 const PARSED_TIME = 2;
@@ -96,168 +82,9 @@ function readStatusAndBytes(buf: Uint8Array, view: DataView, q: number, e: numbe
   return r;
 }
 
-/** Slots of LogCounter.wideNumbers. */
-const COUNTED_SECOND = 0; // the second of the last line counted (its minute is CURRENT_MINUTE)
-const FIRST_TIME = 1;
-const LAST_TIME = 2;
-const CURRENT_MINUTE = 3;
-const BYTES_SERVED = 4;
-
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** Month index 0..11 of the three bytes "Jan".."Dec", or -1. */
-function monthIndex(a: number, b: number, c: number): number {
-  switch ((a << 16) | (b << 8) | c) {
-    case 0x4a616e: return 0; // Jan
-    case 0x466562: return 1; // Feb
-    case 0x4d6172: return 2; // Mar
-    case 0x417072: return 3; // Apr
-    case 0x4d6179: return 4; // May
-    case 0x4a756e: return 5; // Jun
-    case 0x4a756c: return 6; // Jul
-    case 0x417567: return 7; // Aug
-    case 0x536570: return 8; // Sep
-    case 0x4f6374: return 9; // Oct
-    case 0x4e6f76: return 10; // Nov
-    case 0x446563: return 11; // Dec
-    default: return -1;
-  }
-}
-
-function isSpaceByte(c: number): boolean {
-  return c === SPACE || (c >= 9 && c <= 13);
-}
-
-/** End of the run of non-whitespace bytes starting at p: the first whitespace byte, or e. */
-function tokenEnd(buf: Uint8Array, p: number, e: number): number {
-  while (p < e) {
-    const c = buf[p]!;
-    if (c <= SPACE && isSpaceByte(c)) return p;
-    p++;
-  }
-  return e;
-}
-
-/**
- * The closing quote of a quoted field starting at p: the first '"' before e
- * not escaped by a backslash, or -1. A quote is escaped when an odd run of
- * backslashes precedes it. Native indexOf beats a byte loop here.
- */
-function closingQuote(buf: Uint8Array, p: number, e: number): number {
-  const start = p;
-  for (;;) {
-    const q = buf.indexOf(QUOTE, p);
-    if (q < 0 || q >= e) return -1;
-    let b = q - 1;
-    while (b >= start && buf[b] === BACKSLASH) b--;
-    if (((q - 1 - b) & 1) === 0) return q;
-    p = q + 1;
-  }
-}
-
-/** Two ASCII digits at p as 0..99, or -1. */
-function twoDigits(buf: Uint8Array, p: number): number {
-  const a = buf[p]! - 48;
-  const b = buf[p + 1]! - 48;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
-}
-
-/** Days since 1970-01-01 of a proleptic Gregorian date (month 1..12). */
-export function daysFromCivil(y: number, m: number, d: number): number {
-  y -= m <= 2 ? 1 : 0;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468;
-}
-
-/**
- * Epoch seconds (UTC) at the start of the day "dd/Mon/yyyy" at buf[p..p+11),
- * shifted by the zone "+zzzz" at buf[p+21..p+26); -1 when not a real date.
- */
-function parseLogDay(buf: Uint8Array, p: number): number {
-  const day = twoDigits(buf, p);
-  const month = monthIndex(buf[p + 3]!, buf[p + 4]!, buf[p + 5]!);
-  const century = twoDigits(buf, p + 7);
-  const yy = twoDigits(buf, p + 9);
-  const sign = buf[p + 21];
-  const zh = twoDigits(buf, p + 22);
-  const zm = twoDigits(buf, p + 24);
-  if (
-    month < 0 || day < 1 || century < 0 || yy < 0 || buf[p + 2] !== 47 || buf[p + 6] !== 47 ||
-    (sign !== 43 && sign !== 45) || zh < 0 || zh > 23 || zm < 0 || zm > 59 || day > DAYS_IN_MONTH[month]!
-  ) {
-    return -1;
-  }
-  const year = century * 100 + yy;
-  if (month === 1 && day === 29 && !(year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0))) return -1;
-  const offset = (sign === 43 ? 1 : -1) * (zh * 3600 + zm * 60);
-  return daysFromCivil(year, month + 1, day) * 86400 - offset;
-}
-
-/** Seconds into the day of ":HH:MM:SS " at buf[p..p+10), or -1. */
-function parseLogClock(buf: Uint8Array, p: number): number {
-  const hour = twoDigits(buf, p + 1);
-  const minute = twoDigits(buf, p + 4);
-  const second = twoDigits(buf, p + 7);
-  if (
-    buf[p] !== 58 || buf[p + 3] !== 58 || buf[p + 6] !== 58 || buf[p + 9] !== SPACE ||
-    hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60
-  ) {
-    return -1;
-  }
-  return hour * 3600 + minute * 60 + second;
-}
-
-/**
- * What the time parsers return for text that is not a time. Not -1: that is
- * a real time (31/Dec/1969:23:59:59 +0000); no time from year 0 to 9999 is
- * this far from 1970.
- */
-export const NO_TIME = Number.MIN_SAFE_INTEGER;
-
-/**
- * Epoch seconds (UTC) of "dd/Mon/yyyy:HH:MM:SS +zzzz" at buf[p..p+26), or
- * NO_TIME when the text is not a real date in that exact shape.
- */
-export function parseLogTime(buf: Uint8Array, p: number): number {
-  const day = parseLogDay(buf, p);
-  const clock = parseLogClock(buf, p + 11);
-  return day === -1 || clock < 0 ? NO_TIME : day + clock;
-}
-
-/** "minimal": clients, statuses, bytes and minutes only (what the C yardstick counts), for speed comparisons. */
-export type Counters = "full" | "minimal";
-
-/** Where a block of bytes comes from, for malformed-line samples. */
-export interface BlockOrigin {
-  /** Absolute byte offset of buf[0] in its source. */
-  offset: number;
-}
-
-/**
- * Counts lines into per-key tables. One instance per task; toPartial() turns
- * it into the JSON-ready partial the parent merges.
- */
-export class LogCounter {
-  linesRead = 0;
-  malformed = 0;
-  combined = 0;
-  common = 0;
-  outOfWindow = 0;
-  requests = 0;
-  // Numbers that are NaN, infinite or beyond int32 live in a Float64Array: a
-  // field that starts as one type and turns into another makes every new
-  // counter (one per task) leave the optimised code and recompile it.
-  private readonly wideNumbers = new Float64Array([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN, 0]);
-  readonly status = new Float64Array(1000);
-  readonly clients = new KeyTable(CLIENT_COLUMNS);
-  // Fewer lookups per line: one key for "METHOD PATH" (the request up to the
-  // end of the path, with a 404 column), one for the tail 'referer" "agent'.
-  // Methods, paths, referrers and agents are split out of them in toCounts().
-  readonly requestKeys = new KeyTable(2);
-  readonly tails = new KeyTable(1);
+export class FastCombinedCounter implements LineCounter {
+  /** The counts this counter feeds. */
+  readonly tally: Tally;
   /** The tails by their first bytes: the fast path finds a line's end from its tail. */
   private readonly tailStarts = new KeyStartIndex(4096);
   // Whether the fast path looks tails up by their start, decided block by
@@ -265,28 +92,18 @@ export class LogCounter {
   // lookups miss, and each miss costs a call on top of the scan.
   private tailStartsOn = true;
   private blocksWithoutTailStarts = 0;
-  readonly minutes = new Map<number, number>();
   // Fast-path memos (see countBlock): "host ident user [" -> client id,
   // and "METHOD PATH" (followed by ' ' or '?') -> request key id.
   private readonly prefixMemo = new KeyCache(4096, 48);
   private readonly requestMemo = new KeyCache(4096, 96);
-  readonly malformedSamples: MalformedSample[] = [];
   private viewed: Uint8Array = new Uint8Array(0);
   private view: DataView = new DataView(new ArrayBuffer(0));
   /** The viewed buffer's whole ArrayBuffer as int32 words (for aligned key comparison). */
   private bufWords: Int32Array<ArrayBufferLike> = new Int32Array(0);
   private readonly parsed = new Float64Array(6);
-  private currentMinuteCount = 0;
-  private readonly since: number;
-  private readonly until: number;
-
-  /** False: count only clients, statuses, bytes and minutes (still validating every line), to measure what the rest costs. */
-  private readonly full: boolean;
 
   constructor(window: TimeWindow = {}, counters: Counters = "full") {
-    this.full = counters === "full";
-    this.since = window.since ?? Number.NEGATIVE_INFINITY;
-    this.until = window.until ?? Number.POSITIVE_INFINITY;
+    this.tally = new Tally(window, counters);
   }
 
   /**
@@ -310,21 +127,15 @@ export class LogCounter {
     const bufWords = this.bufWords;
     const prefixMemo = this.prefixMemo;
     const requestMemo = this.requestMemo;
-    const tails = this.tails;
+    const tally = this.tally;
+    const tails = tally.tails;
     const tailStarts = this.tailStarts;
     const useTailStarts = this.judgeTailStarts();
     const lastWords = this.lastTimeWords;
     const lastDoubles = this.lastTimeDoubles;
-    const since = this.since;
-    const until = this.until;
+    const since = tally.since;
+    const until = tally.until;
     const parsed = this.parsed;
-    const wide = this.wideNumbers;
-    const statusCounts = this.status;
-    const full = this.full;
-    // Counter arrays, replaced when a table grows (only the slow path adds keys).
-    let clientValues = this.clients.values;
-    let requestValues = this.requestKeys.values;
-    let tailValues = this.tails.values;
     let p = start;
     while (p < end && p < startLimit) {
       const s = p;
@@ -411,7 +222,7 @@ export class LogCounter {
         if (next === LF || (next === CR && q + 1 < end && buf[q + 1] === LF)) {
           e = q;
           lineEnd = next === LF ? q : q + 1;
-          this.common++;
+          tally.common++;
         } else {
           if (next !== SPACE || buf[q + 1] !== QUOTE) break fast;
           tail = useTailStarts ? lineEndKeyFind(tailStarts, tails, buf, view, bufWords, q + 2, end) : -1;
@@ -430,14 +241,14 @@ export class LogCounter {
             if (tail < 0) break fast;
             if (useTailStarts) tailStarts.add(tails, view, q + 2, tail);
           }
-          this.combined++;
+          tally.combined++;
         }
         client = prefixMemo.payloads[pre]!;
         request = requestMemo.payloads[req]!;
         fastPath = true;
       }
       if (fastPath) {
-        this.linesRead++;
+        tally.linesRead++;
         p = lineEnd + 1;
       } else {
         lineEnd = buf.indexOf(LF, s);
@@ -445,16 +256,13 @@ export class LogCounter {
           if (!final) return s;
           lineEnd = end;
         }
-        this.linesRead++;
+        tally.linesRead++;
         e = lineEnd > s && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
         p = lineEnd + 1;
         const verdict = this.parseSlow(buf, s, e);
-        clientValues = this.clients.values;
-        requestValues = this.requestKeys.values;
-        tailValues = this.tails.values;
         if (verdict !== VALID) {
-          if (verdict === MALFORMED) this.noteMalformed(buf, s, e, origin + s);
-          else if (verdict === BYTES_TOO_LONG) this.noteMalformed(buf, s, e, origin + s, BYTES_TOO_LONG_REASON);
+          if (verdict === MALFORMED) tally.countMalformed(buf, s, e, origin + s);
+          else if (verdict === BYTES_TOO_LONG) tally.countMalformed(buf, s, e, origin + s, BYTES_TOO_LONG_REASON);
           continue;
         }
         time = parsed[PARSED_TIME]!;
@@ -468,30 +276,7 @@ export class LogCounter {
         tail = parsed[PARSED_TAIL]! | 0;
       }
 
-      // Count the valid line, in window.
-      this.requests++;
-      wide[BYTES_SERVED]! += bytes;
-      statusCounts[status]!++;
-      // Most lines share their second with the line before: nothing else to check.
-      if (time === wide[COUNTED_SECOND]) this.currentMinuteCount++;
-      else this.countNewSecond(time);
-      const c = client * CLIENT_COLUMNS;
-      const cv = clientValues;
-      cv[c + CLIENT_REQUESTS]!++;
-      cv[c + CLIENT_BYTES]! += bytes;
-      if (status >= 400) {
-        if (status < 500) {
-          cv[c + CLIENT_4XX]!++;
-          if (status === 404) cv[c + CLIENT_404]!++;
-        } else if (status < 600) {
-          cv[c + CLIENT_5XX]!++;
-        }
-      }
-      if (!full) continue;
-      const r = request * 2;
-      requestValues[r]!++;
-      if (status === 404) requestValues[r + 1]!++;
-      if (tail >= 0) tailValues[tail]!++;
+      tally.countRequest(time, status, bytes, client, request, tail);
     }
     return p > end ? end : p;
   }
@@ -517,40 +302,10 @@ export class LogCounter {
     return this.tailStartsOn;
   }
 
-  /** Time bookkeeping for a counted line whose second differs from the last one counted. */
-  private countNewSecond(time: number): void {
-    const wide = this.wideNumbers;
-    wide[COUNTED_SECOND] = time;
-    if (time < wide[FIRST_TIME]!) wide[FIRST_TIME] = time;
-    if (time > wide[LAST_TIME]!) wide[LAST_TIME] = time;
-    const minute = Math.floor(time / 60);
-    if (minute === wide[CURRENT_MINUTE]) {
-      this.currentMinuteCount++;
-    } else {
-      this.flushMinute();
-      wide[CURRENT_MINUTE] = minute;
-      this.currentMinuteCount = 1;
-    }
-  }
-
   /** A line too long to hold in memory: counted as malformed from its first bytes. */
   countOversizedLine(head: Uint8Array, offset: number): void {
-    this.linesRead++;
-    this.noteMalformed(head, 0, head.length, offset, "line too long");
-  }
-
-  private noteMalformed(buf: Uint8Array, s: number, e: number, offset: number, reason?: string): void {
-    this.malformed++;
-    if (this.malformedSamples.length < MAX_SAMPLES) {
-      const sample: MalformedSample = {
-        line: this.linesRead,
-        offset,
-        text: binaryString(buf, s, Math.min(e, s + SAMPLE_BYTES)),
-        truncated: e - s > SAMPLE_BYTES,
-      };
-      if (reason) sample.reason = reason;
-      this.malformedSamples.push(sample);
-    }
+    this.tally.linesRead++;
+    this.tally.countMalformed(head, 0, head.length, offset, "line too long");
   }
 
   // Seeded with a real time, so that matching the remembered words always
@@ -644,37 +399,38 @@ export class LogCounter {
     p = readStatusAndBytes(buf, this.view, requestEnd, e, parsed);
     if (p < 0) return p === -2 ? BYTES_TOO_LONG : MALFORMED;
     const view = this.view;
-    const inWindow = time >= this.since && time < this.until;
+    const tally = this.tally;
+    const inWindow = time >= tally.since && time < tally.until;
     let tail = -1;
     if (p !== e) {
       // Combined: ' "referer" "user-agent"' and nothing after.
       if (buf[p] !== SPACE || buf[p + 1] !== QUOTE || buf[e - 1] !== QUOTE) return MALFORMED;
       // A tail already seen was validated when first seen: the same bytes
       // need no second scan for unescaped quotes.
-      tail = this.tails.find(buf, view, p + 2, e - 1);
+      tail = tally.tails.find(buf, view, p + 2, e - 1);
       if (tail < 0) {
         const refEnd = closingQuote(buf, p + 2, e);
         if (refEnd < 0 || buf[refEnd + 1] !== SPACE || buf[refEnd + 2] !== QUOTE || refEnd + 3 > e - 1) return MALFORMED;
         if (closingQuote(buf, refEnd + 3, e) !== e - 1) return MALFORMED;
-        if (inWindow) tail = this.tails.intern(buf, view, p + 2, e - 1);
+        if (inWindow) tail = tally.tails.intern(buf, view, p + 2, e - 1);
       }
-      this.combined++;
+      tally.combined++;
     } else {
-      this.common++;
+      tally.common++;
     }
 
     if (!inWindow) {
-      this.outOfWindow++;
+      tally.outOfWindow++;
       return OUT_OF_WINDOW;
     }
-    const client = this.clients.intern(buf, view, s, hostEnd);
+    const client = tally.clients.intern(buf, view, s, hostEnd);
     const requestKeyEnd = pathEnd >= 0 ? pathEnd : methodEnd;
-    const request = this.requestKeys.intern(buf, view, requestStart, requestKeyEnd);
+    const request = tally.requestKeys.intern(buf, view, requestStart, requestKeyEnd);
     if (s + 16 <= e) this.prefixMemo.add(buf, view, s, prefixEnd - s, client);
     if (pathEnd >= 0 && pathEnd < requestEnd && requestStart + 16 <= e) {
       this.requestMemo.add(buf, view, requestStart, pathEnd - requestStart, request);
     }
-    if (tail >= 0) this.tailStarts.add(this.tails, view, p + 2, tail);
+    if (tail >= 0) this.tailStarts.add(tally.tails, view, p + 2, tail);
     parsed[PARSED_TIME] = time;
     parsed[PARSED_CLIENT] = client;
     parsed[PARSED_REQUEST] = request;
@@ -682,95 +438,7 @@ export class LogCounter {
     return VALID;
   }
 
-  private flushMinute(): void {
-    if (this.currentMinuteCount > 0) {
-      const minute = this.wideNumbers[CURRENT_MINUTE]!;
-      this.minutes.set(minute, (this.minutes.get(minute) ?? 0) + this.currentMinuteCount);
-    }
-    this.currentMinuteCount = 0;
-  }
-
-  /** The counts as a partial (without task id and timings). */
   toCounts(): CountsPartial {
-    this.flushMinute();
-    const status = statusRows(this.status);
-    // Split the combined keys back into their fields.
-    const methods = new Map<string, number>();
-    const paths = new Map<string, number>();
-    const notFoundPaths = new Map<string, number>();
-    // In minimal mode the key tables only serve as the fast path's memory of valid requests and tails.
-    for (const [key, count, notFound] of (this.full ? this.requestKeys.entries() : []) as Array<[string, number, number]>) {
-      const space = key.indexOf(" ");
-      add(methods, space < 0 ? key : key.slice(0, space), count);
-      if (space < 0) continue;
-      add(paths, key.slice(space + 1), count);
-      if (notFound > 0) add(notFoundPaths, key.slice(space + 1), notFound);
-    }
-    const referrers = new Map<string, number>();
-    const agents = new Map<string, number>();
-    for (const [key, count] of (this.full ? this.tails.entries() : []) as Array<[string, number]>) {
-      const refEnd = closingQuoteOf(key);
-      add(referrers, key.slice(0, refEnd), count);
-      add(agents, key.slice(refEnd + 3), count);
-    }
-    const rows = (m: Map<string, number>) => [...m];
-    return {
-      version: PARTIAL_VERSION,
-      ...(this.full ? {} : { counters: "minimal" as const }),
-      lines: {
-        read: this.linesRead,
-        valid: this.combined + this.common,
-        malformed: this.malformed,
-        combined: this.combined,
-        common: this.common,
-        outOfWindow: this.outOfWindow,
-      },
-      requests: this.requests,
-      bytes: this.wideNumbers[BYTES_SERVED]!,
-      status,
-      clients: this.clients.entries() as CountsPartial["clients"],
-      methods: rows(methods),
-      paths: rows(paths),
-      notFoundPaths: rows(notFoundPaths),
-      referrers: rows(referrers),
-      agents: rows(agents),
-      minutes: [...this.minutes].sort((a, b) => a[0] - b[0]),
-      firstTime: this.requests > 0 ? this.wideNumbers[FIRST_TIME]! : null,
-      lastTime: this.requests > 0 ? this.wideNumbers[LAST_TIME]! : null,
-      malformedSamples: this.malformedSamples,
-    };
+    return this.tally.toCounts();
   }
-}
-
-/**
- * The codes counted, as rows. A function of its own: its 1,000-step loop,
- * run once a task, got toCounts (a big function) compiled by the optimising
- * JIT, 7 to 13 ms per worker for a function that runs once a task.
- */
-function statusRows(counts: Float64Array): Array<[string, number]> {
-  const rows: Array<[string, number]> = [];
-  for (let code = 0; code < 1000; code++) {
-    if (counts[code]! > 0) rows.push([String(code).padStart(3, "0"), counts[code]!]);
-  }
-  return rows;
-}
-
-function add(m: Map<string, number>, key: string, n: number): void {
-  m.set(key, (m.get(key) ?? 0) + n);
-}
-
-/** Index of the first unescaped '"' of a binary string (the end of the referer in a tail key). */
-function closingQuoteOf(key: string): number {
-  for (let k = 0; k < key.length; k++) {
-    const c = key.charCodeAt(k);
-    if (c === QUOTE) return k;
-    if (c === BACKSLASH) k++;
-  }
-  return key.length;
-}
-
-function binaryString(buf: Uint8Array, s: number, e: number): string {
-  let out = "";
-  for (let k = s; k < e; k++) out += String.fromCharCode(buf[k]!);
-  return out;
 }

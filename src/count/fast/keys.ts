@@ -264,11 +264,6 @@ const latin1 = {
   },
 };
 
-export function binaryToBytes(key: string): Uint8Array {
-  const out = new Uint8Array(key.length);
-  for (let k = 0; k < key.length; k++) out[k] = key.charCodeAt(k);
-  return out;
-}
 
 /**
  * Whether bytes [at, at+len) of the arena equal bytes [start, start+len) of

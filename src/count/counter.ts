@@ -1,0 +1,28 @@
+// The seam between the bytes of an input and the counts: a LineCounter is
+// fed blocks of whole lines by the LineAssembler and turns them into a
+// partial. A log format is one more parser behind this interface, feeding
+// the same Tally.
+
+import type { CountsPartial } from "../partial.ts";
+import type { Task } from "../task.ts";
+import { FastCombinedCounter } from "./fast/combined.ts";
+
+export interface LineCounter {
+  /**
+   * Counts the lines of buf[start, end) that start before `startLimit`.
+   * Returns the index of the first byte not consumed: the start of an
+   * unterminated last line (unless `final`, when it is counted too) or of
+   * the first line at or past `startLimit`. `origin` is the absolute offset
+   * of buf[0] (for malformed-line samples).
+   */
+  countBlock(buf: Uint8Array, start: number, end: number, final: boolean, origin: number, startLimit?: number): number;
+  /** A line too long to hold in memory, from its first bytes: malformed. */
+  countOversizedLine(head: Uint8Array, offset: number): void;
+  /** The counts as a partial (without task id and timings). */
+  toCounts(): CountsPartial;
+}
+
+/** The counter for a task's lines: Common and Combined logs, through the fast path. */
+export function counterFor(task: Pick<Task, "window" | "counters">): LineCounter {
+  return new FastCombinedCounter(task.window, task.counters);
+}

@@ -38,8 +38,21 @@ const BYTES_TOO_LONG: Malformed = { reason: BYTES_TOO_LONG_REASON };
 
 const isDigit = (c: number | undefined) => c !== undefined && c >= 48 && c <= 57;
 
-/** Reads the line buf[s, e) (no line end), or says it is malformed. */
-export function parseCombinedLine(buf: Uint8Array, s: number, e: number): CombinedLine | Malformed {
+export function emptyLine(): CombinedLine {
+  return { hostEnd: 0, time: 0, requestStart: 0, requestEnd: 0, methodEnd: 0, pathEnd: -1, status: 0, bytes: 0, tailStart: -1, tailEnd: -1 };
+}
+
+/**
+ * Reads the line buf[s, e) (no line end) into `line`: null when it is
+ * valid, else why not. `readTime` reads the 26 bytes of its time (a parser
+ * may remember the last one it read).
+ */
+export function parseCombinedLine(
+  buf: Uint8Array, s: number, e: number, line: CombinedLine,
+  readTime: (buf: Uint8Array, p: number) => number = parseLogTime,
+  /** Whether 'referer" "agent' at [start, end) is known valid already (its quotes need no scan). */
+  knownTail?: (buf: Uint8Array, start: number, end: number) => boolean,
+): Malformed | null {
   // host ident authuser: runs of non-whitespace, single spaces between.
   const hostEnd = tokenEnd(buf, s, e);
   if (hostEnd === s || buf[hostEnd] !== SPACE) return MALFORMED;
@@ -51,7 +64,7 @@ export function parseCombinedLine(buf: Uint8Array, s: number, e: number): Combin
   // [dd/Mon/yyyy:HH:MM:SS +zzzz] then a space and the request's opening quote.
   const open = userEnd + 1;
   if (open + 30 > e || buf[open] !== 91 || buf[open + 27] !== 93 || buf[open + 28] !== SPACE || buf[open + 29] !== QUOTE) return MALFORMED;
-  const time = parseLogTime(buf, open + 1);
+  const time = readTime(buf, open + 1);
   if (time === NO_TIME) return MALFORMED;
 
   // "request": method up to the first space, path the next token cut at '?'.
@@ -86,17 +99,30 @@ export function parseCombinedLine(buf: Uint8Array, s: number, e: number): Combin
   let tailEnd = -1;
   if (p !== e) {
     if (buf[p] !== SPACE || buf[p + 1] !== QUOTE || buf[e - 1] !== QUOTE) return MALFORMED;
-    const refererEnd = closingQuote(buf, p + 2, e);
-    if (refererEnd < 0 || buf[refererEnd + 1] !== SPACE || buf[refererEnd + 2] !== QUOTE || refererEnd + 3 > e - 1) return MALFORMED;
-    if (closingQuote(buf, refererEnd + 3, e) !== e - 1) return MALFORMED;
+    if (!knownTail?.(buf, p + 2, e - 1)) {
+      const refererEnd = closingQuote(buf, p + 2, e);
+      if (refererEnd < 0 || buf[refererEnd + 1] !== SPACE || buf[refererEnd + 2] !== QUOTE || refererEnd + 3 > e - 1) return MALFORMED;
+      if (closingQuote(buf, refererEnd + 3, e) !== e - 1) return MALFORMED;
+    }
     tailStart = p + 2;
     tailEnd = e - 1;
   }
-  return { hostEnd, time, requestStart, requestEnd, methodEnd, pathEnd, status, bytes, tailStart, tailEnd };
+  line.hostEnd = hostEnd;
+  line.time = time;
+  line.requestStart = requestStart;
+  line.requestEnd = requestEnd;
+  line.methodEnd = methodEnd;
+  line.pathEnd = pathEnd;
+  line.status = status;
+  line.bytes = bytes;
+  line.tailStart = tailStart;
+  line.tailEnd = tailEnd;
+  return null;
 }
 
 export class ReferenceCounter implements LineCounter {
   readonly tally: Tally;
+  private readonly line = emptyLine();
 
   constructor(window: TimeWindow = {}, counters: Counters = "full") {
     this.tally = new Tally(window, counters);
@@ -129,9 +155,10 @@ export class ReferenceCounter implements LineCounter {
 
   private countLine(buf: Uint8Array, view: DataView, s: number, e: number, offset: number): void {
     const tally = this.tally;
-    const line = parseCombinedLine(buf, s, e);
-    if (!("time" in line)) {
-      tally.countMalformed(buf, s, e, offset, line.reason);
+    const line = this.line;
+    const malformed = parseCombinedLine(buf, s, e, line);
+    if (malformed) {
+      tally.countMalformed(buf, s, e, offset, malformed.reason);
       return;
     }
     if (line.tailStart >= 0) tally.combined++;

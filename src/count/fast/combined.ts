@@ -8,10 +8,9 @@
 
 import type { CountsPartial } from "../../partial.ts";
 import type { Counters, TimeWindow } from "../../task.ts";
-import {
-  BACKSLASH, BYTES_TOO_LONG_REASON, closingQuote, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClock, parseLogDay, QUESTION, QUOTE, SPACE, tokenEnd,
-} from "../clf.ts";
+import { BACKSLASH, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClock, parseLogDay, QUESTION, QUOTE, SPACE } from "../clf.ts";
 import type { LineCounter } from "../counter.ts";
+import { emptyLine, parseCombinedLine } from "../reference.ts";
 import { Tally } from "../tally.ts";
 import { KeyCache, KeyStartIndex, lineEndKeyFind, memoFind, tableFind, viewOf } from "./keys.ts";
 
@@ -26,12 +25,10 @@ const isProtocol = (x: number) => x === HTTP_11 || x === HTTP_10 || x === HTTP_2
 const EPOCH_TIME_TEXT = new TextEncoder().encode('01/Jan/1970:00:00:00 +0000] "').slice(0, 28);
 
 /** What parseSlow found a line to be. */
-type Verdict = 0 | 1 | 2 | 3;
+type Verdict = 0 | 1 | 2;
 const MALFORMED = 0;
 const VALID = 1;
 const OUT_OF_WINDOW = 2;
-/** Malformed because the bytes field has more digits than a double holds exactly. */
-const BYTES_TOO_LONG = 3;
 
 
 /** Slots of FastCombinedCounter.parsed: a line's fields, handed over without an allocation. */
@@ -53,38 +50,16 @@ function statusOfWord(w: number): number {
   return ((w >>> 8) & 0xf) * 100 + ((w >>> 16) & 0xf) * 10 + ((w >>> 24) & 0xf);
 }
 
-/**
- * ' ddd ' and the bytes served (digits or '-') after the request's closing
- * quote at q: the position after them, or -1. Status and bytes go to
- * parsed[PARSED_STATUS] and parsed[PARSED_BYTES].
- */
-function readStatusAndBytes(buf: Uint8Array, view: DataView, q: number, e: number, parsed: Float64Array): number {
-  const p = q + 6;
-  if (p + 1 > e || buf[q + 5] !== SPACE) return -1;
-  const status = statusOfWord(view.getInt32(q + 1, true));
-  if (status < 0) return -1;
-  let r = p;
-  let bytes = 0;
-  if (buf[r] === 45) {
-    r++;
-  } else {
-    while (r < e) {
-      const digit = buf[r]! - 48;
-      if (digit < 0 || digit > 9) break;
-      bytes = bytes * 10 + digit;
-      r++;
-    }
-    if (r === p) return -1;
-    if (r - p > MAX_BYTES_DIGITS) return -2;
-  }
-  parsed[PARSED_STATUS] = status;
-  parsed[PARSED_BYTES] = bytes;
-  return r;
-}
-
 export class FastCombinedCounter implements LineCounter {
   /** The counts this counter feeds. */
   readonly tally: Tally;
+  /** parseSlow's reading of a line, and why it was malformed when it was. */
+  private readonly line = emptyLine();
+  private malformedReason: string | undefined;
+  private readonly readTime = (buf: Uint8Array, p: number) => this.parseTime(buf, p);
+  // A tail already counted was validated when first seen: the same bytes need no second scan for quotes.
+  private knownTailId = -1;
+  private readonly knownTail = (buf: Uint8Array, start: number, end: number) => (this.knownTailId = this.tally.tails.find(buf, this.view, start, end)) >= 0;
   /** The tails by their first bytes: the fast path finds a line's end from its tail. */
   private readonly tailStarts = new KeyStartIndex(4096);
   // Whether the fast path looks tails up by their start, decided block by
@@ -261,8 +236,7 @@ export class FastCombinedCounter implements LineCounter {
         p = lineEnd + 1;
         const verdict = this.parseSlow(buf, s, e);
         if (verdict !== VALID) {
-          if (verdict === MALFORMED) tally.countMalformed(buf, s, e, origin + s);
-          else if (verdict === BYTES_TOO_LONG) tally.countMalformed(buf, s, e, origin + s, BYTES_TOO_LONG_REASON);
+          if (verdict === MALFORMED) tally.countMalformed(buf, s, e, origin + s, this.malformedReason);
           continue;
         }
         time = parsed[PARSED_TIME]!;
@@ -367,71 +341,36 @@ export class FastCombinedCounter implements LineCounter {
    * in `parsed` for countBlock to count.
    */
   private parseSlow(buf: Uint8Array, s: number, e: number): Verdict {
-    // host ident authuser: runs of non-whitespace separated by single spaces.
-    const hostEnd = tokenEnd(buf, s, e);
-    if (hostEnd === s || buf[hostEnd] !== SPACE) return MALFORMED;
-    const userStart = tokenEnd(buf, hostEnd + 1, e) + 1;
-    if (userStart === hostEnd + 2 || buf[userStart - 1] !== SPACE) return MALFORMED;
-    let p = tokenEnd(buf, userStart, e);
-    if (p === userStart || buf[p] !== SPACE) return MALFORMED;
-    p++;
-    // [dd/Mon/yyyy:HH:MM:SS +zzzz] "
-    if (p + 30 > e || buf[p] !== 91 || buf[p + 27] !== 93 || buf[p + 28] !== SPACE || buf[p + 29] !== QUOTE) return MALFORMED;
-    const time = this.parseTime(buf, p + 1);
-    if (time === NO_TIME) return MALFORMED;
-    const prefixEnd = p + 1;
-    const requestStart = p + 30;
-    const requestEnd = closingQuote(buf, requestStart, e);
-    if (requestEnd < 0) return MALFORMED;
-    // method = text before the first space; path = the second token, cut at "?".
-    let methodEnd = requestStart;
-    while (methodEnd < requestEnd && buf[methodEnd] !== SPACE) methodEnd++;
-    let pathEnd = -1;
-    if (methodEnd < requestEnd) {
-      pathEnd = methodEnd + 1;
-      while (pathEnd < requestEnd) {
-        const ch = buf[pathEnd]!;
-        if (ch === SPACE || ch === QUESTION) break;
-        pathEnd++;
-      }
+    const line = this.line;
+    this.knownTailId = -1;
+    const malformed = parseCombinedLine(buf, s, e, line, this.readTime, this.knownTail);
+    if (malformed) {
+      this.malformedReason = malformed.reason;
+      return MALFORMED;
     }
-    const parsed = this.parsed;
-    p = readStatusAndBytes(buf, this.view, requestEnd, e, parsed);
-    if (p < 0) return p === -2 ? BYTES_TOO_LONG : MALFORMED;
-    const view = this.view;
     const tally = this.tally;
+    const view = this.view;
+    const { time, requestStart, requestEnd, pathEnd, tailStart } = line;
     const inWindow = time >= tally.since && time < tally.until;
-    let tail = -1;
-    if (p !== e) {
-      // Combined: ' "referer" "user-agent"' and nothing after.
-      if (buf[p] !== SPACE || buf[p + 1] !== QUOTE || buf[e - 1] !== QUOTE) return MALFORMED;
-      // A tail already seen was validated when first seen: the same bytes
-      // need no second scan for unescaped quotes.
-      tail = tally.tails.find(buf, view, p + 2, e - 1);
-      if (tail < 0) {
-        const refEnd = closingQuote(buf, p + 2, e);
-        if (refEnd < 0 || buf[refEnd + 1] !== SPACE || buf[refEnd + 2] !== QUOTE || refEnd + 3 > e - 1) return MALFORMED;
-        if (closingQuote(buf, refEnd + 3, e) !== e - 1) return MALFORMED;
-        if (inWindow) tail = tally.tails.intern(buf, view, p + 2, e - 1);
-      }
-      tally.combined++;
-    } else {
-      tally.common++;
-    }
-
+    if (tailStart >= 0) tally.combined++;
+    else tally.common++;
     if (!inWindow) {
       tally.outOfWindow++;
       return OUT_OF_WINDOW;
     }
-    const client = tally.clients.intern(buf, view, s, hostEnd);
-    const requestKeyEnd = pathEnd >= 0 ? pathEnd : methodEnd;
-    const request = tally.requestKeys.intern(buf, view, requestStart, requestKeyEnd);
-    if (s + 16 <= e) this.prefixMemo.add(buf, view, s, prefixEnd - s, client);
+    const client = tally.clients.intern(buf, view, s, line.hostEnd);
+    const request = tally.requestKeys.intern(buf, view, requestStart, pathEnd >= 0 ? pathEnd : line.methodEnd);
+    const tail = tailStart < 0 ? -1 : this.knownTailId >= 0 ? this.knownTailId : tally.tails.intern(buf, view, tailStart, line.tailEnd);
+    // What the fast path starts from: "host ident user [" and "METHOD PATH", and the tail by its first bytes.
+    if (s + 16 <= e) this.prefixMemo.add(buf, view, s, requestStart - 29 - s, client);
     if (pathEnd >= 0 && pathEnd < requestEnd && requestStart + 16 <= e) {
       this.requestMemo.add(buf, view, requestStart, pathEnd - requestStart, request);
     }
-    if (tail >= 0) this.tailStarts.add(tally.tails, view, p + 2, tail);
+    if (tail >= 0) this.tailStarts.add(tally.tails, view, tailStart, tail);
+    const parsed = this.parsed;
     parsed[PARSED_TIME] = time;
+    parsed[PARSED_STATUS] = line.status;
+    parsed[PARSED_BYTES] = line.bytes;
     parsed[PARSED_CLIENT] = client;
     parsed[PARSED_REQUEST] = request;
     parsed[PARSED_TAIL] = tail;

@@ -12,7 +12,7 @@
 //   bun scripts/floor.ts [--passes 9] [--lines 300000]
 
 import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
-import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "../src/generate.ts";
+import { DEFAULT_GENERATOR, DEFAULT_SEED, LineGenerator } from "../src/map/generate.ts";
 import { numberFlag } from "./flags.ts";
 
 const PASSES = numberFlag("passes", 9);

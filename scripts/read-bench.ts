@@ -6,8 +6,8 @@
 // grown chunk by chunk and searched from its start for a newline each time).
 // Usage: bun scripts/read-bench.ts [--runs 5] [--old]
 
-import { LineSplitter } from "../src/lines.ts";
-import { stats } from "../src/stats.ts";
+import { LineSplitter } from "../src/core/lines.ts";
+import { stats } from "../src/core/stats.ts";
 import { numberFlag } from "./flags.ts";
 
 const RUNS = numberFlag("runs", 5);

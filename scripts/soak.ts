@@ -10,7 +10,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FAILURE_KINDS } from "../src/faults.ts";
+import { FAILURE_KINDS } from "../src/core/faults.ts";
 import { numberFlag } from "./flags.ts";
 
 const RUNS = numberFlag("runs", 200);

@@ -2,18 +2,18 @@
 // processes, reduce, and build the report data and run timings.
 
 import { cpus, platform, release, availableParallelism } from "node:os";
-import type { Counters, TimeWindow } from "./task.ts";
-import { DEFAULT_GENERATOR, type GeneratorSettings } from "./traffic.ts";
+import type { Counters, TimeWindow } from "./core/task.ts";
+import { DEFAULT_GENERATOR, type GeneratorSettings } from "./core/traffic.ts";
 import { statSync } from "node:fs";
-import { EXIT_FAILED, LogmrError } from "./errors.ts";
-import { compareIdentity, readIdentity } from "./identity.ts";
-import { closeInputs, InputError, planFileTasks, resolveInputs, type LogInput } from "./inputs.ts";
-import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./mapreduce.ts";
-import { checkCoverage, mergeAll, type TaskPartial } from "./partial.ts";
-import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report.ts";
-import { describeTask, splitGuided, TASK_VERSION, type Task } from "./task.ts";
-import { stats as summary } from "./stats.ts";
-import { ENGINE_VERSION } from "./version.ts";
+import { EXIT_FAILED, InputError, LogmrError } from "./core/errors.ts";
+import { compareIdentity, readIdentity } from "./map/identity.ts";
+import { closeInputs, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
+import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./map/run-tasks.ts";
+import { checkCoverage, mergeAll, type TaskPartial } from "./core/partial.ts";
+import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report/report.ts";
+import { describeTask, splitGuided, TASK_VERSION, type Task } from "./core/task.ts";
+import { stats as summary } from "./core/stats.ts";
+import { ENGINE_VERSION } from "./core/version.ts";
 
 export interface AnalyzeOptions {
   /** Files, directories or "-"; empty for generated traffic. */
@@ -236,12 +236,12 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
   const plan = planAnalysis(options);
   const { workers } = plan;
   const stdinAt = plan.files.findIndex((f) => f.format === "stdin");
-  let source: import("./stdin.ts").StdinSegments | undefined;
+  let source: import("./map/stdin-segments.ts").StdinSegments | undefined;
   let map: MapResult;
   let notes: string[];
   try {
     if (stdinAt >= 0) {
-      const { StdinSegments } = await import("./stdin.ts");
+      const { StdinSegments } = await import("./map/stdin-segments.ts");
       source = new StdinSegments(options.stdin ?? Bun.stdin.stream(), {
         input: stdinAt,
         firstId: plan.tasks.length,

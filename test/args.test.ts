@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { checkArgs, parseCount, parseTime, UsageError } from "../src/args.ts";
+import { checkArgs, parseCount, parseTime, UsageError } from "../src/cli/args.ts";
 
 describe("parseCount", () => {
   test.each([

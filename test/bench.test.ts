@@ -2,10 +2,10 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BenchResult, benchSchedule, comparisons, countWithReference, readThrough, referenceCount, scalingPoints } from "../src/bench.ts";
-import { scalingChart, scalingSvg } from "../src/chart.ts";
-import { compareResults } from "../src/compare.ts";
-import { generateText } from "../src/generate.ts";
+import { type BenchResult, benchSchedule, comparisons, countWithReference, readThrough, referenceCount, scalingPoints } from "../src/cli/bench.ts";
+import { scalingChart, scalingSvg } from "../src/cli/chart.ts";
+import { compareResults } from "../src/cli/compare.ts";
+import { generateText } from "../src/map/generate.ts";
 import { cli, cliJson } from "./helpers.ts";
 import { oracleCount } from "./oracle.ts";
 

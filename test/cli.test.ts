@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { generateText, SUSPICIOUS_CLIENTS } from "../src/generate.ts";
+import { generateText, SUSPICIOUS_CLIENTS } from "../src/map/generate.ts";
 import { childrenOf, cli, cliJson, fixture, isAlive, ROOT, sleep } from "./helpers.ts";
 import { oracleCount, sorted } from "./oracle.ts";
 
@@ -366,7 +366,7 @@ describe("process hygiene", () => {
   test("SIGINT during a reduce still reading its partials: exit 130, no report", async () => {
     const partials = join(dir, "slow-partials.jsonl");
     const plan = (await cli(["plan", "--lines", "20000", "--workers", "2"])).stdout;
-    const worker = Bun.spawn([process.execPath, `${ROOT}src/worker.ts`], { stdin: new Blob([plan]), stdout: "pipe" });
+    const worker = Bun.spawn([process.execPath, `${ROOT}src/map/worker.ts`], { stdin: new Blob([plan]), stdout: "pipe" });
     writeFileSync(partials, await new Response(worker.stdout).text());
     const child = Bun.spawn([process.execPath, `${ROOT}analyze.ts`, "reduce"], { cwd: ROOT, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     const out = new Response(child.stdout).text();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseJoblog } from "../src/cluster.ts";
+import { parseJoblog } from "../src/cluster/cluster.ts";
 import { cli, cliJson, fixture, ROOT } from "./helpers.ts";
 import { startSshd, type TestSshd } from "./sshd.ts";
 
@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the standalone worker on a tasks file. */
 async function worker(tasksFile: string, env: Record<string, string> = {}): Promise<string> {
-  const child = Bun.spawn([process.execPath, `${ROOT}src/worker.ts`], { stdin: Bun.file(tasksFile), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+  const child = Bun.spawn([process.execPath, `${ROOT}src/map/worker.ts`], { stdin: Bun.file(tasksFile), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
   const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   if (code !== 0) throw new Error(`worker exit ${code}: ${err}`);
   expect(err).toBe(""); // standalone: no progress noise
@@ -60,7 +60,7 @@ describe("plan -> worker -> reduce equals a local run", () => {
   });
 
   test("the raw mode of the worker analyzes log lines on stdin", async () => {
-    const child = Bun.spawn([process.execPath, `${ROOT}src/worker.ts`, "--raw", "--id", "4"], { stdin: Bun.file(fixture("nginx-access.log")), stdout: "pipe" });
+    const child = Bun.spawn([process.execPath, `${ROOT}src/map/worker.ts`, "--raw", "--id", "4"], { stdin: Bun.file(fixture("nginx-access.log")), stdout: "pipe" });
     const partial = JSON.parse(await new Response(child.stdout).text());
     const truth = JSON.parse(readFileSync(fixture("nginx-access.log.truth.json"), "utf8"));
     expect(partial.taskId).toBe(4);

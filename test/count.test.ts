@@ -5,8 +5,8 @@ import { NO_TIME, parseLogTime } from "../src/count/clf.ts";
 import type { LineCounter } from "../src/count/counter.ts";
 import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
 import { ReferenceCounter } from "../src/count/reference.ts";
-import { LineAssembler } from "../src/input.ts";
-import type { CountsPartial } from "../src/partial.ts";
+import { LineAssembler } from "../src/map/read-input.ts";
+import type { CountsPartial } from "../src/core/partial.ts";
 import { binary, type OracleCounts, oracleCount, sorted, toMap } from "./oracle.ts";
 
 const enc = new TextEncoder();

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { autoWorkers, globalLineNumbers, MIN_BYTES_PER_WORKER, MIN_LINES_PER_WORKER, planAnalysis } from "../src/engine.ts";
-import type { LogInput } from "../src/inputs.ts";
-import { emptyCounts, type TaskPartial } from "../src/partial.ts";
-import type { Task } from "../src/task.ts";
+import type { LogInput } from "../src/plan/resolve-inputs.ts";
+import { emptyCounts, type TaskPartial } from "../src/core/partial.ts";
+import type { Task } from "../src/core/task.ts";
 
 const base = { inputs: [], seed: 1, top: 10 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { FAILURE_KINDS, faultFor, parseFaults, pausesAt } from "../src/faults.ts";
+import { FAILURE_KINDS, faultFor, parseFaults, pausesAt } from "../src/core/faults.ts";
 import { childrenOf, cli, cliJson, isAlive, ROOT, sleep } from "./helpers.ts";
 
 // These tests start real processes on a shared 2-core machine.
@@ -109,7 +109,7 @@ describe("orphans", () => {
     // The worker blocks in a read of its stdin; the parent's end closes when it dies.
     const parent = Bun.spawn(
       [process.execPath, "-e", `
-        const w = Bun.spawn([process.execPath, "${ROOT}src/worker.ts"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, LOGMR_PARENT_PID: String(process.pid) } });
+        const w = Bun.spawn([process.execPath, "${ROOT}src/map/worker.ts"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", env: { ...process.env, LOGMR_PARENT_PID: String(process.pid) } });
         console.log(w.pid);
         await Bun.sleep(400);
         process.kill(process.pid, "SIGKILL");

@@ -22,7 +22,7 @@ const pieceOf = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, 
 describe("readSome", () => {
   // The child copies its stdin to stdout with readSome/writeAll, 4 KiB at a time.
   const copy = `
-    import { readSome, writeAll } from "./src/fd.ts";
+    import { readSome, writeAll } from "./src/core/fd.ts";
     const buf = new Uint8Array(4096);
     for (let n = readSome(0, buf); n > 0; n = readSome(0, buf)) writeAll(1, buf.subarray(0, n));
   `;
@@ -47,7 +47,7 @@ describe("writeAll", () => {
   test("3 MiB to a pipe arrive whole", async () => {
     const got = await throughPipe(
       `
-      import { writeAll } from "./src/fd.ts";
+      import { writeAll } from "./src/core/fd.ts";
       const big = Uint8Array.from({ length: 3 << 20 }, (_, k) => (k * 7) & 0xff);
       writeAll(1, big);
     `,
@@ -81,7 +81,7 @@ async function run(script: string, options: { pty?: boolean; stdin?: "pipe" | "i
 }
 
 describe("isTerminal", () => {
-  const probe = `import { isTerminal } from "./src/fd.ts"; process.stdout.write(JSON.stringify([isTerminal(0), isTerminal(1), isTerminal(2)]));`;
+  const probe = `import { isTerminal } from "./src/core/fd.ts"; process.stdout.write(JSON.stringify([isTerminal(0), isTerminal(1), isTerminal(2)]));`;
 
   test("pipes are not terminals", async () => {
     expect(JSON.parse(await run(probe))).toEqual([false, false, false]);

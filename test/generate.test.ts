@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   BYTES_RANGE, DEFAULT_GENERATOR, generateText, LineGenerator, STANDARD_CLIENTS, STANDARD_STATUS, SUSPICIOUS_CLIENTS, SUSPICIOUS_SHARE,
-} from "../src/generate.ts";
+} from "../src/map/generate.ts";
 import { oracleCount } from "./oracle.ts";
 
 describe("generated traffic", () => {

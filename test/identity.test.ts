@@ -3,9 +3,9 @@ import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkInputsAfterMap } from "../src/engine.ts";
-import { compareIdentity, readIdentity } from "../src/identity.ts";
-import { closeInputs, resolveInputs } from "../src/inputs.ts";
-import { generateText } from "../src/generate.ts";
+import { compareIdentity, readIdentity } from "../src/map/identity.ts";
+import { closeInputs, resolveInputs } from "../src/plan/resolve-inputs.ts";
+import { generateText } from "../src/map/generate.ts";
 import { cli, ROOT, sleep } from "./helpers.ts";
 
 // These tests start real processes on a shared 2-core machine.
@@ -155,7 +155,7 @@ describe("an input that changes between planning and the map (logrotate, copytru
     expect(plan.code).toBe(0);
     expect(plan.stdout).not.toContain('"fd"');
     writeFileSync(path, original.slice(0, 1000));
-    const worker = Bun.spawn([process.execPath, `${ROOT}src/worker.ts`], { stdin: new Blob([plan.stdout]), stdout: "pipe", stderr: "pipe" });
+    const worker = Bun.spawn([process.execPath, `${ROOT}src/map/worker.ts`], { stdin: new Blob([plan.stdout]), stdout: "pipe", stderr: "pipe" });
     const [out, err, code] = await Promise.all([new Response(worker.stdout).text(), new Response(worker.stderr).text(), worker.exited]);
     expect(code).toBe(65);
     expect(out).toBe("");

@@ -3,11 +3,11 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
-import { DEFAULT_GENERATOR, generateText, LineGenerator } from "../src/generate.ts";
-import { countFileRange, countGenerated } from "../src/input.ts";
-import { checkCoverage, emptyCounts, mergeAll, mergePartials, PartialError, validatePartial, type CountsPartial, type TaskPartial } from "../src/partial.ts";
-import { readIdentity } from "../src/identity.ts";
-import type { FileRangeTask, GenerateTask, Task } from "../src/task.ts";
+import { DEFAULT_GENERATOR, generateText, LineGenerator } from "../src/map/generate.ts";
+import { countFileRange, countGenerated } from "../src/map/read-input.ts";
+import { checkCoverage, emptyCounts, mergeAll, mergePartials, PartialError, validatePartial, type CountsPartial, type TaskPartial } from "../src/core/partial.ts";
+import { readIdentity } from "../src/map/identity.ts";
+import type { FileRangeTask, GenerateTask, Task } from "../src/core/task.ts";
 
 function generatedCounts(seed: number, start: number, end: number): CountsPartial {
   const counter = new LogCounter();

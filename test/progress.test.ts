@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ProgressLine, progressText } from "../src/progress.ts";
+import { ProgressLine, progressText } from "../src/cli/progress.ts";
 
 describe("progress", () => {
   test("shows share, amount, rate and time left", () => {

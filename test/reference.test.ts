@@ -4,9 +4,9 @@ import { gunzipSync } from "node:zlib";
 import type { LineCounter } from "../src/count/counter.ts";
 import { FastCombinedCounter } from "../src/count/fast/combined.ts";
 import { emptyLine, parseCombinedLine, ReferenceCounter } from "../src/count/reference.ts";
-import { DEFAULT_GENERATOR, generateText } from "../src/generate.ts";
-import { LineAssembler } from "../src/input.ts";
-import type { Counters, TimeWindow } from "../src/task.ts";
+import { DEFAULT_GENERATOR, generateText } from "../src/map/generate.ts";
+import { LineAssembler } from "../src/map/read-input.ts";
+import type { Counters, TimeWindow } from "../src/core/task.ts";
 import { binary, oracleCount, sorted, toMap } from "./oracle.ts";
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;

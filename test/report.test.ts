@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
-import { LineAssembler } from "../src/input.ts";
-import { bar, buildReport, printable, rankRows, renderJson, renderReport } from "../src/report.ts";
+import { LineAssembler } from "../src/map/read-input.ts";
+import { bar, buildReport, printable, rankRows, renderJson, renderReport } from "../src/report/report.ts";
 
 function report(text: string, top = 3) {
   const counter = new LogCounter();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { median, stats } from "../src/stats.ts";
+import { median, stats } from "../src/core/stats.ts";
 
 describe("median", () => {
   test("odd, even and empty", () => {

@@ -2,9 +2,9 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { generateText } from "../src/generate.ts";
-import { StdinSegments } from "../src/stdin.ts";
-import type { SegmentTask, Task } from "../src/task.ts";
+import { generateText } from "../src/map/generate.ts";
+import { StdinSegments } from "../src/map/stdin-segments.ts";
+import type { SegmentTask, Task } from "../src/core/task.ts";
 import { cli, ROOT } from "./helpers.ts";
 
 // These tests start real processes on a shared 2-core machine.

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { findSuspicious, robustZ } from "../src/suspicious.ts";
+import { findSuspicious, robustZ } from "../src/report/suspicious.ts";
 
 describe("robust statistics", () => {
   test("robust z ignores the outlier itself", () => {

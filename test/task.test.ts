@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseTask, splitGuided, TaskError } from "../src/task.ts";
+import { parseTask, splitGuided, TaskError } from "../src/core/task.ts";
 
 describe("splitGuided", () => {
   // [n, workers, minPart]: one line, fewer lines than workers, a prime, the default run, a large file.

@@ -3,8 +3,8 @@
 // partial. A log format is one more parser behind this interface, feeding
 // the same Tally.
 
-import type { CountsPartial } from "../partial.ts";
-import type { Task } from "../task.ts";
+import type { CountsPartial } from "../core/partial.ts";
+import type { Task } from "../core/task.ts";
 import { FastCombinedCounter } from "./fast/combined.ts";
 
 export interface LineCounter {

@@ -3,8 +3,8 @@
 // Tally. It is the definition the fast path (fast/combined.ts) must match
 // byte for byte, and the "reference" row of bench.
 
-import type { CountsPartial } from "../partial.ts";
-import type { Counters, TimeWindow } from "../task.ts";
+import type { CountsPartial } from "../core/partial.ts";
+import type { Counters, TimeWindow } from "../core/task.ts";
 import { BYTES_TOO_LONG_REASON, closingQuote, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogTime, QUESTION, QUOTE, SPACE, tokenEnd } from "./clf.ts";
 import type { LineCounter } from "./counter.ts";
 import { viewOf } from "./fast/keys.ts";

@@ -3,8 +3,8 @@
 // log format: a parser hands it ids of keys it interned in the tables and
 // the fields it read (time, status, bytes).
 
-import { MAX_SAMPLES, PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "../partial.ts";
-import type { Counters, TimeWindow } from "../task.ts";
+import { MAX_SAMPLES, PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "../core/partial.ts";
+import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
 
 /** Client counter columns. */

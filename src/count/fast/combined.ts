@@ -6,8 +6,8 @@
 // else goes through parseSlow, which checks every rule. Its key tables and
 // their internals are this folder's own.
 
-import type { CountsPartial } from "../../partial.ts";
-import type { Counters, TimeWindow } from "../../task.ts";
+import type { CountsPartial } from "../../core/partial.ts";
+import type { Counters, TimeWindow } from "../../core/task.ts";
 import { BACKSLASH, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClock, parseLogDay, QUESTION, QUOTE, SPACE } from "../clf.ts";
 import type { LineCounter } from "../counter.ts";
 import { emptyLine, parseCombinedLine } from "../reference.ts";

@@ -4,10 +4,10 @@
 
 import { fstatSync, readSync } from "node:fs";
 import { createReadStream } from "node:fs";
-import type { LineCounter } from "./count/counter.ts";
+import type { LineCounter } from "../count/counter.ts";
 import type { LineGenerator } from "./generate.ts";
-import type { GenerateTask } from "./task.ts";
-import { LogmrError } from "./errors.ts";
+import type { GenerateTask } from "../core/task.ts";
+import { LogmrError } from "../core/errors.ts";
 
 const LF = 10;
 /** Largest chunk buffer; also the longest line kept whole (longer ones are counted malformed). */

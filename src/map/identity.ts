@@ -4,7 +4,7 @@
 // two files or leaves lines out without saying so.
 
 import { fstatSync, readSync } from "node:fs";
-import { FINGERPRINT_BYTES, type FileIdentity } from "./task.ts";
+import { FINGERPRINT_BYTES, type FileIdentity } from "../core/task.ts";
 
 /** A hash of bytes [from, from + n) of fd, as hex. */
 function hashRange(fd: number, from: number, n: number): string {

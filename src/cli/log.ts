@@ -2,7 +2,7 @@
 // something to say (it costs about 35 ms of start-up otherwise).
 
 import type { ConsolaInstance } from "consola";
-import { isTerminal } from "./fd.ts";
+import { isTerminal } from "../core/fd.ts";
 
 let instance: ConsolaInstance | null = null;
 let quiet = false;

@@ -6,15 +6,15 @@
 
 import { closeSync, existsSync, fstatSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
-import { counterFor } from "./count/counter.ts";
-import { FAULT_ENV, FAULT_GATE_ENV, type FaultKind, faultFor, parseFaults, pausesAt } from "./faults.ts";
+import { counterFor } from "../count/counter.ts";
+import { FAULT_ENV, FAULT_GATE_ENV, type FaultKind, faultFor, parseFaults, pausesAt } from "../core/faults.ts";
 import { identityProblem } from "./identity.ts";
-import { countFileRange, countGenerated, countGzipFile, countStream, FileChangedError, InputFaultError, type ProgressHook } from "./input.ts";
-import type { TaskPartial } from "./partial.ts";
-import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "./protocol.ts";
-import { readSome, writeAll } from "./fd.ts";
-import { LineSplitter } from "./lines.ts";
-import { type FileRangeTask, type GzipTask, parseTask, type Task } from "./task.ts";
+import { countFileRange, countGenerated, countGzipFile, countStream, FileChangedError, InputFaultError, type ProgressHook } from "./read-input.ts";
+import type { TaskPartial } from "../core/partial.ts";
+import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "../core/protocol.ts";
+import { readSome, writeAll } from "../core/fd.ts";
+import { LineSplitter } from "../core/lines.ts";
+import { type FileRangeTask, type GzipTask, parseTask, type Task } from "../core/task.ts";
 
 const readyAt = performance.timeOrigin + performance.now();
 const now = () => performance.timeOrigin + performance.now();

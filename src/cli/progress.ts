@@ -1,7 +1,7 @@
 // Progress on stderr for long runs: drawn a few times a second on a terminal,
 // once more at the end, and never when stderr is not a terminal.
 
-import type { MapProgress } from "./mapreduce.ts";
+import type { MapProgress } from "../map/run-tasks.ts";
 
 const REDRAW_MS = 200;
 

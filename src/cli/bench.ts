@@ -5,16 +5,16 @@
 import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { cpus, platform, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { generateText } from "./generate.ts";
-import { type Stats, stats } from "./stats.ts";
-import { ENGINE_VERSION } from "./version.ts";
-import { LogmrError } from "./errors.ts";
-import { ReferenceCounter } from "./count/reference.ts";
-import { LineAssembler } from "./input.ts";
-import type { CountsPartial } from "./partial.ts";
+import { generateText } from "../map/generate.ts";
+import { type Stats, stats } from "../core/stats.ts";
+import { ENGINE_VERSION } from "../core/version.ts";
+import { LogmrError } from "../core/errors.ts";
+import { ReferenceCounter } from "../count/reference.ts";
+import { LineAssembler } from "../map/read-input.ts";
+import type { CountsPartial } from "../core/partial.ts";
 
 export const BENCH_SCHEMA_VERSION = 1;
-const ENTRY = new URL("../analyze.ts", import.meta.url).pathname;
+const ENTRY = new URL("../../analyze.ts", import.meta.url).pathname;
 
 
 export interface BenchRow {
@@ -128,7 +128,7 @@ export function countWithReference(bytes: Uint8Array): CountsPartial {
 
 function gitCommit(): string | null {
   try {
-    const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: new URL("..", import.meta.url).pathname, stderr: "ignore" });
+    const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: new URL("../..", import.meta.url).pathname, stderr: "ignore" });
     return r.exitCode === 0 ? r.stdout.toString().trim() : null;
   } catch {
     return null;

@@ -7,16 +7,16 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type ChildRun, type MapOptions, type MapResult, RetryBook } from "./mapreduce.ts";
-import { checkCoverage, PartialError, validatePartial, type TaskPartial } from "./partial.ts";
-import { streamLines } from "./lines.ts";
-import { EXIT_INPUT_CHANGED, FATAL_PREFIX } from "./protocol.ts";
-import type { InputSummary } from "./report.ts";
-import { describeTask, parseTask, taskKey, type Task } from "./task.ts";
-import { FAULT_ENV } from "./faults.ts";
-import { ENGINE_VERSION } from "./version.ts";
-import { DEFAULT_GENERATOR } from "./traffic.ts";
-import { LogmrError } from "./errors.ts";
+import { type ChildRun, type MapOptions, type MapResult, RetryBook } from "../map/run-tasks.ts";
+import { checkCoverage, PartialError, validatePartial, type TaskPartial } from "../core/partial.ts";
+import { streamLines } from "../core/lines.ts";
+import { EXIT_INPUT_CHANGED, FATAL_PREFIX } from "../core/protocol.ts";
+import type { InputSummary } from "../report/report.ts";
+import { describeTask, parseTask, taskKey, type Task } from "../core/task.ts";
+import { FAULT_ENV } from "../core/faults.ts";
+import { ENGINE_VERSION } from "../core/version.ts";
+import { DEFAULT_GENERATOR } from "../core/traffic.ts";
+import { LogmrError } from "../core/errors.ts";
 
 export class ClusterError extends LogmrError {}
 
@@ -186,7 +186,7 @@ async function workerFiles(): Promise<{ bun: string; worker: string }> {
   if (!existsSync(bun) || statSync(bun).size !== statSync(process.execPath).size) copyFileSync(process.execPath, bun);
   const out = mkdtempSync(join(tmpdir(), "logmr-build-"));
   try {
-    const built = await Bun.build({ entrypoints: [new URL("./worker.ts", import.meta.url).pathname], target: "bun", outdir: out });
+    const built = await Bun.build({ entrypoints: [new URL("../map/worker.ts", import.meta.url).pathname], target: "bun", outdir: out });
     if (!built.success) throw new ClusterError(`cannot bundle the worker: ${built.logs.map(String).join("; ")}`);
     const code = readFileSync(built.outputs[0]!.path, "utf8");
     const worker = join(dir, "worker.js");

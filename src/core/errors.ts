@@ -19,3 +19,6 @@ export class LogmrError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** An input that cannot be read or used: missing, unreadable, unsupported, changed under the run. */
+export class InputError extends LogmrError {}

@@ -3,7 +3,8 @@ import { fstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { closeInputs, InputError, MAX_HELD_FILES, MIN_SPLIT_BYTES, planFileTasks, resolveInputs } from "../src/inputs.ts";
+import { InputError } from "../src/core/errors.ts";
+import { closeInputs, MAX_HELD_FILES, MIN_SPLIT_BYTES, planFileTasks, resolveInputs } from "../src/plan/resolve-inputs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "logmr-inputs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,22 +4,22 @@
 import { closeSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
-import { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, LogmrError } from "./errors.ts";
+import { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, InputError, LogmrError } from "../core/errors.ts";
 import { checkArgs, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
-import { analyze, defaultWorkers, type Mapper, planAnalysis, reducePartials } from "./engine.ts";
-import { DEFAULT_GENERATOR, DEFAULT_SEED } from "./traffic.ts";
-import { closeInputs, InputError } from "./inputs.ts";
-import { runCleanups, whileRunning } from "./cleanup.ts";
-import { SEGMENT_BYTES_ENV } from "./protocol.ts";
-import type { Task } from "./task.ts";
-import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "./mapreduce.ts";
+import { analyze, defaultWorkers, type Mapper, planAnalysis, reducePartials } from "../engine.ts";
+import { DEFAULT_GENERATOR, DEFAULT_SEED } from "../core/traffic.ts";
+import { closeInputs } from "../plan/resolve-inputs.ts";
+import { runCleanups, whileRunning } from "../core/cleanup.ts";
+import { SEGMENT_BYTES_ENV } from "../core/protocol.ts";
+import type { Task } from "../core/task.ts";
+import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/run-tasks.ts";
 import { logError, logWarn, setQuiet } from "./log.ts";
-import { isTerminal, writeAll } from "./fd.ts";
+import { isTerminal, writeAll } from "../core/fd.ts";
 import { ProgressLine } from "./progress.ts";
-import { renderJson, renderReport } from "./report.ts";
-import { ENGINE_VERSION } from "./version.ts";
+import { renderJson, renderReport } from "../report/report.ts";
+import { ENGINE_VERSION } from "../core/version.ts";
 
-export { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE } from "./errors.ts";
+export { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE } from "../core/errors.ts";
 
 export const DEFAULT_LINES = 5_000_000;
 export const DEFAULT_TOP = 10;
@@ -200,7 +200,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   setQuiet(args.quiet === true);
   if (mode === "plan") {
     if (files.includes("-")) throw new UsageError("a plan cannot read standard input (-): its tasks run elsewhere");
-    const { planLines } = await import("./cluster.ts");
+    const { planLines } = await import("../cluster/cluster.ts");
     const plan = planAnalysis(options);
     closeInputs(plan.files);
     for (const s of plan.skipped) await logWarn(`skipped ${s}`);
@@ -210,7 +210,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   const hosts = (args.hosts as string | undefined)?.split(",").map((h) => h.trim()).filter(Boolean);
   let mapper: Mapper | undefined;
   if (hosts?.length || args["sshlogin-file"]) {
-    const { hostsMapper } = await import("./cluster.ts");
+    const { hostsMapper } = await import("../cluster/cluster.ts");
     mapper = hostsMapper({
       hosts,
       sshloginFile: args["sshlogin-file"],
@@ -256,7 +256,7 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
     removeTemp = whileRunning(() => rmSync(temp, { force: true }));
   }
   // Loaded here: its tables cost every other command ~10 ms of start-up.
-  const { LineGenerator } = await import("./generate.ts");
+  const { LineGenerator } = await import("../map/generate.ts");
   try {
     const gen = new LineGenerator(seed, DEFAULT_GENERATOR);
     const buf = new Uint8Array(1 << 20);
@@ -327,7 +327,7 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
     referenceLines: args["reference-lines"] === undefined ? 300_000 : parseCount(args["reference-lines"], "reference-lines", 0),
     yardsticks: args.yardsticks !== false,
     minimalCounters: args.counters === "both",
-    yardstickSource: args["yardstick-c"] ?? join(dirname(new URL("..", import.meta.url).pathname), "shared/bench/limit.c"),
+    yardstickSource: args["yardstick-c"] ?? join(dirname(new URL("../..", import.meta.url).pathname), "shared/bench/limit.c"),
     onProgress: progress ? (m) => process.stderr.write(`\r\x1b[K${m}`) : undefined,
   });
   if (progress) process.stderr.write("\r\x1b[K");
@@ -348,7 +348,7 @@ async function runReduce(rawArgs: string[]): Promise<number> {
     return EXIT_OK;
   }
   const top = args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top");
-  const { inputsOfPlan, readPartials, readPlan } = await import("./cluster.ts");
+  const { inputsOfPlan, readPartials, readPlan } = await import("../cluster/cluster.ts");
   const open = (name: string) => {
     if (name === "-") return { name: "standard input", stream: Bun.stdin.stream() };
     const file = Bun.file(name);

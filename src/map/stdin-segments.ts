@@ -9,12 +9,12 @@
 import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { whileRunning } from "./cleanup.ts";
-import type { Counters, TimeWindow } from "./task.ts";
-import { writeAll } from "./fd.ts";
-import { InputError } from "./inputs.ts";
-import type { TaskSource } from "./mapreduce.ts";
-import { type SegmentTask, type Task, TASK_VERSION } from "./task.ts";
+import { whileRunning } from "../core/cleanup.ts";
+import type { Counters, TimeWindow } from "../core/task.ts";
+import { writeAll } from "../core/fd.ts";
+import { InputError } from "../core/errors.ts";
+import type { TaskSource } from "./run-tasks.ts";
+import { type SegmentTask, type Task, TASK_VERSION } from "../core/task.ts";
 
 const LF = 10;
 /** A segment is cut at the first line end past this size. */

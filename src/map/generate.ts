@@ -2,9 +2,9 @@
 // Every random draw of a line comes from a counter-based hash of (seed, i, k),
 // so any worker can produce any line range without a shared random stream.
 
-import { DEFAULT_GENERATOR, type GeneratorSettings } from "./traffic.ts";
+import { DEFAULT_GENERATOR, type GeneratorSettings } from "../core/traffic.ts";
 
-export { DEFAULT_GENERATOR, DEFAULT_SEED, type GeneratorSettings } from "./traffic.ts";
+export { DEFAULT_GENERATOR, DEFAULT_SEED, type GeneratorSettings } from "../core/traffic.ts";
 /** Longest line the generator can write, newline included. */
 export const MAX_GENERATED_LINE = 512;
 

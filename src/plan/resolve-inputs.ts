@@ -3,11 +3,11 @@
 
 import { closeSync, lstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { TimeWindow } from "./task.ts";
-import { readIdentity } from "./identity.ts";
-import type { FileIdentity, Task } from "./task.ts";
-import { splitGuided, TASK_VERSION } from "./task.ts";
-import { LogmrError } from "./errors.ts";
+import type { TimeWindow } from "../core/task.ts";
+import { readIdentity } from "../map/identity.ts";
+import type { FileIdentity, Task } from "../core/task.ts";
+import { splitGuided, TASK_VERSION } from "../core/task.ts";
+import { InputError } from "../core/errors.ts";
 
 export interface LogInput {
   path: string;
@@ -26,7 +26,6 @@ export interface ResolvedInputs {
   skipped: string[];
 }
 
-export class InputError extends LogmrError {}
 
 /** A plain file is cut into ranges of at least this many bytes. */
 export const MIN_SPLIT_BYTES = 1 << 20;

@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { BENCH_SCHEMA_VERSION, type BenchResult } from "./bench.ts";
-import { LogmrError } from "./errors.ts";
+import { LogmrError } from "../core/errors.ts";
 
 export class CompareError extends LogmrError {}
 

@@ -5,11 +5,11 @@
 
 import { availableParallelism } from "node:os";
 import type { Subprocess } from "bun";
-import { PartialError, validatePartial, type TaskPartial } from "./partial.ts";
-import { describeTask, taskSize, type Task } from "./task.ts";
-import { LineSplitter } from "./lines.ts";
-import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "./protocol.ts";
-import { LogmrError } from "./errors.ts";
+import { PartialError, validatePartial, type TaskPartial } from "../core/partial.ts";
+import { describeTask, taskSize, type Task } from "../core/task.ts";
+import { LineSplitter } from "../core/lines.ts";
+import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "../core/protocol.ts";
+import { LogmrError } from "../core/errors.ts";
 
 export const WORKER_PATH = new URL("./worker.ts", import.meta.url).pathname;
 export const DEFAULT_RETRIES = 2;

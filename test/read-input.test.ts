@@ -3,9 +3,9 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
-import { countFileRange, FileChangedError, LineAssembler } from "../src/input.ts";
-import { generateText } from "../src/generate.ts";
-import { mergeAll, type CountsPartial } from "../src/partial.ts";
+import { countFileRange, FileChangedError, LineAssembler } from "../src/map/read-input.ts";
+import { generateText } from "../src/map/generate.ts";
+import { mergeAll, type CountsPartial } from "../src/core/partial.ts";
 import { oracleCount, sorted, toMap } from "./oracle.ts";
 
 // These tests start real processes on a shared 2-core machine.

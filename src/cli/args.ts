@@ -2,7 +2,7 @@
 // silently, so every value is checked here, with one-line messages.
 
 import type { ArgsDef } from "citty";
-import { EXIT_USAGE, LogmrError } from "./errors.ts";
+import { EXIT_USAGE, LogmrError } from "../core/errors.ts";
 
 /** A command line that cannot run: exit code 2. */
 export class UsageError extends LogmrError {

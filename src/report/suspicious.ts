@@ -2,7 +2,7 @@
 // outliers themselves do not drag the yardstick) of each client's error ratio
 // and request volume against the whole client population.
 
-import { median } from "./stats.ts";
+import { median } from "../core/stats.ts";
 
 /** Robust z-score above which a value is an outlier (Iglewicz and Hoaglin). */
 export const Z_THRESHOLD = 3.5;

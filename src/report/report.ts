@@ -1,8 +1,8 @@
 // Reduce output: turn the merged counts into metrics (buildReport, pure) and
 // render them for people (renderReport) or machines (renderJson).
 
-import { binaryToBytes } from "./partial.ts";
-import type { CountsPartial, KeyCount, LineCounts } from "./partial.ts";
+import { binaryToBytes } from "../core/partial.ts";
+import type { CountsPartial, KeyCount, LineCounts } from "../core/partial.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
 
 export const REPORT_SCHEMA_VERSION = 1;

@@ -1,8 +1,8 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { DEFAULT_GENERATOR } from "../src/generate.ts";
+import { DEFAULT_GENERATOR } from "../src/map/generate.ts";
 import { availableParallelism } from "node:os";
-import { CONCURRENT_JIT_ENV, estimatedLines, MapError, OWN_THREAD_COMPILE_MIN_LINES, RetryBook, runMapTasks, workerEnv } from "../src/mapreduce.ts";
-import { type Task, TASK_VERSION } from "../src/task.ts";
+import { CONCURRENT_JIT_ENV, estimatedLines, MapError, OWN_THREAD_COMPILE_MIN_LINES, RetryBook, runMapTasks, workerEnv } from "../src/map/run-tasks.ts";
+import { type Task, TASK_VERSION } from "../src/core/task.ts";
 
 // These tests start real processes on a shared 2-core machine.
 setDefaultTimeout(60_000);

@@ -340,8 +340,8 @@ export class LineGenerator {
           // a call per number (the JIT did not inline one): its length by
           // comparisons, then its digits as one or two words of FOUR_DIGITS
           // (the bytes past its end are overwritten by the fragment that
-          // follows, like a fragment's padding). Two digits a division from
-          // the end cost about 130 instructions a line, this about 65.
+          // follows, like a fragment's padding): half the work of two digits
+          // a division from the end.
           const v = numbers[q++]! | 0;
           if (v >= 10000) {
             const high = (v / 10000) | 0;
@@ -359,8 +359,8 @@ export class LineGenerator {
         }
         const end = fragmentEnd[f]!;
         let at = pos;
-        // `| 0`: a plain `+=` is checked for overflow at every word (about 40
-        // instructions a line); positions stay far below 2^31.
+        // `| 0`: a plain `+=` is checked for overflow at every word;
+        // positions stay far below 2^31.
         for (let w = fragmentStart[f]!; w < end; w++) {
           view.setFloat64(at, words[w]!, true);
           at = (at + 8) | 0;

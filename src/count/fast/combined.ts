@@ -42,8 +42,7 @@ const PARSED_TAIL = 5;
 /**
  * The status of ' ddd' read as one little-endian int32 word, or -1. A digit
  * byte has the high nibble 3 and a low nibble that stays below 16 when 6 is
- * added (no carry leaves its byte). A byte at a time cost about 70
- * instructions a line more.
+ * added (no carry leaves its byte): one read instead of three.
  */
 function statusOfWord(w: number): number {
   if ((w & 0xff) !== SPACE || (w & 0xf0f0f000) !== 0x30303000 || (((w & 0x0f0f0f00) + 0x06060600) & 0x10101000) !== 0) return -1;
@@ -94,10 +93,9 @@ export class FastCombinedCounter implements LineCounter {
       this.bufWords = new Int32Array(buf.buffer, 0, buf.buffer.byteLength >> 2);
     }
     // One loop holds the whole fast path, with what it reads in locals: a
-    // method call per step (frame, checks on `this` and its arrays) cost
-    // about 40 instructions more than a plain function's (valgrind: 4,066 ->
-    // 3,819 a generated line). Tables are read through their objects, as the
-    // slow path may replace their arrays when they grow.
+    // method call per step (frame, checks on `this` and its arrays) costs
+    // more than a plain function's. Tables are read through their objects,
+    // as the slow path may replace their arrays when they grow.
     const view = this.view;
     const bufWords = this.bufWords;
     const prefixMemo = this.prefixMemo;
@@ -143,9 +141,9 @@ export class FastCombinedCounter implements LineCounter {
         if (t + 29 > end) break fast;
         // Most lines share their second with the line before: bytes 0..27
         // of the time against the last time parsed, as three float64 words
-        // and an int32 (four fewer reads than seven int32s: about 1% of a
-        // line's instructions). The remembered words are the text of a valid
-        // time, never a zero or a NaN, so equal numbers mean equal bytes.
+        // and an int32 (four fewer reads than seven int32s). The remembered
+        // words are the text of a valid time, never a zero or a NaN, so
+        // equal numbers mean equal bytes.
         if (
           view.getFloat64(t, true) === lastDoubles[0] && view.getFloat64(t + 8, true) === lastDoubles[1] &&
           view.getFloat64(t + 16, true) === lastDoubles[2] && view.getInt32(t + 24, true) === lastWords[6] && buf[t + 28] === QUOTE
@@ -173,9 +171,8 @@ export class FastCombinedCounter implements LineCounter {
             if (c === BACKSLASH || c === LF) break fast;
           }
         }
-        // What readStatusAndBytes reads, written out here so that status and
-        // bytes stay in locals instead of passing through `parsed`: 1.7% fewer
-        // instructions for a whole worker on the file (valgrind).
+        // Status and bytes read here, not by the slow path's reader, so that
+        // they stay in locals instead of passing through `parsed`.
         if (q + 7 > end || buf[q + 5] !== SPACE) break fast;
         status = statusOfWord(view.getInt32(q + 1, true));
         if (status < 0) break fast;
@@ -242,8 +239,7 @@ export class FastCombinedCounter implements LineCounter {
         time = parsed[PARSED_TIME]!;
         bytes = parsed[PARSED_BYTES]!;
         // Small integers, read back as int32: a float64 here made the JIT
-        // count every fast-path line with doubles too (status, ids and
-        // indexes), 2% of a whole worker's instructions.
+        // count every fast-path line with doubles too (status, ids and indexes).
         status = parsed[PARSED_STATUS]! | 0;
         client = parsed[PARSED_CLIENT]! | 0;
         request = parsed[PARSED_REQUEST]! | 0;

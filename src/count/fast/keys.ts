@@ -312,9 +312,8 @@ function equalAligned(words: Int32Array, at: number, bufWords: Int32Array, abs: 
   if (((words[wa]! ^ bufWords[wb]!) & headMask) !== 0) return false;
   wa++;
   wb++;
-  // Four words per step, their differences or-ed: 4.6% fewer instructions per
-  // generated line than a compare per word (valgrind), the loop's bounds
-  // and exit checks being most of its cost.
+  // Four words per step, their differences or-ed: the loop's bounds and exit
+  // checks, not the compares, are most of its cost (docs/profiling.md).
   while (wb + 4 <= last) {
     if (((words[wa]! ^ bufWords[wb]!) | (words[wa + 1]! ^ bufWords[wb + 1]!) | (words[wa + 2]! ^ bufWords[wb + 2]!) | (words[wa + 3]! ^ bufWords[wb + 3]!)) !== 0) return false;
     wa += 4;
@@ -472,8 +471,8 @@ function memoHash(w0: number, w1: number, w2: number, w3: number): number {
 /**
  * KeyCache.find as a plain function of the cache, for the parser's loop
  * (which keeps the caches in locals). Still a call there: written into the
- * loop it saved 4-7% of the instructions a line but made the loop's
- * optimising compile two to four times longer (docs/profiling.md).
+ * loop it made the loop's optimising compile cost more than it saved
+ * (docs/profiling.md).
  */
 export function memoFind(cache: KeyCache, view: DataView, start: number, limit: number): number {
   const w0 = view.getInt32(start, true);
@@ -555,12 +554,11 @@ const CROWDED = -1;
  * is not known yet: a log line's tail ('referer" "agent') ends at the quote
  * before the line feed, so finding the tail from its start finds the line's
  * end too, without a scan for the line feed (a native indexOf per line,
- * about 300 instructions, most of them the call). Keys sharing their first
- * 24 bytes share a hash and sit in one probe run; the bytes after each one's
- * length (a quote, then LF or CR LF) pick the candidate, and the whole key
- * is compared before it is taken. (24 bytes rather than 16 split the
- * generated tails that share '-" "Mozilla/5.0 (' or 'https://example.':
- * 4.1 -> about 2.3 candidates a lookup, 1,904 -> 1,867 instructions a line.)
+ * most of whose cost is the call). Keys sharing their first 24 bytes share a
+ * hash and sit in one probe run; the bytes after each one's length (a quote,
+ * then LF or CR LF) pick the candidate, and the whole key is compared before
+ * it is taken. (24 bytes rather than 16, so that tails sharing
+ * '-" "Mozilla/5.0 (' or 'https://example.' are told apart by their hash.)
  * Bounded like KeyCache: when full it starts over, and a miss costs only
  * the scan it would have saved.
  */
@@ -686,9 +684,9 @@ export function lineEndKeyFind(
       }
       continue;
     }
-    // equalAligned, written out: the JIT does not inline it, and the call
-    // cost about 100 instructions a line. A key of 15 bytes or more spans
-    // at least four words.
+    // equalAligned, written out: the JIT does not inline it here, and the
+    // call is dear on every line. A key of 15 bytes or more spans at least
+    // four words.
     const words = table.alignedWords;
     let wa = copy >> 2;
     let wb = abs >> 2;
@@ -698,8 +696,7 @@ export function lineEndKeyFind(
     let diff = (words[wa]! ^ bufWords[wb]!) & (-1 << ((abs & 3) << 3));
     wa++;
     wb++;
-    // `| 0` on the word indexes: a plain `+` is checked for overflow at each
-    // step (with the same in memoFind, 1,866 -> 1,834 instructions a line).
+    // `| 0` on the word indexes: a plain `+` is checked for overflow at each step.
     while (diff === 0 && ((wb + 4) | 0) <= last) {
       diff = (words[wa]! ^ bufWords[wb]!) | (words[(wa + 1) | 0]! ^ bufWords[(wb + 1) | 0]!) | (words[(wa + 2) | 0]! ^ bufWords[(wb + 2) | 0]!) | (words[(wa + 3) | 0]! ^ bufWords[(wb + 3) | 0]!);
       wa = (wa + 4) | 0;

@@ -276,6 +276,23 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   if (task.id !== p.taskId) fail(`partial's taskId ${p.taskId} is not its task's id ${task.id}`);
   if (p.counters !== undefined && p.counters !== "minimal") fail(`counters is ${JSON.stringify(p.counters)}`);
   if ((p.counters === "minimal") !== (task.counters === "minimal")) fail("the partial's counters are not its task's");
+  const lines = checkLineCounts(p, task);
+  checkCountTables(p, lines);
+  checkTimes(p, task, lines.requests);
+  checkSamples(p.malformedSamples, task, lines);
+  checkCovered(p.covered, task);
+  checkTimings(p.timings);
+  return p as unknown as TaskPartial;
+}
+
+interface CheckedLines {
+  read: number;
+  malformed: number;
+  combined: number;
+  requests: number;
+}
+
+function checkLineCounts(p: Record<string, unknown>, task: Task): CheckedLines {
   const lines = p.lines as Record<string, unknown> | undefined;
   if (typeof lines !== "object" || lines === null) fail("partial has no line counts");
   const read = checkCount(lines.read, "lines.read");
@@ -289,6 +306,11 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   if (task.kind === "generate") checkEqual(read, task.end - task.start, "lines read != the lines of its generated range");
   const requests = checkCount(p.requests, "requests");
   checkEqual(requests, valid - outOfWindow, "requests != valid lines in the time window");
+  return { read, malformed, combined, requests };
+}
+
+/** Statuses, clients and the keyed tables: each sums to what it must, and no client has more errors than requests. */
+function checkCountTables(p: Record<string, unknown>, { requests, combined }: CheckedLines): void {
   const bytes = checkCount(p.bytes, "bytes");
   const [statusTotal] = checkRows(p.status, "status", 1);
   const status = p.status as KeyCount[];
@@ -300,8 +322,7 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   checkEqual(clientSums[2]!, statusSum(status, (c) => c >= 500 && c < 600), "clients' 5xx do not sum to the 5xx status counts");
   checkEqual(clientSums[3]!, statusSum(status, (c) => c === 404), "clients' 404s do not sum to the 404 status count");
   checkEqual(clientSums[4]!, bytes, "client bytes do not sum to bytes");
-  for (const row of p.clients as ClientRow[]) {
-    const [client, n, c4xx, c5xx, c404] = row;
+  for (const [client, n, c4xx, c5xx, c404] of p.clients as ClientRow[]) {
     if (c404 > c4xx || c4xx + c5xx > n) fail(`client ${JSON.stringify(client).slice(0, 80)} has more 4xx, 5xx or 404 responses than requests`);
   }
   const [methodSum] = checkRows(p.methods, "methods", 1);
@@ -318,20 +339,27 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   if (refSum! > requests || refSum! > combined) fail("more referrers than requests in the Combined format");
   const [minuteSum] = checkRows(p.minutes, "minutes", 1, true);
   checkEqual(minuteSum!, requests, "minute counts do not sum to requests");
-  if (requests > 0) {
-    const first = checkTime(p.firstTime, "firstTime");
-    const last = checkTime(p.lastTime, "lastTime");
-    if (first > last) fail(`firstTime ${first} is after lastTime ${last}`);
-    const window = task.window;
-    if ((window?.since !== undefined && first < window.since) || (window?.until !== undefined && last >= window.until)) fail("a request outside its task's time window");
-    for (const [minute] of p.minutes as Array<[number, number]>) {
-      if (minute < Math.floor(first / 60) || minute > Math.floor(last / 60)) fail(`minute ${minute} is outside firstTime..lastTime`);
-    }
-  } else if (p.firstTime !== null || p.lastTime !== null) {
-    fail("firstTime and lastTime are not null without requests");
+}
+
+/** First and last times: real dates, in order, in the task's window, with every minute between them. */
+function checkTimes(p: Record<string, unknown>, task: Task, requests: number): void {
+  if (requests === 0) {
+    if (p.firstTime !== null || p.lastTime !== null) fail("firstTime and lastTime are not null without requests");
+    return;
   }
-  if (!Array.isArray(p.malformedSamples) || p.malformedSamples.length > MAX_SAMPLES) fail("malformedSamples");
-  for (const s of p.malformedSamples as unknown[]) {
+  const first = checkTime(p.firstTime, "firstTime");
+  const last = checkTime(p.lastTime, "lastTime");
+  if (first > last) fail(`firstTime ${first} is after lastTime ${last}`);
+  const window = task.window;
+  if ((window?.since !== undefined && first < window.since) || (window?.until !== undefined && last >= window.until)) fail("a request outside its task's time window");
+  for (const [minute] of p.minutes as Array<[number, number]>) {
+    if (minute < Math.floor(first / 60) || minute > Math.floor(last / 60)) fail(`minute ${minute} is outside firstTime..lastTime`);
+  }
+}
+
+function checkSamples(x: unknown, task: Task, { read, malformed }: CheckedLines): void {
+  if (!Array.isArray(x) || x.length > MAX_SAMPLES) fail("malformedSamples");
+  for (const s of x as unknown[]) {
     if (typeof s !== "object" || s === null) fail("a malformed sample is not an object");
     const sample = s as Record<string, unknown>;
     checkString(sample.text, "a malformed sample's text", MAX_SAMPLE_CHARS);
@@ -342,16 +370,17 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
     checkCount(sample.offset, "malformed sample offset");
     if (sample.input !== undefined && sample.input !== task.input) fail("a malformed sample names another input");
   }
-  if (p.malformedSamples.length > malformed) fail("more malformed samples than malformed lines");
-  checkCovered(p.covered, task);
-  const t = p.timings as Record<string, unknown> | undefined;
+  if (x.length > malformed) fail("more malformed samples than malformed lines");
+}
+
+function checkTimings(x: unknown): void {
+  const t = x as Record<string, unknown> | undefined;
   if (typeof t !== "object" || t === null) fail("partial has no timings");
   for (const key of ["readyAt", "startedAt", "endedAt", "pid", "maxRssKb"]) {
     if (typeof t[key] !== "number" || !Number.isFinite(t[key])) fail(`timings.${key} is not a number`);
   }
   if (t.host !== undefined) checkString(t.host, "timings.host", 255);
   if (t.attempt !== undefined) checkCount(t.attempt, "timings.attempt");
-  return p as unknown as TaskPartial;
 }
 
 /** A byte-range task's partial says which bytes its lines cover: inside what the task may read. */

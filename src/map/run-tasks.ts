@@ -142,137 +142,169 @@ class StderrReader {
  * for one, as when stdin is still arriving); its stdin closes when there is
  * none.
  */
-async function runChild(
-  first: Task,
-  next: () => Promise<Task | undefined>,
-  options: {
-    env: Record<string, string | undefined>;
-    timeoutMs: number;
-    onProgress: (task: number, done: number) => void;
-    /** A partial was accepted (kept whatever becomes of the child). */
-    onAccepted?: (task: Task) => void;
-  },
-): Promise<ChildOutcome> {
-  const spawnAt = now();
-  const child = Bun.spawn([process.execPath, WORKER_PATH], {
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...options.env, [PARENT_PID_ENV]: String(process.pid) },
-  });
-  liveChildren.add(child);
-  const inFlight: Task[] = [];
-  const ran: Task[] = [];
-  const partials = new Map<number, TaskPartial>();
-  const cause = new Map<number, string>();
-  let lastSign = performance.now();
-  let timedOut = false;
-  let closed = false;
-  const feed = (task: Task | undefined) => {
-    if (closed) return;
-    const sink = child.stdin as import("bun").FileSink;
+interface ChildOptions {
+  env: Record<string, string | undefined>;
+  timeoutMs: number;
+  onProgress: (task: number, done: number) => void;
+  /** A partial was accepted (kept whatever becomes of the child). */
+  onAccepted?: (task: Task) => void;
+}
+
+function runChild(first: Task, next: () => Promise<Task | undefined>, options: ChildOptions): Promise<ChildOutcome> {
+  return new ChildSession(next, options).run(first);
+}
+
+const NOT_JSON = "the worker's output is not valid JSON (garbage or cut short)";
+
+/** One child process: the tasks fed to it, what it answered, and why it ended. */
+class ChildSession {
+  private readonly spawnAt = now();
+  private readonly child: Subprocess<"pipe", "pipe", "pipe">;
+  private readonly inFlight: Task[] = [];
+  private readonly ran: Task[] = [];
+  private readonly partials = new Map<number, TaskPartial>();
+  private readonly cause = new Map<number, string>();
+  private readonly stderr: StderrReader;
+  private lastSign = performance.now();
+  private timedOut = false;
+  private closed = false;
+
+  constructor(
+    private readonly next: () => Promise<Task | undefined>,
+    private readonly options: ChildOptions,
+  ) {
+    this.child = Bun.spawn([process.execPath, WORKER_PATH], {
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...options.env, [PARENT_PID_ENV]: String(process.pid) },
+    });
+    liveChildren.add(this.child);
+    this.stderr = new StderrReader((task, done) => {
+      this.lastSign = performance.now();
+      options.onProgress(task, done);
+    });
+  }
+
+  async run(first: Task): Promise<ChildOutcome> {
+    this.feed(first);
+    const watchdog = this.watch();
+    // Read both pipes and the exit together, right away: an unread pipe blocks the child.
+    const [, , code] = await Promise.all([this.readStdout(), this.readStderr(), this.child.exited]).finally(() => {
+      liveChildren.delete(this.child);
+      if (watchdog) clearInterval(watchdog);
+    });
+    return this.outcome(code);
+  }
+
+  /** Sends a task, or with none closes the child's stdin (it then ends by itself). */
+  private feed(task: Task | undefined): void {
+    if (this.closed) return;
+    const sink = this.child.stdin as import("bun").FileSink;
     try {
       if (task) {
-        inFlight.push(task);
-        ran.push(task);
-        lastSign = performance.now();
+        this.inFlight.push(task);
+        this.ran.push(task);
+        this.lastSign = performance.now();
         sink.write(`${JSON.stringify(task)}\n`);
         sink.flush();
       } else {
-        closed = true;
+        this.closed = true;
         sink.end();
       }
     } catch {
       // the child is gone: its exit says why
     }
-  };
-  feed(first);
-  const stderr = new StderrReader((task, done) => {
-    lastSign = performance.now();
-    options.onProgress(task, done);
-  });
-  // Only a child with a task can be stuck: one waiting for its next task is not.
-  const watchdog =
-    options.timeoutMs > 0
-      ? setInterval(() => {
-          if (inFlight.length > 0 && performance.now() - lastSign > options.timeoutMs && !timedOut) {
-            timedOut = true;
-            child.kill("SIGKILL");
-          }
-        }, Math.min(1000, options.timeoutMs / 4))
-      : null;
-  const readStderr = async () => {
+  }
+
+  /** Only a child with a task can be stuck: one waiting for its next task is not. */
+  private watch(): ReturnType<typeof setInterval> | null {
+    const { timeoutMs } = this.options;
+    if (timeoutMs <= 0) return null;
+    return setInterval(() => {
+      if (this.inFlight.length > 0 && performance.now() - this.lastSign > timeoutMs && !this.timedOut) {
+        this.timedOut = true;
+        this.child.kill("SIGKILL");
+      }
+    }, Math.min(1000, timeoutMs / 4));
+  }
+
+  private async readStderr(): Promise<void> {
     const decoder = new TextDecoder();
-    for await (const chunk of child.stderr) stderr.feed(decoder.decode(chunk, { stream: true }));
-    stderr.end();
-  };
-  const readStdout = async () => {
+    for await (const chunk of this.child.stderr) this.stderr.feed(decoder.decode(chunk, { stream: true }));
+    this.stderr.end();
+  }
+
+  private async readStdout(): Promise<void> {
     const lines = new LineSplitter();
-    for await (const chunk of child.stdout) {
+    for await (const chunk of this.child.stdout) {
       for (const line of lines.push(chunk)) {
-        const task = inFlight.shift();
+        const task = this.inFlight.shift();
         if (!task) continue; // more output than tasks: nothing to attribute it to
-        lastSign = performance.now();
+        this.lastSign = performance.now();
         // The next task goes out before this partial is parsed and checked:
-        // the child waits for nothing but the pipe (the parent's first parse
-        // and check ran cold and kept a child idle 15 to 30 ms). A child
-        // whose partial turns out bad still runs that one task; it is
-        // checked like any other. Once its stdin is closed, a task taken
-        // from the queue would be lost.
-        if (!closed) feed(await next());
-        let json: unknown;
-        try {
-          json = JSON.parse(line);
-        } catch {
-          cause.set(task.id, "the worker's output is not valid JSON (garbage or cut short)");
-          feed(undefined); // a child that prints garbage gets no more work
-          continue;
-        }
-        try {
-          partials.set(task.id, validatePartial(json, task));
-          options.onAccepted?.(task);
-          options.onProgress(task.id, taskSize(task)); // done, whatever its last progress line said
-        } catch (err) {
-          cause.set(task.id, `${INVALID_PARTIAL}: ${err instanceof PartialError ? err.message : String(err)}`);
-          feed(undefined);
-        }
+        // the child waits for nothing but the pipe (a cold first parse and
+        // check kept it idle). A child whose partial turns out bad still
+        // runs that one task; it is checked like any other. Once its stdin
+        // is closed, a task taken from the queue would be lost.
+        if (!this.closed) this.feed(await this.next());
+        this.accept(task, line);
       }
     }
-    if (lines.pending > 0 && inFlight.length > 0) cause.set(inFlight.shift()!.id, "the worker's output is not valid JSON (garbage or cut short)");
-  };
-  // Read both pipes and the exit together, right away: an unread pipe blocks the child.
-  const [, , code] = await Promise.all([readStdout(), readStderr(), child.exited]).finally(() => {
-    liveChildren.delete(child);
-    if (watchdog) clearInterval(watchdog);
-  });
-  const exitAt = now();
-  const inputChanged = code === EXIT_INPUT_CHANGED ? stderr.fatal : undefined;
-  const why = timedOut
-    ? `no progress for ${(options.timeoutMs / 1000).toFixed(1)} s: killed`
-    : inputChanged ?? (child.signalCode
-      ? `the worker was killed by ${child.signalCode}`
-      : code !== 0
-        ? `the worker exited with code ${code}`
-        : "the worker printed nothing");
-  for (const task of inFlight) cause.set(task.id, why);
-  const good = [...partials.values()];
-  return {
-    ran,
-    partials,
-    cause,
-    fatal: inputChanged,
-    stderr: stderr.lastLines,
-    run: {
-      pid: child.pid,
-      tasks: good.map((p) => p.taskId),
-      spawnAt,
-      readyAt: good[0]?.timings.readyAt ?? exitAt,
-      exitAt,
-      busyMs: good.reduce((sum, p) => sum + (p.timings.endedAt - p.timings.startedAt), 0),
-      // Measured by the system after the child ended: the partial's own figure predates writing it.
-      maxRssKb: Math.max(0, ...good.map((p) => p.timings.maxRssKb), (child.resourceUsage()?.maxRSS ?? 0) / 1024),
-    },
-  };
+    if (lines.pending > 0 && this.inFlight.length > 0) this.cause.set(this.inFlight.shift()!.id, NOT_JSON);
+  }
+
+  /** Checks one partial line; a child whose output is refused gets no more work. */
+  private accept(task: Task, line: string): void {
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch {
+      this.cause.set(task.id, NOT_JSON);
+      this.feed(undefined);
+      return;
+    }
+    try {
+      this.partials.set(task.id, validatePartial(json, task));
+      this.options.onAccepted?.(task);
+      this.options.onProgress(task.id, taskSize(task)); // done, whatever its last progress line said
+    } catch (err) {
+      this.cause.set(task.id, `${INVALID_PARTIAL}: ${err instanceof PartialError ? err.message : String(err)}`);
+      this.feed(undefined);
+    }
+  }
+
+  private outcome(code: number): ChildOutcome {
+    const child = this.child;
+    const exitAt = now();
+    const inputChanged = code === EXIT_INPUT_CHANGED ? this.stderr.fatal : undefined;
+    const why = this.timedOut
+      ? `no progress for ${(this.options.timeoutMs / 1000).toFixed(1)} s: killed`
+      : inputChanged ?? (child.signalCode
+        ? `the worker was killed by ${child.signalCode}`
+        : code !== 0
+          ? `the worker exited with code ${code}`
+          : "the worker printed nothing");
+    for (const task of this.inFlight) this.cause.set(task.id, why);
+    const good = [...this.partials.values()];
+    return {
+      ran: this.ran,
+      partials: this.partials,
+      cause: this.cause,
+      fatal: inputChanged,
+      stderr: this.stderr.lastLines,
+      run: {
+        pid: child.pid,
+        tasks: good.map((p) => p.taskId),
+        spawnAt: this.spawnAt,
+        readyAt: good[0]?.timings.readyAt ?? exitAt,
+        exitAt,
+        busyMs: good.reduce((sum, p) => sum + (p.timings.endedAt - p.timings.startedAt), 0),
+        // Measured by the system after the child ended: the partial's own figure predates writing it.
+        maxRssKb: Math.max(0, ...good.map((p) => p.timings.maxRssKb), (child.resourceUsage()?.maxRSS ?? 0) / 1024),
+      },
+    };
+  }
 }
 
 /**
@@ -361,96 +393,124 @@ export function workerEnv(
  * task order. A failed task runs again on a fresh child of its own.
  */
 export async function runMapTasks(tasks: readonly Task[], options: MapOptions): Promise<MapResult> {
-  const timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
-  const source = options.source;
-  const workers = Math.max(1, source ? options.workers : Math.min(options.workers, tasks.length));
-  const linesPerWorker = source ? Number.POSITIVE_INFINITY : tasks.reduce((a, t) => a + estimatedLines(t), 0) / workers;
-  const env = workerEnv(options.env ?? process.env, workers, availableParallelism(), linesPerWorker);
-  const all = [...tasks];
-  // Largest first, so the last tasks to start are short ones.
-  const queue = [...tasks].sort((a, b) => taskSize(b) - taskSize(a) || a.id - b.id);
-  const retryQueue: Task[] = [];
-  const done = new Map<number, TaskPartial>();
-  const book = new RetryBook(options.retries);
-  const children: ChildRun[] = [];
-  const progress = new Map<number, number>();
-  let total = tasks.reduce((a, t) => a + taskSize(t), 0);
-  let progressDone = 0;
-  let fatal: MapError | null = null;
-  let stop = () => {};
-  const stopped = new Promise<undefined>((resolve) => (stop = () => resolve(undefined)));
+  return new MapRun(tasks, options).run();
+}
 
-  const onProgress = (task: number, units: number) => {
-    progressDone += units - (progress.get(task) ?? 0);
-    progress.set(task, units);
-    options.onProgress?.({ done: progressDone, total });
+/** One map phase: the task queue, the slots that run children, what came back. */
+class MapRun {
+  private readonly source: TaskSource | undefined;
+  private readonly workers: number;
+  private readonly env: Record<string, string | undefined>;
+  private readonly timeoutMs: number;
+  private readonly all: Task[];
+  private readonly queue: Task[];
+  private readonly retryQueue: Task[] = [];
+  private readonly done = new Map<number, TaskPartial>();
+  private readonly book: RetryBook;
+  private readonly children: ChildRun[] = [];
+  private readonly progress = new Map<number, number>();
+  private readonly running = new Set<Promise<void>>();
+  private total: number;
+  private progressDone = 0;
+  private fatal: MapError | null = null;
+  private stop = () => {};
+  private readonly stopped = new Promise<undefined>((resolve) => (this.stop = () => resolve(undefined)));
+
+  constructor(tasks: readonly Task[], private readonly options: MapOptions) {
+    this.source = options.source;
+    this.timeoutMs = options.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS;
+    this.workers = Math.max(1, this.source ? options.workers : Math.min(options.workers, tasks.length));
+    const linesPerWorker = this.source ? Number.POSITIVE_INFINITY : tasks.reduce((a, t) => a + estimatedLines(t), 0) / this.workers;
+    this.env = workerEnv(options.env ?? process.env, this.workers, availableParallelism(), linesPerWorker);
+    this.all = [...tasks];
+    // Largest first, so the last tasks to start are short ones.
+    this.queue = [...tasks].sort((a, b) => taskSize(b) - taskSize(a) || a.id - b.id);
+    this.book = new RetryBook(options.retries);
+    this.total = tasks.reduce((a, t) => a + taskSize(t), 0);
+  }
+
+  async run(): Promise<MapResult> {
+    const slots = this.source ? this.workers : Math.min(this.options.workers, this.queue.length);
+    for (let k = 0; k < slots; k++) this.start();
+    while (this.running.size > 0) await Promise.all([...this.running]);
+    if (this.fatal) throw this.fatal;
+    // Never a report that silently leaves work out, whatever went wrong above.
+    const missing = this.all.filter((t) => !this.done.has(t.id));
+    if (missing.length > 0) throw new MapError(`internal error: ${missing.length} task${missing.length === 1 ? "" : "s"} never ran (${missing.map(describeTask).slice(0, 3).join("; ")})`);
+    return {
+      tasks: this.all,
+      partials: [...this.done.values()].sort((a, b) => a.taskId - b.taskId),
+      children: this.children,
+      retried: this.book.retried(this.all),
+    };
+  }
+
+  private start(): void {
+    const p: Promise<void> = this.slot().finally(() => this.running.delete(p));
+    this.running.add(p);
+  }
+
+  private readonly onProgress = (task: number, units: number): void => {
+    this.progressDone += units - (this.progress.get(task) ?? 0);
+    this.progress.set(task, units);
+    this.options.onProgress?.({ done: this.progressDone, total: this.total });
   };
-  // The planned tasks, then what the source brings as it comes.
-  const nextTask = async (): Promise<Task | undefined> => {
-    const planned = queue.shift();
-    if (planned || !source || fatal) return planned;
+
+  /** The planned tasks, then what the source brings as it comes. */
+  private readonly nextTask = async (): Promise<Task | undefined> => {
+    const planned = this.queue.shift();
+    if (planned || !this.source || this.fatal) return planned;
     // A failed run stops waiting for input that may never come.
-    const task = await Promise.race([source.next(), stopped]);
-    if (fatal) return undefined;
+    const task = await Promise.race([this.source.next(), this.stopped]);
+    if (this.fatal) return undefined;
     if (task) {
-      all.push(task);
-      total += taskSize(task);
+      this.all.push(task);
+      this.total += taskSize(task);
     }
     return task;
   };
 
-  const slot = async (): Promise<void> => {
-    while (!fatal) {
-      const retry = retryQueue.shift();
-      const first = retry ?? (await nextTask());
-      if (!first || fatal) return;
+  /** Runs children one after the other until no task is left (or the run failed). */
+  private async slot(): Promise<void> {
+    while (!this.fatal) {
+      const retry = this.retryQueue.shift();
+      const first = retry ?? (await this.nextTask());
+      if (!first || this.fatal) return;
       const started = performance.now();
       // A source's task is released as soon as its partial is accepted: the child may wait for more.
-      const outcome = await runChild(first, retry ? async () => undefined : nextTask, { env, timeoutMs, onProgress, onAccepted: (t) => source?.accepted?.(t) });
-      if (fatal) return; // the run has failed: children killed since then are not failures
-      children.push(outcome.run);
+      const outcome = await runChild(first, retry ? async () => undefined : this.nextTask, {
+        env: this.env, timeoutMs: this.timeoutMs, onProgress: this.onProgress, onAccepted: (t) => this.source?.accepted?.(t),
+      });
+      if (this.fatal) return; // the run has failed: children killed since then are not failures
+      this.children.push(outcome.run);
       for (const task of outcome.ran) {
-        const partial = outcome.partials.get(task.id);
-        if (partial) {
-          done.set(task.id, partial);
-          onProgress(task.id, taskSize(task));
-          continue;
-        }
-        const attempt = task.attempt ?? 1;
-        const cause = outcome.cause.get(task.id) ?? "unknown";
-        onProgress(task.id, 0);
-        const end = book.failed(task, { attempt, cause, ms: performance.now() - started, pid: outcome.run.pid, stderr: outcome.stderr }, outcome.fatal);
-        if (end) {
-          fatal ??= end;
-          stop();
-          killChildren();
-          return;
-        }
-        // A fresh child for the retry, alone, so a bad task cannot take others down again.
-        retryQueue.push({ ...task, attempt: attempt + 1 });
-        if (running.size < options.workers) start();
+        if (!this.settle(task, outcome, performance.now() - started)) return;
       }
     }
-  };
-  const running = new Set<Promise<void>>();
-  const start = () => {
-    const p: Promise<void> = slot().finally(() => running.delete(p));
-    running.add(p);
-  };
-  const slots = source ? workers : Math.min(options.workers, queue.length);
-  for (let k = 0; k < slots; k++) start();
-  while (running.size > 0) await Promise.all([...running]);
-  if (fatal) throw fatal;
-  // Never a report that silently leaves work out, whatever went wrong above.
-  const missing = all.filter((t) => !done.has(t.id));
-  if (missing.length > 0) throw new MapError(`internal error: ${missing.length} task${missing.length === 1 ? "" : "s"} never ran (${missing.map(describeTask).slice(0, 3).join("; ")})`);
+  }
 
-  return {
-    tasks: all,
-    partials: [...done.values()].sort((a, b) => a.taskId - b.taskId),
-    children,
-    retried: book.retried(all),
-  };
+  /** Keeps a task's partial, or books its failure and queues its retry; false when the run has failed. */
+  private settle(task: Task, outcome: ChildOutcome, ms: number): boolean {
+    const partial = outcome.partials.get(task.id);
+    if (partial) {
+      this.done.set(task.id, partial);
+      this.onProgress(task.id, taskSize(task));
+      return true;
+    }
+    const attempt = task.attempt ?? 1;
+    this.onProgress(task.id, 0);
+    const end = this.book.failed(task, { attempt, cause: outcome.cause.get(task.id) ?? "unknown", ms, pid: outcome.run.pid, stderr: outcome.stderr }, outcome.fatal);
+    if (end) {
+      this.fatal ??= end;
+      this.stop();
+      killChildren();
+      return false;
+    }
+    // A fresh child for the retry, alone, so a bad task cannot take others down again.
+    this.retryQueue.push({ ...task, attempt: attempt + 1 });
+    if (this.running.size < this.options.workers) this.start();
+    return true;
+  }
 }
 
 /** Kills every live child (on SIGINT/SIGTERM, or when the run has failed). */

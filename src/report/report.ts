@@ -284,10 +284,21 @@ function rankedTable(rows: Ranked[], keyWidth: number): string {
 }
 
 export function renderReport(data: ReportData, run: RunInfo | null, style: Style): string {
-  const c = style.color;
-  const out: string[] = [];
   const barWidth = Math.max(10, Math.min(50, style.width - 40));
-  out.push(bold(c, "Access log report"));
+  const out = [
+    ...headerSection(data, run, style),
+    ...totalsSection(data, style),
+    ...statusSection(data, style, barWidth),
+    ...clientsSection(data, style),
+    ...rankedSections(data, style),
+    ...timelineSection(data, style, barWidth),
+    ...malformedSection(data, style),
+    ...(run ? [...retriesSection(run, style), ...timingSection(run, style)] : []),
+  ];
+  return `${out.join("\n")}\n`;
+}
+
+function headerSection(data: ReportData, run: RunInfo | null, style: Style): string[] {
   const conf: string[][] = [];
   if (data.input.kind === "generated") {
     conf.push(["input", `generated traffic, ${int(data.input.lines)} lines, seed ${data.input.seed}`]);
@@ -306,9 +317,11 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     conf.push(["runtime", `Bun ${run.bunVersion}, engine ${run.engineVersion}, ${run.platform}`]);
     conf.push(["cpu", run.cpuModel]);
   }
-  out.push(table(conf, [false, false]));
+  return [bold(style.color, "Access log report"), table(conf, [false, false])];
+}
 
-  out.push(section(style, "Totals"));
+function totalsSection(data: ReportData, style: Style): string[] {
+  const c = style.color;
   const l = data.lines;
   const totals: string[][] = [
     ["lines read", int(l.read)],
@@ -325,21 +338,27 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     ["server errors", `${percent(data.errorRates.server500)} answered 500, ${percent(data.errorRates.server5xx)} 5xx`],
     ["client errors", `${percent(data.errorRates.client4xx)} 4xx`],
   );
-  out.push(table(totals, [false, false]));
+  return [section(style, "Totals"), table(totals, [false, false])];
+}
 
-  out.push(section(style, "Status codes"));
+function statusSection(data: ReportData, style: Style, barWidth: number): string[] {
+  const c = style.color;
   const maxStatus = Math.max(...data.status.map((s) => s.count), 0);
   const colorFor = (code: number) => (code >= 500 ? red : code >= 400 ? yellow : code >= 300 ? cyan : green);
-  out.push(
+  return [
+    section(style, "Status codes"),
     table(
       data.status.map((s) => [colorFor(s.code)(c, String(s.code)), int(s.count), percent(s.share), colorFor(s.code)(c, bar(s.count, maxStatus, barWidth))]),
       [false, true, true, false],
     ),
-  );
-  out.push(table(data.classes.map((k) => [k.class, int(k.count), percent(k.share)]), [false, true, true]));
+    table(data.classes.map((k) => [k.class, int(k.count), percent(k.share)]), [false, true, true]),
+  ];
+}
 
-  out.push(section(style, `Top ${data.topClients.length} clients`));
-  out.push(
+function clientsSection(data: ReportData, style: Style): string[] {
+  const c = style.color;
+  const out = [
+    section(style, `Top ${data.topClients.length} clients`),
     table(
       [
         ["client", "requests", "share", "4xx", "5xx", "404", "bytes"].map((h) => dim(c, h)),
@@ -347,10 +366,9 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
       ],
       [false, true, true, true, true, true, true],
     ),
-  );
-
-  out.push(section(style, "Suspicious clients"));
-  out.push(dim(c, "  rule: error ratio (4xx+5xx) a robust-z outlier (>= 3.5) and at least the median client's volume"));
+    section(style, "Suspicious clients"),
+    dim(c, "  rule: error ratio (4xx+5xx) a robust-z outlier (>= 3.5) and at least the median client's volume"),
+  ];
   if (data.suspicious.length === 0) out.push("  none");
   const shown = data.suspicious.slice(0, Math.max(data.topClients.length, 10));
   for (const s of shown) {
@@ -358,71 +376,75 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     for (const r of s.reasons) out.push(`      ${r}`);
   }
   if (data.suspicious.length > shown.length) out.push(`  ... and ${int(data.suspicious.length - shown.length)} more (all of them in --json)`);
+  return out;
+}
 
-  out.push(section(style, `Top ${data.methods.length} methods`));
-  out.push(rankedTable(data.methods, 40));
-  out.push(section(style, `Top ${data.topPaths.length} paths`));
-  out.push(rankedTable(data.topPaths, 70));
-  out.push(section(style, `Top ${data.topNotFoundPaths.length} paths answered 404`));
-  out.push(rankedTable(data.topNotFoundPaths, 70));
-  out.push(section(style, `Top ${data.topReferrers.length} referrers`));
-  out.push(rankedTable(data.topReferrers, 70));
-  out.push(section(style, `Top ${data.topAgents.length} user agents`));
-  out.push(rankedTable(data.topAgents, 90));
+function rankedSections(data: ReportData, style: Style): string[] {
+  const lists: Array<[string, Ranked[], number]> = [
+    ["methods", data.methods, 40],
+    ["paths", data.topPaths, 70],
+    ["paths answered 404", data.topNotFoundPaths, 70],
+    ["referrers", data.topReferrers, 70],
+    ["user agents", data.topAgents, 90],
+  ];
+  return lists.flatMap(([name, rows, width]) => [section(style, `Top ${rows.length} ${name}`), rankedTable(rows, width)]);
+}
 
-  out.push(section(style, `Requests per ${data.timeline.unit} (UTC)`));
+function timelineSection(data: ReportData, style: Style, barWidth: number): string[] {
   const maxBucket = Math.max(...data.timeline.buckets.map((b) => b.count), 0);
   const label = (iso: string) => (data.timeline.bucketMinutes >= 1440 ? iso.slice(0, 10) : iso.slice(0, 16).replace("T", " "));
-  out.push(
+  return [
+    section(style, `Requests per ${data.timeline.unit} (UTC)`),
     data.timeline.buckets.length === 0
       ? "  (none)"
-      : table(data.timeline.buckets.map((b) => [label(b.start), int(b.count), cyan(c, bar(b.count, maxBucket, barWidth))]), [false, true, false]),
-  );
+      : table(data.timeline.buckets.map((b) => [label(b.start), int(b.count), cyan(style.color, bar(b.count, maxBucket, barWidth))]), [false, true, false]),
+  ];
+}
 
-  if (l.malformed > 0) {
-    out.push(section(style, `Malformed lines (first ${data.malformedSamples.length} of ${int(l.malformed)})`));
-    for (const m of data.malformedSamples) {
-      const where = m.line > 0 ? `${m.input}:${m.line}` : `${m.input} byte ${m.offset}`;
-      const why = m.reason ? ` [${m.reason}]` : "";
-      out.push(`  ${dim(c, where)}${why}  ${clip(m.text, 100)}${m.truncated ? "…" : ""}`);
-    }
+function malformedSection(data: ReportData, style: Style): string[] {
+  if (data.lines.malformed === 0) return [];
+  const out = [section(style, `Malformed lines (first ${data.malformedSamples.length} of ${int(data.lines.malformed)})`)];
+  for (const m of data.malformedSamples) {
+    const where = m.line > 0 ? `${m.input}:${m.line}` : `${m.input} byte ${m.offset}`;
+    const why = m.reason ? ` [${m.reason}]` : "";
+    out.push(`  ${dim(style.color, where)}${why}  ${clip(m.text, 100)}${m.truncated ? "…" : ""}`);
   }
+  return out;
+}
 
-  if (run && run.retries.length > 0) {
-    out.push(section(style, "Retries"));
-    for (const r of run.retries) {
-      out.push(`  ${yellow(c, r.task)}: ${r.failedAttempts} failed attempt${r.failedAttempts === 1 ? "" : "s"}, ${ms(r.costMs)} lost`);
-      for (const cause of r.causes) out.push(`      ${cause}`);
-    }
+function retriesSection(run: RunInfo, style: Style): string[] {
+  if (run.retries.length === 0) return [];
+  const out = [section(style, "Retries")];
+  for (const r of run.retries) {
+    out.push(`  ${yellow(style.color, r.task)}: ${r.failedAttempts} failed attempt${r.failedAttempts === 1 ? "" : "s"}, ${ms(r.costMs)} lost`);
+    for (const cause of r.causes) out.push(`      ${cause}`);
   }
+  return out;
+}
 
-  if (run) {
-    out.push(section(style, "Timing"));
-    out.push(
-      table(
-        [
-          ["wall time", ms(run.wallMs)],
-          ["spawn", `${ms(run.spawnMs.median)} median (${ms(run.spawnMs.min)} .. ${ms(run.spawnMs.max)})`],
-          ["map per worker", `${ms(run.mapMs.median)} median (${ms(run.mapMs.min)} .. ${ms(run.mapMs.max)})`],
-          ["reduce", ms(run.reduceMs)],
-          ["throughput", `${int(run.linesPerSecond)} lines/s`],
-          ["utilisation", `${run.utilisation.toFixed(2)} of ${run.workers} workers busy (${percent(run.utilisation / run.workers, 0)})`],
-        ],
-        [false, false],
-      ),
-    );
-    out.push(
-      table(
-        [
-          ["worker pid", "tasks", "spawn", "map", "peak memory"].map((h) => dim(c, h)),
-          ...run.workerTimings.map((w) => [`${w.pid}${w.host ? ` on ${w.host}` : ""}`, String(w.tasks), ms(w.spawnMs), ms(w.mapMs), `${w.maxRssMb.toFixed(1)} MB`]),
-          ["parent", "", "", "", `${run.parentMaxRssMb.toFixed(1)} MB`],
-        ],
-        [false, true, true, true, true],
-      ),
-    );
-  }
-  return `${out.join("\n")}\n`;
+function timingSection(run: RunInfo, style: Style): string[] {
+  return [
+    section(style, "Timing"),
+    table(
+      [
+        ["wall time", ms(run.wallMs)],
+        ["spawn", `${ms(run.spawnMs.median)} median (${ms(run.spawnMs.min)} .. ${ms(run.spawnMs.max)})`],
+        ["map per worker", `${ms(run.mapMs.median)} median (${ms(run.mapMs.min)} .. ${ms(run.mapMs.max)})`],
+        ["reduce", ms(run.reduceMs)],
+        ["throughput", `${int(run.linesPerSecond)} lines/s`],
+        ["utilisation", `${run.utilisation.toFixed(2)} of ${run.workers} workers busy (${percent(run.utilisation / run.workers, 0)})`],
+      ],
+      [false, false],
+    ),
+    table(
+      [
+        ["worker pid", "tasks", "spawn", "map", "peak memory"].map((h) => dim(style.color, h)),
+        ...run.workerTimings.map((w) => [`${w.pid}${w.host ? ` on ${w.host}` : ""}`, String(w.tasks), ms(w.spawnMs), ms(w.mapMs), `${w.maxRssMb.toFixed(1)} MB`]),
+        ["parent", "", "", "", `${run.parentMaxRssMb.toFixed(1)} MB`],
+      ],
+      [false, true, true, true, true],
+    ),
+  ];
 }
 
 export function renderJson(data: ReportData, run: RunInfo | null): string {

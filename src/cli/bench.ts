@@ -162,58 +162,18 @@ interface TimedCommand {
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
-  const say = options.onProgress ?? (() => {});
   const files = options.inputs;
   const bytes = files.length > 0 ? files.reduce((a, f) => a + (f === "-" ? 0 : statSync(f).size), 0) : null;
-  const rows: BenchRow[] = [];
-  let lines = options.lines;
-
-  const commands: TimedCommand[] = options.workers
-    .flatMap((workers) => [
-      { workers, minimal: false },
-      ...(options.minimalCounters ? [{ workers, minimal: true }] : []),
-    ])
-    .map(({ workers, minimal }) => ({
-      name: `workers=${workers}${minimal ? " (clients+status only)" : ""}`,
-      kind: minimal ? "engine-minimal" : "engine",
-      workers,
-      argv: [
-        process.execPath, ENTRY, ...files, ...(files.length ? [] : ["--lines", String(options.lines)]),
-        "--workers", String(workers), "--json", "--quiet", ...(minimal ? ["--counters", "minimal"] : []),
-      ],
-      seconds: [], rss: 0, failed: false,
-    }));
+  const commands = engineCommands(options);
   const yardstickStart = commands.length;
   const build = options.yardsticks ? yardstickCommands(options) : { commands: [], buildDir: null };
+  let lines = options.lines;
   try {
     commands.push(...build.commands);
-    const rounds = options.warmup + options.runs;
-    for (const [round, order] of benchSchedule(commands.length, rounds).entries()) {
-      const warm = round < options.warmup;
-      for (const k of order) {
-        const c = commands[k]!;
-        if (c.failed) continue;
-        say(`round ${round + 1} of ${rounds}${warm ? " (warm-up)" : ""}: ${c.name}`);
-        readThrough(files);
-        const r = await timeCommand(c.argv);
-        if (r.code !== 0) {
-          if (k < yardstickStart) throw new BenchError(`the engine failed (exit ${r.code}): ${r.stderr.trim().split("\n")[0] ?? ""}`);
-          c.failed = true;
-          continue;
-        }
-        if (warm) continue;
-        c.seconds.push(r.seconds);
-        if (k < yardstickStart) {
-          const doc = JSON.parse(r.stdout);
-          lines = doc.data.lines.read;
-          c.rss = Math.max(c.rss, ...doc.run.workerTimings.map((w: { maxRssMb: number }) => w.maxRssMb));
-        }
-      }
-    }
+    lines = (await runRounds(commands, yardstickStart, options)) ?? lines;
   } finally {
     if (build.buildDir !== null) rmSync(build.buildDir, { recursive: true, force: true });
   }
-
   const row = (c: TimedCommand): BenchRow => {
     const s = stats(c.seconds);
     return {
@@ -222,7 +182,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       speedup: null, efficiency: null, workerMaxRssMb: c.kind === "yardstick" ? null : c.rss,
     };
   };
-  for (const c of commands.slice(0, yardstickStart)) rows.push(row(c));
+  const rows = commands.slice(0, yardstickStart).map(row);
   // Speedup and efficiency against 1 worker, within each kind of counting.
   for (const kind of ["engine", "engine-minimal"] as const) {
     const one = rows.find((r) => r.kind === kind && r.workers === 1);
@@ -232,35 +192,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       r.efficiency = r.speedup / r.workers!;
     }
   }
-
-  // In this process, on a slice, scaled to the full input: the engine's own
-  // plain reference parser (what the fast path accelerates), and the
-  // straightforward analyzer the engine replaces.
-  if (options.referenceLines > 0 && files.length === 0) {
-    const slice = Math.min(options.referenceLines, lines);
-    const text = generateText(1, 0, slice);
-    const bytes = new TextEncoder().encode(text);
-    const references: Array<[string, () => void]> = [
-      ["reference parser (1 process)", () => countWithReference(bytes)],
-      ["reference (strings + RegExp, 1 process)", () => referenceCount(text)],
-    ];
-    for (const [name, run] of references) {
-      const seconds: number[] = [];
-      for (let k = 0; k < Math.max(1, Math.min(options.runs, 3)); k++) {
-        say(`${name}: run ${k + 1}`);
-        const t0 = performance.now();
-        run();
-        seconds.push(((performance.now() - t0) / 1000) * (lines / slice));
-      }
-      const s = stats(seconds);
-      rows.push({
-        name, kind: "reference", workers: 1, seconds: s, lines, bytes: null,
-        linesPerSecond: lines / s.median, mbPerSecond: null, speedup: null, efficiency: null,
-        workerMaxRssMb: null, note: `measured on ${slice.toLocaleString("en-US")} lines, scaled to ${lines.toLocaleString("en-US")}`,
-      });
-    }
-  }
-
+  if (options.referenceLines > 0 && files.length === 0) rows.push(...referenceRows(options, lines));
   for (const c of commands.slice(yardstickStart)) {
     if (!c.failed && c.seconds.length > 0) rows.push(row(c));
   }
@@ -279,6 +211,90 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     input: files.length > 0 ? files.join(" ") : `generated, ${options.lines.toLocaleString("en-US")} lines`,
     rows,
   };
+}
+
+/** The engine's runs: one command per worker count (and its minimal-counters twin). */
+function engineCommands(options: BenchOptions): TimedCommand[] {
+  const files = options.inputs;
+  return options.workers
+    .flatMap((workers) => [
+      { workers, minimal: false },
+      ...(options.minimalCounters ? [{ workers, minimal: true }] : []),
+    ])
+    .map(({ workers, minimal }) => ({
+      name: `workers=${workers}${minimal ? " (clients+status only)" : ""}`,
+      kind: minimal ? "engine-minimal" : "engine",
+      workers,
+      argv: [
+        process.execPath, ENTRY, ...files, ...(files.length ? [] : ["--lines", String(options.lines)]),
+        "--workers", String(workers), "--json", "--quiet", ...(minimal ? ["--counters", "minimal"] : []),
+      ],
+      seconds: [], rss: 0, failed: false,
+    }));
+}
+
+/**
+ * Warm-up and timed rounds, every command once a round (see benchSchedule);
+ * fills each command's times. Returns the lines the engine read.
+ */
+async function runRounds(commands: TimedCommand[], yardstickStart: number, options: BenchOptions): Promise<number | undefined> {
+  const say = options.onProgress ?? (() => {});
+  const rounds = options.warmup + options.runs;
+  let lines: number | undefined;
+  for (const [round, order] of benchSchedule(commands.length, rounds).entries()) {
+    const warm = round < options.warmup;
+    for (const k of order) {
+      const c = commands[k]!;
+      if (c.failed) continue;
+      say(`round ${round + 1} of ${rounds}${warm ? " (warm-up)" : ""}: ${c.name}`);
+      readThrough(options.inputs);
+      const r = await timeCommand(c.argv);
+      if (r.code !== 0) {
+        if (k < yardstickStart) throw new BenchError(`the engine failed (exit ${r.code}): ${r.stderr.trim().split("\n")[0] ?? ""}`);
+        c.failed = true;
+        continue;
+      }
+      if (warm) continue;
+      c.seconds.push(r.seconds);
+      if (k < yardstickStart) {
+        const doc = JSON.parse(r.stdout);
+        lines = doc.data.lines.read;
+        c.rss = Math.max(c.rss, ...doc.run.workerTimings.map((w: { maxRssMb: number }) => w.maxRssMb));
+      }
+    }
+  }
+  return lines;
+}
+
+/**
+ * In this process, on a slice, scaled to the full input: the engine's own
+ * plain reference parser (what the fast path accelerates), and the
+ * straightforward analyzer the engine replaces.
+ */
+function referenceRows(options: BenchOptions, lines: number): BenchRow[] {
+  const say = options.onProgress ?? (() => {});
+  const slice = Math.min(options.referenceLines, lines);
+  const text = generateText(1, 0, slice);
+  const bytes = new TextEncoder().encode(text);
+  const references: Array<[string, () => void]> = [
+    ["reference parser (1 process)", () => countWithReference(bytes)],
+    ["reference (strings + RegExp, 1 process)", () => referenceCount(text)],
+  ];
+  return references.map(([name, run]) => {
+    const seconds: number[] = [];
+    for (let k = 0; k < Math.max(1, Math.min(options.runs, 3)); k++) {
+      say(`${name}: run ${k + 1}`);
+      const t0 = performance.now();
+      run();
+      seconds.push(((performance.now() - t0) / 1000) * (lines / slice));
+    }
+    const s = stats(seconds);
+    return {
+      name, kind: "reference", workers: 1, seconds: s, lines, bytes: null,
+      linesPerSecond: lines / s.median, mbPerSecond: null, speedup: null, efficiency: null,
+      workerMaxRssMb: null, note: `measured on ${slice.toLocaleString("en-US")} lines, scaled to ${lines.toLocaleString("en-US")}`,
+    };
+  });
 }
 
 /**

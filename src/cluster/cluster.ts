@@ -216,7 +216,7 @@ export function hostsMapper(hostOptions: HostsOptions) {
     if (options.source || tasks.some((t) => t.kind === "stdin")) throw new ClusterError("standard input (-) cannot be analyzed on other hosts: save it to a file every host sees");
     let hosts = hostList(hostOptions);
     if (hosts.length === 0) throw new ClusterError("no hosts: give --hosts h1,h2 or --sshlogin-file FILE");
-    const { bun, worker } = await workerFiles();
+    const files = await workerFiles();
     const work = mkdtempSync(join(tmpdir(), "logmr-hosts-"));
     const done = new Map<number, TaskPartial>();
     const book = new RetryBook(options.retries);
@@ -226,33 +226,8 @@ export function hostsMapper(hostOptions: HostsOptions) {
     let pending: Task[] = tasks.map((t) => ({ ...t, attempt: 1, ...("fd" in t ? { fd: undefined } : {}) }));
     try {
       for (let round = 1; pending.length > 0; round++) {
-        const input = join(work, `tasks-${round}.jsonl`);
-        const joblog = join(work, `joblog-${round}`);
-        writeFileSync(input, pending.map((t) => `${JSON.stringify(t)}\n`).join(""));
-        const argv = [
-          "parallel", "--will-cite", "--pipe", "-N1", "--joblog", joblog, "--retries", "1", "--sshlogin", hosts.join(","),
-          "--basefile", bun, "--basefile", worker,
-          ...(hostOptions.ssh ? ["--ssh", hostOptions.ssh] : []),
-          ...(hostOptions.jobsPerHost ? ["--jobs", String(hostOptions.jobsPerHost)] : []),
-          ...(hostOptions.timeoutSeconds ? ["--timeout", String(hostOptions.timeoutSeconds)] : []),
-          ...(process.env[FAULT_ENV] ? ["--env", FAULT_ENV] : []),
-          // The worker tags its partial with the host it ran on.
-          `LOGMR_HOST=$PARALLEL_SSHLOGIN ${bun} ${worker}`,
-        ];
-        const child = Bun.spawn(argv, { stdin: Bun.file(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...options.env } });
-        const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
-        const rows = existsSync(joblog) ? parseJoblog(readFileSync(joblog, "utf8")) : [];
-        const got = new Map<number, TaskPartial>();
-        for (const line of stdout.split("\n")) {
-          if (line.trim() === "") continue;
-          try {
-            const json = JSON.parse(line) as { taskId?: unknown };
-            const task = pending.find((t) => t.id === json.taskId);
-            if (task && !got.has(task.id)) got.set(task.id, validatePartial(json, task));
-          } catch {
-            // garbage, or a partial that does not add up: its task has none
-          }
-        }
+        const { rows, stdout, stderr } = await runRound(pending, hosts, join(work, String(round)), files, hostOptions, options.env);
+        const got = partialsOf(stdout, pending);
         const next: Task[] = [];
         const sshFailures = new Map<string, string>();
         pending.forEach((task, k) => {
@@ -264,19 +239,10 @@ export function hostsMapper(hostOptions: HostsOptions) {
             children.push({ pid: t.pid, host: row?.host ?? t.host, tasks: [task.id], spawnAt: t.readyAt, readyAt: t.readyAt, exitAt: t.endedAt, busyMs: t.endedAt - t.startedAt, maxRssKb: t.maxRssKb });
             return;
           }
-          const host = row?.host ?? "?";
-          const cause = !row
-            ? `GNU parallel did not run it${stderr.trim() ? ` (${stderr.trim().split("\n").slice(-1)[0]})` : ""}`
-            : row.signal
-              ? `killed by signal ${row.signal} on ${host}`
-              : row.exitval === 255
-                ? `ssh to ${host} failed (exit 255)`
-                : row.exitval !== 0
-                  ? `exited with code ${row.exitval} on ${host}`
-                  : `printed no valid partial on ${host}`;
-          if (row?.exitval === 255) sshFailures.set(host, cause);
+          const cause = failureCause(row, stderr);
+          if (row?.exitval === 255) sshFailures.set(row.host, cause);
           const fatal = row?.exitval === EXIT_INPUT_CHANGED
-            ? (stderr.split("\n").find((l) => l.startsWith(FATAL_PREFIX))?.slice(FATAL_PREFIX.length) ?? `${describeTask(task)}: its input changed during the analysis (on ${host})`)
+            ? (stderr.split("\n").find((l) => l.startsWith(FATAL_PREFIX))?.slice(FATAL_PREFIX.length) ?? `${describeTask(task)}: its input changed during the analysis (on ${row.host})`)
             : undefined;
           const attempt = task.attempt ?? 1;
           const end = book.failed(task, { attempt, cause, ms: 0, pid: 0, stderr: "" }, fatal);
@@ -297,11 +263,55 @@ export function hostsMapper(hostOptions: HostsOptions) {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
-    return {
-      tasks: [...tasks],
-      partials: [...done.values()].sort((a, b) => a.taskId - b.taskId),
-      children,
-      retried: book.retried(tasks),
-    };
+    return { tasks: [...tasks], partials: [...done.values()].sort((a, b) => a.taskId - b.taskId), children, retried: book.retried(tasks) };
   };
+}
+
+/** One round of GNU parallel over the pending tasks: its joblog rows and output. */
+async function runRound(
+  pending: readonly Task[], hosts: readonly string[], prefix: string, files: { bun: string; worker: string },
+  hostOptions: HostsOptions, env: Record<string, string | undefined> | undefined,
+): Promise<{ rows: JoblogRow[]; stdout: string; stderr: string }> {
+  const input = `${prefix}-tasks.jsonl`;
+  const joblog = `${prefix}-joblog`;
+  writeFileSync(input, pending.map((t) => `${JSON.stringify(t)}\n`).join(""));
+  const argv = [
+    "parallel", "--will-cite", "--pipe", "-N1", "--joblog", joblog, "--retries", "1", "--sshlogin", hosts.join(","),
+    "--basefile", files.bun, "--basefile", files.worker,
+    ...(hostOptions.ssh ? ["--ssh", hostOptions.ssh] : []),
+    ...(hostOptions.jobsPerHost ? ["--jobs", String(hostOptions.jobsPerHost)] : []),
+    ...(hostOptions.timeoutSeconds ? ["--timeout", String(hostOptions.timeoutSeconds)] : []),
+    ...(process.env[FAULT_ENV] ? ["--env", FAULT_ENV] : []),
+    // The worker tags its partial with the host it ran on.
+    `LOGMR_HOST=$PARALLEL_SSHLOGIN ${files.bun} ${files.worker}`,
+  ];
+  const child = Bun.spawn(argv, { stdin: Bun.file(input), stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const rows = existsSync(joblog) ? parseJoblog(readFileSync(joblog, "utf8")) : [];
+  return { rows, stdout, stderr };
+}
+
+/** The valid partials of a round's output, by task (garbage and refused partials leave their task without one). */
+function partialsOf(stdout: string, pending: readonly Task[]): Map<number, TaskPartial> {
+  const got = new Map<number, TaskPartial>();
+  for (const line of stdout.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      const json = JSON.parse(line) as { taskId?: unknown };
+      const task = pending.find((t) => t.id === json.taskId);
+      if (task && !got.has(task.id)) got.set(task.id, validatePartial(json, task));
+    } catch {
+      // garbage, or a partial that does not add up: its task has none
+    }
+  }
+  return got;
+}
+
+/** Why a task of a round has no partial, from its joblog row. */
+function failureCause(row: JoblogRow | undefined, stderr: string): string {
+  if (!row) return `GNU parallel did not run it${stderr.trim() ? ` (${stderr.trim().split("\n").slice(-1)[0]})` : ""}`;
+  if (row.signal) return `killed by signal ${row.signal} on ${row.host}`;
+  if (row.exitval === 255) return `ssh to ${row.host} failed (exit 255)`;
+  if (row.exitval !== 0) return `exited with code ${row.exitval} on ${row.host}`;
+  return `printed no valid partial on ${row.host}`;
 }

@@ -3,6 +3,7 @@
 
 import type { ArgsDef } from "citty";
 import { EXIT_USAGE, LogmrError } from "../core/errors.ts";
+import { MONTHS } from "../core/text.ts";
 
 /** A command line that cannot run: exit code 2. */
 export class UsageError extends LogmrError {
@@ -34,7 +35,6 @@ export function parseCountList(text: string | undefined, flag: string, min = 1):
   return text.split(",").map((part) => parseCount(part, flag, min));
 }
 
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /**
  * A point in time as epoch seconds: ISO 8601 ("2026-11-27", "2026-11-27T10:00",

@@ -2,7 +2,7 @@
 // partials or tasks) without quadratic work: each chunk is searched for line
 // ends once, and a long line is joined from its pieces only when it is whole.
 
-const LF = 10;
+import { LF } from "./text.ts";
 const decoder = new TextDecoder();
 
 export class LineSplitter {

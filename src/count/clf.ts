@@ -2,12 +2,9 @@
 // parsers (the plain reference and the fast path) agree a field is. The
 // rules are those of test/fixtures/README.md.
 
-export const LF = 10;
-export const CR = 13;
-export const SPACE = 32;
-export const QUOTE = 34;
-export const BACKSLASH = 92;
-export const QUESTION = 63;
+import { BACKSLASH, QUOTE, SPACE } from "../core/text.ts";
+
+export { BACKSLASH, CR, LF, QUESTION, QUOTE, SPACE } from "../core/text.ts";
 
 /** Digits a bytes field may have: every sum of such fields up to 2^53 stays exact (a larger one is malformed, with a reason). */
 export const MAX_BYTES_DIGITS = 15;

@@ -6,6 +6,7 @@
 import { MAX_SAMPLES, PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
+import { BACKSLASH, QUOTE } from "../core/text.ts";
 
 /** Client counter columns. */
 export const CLIENT_REQUESTS = 0;
@@ -17,8 +18,6 @@ const CLIENT_COLUMNS = 5;
 
 /** Bytes of a malformed line kept as its sample. */
 const SAMPLE_BYTES = 240;
-const QUOTE = 34;
-const BACKSLASH = 92;
 
 /** Slots of Tally.wide. */
 const COUNTED_SECOND = 0; // the second of the last line counted (its minute is CURRENT_MINUTE)

@@ -3,6 +3,7 @@
 // so any worker can produce any line range without a shared random stream.
 
 import { DEFAULT_GENERATOR, type GeneratorSettings } from "../core/traffic.ts";
+import { MONTHS } from "../core/text.ts";
 
 export { DEFAULT_GENERATOR, DEFAULT_SEED, type GeneratorSettings } from "../core/traffic.ts";
 /** Longest line the generator can write, newline included. */
@@ -47,7 +48,6 @@ export const BYTES_RANGE: Record<number, readonly [number, number]> = {
   200: [200, 50000], 301: [150, 250], 404: [150, 600], 500: [0, 700],
 };
 
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const encoder = new TextEncoder();
 
 function mix32(x: number): number {

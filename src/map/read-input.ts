@@ -8,8 +8,8 @@ import type { LineCounter } from "../count/counter.ts";
 import type { LineGenerator } from "./generate.ts";
 import type { GenerateTask } from "../core/task.ts";
 import { LogmrError } from "../core/errors.ts";
+import { LF } from "../core/text.ts";
 
-const LF = 10;
 /** Largest chunk buffer; also the longest line kept whole (longer ones are counted malformed). */
 export const CHUNK_BYTES = 1 << 20;
 /**

@@ -15,8 +15,8 @@ import { writeAll } from "../core/fd.ts";
 import { InputError } from "../core/errors.ts";
 import type { TaskSource } from "./run-tasks.ts";
 import { type SegmentTask, type Task, TASK_VERSION } from "../core/task.ts";
+import { LF } from "../core/text.ts";
 
-const LF = 10;
 /** A segment is cut at the first line end past this size. */
 export const SEGMENT_BYTES = 32 << 20;
 

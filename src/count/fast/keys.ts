@@ -1,6 +1,8 @@
 // Byte-string interning for the hot path: keys stay bytes until the partial is
 // written, so counting a line never allocates a string.
 
+import { CR, LF, QUOTE } from "../../core/text.ts";
+
 const EMPTY_SLOT = 0;
 const MAX_SAMPLED_COLLISIONS = 4;
 const RETRY = -0x80000000;
@@ -537,9 +539,6 @@ export function tableFind(table: KeyTable, buf: Uint8Array, view: DataView, bufW
   return -1;
 }
 
-const QUOTE = 34;
-const LF = 10;
-const CR = 13;
 /** Bytes a KeyStartIndex hashes at a key's start. */
 const START_BYTES = 24;
 /** Keys of at least this many bytes go into a KeyStartIndex (shorter ones would hash bytes of the next line). */

@@ -32,6 +32,8 @@ export interface AnalyzeOptions {
   taskTimeoutMs?: number;
   /** Leave out files that cannot be read (each named in a note) instead of failing. */
   skipUnreadable?: boolean;
+  /** Share (0..1) of an input's lines that may be malformed before the run exits 1 [DEFAULT_MAX_MALFORMED]. */
+  maxMalformed?: number;
   onProgress?: (p: MapProgress) => void;
   /** Standard input's bytes, for "-" (default: the process's stdin). */
   stdin?: AsyncIterable<Uint8Array>;
@@ -44,6 +46,8 @@ export interface Analysis {
   run: RunInfo;
   /** What the user should hear about the inputs (skipped files, a log that grew or was rotated during the run). */
   notes: string[];
+  /** Inputs over --max-malformed, one line each: the report is printed, then the run exits 1. */
+  tooMalformed: string[];
 }
 
 /** Nothing valid to analyze: the caller shows what was read and exits 1. */
@@ -52,7 +56,10 @@ export class NoValidLinesError extends LogmrError {
     super(
       `no valid access-log line in ${data.lines.read.toLocaleString("en-US")} lines read`,
       EXIT_FAILED,
-      data.malformedSamples.map((m) => `${m.input}:${m.line}  ${JSON.stringify(m.text.slice(0, 100))}`),
+      [
+        ...data.malformedReasons.slice(0, 5).map((r) => `${r.count.toLocaleString("en-US")} ${r.reason}`),
+        ...data.malformedSamples.map((m) => `${m.input}:${m.line}${m.column !== undefined ? ` column ${m.column}` : ""}: ${m.reason ?? "malformed"}  ${JSON.stringify(m.text.slice(Math.max(0, (m.markAt ?? 0) - 60), (m.markAt ?? 0) + 60))}`),
+      ],
     );
   }
 }
@@ -198,6 +205,36 @@ export function reducePartials(plan: Pick<Plan, "tasks" | "input" | "inputNames"
   return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until });
 }
 
+/** The share of an input's lines that may be malformed before the run says so and exits 1 (`--max-malformed`). */
+export const DEFAULT_MAX_MALFORMED = 0.1;
+
+/**
+ * Inputs with more than `maxShare` of their lines malformed, as one line
+ * each (name, share, lines, the most frequent reason): a cron job must not
+ * report a fraction of the traffic without knowing.
+ */
+export function overMalformed(tasks: readonly Task[], partials: readonly TaskPartial[], inputNames: readonly string[], maxShare: number): string[] {
+  const byInput = new Map<number, { read: number; malformed: number; reasons: Map<string, number> }>();
+  const inputOf = new Map(tasks.map((t) => [t.id, t.input]));
+  for (const p of partials) {
+    const input = inputOf.get(p.taskId) ?? p.task.input;
+    const acc = byInput.get(input) ?? { read: 0, malformed: 0, reasons: new Map<string, number>() };
+    acc.read += p.lines.read;
+    acc.malformed += p.lines.malformed;
+    for (const [reason, n] of p.malformedReasons) acc.reasons.set(reason, (acc.reasons.get(reason) ?? 0) + n);
+    byInput.set(input, acc);
+  }
+  const out: string[] = [];
+  for (const [input, { read, malformed, reasons }] of [...byInput].sort((a, b) => a[0] - b[0])) {
+    if (read === 0 || malformed / read <= maxShare || malformed === 0) continue;
+    const [top] = [...reasons].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    out.push(
+      `${inputNames[input] ?? `input ${input}`}: ${((100 * malformed) / read).toFixed(1)}% of its ${read.toLocaleString("en-US")} lines are malformed (more than --max-malformed ${+(maxShare * 100).toFixed(2)}%)${top ? `, most of them: ${top[0]}` : ""}`,
+    );
+  }
+  return out;
+}
+
 /** Runs the map tasks somewhere (local children by default, GNU parallel over ssh with --hosts). */
 export type Mapper = (tasks: readonly Task[], options: MapOptions) => Promise<MapResult>;
 
@@ -306,5 +343,6 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
     })),
   };
   if (plan.hasFiles && data.lines.valid === 0) throw new NoValidLinesError(data);
-  return { data, run, notes };
+  const tooMalformed = overMalformed(tasks, map.partials, plan.inputNames, options.maxMalformed ?? DEFAULT_MAX_MALFORMED);
+  return { data, run, notes, tooMalformed };
 }

@@ -234,6 +234,24 @@ describe("bad input exits 1 with one clear line and no report", () => {
     expect(data.lines).toMatchObject({ read: 51, valid: 50, malformed: 1 });
     expect(data.malformedSamples[0]).toMatchObject({ line: 51, reason: "bytes field longer than 15 digits" });
   });
+  test.each<[string, number, string[], number, boolean]>([
+    ["9% malformed: no warning, exit 0", 9, [], 0, false],
+    ["11% malformed: the report, then the warning and exit 1", 11, [], 1, true],
+    ["11% with --max-malformed 100: accepted", 11, ["--max-malformed", "100"], 0, false],
+    ["1% with --max-malformed 0 (strict): exit 1", 1, ["--max-malformed", "0"], 1, true],
+  ])("a mostly malformed input is loud: %s", async (_, percent, flags, code, warned) => {
+    const path = join(dir, `malformed-${percent}.log`);
+    const good = generateText(2, 0, 100 - percent).split("\n").slice(0, 100 - percent);
+    const bad = Array.from({ length: percent }, (_, k) => `${good[k]} "203.0.113.${k}"`);
+    writeFileSync(path, `${[...good, ...bad].join("\n")}\n`);
+    const r = await cli([path, ...flags]);
+    expect(r.code).toBe(code);
+    expect(r.stdout).toContain("Access log report");
+    expect(r.stdout).toContain(`${percent} (${percent}.00% of the lines read)`);
+    if (warned) expect(r.stderr).toContain(`${path}: ${percent}.0% of its 100 lines are malformed (more than --max-malformed`);
+    if (warned) expect(r.stderr).toContain("most of them: junk after the user agent");
+    else expect(r.stderr).toBe("");
+  });
   test("a dangling symbolic link or a loop named *.log in a directory: one line naming it; --skip-unreadable leaves it out", async () => {
     const logs = join(dir, "links");
     mkdirSync(logs);

@@ -38,6 +38,7 @@ const analyzeArgs = {
   since: { type: "string", description: "Count only requests at or after this time (ISO 8601 or 27/Nov/2026:10:00:00 +0000; UTC if no offset)" },
   until: { type: "string", description: "Count only requests before this time" },
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
+  "max-malformed": { type: "string", description: "Percent of an input's lines that may be malformed: above it the report says so and the run exits 1 after it; 0 = strict, 100 = accept anything [default: 10]" },
   "skip-unreadable": { type: "boolean", description: "Leave out files that cannot be read (dangling links, no permission), each named on stderr, instead of failing the run" },
   "task-timeout": { type: "string", description: `Seconds a worker may go without progress before it is killed and its tasks retried; 0 = off [default: ${DEFAULT_TASK_TIMEOUT_MS / 1000}]` },
   counters: { type: "enum", options: ["full", "minimal"], description: "minimal: report only clients, statuses, bytes and minutes (what the C yardstick counts; every line is validated the same), to see what the other counters cost [default: full]" },
@@ -191,6 +192,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     counters: args.counters === "minimal" ? ("minimal" as const) : ("full" as const),
     taskTimeoutMs: args["task-timeout"] === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args["task-timeout"], "task-timeout") * 1000,
     skipUnreadable: args["skip-unreadable"] === true,
+    maxMalformed: args["max-malformed"] === undefined ? undefined : parsePercent(args["max-malformed"], "max-malformed") / 100,
     // Small segments make small stdin inputs several tasks (tests and the soak only).
     stdinSegmentBytes: process.env[SEGMENT_BYTES_ENV] ? parseCount(process.env[SEGMENT_BYTES_ENV], SEGMENT_BYTES_ENV) : undefined,
   };
@@ -223,13 +225,15 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   }
   const progress = !args.quiet && isTerminal(2) ? new ProgressLine(process.stderr, files.length > 0 ? "bytes" : "lines") : null;
   activeProgress = progress;
-  const { data, run, notes } = await analyze({ ...options, onProgress: progress?.update }, mapper);
+  const { data, run, notes, tooMalformed } = await analyze({ ...options, onProgress: progress?.update }, mapper);
   progress?.finish(true);
   activeProgress = null;
   for (const note of notes) await logWarn(note);
   await reportNow();
   writeStdout(args.json ? renderJson(data, run) : renderReport(data, run, stdoutStyle()));
-  return EXIT_OK;
+  // After the report, so that it is there to read; the exit code is what a cron job sees.
+  for (const line of tooMalformed) await logError(line);
+  return tooMalformed.length > 0 ? EXIT_FAILED : EXIT_OK;
 }
 
 async function runGenerate(rawArgs: string[]): Promise<number> {
@@ -407,6 +411,15 @@ async function reportNow(): Promise<void> {
 
 let activeProgress: ProgressLine | null = null;
 let interrupted = false;
+
+/** A percentage from 0 to 100, possibly fractional. */
+function parsePercent(text: string, flag: string): number {
+  const value = Number(text.trim().replace(/%$/, ""));
+  if (text.trim() === "" || !Number.isFinite(value) || value < 0 || value > 100) {
+    throw new UsageError(`--${flag} must be a percentage from 0 to 100, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
 
 /** Seconds, possibly fractional, >= 0. */
 function parseSeconds(text: string, flag: string): number {

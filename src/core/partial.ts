@@ -27,6 +27,9 @@ export interface MalformedSample {
   text: string;
   truncated: boolean;
   reason?: string;
+  /** 1-based byte column of the line where it broke the rules; where `text` starts in the line (0-based). */
+  column?: number;
+  textStart?: number;
   /** Index of the input (file) in the run; set by the parent. */
   input?: number;
 }
@@ -65,6 +68,8 @@ export interface CountsPartial {
   firstTime: number | null;
   lastTime: number | null;
   malformedSamples: MalformedSample[];
+  /** [reason, malformed lines]: every malformed line has one. */
+  malformedReasons: KeyCount[];
 }
 
 export interface WorkerTimings {
@@ -117,6 +122,7 @@ export function emptyCounts(): CountsPartial {
     firstTime: null,
     lastTime: null,
     malformedSamples: [],
+    malformedReasons: [],
   };
 }
 
@@ -177,6 +183,7 @@ export function mergeAll(partials: readonly CountsPartial[]): CountsPartial {
   out.agents = mergeRows(partials.map((p) => p.agents));
   out.minutes = mergeRows(partials.map((p) => p.minutes));
   out.malformedSamples = partials.flatMap((p) => p.malformedSamples).sort(sampleOrder).slice(0, MAX_SAMPLES);
+  out.malformedReasons = mergeRows(partials.map((p) => p.malformedReasons));
   return out;
 }
 
@@ -280,6 +287,7 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   checkCountTables(p, lines);
   checkTimes(p, task, lines.requests);
   checkSamples(p.malformedSamples, task, lines);
+  checkReasons(p.malformedReasons, lines);
   checkCovered(p.covered, task);
   checkTimings(p.timings);
   return p as unknown as TaskPartial;
@@ -368,9 +376,18 @@ function checkSamples(x: unknown, task: Task, { read, malformed }: CheckedLines)
     const line = checkCount(sample.line, "malformed sample line");
     if (line < 1 || line > read) fail(`malformed sample line ${line} is not one of the ${read} lines read`);
     checkCount(sample.offset, "malformed sample offset");
+    if (sample.column !== undefined) checkCount(sample.column, "malformed sample column");
+    if (sample.textStart !== undefined) checkCount(sample.textStart, "malformed sample textStart");
     if (sample.input !== undefined && sample.input !== task.input) fail("a malformed sample names another input");
   }
   if (x.length > malformed) fail("more malformed samples than malformed lines");
+}
+
+/** Every malformed line is counted under one reason. */
+function checkReasons(x: unknown, { malformed }: CheckedLines): void {
+  const [sum] = checkRows(x, "malformedReasons", 1);
+  checkEqual(sum!, malformed, "malformed reasons do not sum to the malformed lines");
+  for (const [reason] of x as KeyCount[]) checkString(reason, "a malformed reason", MAX_SAMPLE_CHARS);
 }
 
 function checkTimings(x: unknown): void {

@@ -16,8 +16,16 @@ export const CLIENT_404 = 3;
 export const CLIENT_BYTES = 4;
 const CLIENT_COLUMNS = 5;
 
-/** Bytes of a malformed line kept as its sample. */
+/** Bytes of a malformed line kept as its sample, and how many of them before the column that broke the rules. */
 const SAMPLE_BYTES = 240;
+const SAMPLE_BEFORE = 100;
+
+/** Why a line is malformed: one of a small set of reasons, where (an offset in the buffer), and what was there. */
+export interface Malformed {
+  reason: string;
+  at: number;
+  detail?: string;
+}
 
 /** Slots of Tally.wide. */
 const COUNTED_SECOND = 0; // the second of the last line counted (its minute is CURRENT_MINUTE)
@@ -51,6 +59,8 @@ export class Tally {
   readonly tails = new KeyTable(1);
   readonly minutes = new Map<number, number>();
   readonly malformedSamples: MalformedSample[] = [];
+  /** Malformed lines by reason. */
+  readonly malformedReasons = new Map<string, number>();
   readonly since: number;
   readonly until: number;
   /** False: methods, paths, referrers and agents are not reported (the key tables still serve the parser). */
@@ -127,19 +137,27 @@ export class Tally {
     this.currentMinuteCount = 0;
   }
 
-  /** Counts the line buf[s, e) (already counted as read) as malformed, keeping its start as a sample while there is room. */
-  countMalformed(buf: Uint8Array, s: number, e: number, offset: number, reason?: string): void {
+  /**
+   * Counts the line buf[s, e) (already counted as read) as malformed, for
+   * `why`; while there is room, keeps a sample of it cut around the byte
+   * that broke the rules.
+   */
+  countMalformed(buf: Uint8Array, s: number, e: number, offset: number, why: Malformed): void {
     this.malformed++;
-    if (this.malformedSamples.length < MAX_SAMPLES) {
-      const sample: MalformedSample = {
-        line: this.linesRead,
-        offset,
-        text: binaryString(buf, s, Math.min(e, s + SAMPLE_BYTES)),
-        truncated: e - s > SAMPLE_BYTES,
-      };
-      if (reason) sample.reason = reason;
-      this.malformedSamples.push(sample);
-    }
+    this.malformedReasons.set(why.reason, (this.malformedReasons.get(why.reason) ?? 0) + 1);
+    if (this.malformedSamples.length >= MAX_SAMPLES) return;
+    const at = Math.min(Math.max(why.at, s), e);
+    const from = Math.max(s, Math.min(at - SAMPLE_BEFORE, e - SAMPLE_BYTES));
+    const to = Math.min(e, from + SAMPLE_BYTES);
+    this.malformedSamples.push({
+      line: this.linesRead,
+      offset,
+      text: binaryString(buf, from, to),
+      truncated: from > s || to < e,
+      reason: why.detail === undefined ? why.reason : `${why.reason}: ${why.detail}`,
+      column: at - s + 1,
+      textStart: from - s,
+    });
   }
 
   /** The counts as a partial (without task id and timings). */
@@ -189,6 +207,7 @@ export class Tally {
       firstTime: this.requests > 0 ? this.wide[FIRST_TIME]! : null,
       lastTime: this.requests > 0 ? this.wide[LAST_TIME]! : null,
       malformedSamples: this.malformedSamples,
+      malformedReasons: [...this.malformedReasons],
     };
   }
 }

@@ -32,6 +32,9 @@ export interface MalformedLine {
   text: string;
   truncated: boolean;
   reason?: string;
+  /** 1-based byte column where the line broke the rules, and where that is in `text` (a character index). */
+  column?: number;
+  markAt?: number;
 }
 
 export interface ReportData {
@@ -55,6 +58,8 @@ export interface ReportData {
   firstTime: string | null;
   lastTime: string | null;
   malformedSamples: MalformedLine[];
+  /** Malformed lines by reason, most frequent first; share of the malformed lines. */
+  malformedReasons: Array<{ reason: string; count: number; share: number }>;
 }
 
 export interface WorkerTiming {
@@ -205,7 +210,11 @@ export function buildReport(
       text: keyText(s.text),
       truncated: s.truncated,
       ...(s.reason ? { reason: s.reason } : {}),
+      ...(s.column !== undefined ? { column: s.column, markAt: keyText(s.text.slice(0, Math.max(0, s.column - 1 - (s.textStart ?? 0)))).length } : {}),
     })),
+    malformedReasons: [...counts.malformedReasons]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([reason, n]) => ({ reason, count: n, share: counts.lines.malformed > 0 ? n / counts.lines.malformed : 0 })),
   };
 }
 
@@ -403,13 +412,28 @@ function timelineSection(data: ReportData, style: Style, barWidth: number): stri
 
 function malformedSection(data: ReportData, style: Style): string[] {
   if (data.lines.malformed === 0) return [];
-  const out = [section(style, `Malformed lines (first ${data.malformedSamples.length} of ${int(data.lines.malformed)})`)];
-  for (const m of data.malformedSamples) {
-    const where = m.line > 0 ? `${m.input}:${m.line}` : `${m.input} byte ${m.offset}`;
-    const why = m.reason ? ` [${m.reason}]` : "";
-    out.push(`  ${dim(style.color, where)}${why}  ${clip(m.text, 100)}${m.truncated ? "…" : ""}`);
-  }
+  const out = [section(style, `Malformed lines: ${int(data.lines.malformed)} (${percent(data.lines.malformed / Math.max(1, data.lines.read))} of the lines read)`)];
+  out.push(table(data.malformedReasons.slice(0, 10).map((r) => [int(r.count), percent(r.share), r.reason]), [true, true, false]));
+  for (const m of data.malformedSamples) out.push(...malformedSample(m, style));
   return out;
+}
+
+/** A sample line with the column that broke the rules marked under it. */
+function malformedSample(m: MalformedLine, style: Style): string[] {
+  const where = m.line > 0 ? `${m.input}:${m.line}` : `${m.input} byte ${m.offset}`;
+  const head = `  ${dim(style.color, where)}${m.column !== undefined ? ` column ${m.column}` : ""}${m.reason ? `: ${m.reason}` : ""}`;
+  const width = Math.max(40, style.width - 6);
+  // A window of the sample around the mark, so the end of a long line shows when that is where it broke.
+  const mark = m.markAt ?? 0;
+  const from = Math.max(0, Math.min(mark - (width >> 1), m.text.length - width));
+  const cutBefore = from > 0 || (m.column !== undefined && m.column > mark + 1);
+  const shown = clip(m.text.slice(from), width);
+  const lines = [head, `      ${cutBefore ? "…" : ""}${shown}${m.truncated && from + width >= m.text.length ? "…" : ""}`];
+  if (m.markAt !== undefined) {
+    const pad = (cutBefore ? 1 : 0) + printable(m.text.slice(from, mark)).length;
+    if (pad < width) lines.push(`      ${" ".repeat(pad)}${yellow(style.color, "^")}`);
+  }
+  return lines;
 }
 
 function retriesSection(run: RunInfo, style: Style): string[] {

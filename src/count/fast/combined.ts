@@ -10,8 +10,8 @@ import type { CountsPartial } from "../../core/partial.ts";
 import type { Counters, TimeWindow } from "../../core/task.ts";
 import { BACKSLASH, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClock, parseLogDay, QUESTION, QUOTE, SPACE } from "../clf.ts";
 import type { LineCounter } from "../counter.ts";
-import { emptyLine, parseCombinedLine } from "../reference.ts";
-import { Tally } from "../tally.ts";
+import { emptyLine, LINE_TOO_LONG, parseCombinedLine } from "../reference.ts";
+import { type Malformed, Tally } from "../tally.ts";
 import { KeyCache, KeyStartIndex, lineEndKeyFind, memoFind, tableFind, viewOf } from "./keys.ts";
 
 /** "HTTP/1.1", "HTTP/1.0", "HTTP/2.0" as little-endian float64 words (text: never a zero or a NaN, so equal numbers mean equal bytes). */
@@ -54,7 +54,7 @@ export class FastCombinedCounter implements LineCounter {
   readonly tally: Tally;
   /** parseSlow's reading of a line, and why it was malformed when it was. */
   private readonly line = emptyLine();
-  private malformedReason: string | undefined;
+  private malformedWhy: Malformed = LINE_TOO_LONG;
   private readonly readTime = (buf: Uint8Array, p: number) => this.parseTime(buf, p);
   // A tail already counted was validated when first seen: the same bytes need no second scan for quotes.
   private knownTailId = -1;
@@ -233,7 +233,7 @@ export class FastCombinedCounter implements LineCounter {
         p = lineEnd + 1;
         const verdict = this.parseSlow(buf, s, e);
         if (verdict !== VALID) {
-          if (verdict === MALFORMED) tally.countMalformed(buf, s, e, origin + s, this.malformedReason);
+          if (verdict === MALFORMED) tally.countMalformed(buf, s, e, origin + s, this.malformedWhy);
           continue;
         }
         time = parsed[PARSED_TIME]!;
@@ -275,7 +275,7 @@ export class FastCombinedCounter implements LineCounter {
   /** A line too long to hold in memory: counted as malformed from its first bytes. */
   countOversizedLine(head: Uint8Array, offset: number): void {
     this.tally.linesRead++;
-    this.tally.countMalformed(head, 0, head.length, offset, "line too long");
+    this.tally.countMalformed(head, 0, head.length, offset, LINE_TOO_LONG);
   }
 
   // Seeded with a real time, so that matching the remembered words always
@@ -341,7 +341,7 @@ export class FastCombinedCounter implements LineCounter {
     this.knownTailId = -1;
     const malformed = parseCombinedLine(buf, s, e, line, this.readTime, this.knownTail);
     if (malformed) {
-      this.malformedReason = malformed.reason;
+      this.malformedWhy = malformed;
       return MALFORMED;
     }
     const tally = this.tally;

@@ -97,7 +97,7 @@ export function autoWorkers(cores: number, work: { lines: number } | { files: re
   } else {
     const plainBytes = work.files.reduce((a, f) => a + (f.format === "plain" ? (f.bytes ?? 0) : 0), 0);
     // Standard input is cut into segments as it arrives: any worker may take one.
-    units = Math.floor(plainBytes / MIN_BYTES_PER_WORKER) + work.files.filter((f) => f.format === "gzip").length + (work.files.some((f) => f.format === "stdin") ? cores : 0);
+    units = Math.floor(plainBytes / MIN_BYTES_PER_WORKER) + work.files.filter((f) => f.format !== "plain" && f.format !== "stdin").length + (work.files.some((f) => f.format === "stdin") ? cores : 0);
   }
   return Math.max(1, Math.min(cores, units));
 }

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { zstdCompressSync } from "node:zlib";
 import { generateText } from "../src/map/generate.ts";
 import { StdinSegments } from "../src/map/stdin-segments.ts";
 import type { SegmentTask, Task } from "../src/core/task.ts";
@@ -129,5 +130,34 @@ describe("standard input is read once: retries and pauses count every line once"
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toContain("task 0 (standard input bytes 0..");
+  });
+});
+
+describe("compressed standard input is told by its first bytes", () => {
+  const plain = readFileSync(new URL("./fixtures/nginx-access.log", import.meta.url).pathname);
+  const dataOf = (stdout: string) => {
+    const { input: _, ...data } = JSON.parse(stdout).data;
+    return data;
+  };
+  test.each([
+    ["gzip", () => Bun.gzipSync(plain)],
+    ["zstd", () => zstdCompressSync(plain)],
+  ])("%s on stdin counts like the plain text", async (_, compress) => {
+    const clean = await cli(["-", "--json"], { stdin: plain });
+    const r = await cli(["-", "--json"], { stdin: compress() });
+    expect(r.code).toBe(0);
+    expect(dataOf(r.stdout)).toEqual(dataOf(clean.stdout));
+  });
+  test("a codec this runtime does not read, and a corrupt stream: one line each, no report", async () => {
+    const bz = await cli(["-"], { stdin: "BZh91AY&SY\x00\x00" });
+    expect(bz.code).toBe(1);
+    expect(bz.stdout).toBe("");
+    expect(bz.stderr).toContain("standard input is bzip2-compressed, which this runtime does not decompress: pipe it through bzcat first");
+    const broken = Buffer.from(Bun.gzipSync(plain));
+    broken.fill(0x41, 30, 300);
+    const gz = await cli(["-"], { stdin: broken });
+    expect(gz.code).toBe(1);
+    expect(gz.stdout).toBe("");
+    expect(gz.stderr).toContain("standard input is not a valid gzip stream");
   });
 });

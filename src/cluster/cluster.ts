@@ -11,7 +11,7 @@ import { type ChildRun, type MapOptions, type MapResult, RetryBook } from "../ma
 import { checkCoverage, PartialError, validatePartial, type TaskPartial } from "../core/partial.ts";
 import { streamLines } from "../core/lines.ts";
 import { EXIT_INPUT_CHANGED, FATAL_PREFIX } from "../core/protocol.ts";
-import type { InputSummary } from "../report/report.ts";
+import type { InputFormat, InputSummary } from "../report/report.ts";
 import { describeTask, parseTask, taskKey, type Task } from "../core/task.ts";
 import { FAULT_ENV } from "../core/faults.ts";
 import { ENGINE_VERSION } from "../core/version.ts";
@@ -56,12 +56,12 @@ export function inputsOfPlan(tasks: readonly Task[]): { input: InputSummary; inp
     return { input: { kind: "generated", seed: first.kind === "generate" ? first.seed : 0, lines, ...(first.kind === "generate" ? first.generator : DEFAULT_GENERATOR) }, inputNames: ["generated"] };
   }
   const names: string[] = [];
-  const files: Array<{ path: string; format: "plain" | "gzip" | "stdin"; bytes: number | null }> = [];
+  const files: Array<{ path: string; format: InputFormat; bytes: number | null }> = [];
   for (const t of [...tasks].sort((a, b) => a.input - b.input)) {
     if (names[t.input] !== undefined) continue;
     const path = "path" in t ? t.path : "-";
     names[t.input] = path;
-    files[t.input] = { path, format: t.kind === "gzip" ? "gzip" : t.kind === "stdin" ? "stdin" : "plain", bytes: null };
+    files[t.input] = { path, format: t.kind === "compressed" ? t.codec : t.kind === "stdin" || t.kind === "segment" ? "stdin" : "plain", bytes: null };
   }
   return { input: { kind: "files", files: files.filter(Boolean) }, inputNames: names.map((n) => n ?? "?") };
 }

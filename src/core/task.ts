@@ -2,6 +2,7 @@
 // stdin), and how the work is split into them.
 
 import type { GeneratorSettings } from "./traffic.ts";
+import { type Codec, READABLE_CODECS } from "./codecs.ts";
 import { LogmrError } from "./errors.ts";
 
 export const TASK_VERSION = 1;
@@ -62,9 +63,10 @@ export interface FileRangeTask extends TaskBase, PinnedFile {
   start: number;
   end: number;
 }
-/** A whole gzip file (gzip cannot be split). */
-export interface GzipTask extends TaskBase, PinnedFile {
-  kind: "gzip";
+/** A whole compressed file (a compressed stream cannot be split). */
+export interface CompressedTask extends TaskBase, PinnedFile {
+  kind: "compressed";
+  codec: Codec;
   /** Compressed size, for progress. */
   bytes?: number;
 }
@@ -83,7 +85,7 @@ export interface SegmentTask extends TaskBase {
 export interface StdinTask extends TaskBase {
   kind: "stdin";
 }
-export type Task = GenerateTask | FileRangeTask | GzipTask | SegmentTask | StdinTask;
+export type Task = GenerateTask | FileRangeTask | CompressedTask | SegmentTask | StdinTask;
 
 /** Bytes hashed at each end of a file for its identity. */
 export const FINGERPRINT_BYTES = 4096;
@@ -116,8 +118,8 @@ export function describeTask(task: Task): string {
       return `task ${task.id} (generated lines ${task.start}..${task.end}, seed ${task.seed})`;
     case "file":
       return `task ${task.id} (${task.path} bytes ${task.start}..${task.end})`;
-    case "gzip":
-      return `task ${task.id} (${task.path})`;
+    case "compressed":
+      return `task ${task.id} (${task.path}, ${task.codec})`;
     case "segment":
       return `task ${task.id} (standard input bytes ${task.start}..${task.end})`;
     case "stdin":
@@ -132,7 +134,7 @@ export function taskSize(task: Task): number {
     case "file":
     case "segment":
       return task.end - task.start;
-    case "gzip":
+    case "compressed":
       return task.bytes ?? 0;
     default:
       return 0;
@@ -202,8 +204,9 @@ export function parseTask(line: string): Task {
       if (typeof t.path !== "string") throw new TaskError("task.path is not a string");
       checkPinned(t);
       break;
-    case "gzip":
+    case "compressed":
       if (typeof t.path !== "string") throw new TaskError("task.path is not a string");
+      if (!READABLE_CODECS.includes(t.codec as Codec)) throw new TaskError(`task.codec ${JSON.stringify(t.codec)} cannot be read`);
       checkPinned(t);
       break;
     case "stdin":

@@ -8,6 +8,7 @@ import type { LineCounter } from "../count/counter.ts";
 import type { LineGenerator } from "./generate.ts";
 import type { GenerateTask } from "../core/task.ts";
 import { LogmrError } from "../core/errors.ts";
+import { type Codec, decompressor } from "../core/codecs.ts";
 import { LF } from "../core/text.ts";
 
 /** Largest chunk buffer; also the longest line kept whole (longer ones are counted malformed). */
@@ -178,21 +179,21 @@ export async function countStream(stream: AsyncIterable<Uint8Array>, counter: Li
   lines.end();
 }
 
-/** Counts a gzip file's lines, from the open descriptor fd, reading its `size` compressed bytes. */
-export async function countGzipFile(fd: number, size: number, counter: LineCounter, options: { name?: string; progress?: ProgressHook } = {}): Promise<void> {
-  // Loaded here: node:zlib costs about 20 ms of start-up that plain inputs need not pay.
-  const { createGunzip } = await import("node:zlib");
-  const gunzip = createGunzip({ chunkSize: 1 << 18 });
+/** Counts a compressed file's lines, from the open descriptor fd, reading its `size` compressed bytes. */
+export async function countCompressedFile(
+  fd: number, size: number, codec: Codec, counter: LineCounter, options: { name?: string; progress?: ProgressHook } = {},
+): Promise<void> {
+  const gunzip = await decompressor(codec);
   const source = createReadStream("", { fd, autoClose: false, start: 0, ...(size > 0 ? { end: size - 1 } : {}), highWaterMark: 1 << 18 });
   source.on("error", (err) => gunzip.destroy(err));
   const progress = options.progress;
   if (progress) source.on("data", () => progress(source.bytesRead));
   try {
-    await countStream(source.pipe(gunzip), counter);
+    await countStream(source.pipe(gunzip) as AsyncIterable<Uint8Array>, counter);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? "";
-    if (code.startsWith("Z_") || code === "ERR_ZLIB_INITIALIZATION_FAILED") {
-      throw new InputFaultError(`${options.name ?? "the file"} is not a valid gzip file (${(err as Error).message})`);
+    if (code.startsWith("Z_") || code.startsWith("ZSTD_") || code === "ERR_ZLIB_INITIALIZATION_FAILED") {
+      throw new InputFaultError(`${options.name ?? "the file"} is not a valid ${codec} file (${(err as Error).message})`);
     }
     throw err;
   }

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { whileRunning } from "../core/cleanup.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { writeAll } from "../core/fd.ts";
+import { codecOf, decompressor, MAGIC_BYTES, pipeCommand, READABLE_CODECS } from "../core/codecs.ts";
 import { InputError } from "../core/errors.ts";
 import type { TaskSource } from "./run-tasks.ts";
 import { type SegmentTask, type Task, TASK_VERSION } from "../core/task.ts";
@@ -28,6 +29,47 @@ export interface StdinOptions {
   segmentBytes?: number;
   /** Segments saved and not yet accepted, at most (then reading waits). */
   maxPending?: number;
+}
+
+/**
+ * Standard input as plain text: a compressed stream (told by its first
+ * bytes) is decompressed on the way, as a stream; a codec this runtime does
+ * not read is refused with the command to pipe it through.
+ */
+export async function* plainText(stream: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const it = stream[Symbol.asyncIterator]();
+  const head: Uint8Array[] = [];
+  let got = 0;
+  while (got < MAGIC_BYTES) {
+    const r = await it.next();
+    if (r.done) break;
+    head.push(r.value);
+    got += r.value.length;
+  }
+  const first = Buffer.concat(head);
+  const rest = async function* (): AsyncGenerator<Uint8Array> {
+    if (first.length > 0) yield first;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+  };
+  const codec = codecOf(first);
+  if (!codec) {
+    yield* rest();
+    return;
+  }
+  if (!READABLE_CODECS.includes(codec)) {
+    throw new InputError(`standard input is ${codec}-compressed, which this runtime does not decompress: pipe it through ${pipeCommand(codec)} first`);
+  }
+  const { Readable } = await import("node:stream");
+  const inflate = await decompressor(codec);
+  const input = Readable.from(rest());
+  input.on("error", (err) => inflate.destroy(err));
+  try {
+    for await (const chunk of input.pipe(inflate)) yield chunk as Uint8Array;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (code.startsWith("Z_") || code.startsWith("ZSTD_")) throw new InputError(`standard input is not a valid ${codec} stream (${(err as Error).message})`);
+    throw err;
+  }
 }
 
 export class StdinSegments implements TaskSource {
@@ -49,8 +91,8 @@ export class StdinSegments implements TaskSource {
     this.nextId = options.firstId;
     this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
     this.maxPending = options.maxPending ?? 8;
-    this.pump(stream).catch((err: unknown) => {
-      this.error = new InputError(`cannot read standard input: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    this.pump(plainText(stream)).catch((err: unknown) => {
+      this.error = err instanceof InputError ? err : new InputError(`cannot read standard input: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       this.finish();
     });
   }

@@ -9,12 +9,12 @@ import { hostname } from "node:os";
 import { counterFor } from "../count/counter.ts";
 import { FAULT_ENV, FAULT_GATE_ENV, type FaultKind, faultFor, parseFaults, pausesAt } from "../core/faults.ts";
 import { identityProblem } from "./identity.ts";
-import { countFileRange, countGenerated, countGzipFile, countStream, FileChangedError, InputFaultError, type ProgressHook } from "./read-input.ts";
+import { countFileRange, countGenerated, countCompressedFile, countStream, FileChangedError, InputFaultError, type ProgressHook } from "./read-input.ts";
 import type { TaskPartial } from "../core/partial.ts";
 import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "../core/protocol.ts";
 import { readSome, writeAll } from "../core/fd.ts";
 import { LineSplitter } from "../core/lines.ts";
-import { type FileRangeTask, type GzipTask, parseTask, type Task } from "../core/task.ts";
+import { type FileRangeTask, type CompressedTask, parseTask, type Task } from "../core/task.ts";
 
 const readyAt = performance.timeOrigin + performance.now();
 const now = () => performance.timeOrigin + performance.now();
@@ -49,7 +49,7 @@ function progressReporter(task: Task): ProgressHook {
  * file it planned, whatever has the name now), else by name; either way
  * checked against the identity planned.
  */
-function openPinned(task: FileRangeTask | GzipTask): number {
+function openPinned(task: FileRangeTask | CompressedTask): number {
   let fd: number | undefined;
   if (task.fd !== undefined && process.env[PARENT_PID_ENV]) {
     try {
@@ -98,10 +98,10 @@ export async function runTask(task: Task, progress?: ProgressHook): Promise<Task
       }
       break;
     }
-    case "gzip": {
+    case "compressed": {
       const fd = openPinned(task);
       try {
-        await countGzipFile(fd, task.identity?.size ?? fstatSync(fd).size, counter, { name: task.path, progress });
+        await countCompressedFile(fd, task.identity?.size ?? fstatSync(fd).size, task.codec, counter, { name: task.path, progress });
       } finally {
         closeSync(fd);
       }

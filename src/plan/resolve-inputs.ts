@@ -4,14 +4,16 @@
 import { closeSync, lstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { TimeWindow } from "../core/task.ts";
+import { codecOf, MAGIC_BYTES, pipeCommand, READABLE_CODECS } from "../core/codecs.ts";
 import { readIdentity } from "../map/identity.ts";
+import type { InputFormat } from "../report/report.ts";
 import type { FileIdentity, Task } from "../core/task.ts";
 import { splitGuided, TASK_VERSION } from "../core/task.ts";
 import { InputError } from "../core/errors.ts";
 
 export interface LogInput {
   path: string;
-  format: "plain" | "gzip" | "stdin";
+  format: InputFormat;
   /** Size on disk (compressed size for gzip); null for stdin. */
   bytes: number | null;
   /** What the file was when planned (not for stdin). */
@@ -30,11 +32,6 @@ export interface ResolvedInputs {
 /** A plain file is cut into ranges of at least this many bytes. */
 export const MIN_SPLIT_BYTES = 1 << 20;
 
-const UNSUPPORTED_MAGIC: Array<[number[], string]> = [
-  [[0x28, 0xb5, 0x2f, 0xfd], "zstd"],
-  [[0x42, 0x5a, 0x68], "bzip2"],
-  [[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], "xz"],
-];
 const UNSUPPORTED_EXT = /\.(zst|bz2|xz|lz4|lzma|zip|7z)$/i;
 
 /** Rotated access logs in a directory: *.log, *.log.N, *.log.gz, *.log.N.gz (not error logs). */
@@ -73,21 +70,20 @@ function fileInput(path: string): LogInput {
     try {
       if (!statSync(path).isFile()) throw new InputError(`cannot read ${path}: not a regular file`);
       identity = readIdentity(fd);
-      head = new Uint8Array(6);
-      head = head.subarray(0, readSync(fd, head, 0, 6, 0));
+      head = new Uint8Array(MAGIC_BYTES);
+      head = head.subarray(0, readSync(fd, head, 0, MAGIC_BYTES, 0));
     } catch (err) {
       if (err instanceof InputError) throw err;
       throw new InputError(`cannot read ${path}: ${reason(err, path)}`);
     }
-    for (const [magic, name] of UNSUPPORTED_MAGIC) {
-      if (magic.every((b, k) => head[k] === b)) {
-        throw new InputError(`${path} is ${name}-compressed, which is not supported: decompress it and pass "-" (e.g. ${name === "zstd" ? "zstdcat" : name === "xz" ? "xzcat" : "bzcat"} ${path} | bun analyze.ts -)`);
-      }
+    const codec = codecOf(head);
+    if (codec && !READABLE_CODECS.includes(codec)) {
+      throw new InputError(`cannot read ${path}: it is ${codec}-compressed, which this runtime does not decompress (pipe it in: ${pipeCommand(codec)} ${path} | bun analyze.ts -)`);
     }
-    if (UNSUPPORTED_EXT.test(path) && !(head[0] === 0x1f && head[1] === 0x8b)) {
-      throw new InputError(`${path}: compressed files other than gzip are not supported`);
+    if (!codec && UNSUPPORTED_EXT.test(path)) {
+      throw new InputError(`cannot read ${path}: a compressed format other than gzip, zstd, bzip2 and xz`);
     }
-    return { path, format: head[0] === 0x1f && head[1] === 0x8b ? "gzip" : "plain", bytes: identity.size, identity, fd };
+    return { path, format: codec ?? "plain", bytes: identity.size, identity, fd };
   } catch (err) {
     closeSync(fd);
     throw err;
@@ -206,8 +202,8 @@ export function planFileTasks(inputs: readonly LogInput[], workers: number, wind
   inputs.forEach((input, k) => {
     if (input.format === "stdin") {
       // Its tasks come as it is read (see StdinSegments).
-    } else if (input.format === "gzip") {
-      tasks.push({ ...base, id: tasks.length, input: k, kind: "gzip", path: input.path, bytes: input.bytes ?? 0, ...pinned(input) });
+    } else if (input.format !== "plain") {
+      tasks.push({ ...base, id: tasks.length, input: k, kind: "compressed", codec: input.format, path: input.path, bytes: input.bytes ?? 0, ...pinned(input) });
     } else {
       const size = input.bytes ?? 0;
       // Ranges shrinking with the bytes left, fed largest first as workers

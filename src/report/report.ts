@@ -4,12 +4,16 @@
 import { binaryToBytes } from "../core/partial.ts";
 import type { CountsPartial, KeyCount, LineCounts } from "../core/partial.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
+import type { Codec } from "../core/codecs.ts";
 
 export const REPORT_SCHEMA_VERSION = 1;
 
 export type InputSummary =
   | { kind: "generated"; seed: number; lines: number; startEpoch: number; linesPerSecond: number }
-  | { kind: "files"; files: Array<{ path: string; format: "plain" | "gzip" | "stdin"; bytes: number | null }> };
+  | { kind: "files"; files: Array<{ path: string; format: InputFormat; bytes: number | null }> };
+
+/** How an input is read: plain text, standard input, or a compressed file's codec. */
+export type InputFormat = "plain" | "stdin" | Codec;
 
 export interface Ranked {
   key: string;
@@ -314,7 +318,7 @@ function headerSection(data: ReportData, run: RunInfo | null, style: Style): str
   } else {
     const files = data.input.files;
     conf.push(["input", files.length === 0 ? "partials (reduce without --plan)" : files.length === 1 ? files[0]!.path : `${files.length} inputs`]);
-    if (files.length > 1) for (const f of files.slice(0, 8)) conf.push(["", `${f.path}${f.format === "gzip" ? " (gzip)" : ""}`]);
+    if (files.length > 1) for (const f of files.slice(0, 8)) conf.push(["", `${f.path}${f.format !== "plain" && f.format !== "stdin" ? ` (${f.format})` : ""}`]);
     if (files.length > 8) conf.push(["", `... and ${files.length - 8} more`]);
   }
   if (data.window.since || data.window.until) {

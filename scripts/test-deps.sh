@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run before `bun test` (npm's pretest): the cluster tests need GNU parallel,
-# an ssh server and client, and rsync, all Debian packages. Installs them
+# an ssh server and client, and rsync, and the codec tests bzip2 and xz, all
+# Debian packages. Installs them
 # when missing and this is root with apt-get; otherwise says what to install.
 set -u
 missing=()
@@ -9,6 +10,9 @@ command -v parallel >/dev/null 2>&1 || missing+=(parallel)
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v rsync >/dev/null 2>&1 || missing+=(rsync)
+# bzip2 and xz make the compressed test inputs the engine reads
+command -v bzip2 >/dev/null 2>&1 || missing+=(bzip2)
+command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]} (Debian packages) for the cluster tests" >&2

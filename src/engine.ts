@@ -7,7 +7,7 @@ import { DEFAULT_GENERATOR, type GeneratorSettings } from "./core/traffic.ts";
 import { statSync } from "node:fs";
 import { EXIT_FAILED, InputError, LogmrError } from "./core/errors.ts";
 import { compareIdentity, readIdentity } from "./map/identity.ts";
-import { closeInputs, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
+import { closeInputs, type ListedInput, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./map/run-tasks.ts";
 import { checkCoverage, mergeAll, type TaskPartial } from "./core/partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report/report.ts";
@@ -153,6 +153,10 @@ export interface Plan {
   files: LogInput[];
   /** Files left out with --skip-unreadable, with the reason. */
   skipped: string[];
+  /** What directory scans left out, a line per directory. */
+  leftOut: string[];
+  /** Every file considered, read or not, and why. */
+  listing: ListedInput[];
 }
 
 /** Cuts the analysis into map tasks (no process is started). */
@@ -177,9 +181,11 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
       hasFiles: false,
       files: [],
       skipped: [],
+      leftOut: [],
+      listing: [],
     };
   } else {
-    const { inputs: files, skipped } = resolveInputs(options.inputs, { skipUnreadable: options.skipUnreadable });
+    const { inputs: files, skipped, leftOut, listing } = resolveInputs(options.inputs, { skipUnreadable: options.skipUnreadable });
     if (files.length === 0) throw new InputError(`no input can be read (skipped: ${skipped.join("; ")})`);
     const wanted = options.workers ?? autoWorkers(defaultWorkers(), { files });
     const tasks = planFileTasks(files, wanted, window);
@@ -192,6 +198,8 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
       hasFiles: true,
       files,
       skipped,
+      leftOut,
+      listing,
     };
   }
   if (options.counters === "minimal") plan.tasks = plan.tasks.map((t) => ({ ...t, counters: "minimal" as const }));
@@ -296,7 +304,7 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
       onProgress: options.onProgress,
       source,
     });
-    notes = [...plan.skipped.map((s) => `skipped ${s}`), ...checkInputsAfterMap(plan.files, map.tasks, map.partials, source?.bytes ?? 0)];
+    notes = [...plan.leftOut, ...plan.skipped.map((s) => `skipped ${s}`), ...checkInputsAfterMap(plan.files, map.tasks, map.partials, source?.bytes ?? 0)];
   } finally {
     source?.close();
     closeInputs(plan.files);

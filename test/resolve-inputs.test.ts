@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { InputError } from "../src/core/errors.ts";
-import { closeInputs, MAX_HELD_FILES, MIN_SPLIT_BYTES, planFileTasks, resolveInputs } from "../src/plan/resolve-inputs.ts";
+import { closeInputs, MAX_HELD_FILES, MIN_SPLIT_BYTES, planFileTasks, resolveInputs, scanNames } from "../src/plan/resolve-inputs.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "logmr-inputs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -76,17 +76,50 @@ describe("resolveInputs", () => {
       mkdirSync(empty, { recursive: true });
       return resolveInputs([empty]);
     }, "holds no access logs"],
-    ["xz content", () => {
-      writeFileSync(join(dir, "a.log"), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1]));
-      return resolveInputs([join(dir, "a.log")]);
-    }, "xz-compressed, which this runtime does not decompress (pipe it in: xzcat"],
-    ["bzip2 content", () => {
-      writeFileSync(join(dir, "b.log"), "BZh91AY&SY");
-      return resolveInputs([join(dir, "b.log")]);
-    }, "bzip2-compressed"],
+    ["a zip archive", () => {
+      writeFileSync(join(dir, "a.log.zip"), "PK\x03\x04");
+      return resolveInputs([join(dir, "a.log.zip")]);
+    }, "a compressed format other than gzip, zstd, bzip2 and xz"],
   ])("%s is refused with one clear message", (_, run, message) => {
     expect(run).toThrow(InputError);
     expect(run).toThrow(message);
+  });
+
+  test.each([
+    ["gzip", [0x1f, 0x8b, 8]],
+    ["zstd", [0x28, 0xb5, 0x2f, 0xfd]],
+    ["bzip2", [0x42, 0x5a, 0x68, 0x39]],
+    ["xz", [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+    ["plain", [0x31, 0x2e, 0x32]],
+  ])("%s is told by its first bytes, whatever the name", (format, magic) => {
+    const path = join(dir, `named-wrong-${format}.log`);
+    writeFileSync(path, Buffer.from(magic));
+    const { inputs } = resolveInputs([path]);
+    closeInputs(inputs);
+    expect(String(inputs[0]?.format)).toBe(format);
+  });
+});
+
+describe("scanNames: what a directory scan reads, oldest first, and what it leaves out", () => {
+  test("RHEL's /var/log/httpd and Debian's /var/log/nginx after a few logrotate runs", () => {
+    const names = [
+      "access_log", "access_log-20150518", "access_log-20150511.gz", "ssl_access_log", "error_log", "ssl_error_log-20150518",
+      "access.log", "access.log.1", "access.log.2.gz", "access.log.10.zst", "access.log-20150517.bz2", "access.log.3.xz",
+      "error.log", "error.log.1", ".hidden.log", "README.txt", "x.bak", "old",
+    ];
+    const { logs, left } = scanNames(names, (n) => n === "old");
+    expect(logs.map((f) => f.name)).toEqual([
+      "access.log.10.zst", "access.log.3.xz", "access.log.2.gz", "access.log.1", "access.log-20150517.bz2", "access.log",
+      "access_log-20150511.gz", "access_log-20150518", "access_log",
+      "ssl_access_log",
+    ]);
+    expect(logs.find((f) => f.name === "access_log-20150518")?.why).toBe("access_log, rotated on 2015-05-18");
+    expect(logs.find((f) => f.name === "access.log.10.zst")?.why).toBe("access.log, rotation 10");
+    expect(left).toEqual([
+      { name: ".hidden.log", why: "hidden" }, { name: "README.txt", why: "not a log name" }, { name: "error.log", why: "error log" },
+      { name: "error.log.1", why: "error log" }, { name: "error_log", why: "error log" }, { name: "old", why: "a directory" },
+      { name: "ssl_error_log-20150518", why: "error log" }, { name: "x.bak", why: "not a log name" },
+    ]);
   });
 });
 

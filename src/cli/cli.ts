@@ -8,7 +8,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, InputError
 import { checkArgs, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
 import { analyze, defaultWorkers, type Mapper, planAnalysis, reducePartials } from "../engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED } from "../core/traffic.ts";
-import { closeInputs } from "../plan/resolve-inputs.ts";
+import { closeInputs, type ListedInput, type LogInput } from "../plan/resolve-inputs.ts";
 import { runCleanups, whileRunning } from "../core/cleanup.ts";
 import { SEGMENT_BYTES_ENV } from "../core/protocol.ts";
 import type { Task } from "../core/task.ts";
@@ -38,6 +38,7 @@ const analyzeArgs = {
   since: { type: "string", description: "Count only requests at or after this time (ISO 8601 or 27/Nov/2026:10:00:00 +0000; UTC if no offset)" },
   until: { type: "string", description: "Count only requests before this time" },
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
+  "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
   "max-malformed": { type: "string", description: "Percent of an input's lines that may be malformed: above it the report says so and the run exits 1 after it; 0 = strict, 100 = accept anything [default: 10]" },
   "skip-unreadable": { type: "boolean", description: "Leave out files that cannot be read (dangling links, no permission), each named on stderr, instead of failing the run" },
   "task-timeout": { type: "string", description: `Seconds a worker may go without progress before it is killed and its tasks retried; 0 = off [default: ${DEFAULT_TASK_TIMEOUT_MS / 1000}]` },
@@ -200,6 +201,14 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     throw new UsageError("--since must be before --until");
   }
   setQuiet(args.quiet === true);
+  if (args["list-inputs"]) {
+    if (files.length === 0) throw new UsageError("--list-inputs needs files or directories");
+    // Every file is listed, those that cannot be read too (with why).
+    const plan = planAnalysis({ ...options, skipUnreadable: true });
+    closeInputs(plan.files);
+    writeStdout(renderListing(plan.listing, plan.files));
+    return EXIT_OK;
+  }
   if (mode === "plan") {
     if (files.includes("-")) throw new UsageError("a plan cannot read standard input (-): its tasks run elsewhere");
     const { planLines } = await import("../cluster/cluster.ts");
@@ -389,6 +398,18 @@ async function runCompare(rawArgs: string[]): Promise<number> {
   const results = files.map(loadBenchResult);
   writeStdout(args.json ? `${JSON.stringify({ results: files, rows: compareResults(results) }, null, 2)}\n` : renderCompare(files, results));
   return EXIT_OK;
+}
+
+/** --list-inputs: a line per file, read or left out, with its format and size and why. */
+function renderListing(listing: readonly ListedInput[], files: readonly LogInput[]): string {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const rows = listing.map((l) => {
+    const f = byPath.get(l.path);
+    const size = f?.bytes === null || f?.bytes === undefined ? "" : f.bytes.toLocaleString("en-US");
+    return [l.read ? "read" : "skip", l.path, f ? f.format : "", size, l.why];
+  });
+  const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c === 3 ? cell.padStart(widths[c]!) : c < 4 ? cell.padEnd(widths[c]!) : cell)).join("  ").trimEnd()).join("\n") + "\n";
 }
 
 /** A file's chunks, its read errors as one line naming it. */

@@ -8,7 +8,7 @@ import type { LineCounter } from "../count/counter.ts";
 import type { LineGenerator } from "./generate.ts";
 import type { GenerateTask } from "../core/task.ts";
 import { LogmrError } from "../core/errors.ts";
-import { type Codec, decompressor } from "../core/codecs.ts";
+import { type Codec, decompress, DecompressError } from "../core/codecs.ts";
 import { LF } from "../core/text.ts";
 
 /** Largest chunk buffer; also the longest line kept whole (longer ones are counted malformed). */
@@ -183,21 +183,23 @@ export async function countStream(stream: AsyncIterable<Uint8Array>, counter: Li
 export async function countCompressedFile(
   fd: number, size: number, codec: Codec, counter: LineCounter, options: { name?: string; progress?: ProgressHook } = {},
 ): Promise<void> {
-  const gunzip = await decompressor(codec);
   const source = createReadStream("", { fd, autoClose: false, start: 0, ...(size > 0 ? { end: size - 1 } : {}), highWaterMark: 1 << 18 });
-  source.on("error", (err) => gunzip.destroy(err));
-  const progress = options.progress;
-  if (progress) source.on("data", () => progress(source.bytesRead));
-  try {
-    await countStream(source.pipe(gunzip) as AsyncIterable<Uint8Array>, counter);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "";
-    if (code.startsWith("Z_") || code.startsWith("ZSTD_") || code === "ERR_ZLIB_INITIALIZATION_FAILED") {
-      throw new InputFaultError(`${options.name ?? "the file"} is not a valid ${codec} file (${(err as Error).message})`);
+  let read = 0;
+  // Progress counted as the decoder pulls: a "data" listener would set the file stream flowing under it.
+  const counted = async function* (): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source as AsyncIterable<Uint8Array>) {
+      read += chunk.length;
+      options.progress?.(read);
+      yield chunk;
     }
+  };
+  try {
+    await countStream(decompress(codec, counted()), counter);
+  } catch (err) {
+    if (err instanceof DecompressError) throw new InputFaultError(`${options.name ?? "the file"} is not a valid ${codec} file (${err.message})`);
     throw err;
   }
-  if (source.bytesRead < size) {
+  if (read < size) {
     throw new FileChangedError(`${options.name ?? "the file"} was truncated during the analysis: ${size.toLocaleString("en-US")} -> ${fstatSync(fd).size.toLocaleString("en-US")} bytes`);
   }
 }

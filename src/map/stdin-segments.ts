@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { whileRunning } from "../core/cleanup.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { writeAll } from "../core/fd.ts";
-import { codecOf, decompressor, MAGIC_BYTES, pipeCommand, READABLE_CODECS } from "../core/codecs.ts";
+import { codecOf, decompress, DecompressError, MAGIC_BYTES, pipeCommand, READABLE_CODECS } from "../core/codecs.ts";
 import { InputError } from "../core/errors.ts";
 import type { TaskSource } from "./run-tasks.ts";
 import { type SegmentTask, type Task, TASK_VERSION } from "../core/task.ts";
@@ -59,15 +59,10 @@ export async function* plainText(stream: AsyncIterable<Uint8Array>): AsyncGenera
   if (!READABLE_CODECS.includes(codec)) {
     throw new InputError(`standard input is ${codec}-compressed, which this runtime does not decompress: pipe it through ${pipeCommand(codec)} first`);
   }
-  const { Readable } = await import("node:stream");
-  const inflate = await decompressor(codec);
-  const input = Readable.from(rest());
-  input.on("error", (err) => inflate.destroy(err));
   try {
-    for await (const chunk of input.pipe(inflate)) yield chunk as Uint8Array;
+    yield* decompress(codec, rest());
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? "";
-    if (code.startsWith("Z_") || code.startsWith("ZSTD_")) throw new InputError(`standard input is not a valid ${codec} stream (${(err as Error).message})`);
+    if (err instanceof DecompressError) throw new InputError(`standard input is not a valid ${codec} stream (${err.message})`);
     throw err;
   }
 }

@@ -26,6 +26,16 @@ export interface ResolvedInputs {
   inputs: LogInput[];
   /** Files left out with --skip-unreadable, each with the reason. */
   skipped: string[];
+  /** One line per directory that held files a scan leaves out (error logs, other names). */
+  leftOut: string[];
+  /** Every file considered, read or not, and why (for --list-inputs). */
+  listing: ListedInput[];
+}
+
+export interface ListedInput {
+  path: string;
+  read: boolean;
+  why: string;
 }
 
 
@@ -34,8 +44,6 @@ export const MIN_SPLIT_BYTES = 1 << 20;
 
 const UNSUPPORTED_EXT = /\.(zst|bz2|xz|lz4|lzma|zip|7z)$/i;
 
-/** Rotated access logs in a directory: *.log, *.log.N, *.log.gz, *.log.N.gz (not error logs). */
-const LOG_NAME = /\.log(\.\d+)?(\.gz)?$/;
 
 function reason(err: unknown, path?: string): string {
   const code = (err as NodeJS.ErrnoException).code;
@@ -103,15 +111,51 @@ export function closeInputs(inputs: readonly LogInput[]): void {
   }
 }
 
-/** Sort key putting rotated logs oldest first: access.log.3.gz, access.log.2, access.log.1, access.log. */
-function rotationOrder(a: string, b: string): number {
-  const parse = (name: string) => {
-    const m = /^(.*?\.log)(?:\.(\d+))?(?:\.gz)?$/.exec(name);
-    return { base: m?.[1] ?? name, n: m?.[2] === undefined ? 0 : Number(m[2]) };
-  };
-  const pa = parse(a);
-  const pb = parse(b);
-  return pa.base < pb.base ? -1 : pa.base > pb.base ? 1 : pb.n - pa.n;
+/**
+ * Access-log names as distributions and logrotate write them: `access.log`,
+ * Apache's `access_log` (RHEL), numbered rotations `access.log.3`, dateext
+ * ones `access.log-20150517` and `access_log-20150518`, each maybe
+ * compressed.
+ */
+const LOG_NAME = /^(.+?(?:\.log|_log))(?:\.(\d+)|-(\d{8}))?(?:\.(gz|zst|bz2|xz))?$/;
+
+export interface ScannedFile {
+  name: string;
+  /** Why it is read (which log, which rotation) or left out. */
+  why: string;
+}
+
+/**
+ * Which names of a directory's entries are access logs, oldest first (per
+ * log: numbered rotations from the highest number, then dated ones from the
+ * oldest date, then the live file), and the others, each with the reason it
+ * is left out. `isDirectory` says which entries are folders.
+ */
+export function scanNames(names: readonly string[], isDirectory: (name: string) => boolean = () => false): { logs: ScannedFile[]; left: ScannedFile[] } {
+  const logs: Array<ScannedFile & { stem: string; rank: number }> = [];
+  const left: ScannedFile[] = [];
+  for (const name of names) {
+    const m = LOG_NAME.exec(name);
+    if (name.startsWith(".")) left.push({ name, why: "hidden" });
+    else if (!m) left.push({ name, why: isDirectory(name) ? "a directory" : "not a log name" });
+    else if (/error/i.test(m[1]!)) left.push({ name, why: "error log" });
+    else if (isDirectory(name)) left.push({ name, why: "a directory" });
+    else {
+      const [, stem, n, date] = m;
+      // Numbered rotations first (the highest number is the oldest), then dated ones, then the live file.
+      const rank = n !== undefined ? -1e9 - Number(n) : date !== undefined ? -1e8 + dateRank(date) : 0;
+      const why = n !== undefined ? `${stem}, rotation ${n}` : date !== undefined ? `${stem}, rotated on ${date.slice(0, 4)}-${date.slice(4, 6)}-${date.slice(6)}` : `${stem}, the live file`;
+      logs.push({ name, why, stem: stem!, rank });
+    }
+  }
+  logs.sort((a, b) => (a.stem < b.stem ? -1 : a.stem > b.stem ? 1 : a.rank - b.rank || (a.name < b.name ? -1 : 1)));
+  left.sort((a, b) => (a.name < b.name ? -1 : 1));
+  return { logs: logs.map(({ name, why }) => ({ name, why })), left };
+}
+
+/** A YYYYMMDD date as a number that orders like it (below 1e8, so dated files sort between numbered ones and the live file). */
+function dateRank(date: string): number {
+  return Number(date.slice(0, 4)) * 372 + Number(date.slice(4, 6)) * 31 + Number(date.slice(6));
 }
 
 /**
@@ -129,6 +173,8 @@ export const MAX_HELD_FILES = 512;
 export function resolveInputs(args: readonly string[], options: { skipUnreadable?: boolean } = {}): ResolvedInputs {
   const inputs: LogInput[] = [];
   const skipped: string[] = [];
+  const leftOut: string[] = [];
+  const listing: ListedInput[] = [];
   let stdin = false;
   let held = 0;
   const add = (path: string) => {
@@ -149,6 +195,7 @@ export function resolveInputs(args: readonly string[], options: { skipUnreadable
         if (stdin) throw new InputError(`"-" (standard input) can be given only once`);
         stdin = true;
         inputs.push({ path: "-", format: "stdin", bytes: null });
+        listing.push({ path: "-", read: true, why: "standard input" });
         continue;
       }
       let isDir = false;
@@ -160,17 +207,21 @@ export function resolveInputs(args: readonly string[], options: { skipUnreadable
         continue;
       }
       if (!isDir) {
+        const before = inputs.length;
         add(arg);
+        if (inputs.length > before) listing.push({ path: arg, read: true, why: "named" });
         continue;
       }
-      let names: string[];
+      let scan: ReturnType<typeof scanNames>;
       try {
-        names = readdirSync(arg).filter((n) => !n.startsWith(".") && LOG_NAME.test(n) && !/error/i.test(n));
+        const entries = readdirSync(arg, { withFileTypes: true });
+        const folders = new Set(entries.filter((d) => d.isDirectory()).map((d) => d.name));
+        scan = scanNames(entries.map((d) => d.name), (n) => folders.has(n));
       } catch (err) {
         throw new InputError(`cannot read directory ${arg}: ${reason(err, arg)}`);
       }
       const found = inputs.length + skipped.length;
-      for (const name of names.sort(rotationOrder)) {
+      for (const { name, why } of scan.logs) {
         const path = join(arg, name);
         let isFile: boolean;
         try {
@@ -180,15 +231,27 @@ export function resolveInputs(args: readonly string[], options: { skipUnreadable
           skipped.push(`${path}: ${reason(err, path)}`);
           continue;
         }
-        if (isFile) add(path);
+        if (!isFile) {
+          scan.left.push({ name, why: "not a regular file" });
+          continue;
+        }
+        const before = inputs.length;
+        add(path);
+        if (inputs.length > before) listing.push({ path, read: true, why });
       }
-      if (inputs.length + skipped.length === found) throw new InputError(`${arg} holds no access logs (files named *.log, *.log.N, *.log.gz or *.log.N.gz)`);
+      if (scan.left.length > 0) {
+        const shown = scan.left.slice(0, 12).map((f) => `${f.name} (${f.why})`).join(", ");
+        leftOut.push(`skipped ${scan.left.length} file${scan.left.length === 1 ? "" : "s"} in ${arg}: ${shown}${scan.left.length > 12 ? `, and ${scan.left.length - 12} more` : ""}`);
+        for (const f of scan.left) listing.push({ path: join(arg, f.name), read: false, why: f.why });
+      }
+      if (inputs.length + skipped.length === found) throw new InputError(`${arg} holds no access logs (files named *.log, *_log, with .N or -YYYYMMDD rotations, maybe compressed)`);
     }
   } catch (err) {
     closeInputs(inputs);
     throw err;
   }
-  return { inputs, skipped };
+  for (const s of skipped) listing.push({ path: s.slice(0, s.indexOf(": ")), read: false, why: s.slice(s.indexOf(": ") + 2) });
+  return { inputs, skipped, leftOut, listing };
 }
 
 function pinned(input: LogInput): { identity?: FileIdentity; fd?: number } {

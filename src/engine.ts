@@ -207,10 +207,12 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
 }
 
 /** The reduce phase: global line numbers, one merge, the report data. */
-export function reducePartials(plan: Pick<Plan, "tasks" | "input" | "inputNames">, partials: readonly TaskPartial[], options: { top: number; since?: number; until?: number }): ReportData {
+export function reducePartials(
+  plan: Pick<Plan, "tasks" | "input" | "inputNames">, partials: readonly TaskPartial[], options: { top: number; since?: number; until?: number; skipped?: string[] },
+): ReportData {
   globalLineNumbers(plan.tasks, partials);
   const counts = mergeAll(partials);
-  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until });
+  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until, skipped: options.skipped ?? [] });
 }
 
 /** The share of an input's lines that may be malformed before the run says so and exits 1 (`--max-malformed`). */
@@ -284,6 +286,7 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
   let source: import("./map/stdin-segments.ts").StdinSegments | undefined;
   let map: MapResult;
   let notes: string[];
+  let skippedInputs: string[];
   try {
     if (stdinAt >= 0) {
       const { StdinSegments } = await import("./map/stdin-segments.ts");
@@ -303,8 +306,10 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
       taskTimeoutMs: options.taskTimeoutMs,
       onProgress: options.onProgress,
       source,
+      skipCorrupt: options.skipUnreadable,
     });
-    notes = [...plan.leftOut, ...plan.skipped.map((s) => `skipped ${s}`), ...checkInputsAfterMap(plan.files, map.tasks, map.partials, source?.bytes ?? 0)];
+    skippedInputs = [...plan.skipped, ...(map.skipped ?? []).map((s) => s.why)];
+    notes = [...plan.leftOut, ...skippedInputs.map((s) => `skipped ${s}`), ...checkInputsAfterMap(plan.files, map.tasks, map.partials, source?.bytes ?? 0)];
   } finally {
     source?.close();
     closeInputs(plan.files);
@@ -315,7 +320,7 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
   }
   const tasks = map.tasks;
   const tReduce = performance.now();
-  const data = reducePartials({ ...plan, tasks }, map.partials, options);
+  const data = reducePartials({ ...plan, tasks }, map.partials, { ...options, skipped: skippedInputs });
   const tEnd = performance.now();
 
   const wallMs = tEnd - t0;

@@ -202,6 +202,13 @@ describe("real log files", () => {
   });
 });
 
+/** A file holding `text`, for analyzing it alone. */
+function fixtureOf(text: string): string {
+  const path = join(dir, `alone-${Bun.hash(text).toString(16)}.log`);
+  writeFileSync(path, text);
+  return path;
+}
+
 /** `data` compressed with `codec`: zlib's for gzip and zstd, the Debian tools for bzip2 and xz (installed by scripts/test-deps.sh). */
 function compressWith(codec: "gzip" | "zstd" | "bzip2" | "xz", data: Uint8Array): Uint8Array {
   if (codec === "gzip") return gzipSync(data);
@@ -286,6 +293,53 @@ describe("bad input exits 1 with one clear line and no report", () => {
     if (warned) expect(r.stderr).toContain(`${path}: ${percent}.0% of its 100 lines are malformed (more than --max-malformed`);
     if (warned) expect(r.stderr).toContain("most of them: junk after the user agent");
     else expect(r.stderr).toBe("");
+  });
+  test("a folder like RHEL's /var/log/httpd after logrotate (dateext, numbered, every codec): every access log read, the rest named in one line", async () => {
+    const logs = join(dir, "httpd");
+    mkdirSync(logs);
+    const text = (k: number) => generateText(k, 0, 40 + k);
+    const files: Array<[string, Uint8Array | string]> = [
+      ["access_log", text(1)], ["access_log-20150518", text(2)], ["access_log-20150511.gz", compressWith("gzip", Buffer.from(text(3)))],
+      ["access.log.1", text(4)], ["access.log.2.zst", compressWith("zstd", Buffer.from(text(5)))], ["access.log.3.bz2", compressWith("bzip2", Buffer.from(text(6)))],
+      ["access.log-20150517.xz", compressWith("xz", Buffer.from(text(7)))], ["ssl_access_log", text(8)],
+      ["error_log", "x\n"], ["ssl_error_log-20150518", "x\n"], ["README.txt", "x\n"], [".hidden.log", "x\n"],
+    ];
+    for (const [name, body] of files) writeFileSync(join(logs, name), body);
+    const r = await cli([logs, "--json"]);
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.data.input.files.map((f: { path: string }) => f.path.replace(`${logs}/`, ""))).toEqual([
+      "access.log.3.bz2", "access.log.2.zst", "access.log.1", "access.log-20150517.xz",
+      "access_log-20150511.gz", "access_log-20150518", "access_log", "ssl_access_log",
+    ]);
+    expect(r.stderr).toContain(`skipped 4 files in ${logs}: .hidden.log (hidden), README.txt (not a log name), error_log (error log), ssl_error_log-20150518 (error log)`);
+    // The counts are those of each file analyzed alone, added up.
+    const sum = { read: 0, requests: 0, bytes: 0 };
+    for (const k of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const alone = (await cliJson([fixtureOf(text(k))])).data;
+      sum.read += alone.lines.read;
+      sum.requests += alone.requests;
+      sum.bytes += alone.bytes;
+    }
+    expect({ read: doc.data.lines.read, requests: doc.data.requests, bytes: doc.data.bytes }).toEqual(sum);
+    const listed = await cli([logs, "--list-inputs"]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(/^read  .*access\.log\.3\.bz2 +bzip2 .*access\.log, rotation 3$/m);
+    expect(listed.stdout).toMatch(/^skip  .*error_log +error log$/m);
+  });
+  test("--skip-unreadable with a corrupt rotated file: listed in the report, the rest counted", async () => {
+    const logs = join(dir, "corrupt-folder");
+    mkdirSync(logs);
+    writeFileSync(join(logs, "access.log"), generateText(1, 0, 30));
+    const broken = Buffer.from(gzipSync(generateText(2, 0, 500)));
+    broken.fill(0x41, 30, 300);
+    writeFileSync(join(logs, "access.log.1.gz"), broken);
+    expectFailure(await cli([logs]), "access.log.1.gz is not a valid gzip file");
+    const r = await cli([logs, "--skip-unreadable"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/skipped +.*access\.log\.1\.gz is not a valid gzip file/);
+    expect(r.stdout).toContain("lines read      30");
+    expect(r.stderr).toContain("access.log.1.gz is not a valid gzip file");
   });
   test("a dangling symbolic link or a loop named *.log in a directory: one line naming it; --skip-unreadable leaves it out", async () => {
     const logs = join(dir, "links");

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { type ChildRun, type MapOptions, type MapResult, RetryBook } from "../map/run-tasks.ts";
 import { checkCoverage, PartialError, validatePartial, type TaskPartial } from "../core/partial.ts";
 import { streamLines } from "../core/lines.ts";
-import { EXIT_INPUT_CHANGED, FATAL_PREFIX } from "../core/protocol.ts";
+import { EXIT_INPUT_CHANGED, EXIT_INPUT_CORRUPT, FATAL_PREFIX } from "../core/protocol.ts";
 import type { InputFormat, InputSummary } from "../report/report.ts";
 import { describeTask, parseTask, taskKey, type Task } from "../core/task.ts";
 import { FAULT_ENV } from "../core/faults.ts";
@@ -241,7 +241,7 @@ export function hostsMapper(hostOptions: HostsOptions) {
           }
           const cause = failureCause(row, stderr);
           if (row?.exitval === 255) sshFailures.set(row.host, cause);
-          const fatal = row?.exitval === EXIT_INPUT_CHANGED
+          const fatal = row?.exitval === EXIT_INPUT_CHANGED || row?.exitval === EXIT_INPUT_CORRUPT
             ? (stderr.split("\n").find((l) => l.startsWith(FATAL_PREFIX))?.slice(FATAL_PREFIX.length) ?? `${describeTask(task)}: its input changed during the analysis (on ${row.host})`)
             : undefined;
           const attempt = task.attempt ?? 1;

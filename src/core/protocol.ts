@@ -8,6 +8,8 @@
  */
 export const FATAL_PREFIX = "@fatal ";
 export const EXIT_INPUT_CHANGED = 65;
+/** Like EXIT_INPUT_CHANGED, for an input that is corrupt (it may be skipped with --skip-unreadable). */
+export const EXIT_INPUT_CORRUPT = 66;
 /** Marks a progress line on the worker's stderr: the prefix, then {"task":id,"done":units}. */
 export const PROGRESS_PREFIX = "@progress ";
 /** The parent's pid, told by the parent: it may die before the worker even starts running code. */

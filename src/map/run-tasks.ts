@@ -8,7 +8,7 @@ import type { Subprocess } from "bun";
 import { PartialError, validatePartial, type TaskPartial } from "../core/partial.ts";
 import { describeTask, taskSize, type Task } from "../core/task.ts";
 import { LineSplitter } from "../core/lines.ts";
-import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "../core/protocol.ts";
+import { EXIT_INPUT_CHANGED, EXIT_INPUT_CORRUPT, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "../core/protocol.ts";
 import { LogmrError } from "../core/errors.ts";
 
 export const WORKER_PATH = new URL("./worker.ts", import.meta.url).pathname;
@@ -53,6 +53,8 @@ export interface MapResult {
   children: ChildRun[];
   /** Tasks that needed more than one attempt, with what went wrong each time. */
   retried: RetriedTask[];
+  /** Tasks left out because their input is corrupt (with skipCorrupt), and why. */
+  skipped?: Array<{ task: Task; why: string }>;
 }
 
 export interface MapProgress {
@@ -71,6 +73,8 @@ export interface MapOptions {
   onProgress?: (p: MapProgress) => void;
   /** Tasks that arrive during the map (standard input, as it is read). */
   source?: TaskSource;
+  /** A task whose input is corrupt is left out (and listed) instead of failing the run. */
+  skipCorrupt?: boolean;
 }
 
 export interface TaskSource {
@@ -93,8 +97,10 @@ interface ChildOutcome {
   cause: Map<number, string>;
   run: ChildRun;
   stderr: string;
-  /** Set when the child said its task cannot succeed anywhere (an input changed): the message. */
+  /** Set when the child said its task cannot succeed anywhere (an input changed or is corrupt): the message. */
   fatal?: string;
+  /** The input is corrupt (not changed): a task that may be skipped. */
+  corrupt?: boolean;
 }
 
 /** Keeps the last lines of a child's stderr and hands progress lines to `onProgress`. */
@@ -277,7 +283,7 @@ class ChildSession {
   private outcome(code: number): ChildOutcome {
     const child = this.child;
     const exitAt = now();
-    const inputChanged = code === EXIT_INPUT_CHANGED ? this.stderr.fatal : undefined;
+    const inputChanged = code === EXIT_INPUT_CHANGED || code === EXIT_INPUT_CORRUPT ? this.stderr.fatal : undefined;
     const why = this.timedOut
       ? `no progress for ${(this.options.timeoutMs / 1000).toFixed(1)} s: killed`
       : inputChanged ?? (child.signalCode
@@ -292,6 +298,7 @@ class ChildSession {
       partials: this.partials,
       cause: this.cause,
       fatal: inputChanged,
+      corrupt: code === EXIT_INPUT_CORRUPT && inputChanged !== undefined,
       stderr: this.stderr.lastLines,
       run: {
         pid: child.pid,
@@ -406,6 +413,7 @@ class MapRun {
   private readonly queue: Task[];
   private readonly retryQueue: Task[] = [];
   private readonly done = new Map<number, TaskPartial>();
+  private readonly skipped: Array<{ task: Task; why: string }> = [];
   private readonly book: RetryBook;
   private readonly children: ChildRun[] = [];
   private readonly progress = new Map<number, number>();
@@ -435,13 +443,14 @@ class MapRun {
     while (this.running.size > 0) await Promise.all([...this.running]);
     if (this.fatal) throw this.fatal;
     // Never a report that silently leaves work out, whatever went wrong above.
-    const missing = this.all.filter((t) => !this.done.has(t.id));
+    const missing = this.all.filter((t) => !this.done.has(t.id) && !this.skipped.some((s) => s.task.id === t.id));
     if (missing.length > 0) throw new MapError(`internal error: ${missing.length} task${missing.length === 1 ? "" : "s"} never ran (${missing.map(describeTask).slice(0, 3).join("; ")})`);
     return {
       tasks: this.all,
       partials: [...this.done.values()].sort((a, b) => a.taskId - b.taskId),
       children: this.children,
       retried: this.book.retried(this.all),
+      skipped: this.skipped,
     };
   }
 
@@ -499,6 +508,10 @@ class MapRun {
     }
     const attempt = task.attempt ?? 1;
     this.onProgress(task.id, 0);
+    if (outcome.corrupt && this.options.skipCorrupt) {
+      this.skipped.push({ task, why: outcome.fatal ?? "corrupt" });
+      return true;
+    }
     const end = this.book.failed(task, { attempt, cause: outcome.cause.get(task.id) ?? "unknown", ms, pid: outcome.run.pid, stderr: outcome.stderr }, outcome.fatal);
     if (end) {
       this.fatal ??= end;

@@ -11,7 +11,7 @@ import { FAULT_ENV, FAULT_GATE_ENV, type FaultKind, faultFor, parseFaults, pause
 import { identityProblem } from "./identity.ts";
 import { countFileRange, countGenerated, countCompressedFile, countStream, FileChangedError, InputFaultError, type ProgressHook } from "./read-input.ts";
 import type { TaskPartial } from "../core/partial.ts";
-import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "../core/protocol.ts";
+import { EXIT_INPUT_CHANGED, EXIT_INPUT_CORRUPT, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "../core/protocol.ts";
 import { readSome, writeAll } from "../core/fd.ts";
 import { LineSplitter } from "../core/lines.ts";
 import { type FileRangeTask, type CompressedTask, parseTask, type Task } from "../core/task.ts";
@@ -226,9 +226,9 @@ async function main(): Promise<void> {
     }
   } catch (err) {
     if (err instanceof InputFaultError) {
-      // The same task would fail again: the parent stops the run with this line.
+      // The same task would fail again: the parent stops the run with this line (or skips a corrupt input).
       process.stderr.write(`${FATAL_PREFIX}${err.message}\n`);
-      process.exitCode = EXIT_INPUT_CHANGED;
+      process.exitCode = err instanceof FileChangedError ? EXIT_INPUT_CHANGED : EXIT_INPUT_CORRUPT;
       return;
     }
     process.stderr.write(`worker error: ${errorMessage(err)}\n`);

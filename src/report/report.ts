@@ -62,6 +62,8 @@ export interface ReportData {
   firstTime: string | null;
   lastTime: string | null;
   malformedSamples: MalformedLine[];
+  /** Inputs left out (--skip-unreadable), each with why. */
+  skippedInputs: string[];
   /** Malformed lines by reason, most frequent first; share of the malformed lines. */
   malformedReasons: Array<{ reason: string; count: number; share: number }>;
 }
@@ -151,7 +153,7 @@ export function isoTime(epochSeconds: number): string {
 
 export function buildReport(
   counts: CountsPartial,
-  options: { input: InputSummary; inputNames: readonly string[]; top: number; since?: number; until?: number },
+  options: { input: InputSummary; inputNames: readonly string[]; top: number; since?: number; until?: number; skipped?: readonly string[] },
 ): ReportData {
   const { requests, top } = { requests: counts.requests, top: options.top };
   const status = counts.status
@@ -216,6 +218,7 @@ export function buildReport(
       ...(s.reason ? { reason: s.reason } : {}),
       ...(s.column !== undefined ? { column: s.column, markAt: keyText(s.text.slice(0, Math.max(0, s.column - 1 - (s.textStart ?? 0)))).length } : {}),
     })),
+    skippedInputs: [...(options.skipped ?? [])],
     malformedReasons: [...counts.malformedReasons]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([reason, n]) => ({ reason, count: n, share: counts.lines.malformed > 0 ? n / counts.lines.malformed : 0 })),
@@ -321,6 +324,7 @@ function headerSection(data: ReportData, run: RunInfo | null, style: Style): str
     if (files.length > 1) for (const f of files.slice(0, 8)) conf.push(["", `${f.path}${f.format !== "plain" && f.format !== "stdin" ? ` (${f.format})` : ""}`]);
     if (files.length > 8) conf.push(["", `... and ${files.length - 8} more`]);
   }
+  for (const s of data.skippedInputs) conf.push(["skipped", s]);
   if (data.window.since || data.window.until) {
     conf.push(["time window", `${data.window.since ?? "start"} <= t < ${data.window.until ?? "end"}`]);
   }

@@ -88,6 +88,8 @@ describe("command line errors exit 2 with one line", () => {
     ["--lines", "-5"], ["--lines", "0"], ["--lines", "abc"], ["--lines", "1.5"], ["--workers", "0"], ["--workers", "two"],
     ["--top", "0"], ["--seed", "-1"], ["--seed", "4294967296"], ["--frobnicate"], ["--lines"], ["--since", "yesterday"],
     ["--since", "2026-11-28", "--until", "2026-11-27"], ["generate", "extra"], ["generate", "--json"], ["--counters", "some"], ["bench", "--runs", "0"], ["compare"], [fixture("nginx-access.log"), "--lines", "5"],
+    ["plan", "--lines", "10", "--top", "3"], ["plan", "--lines", "10", "--json"], ["plan", "--lines", "10", "--hosts", "a"], ["help", "nothing"],
+    ["--max-malformed", "120"], ["--max-malformed", "lots"],
   ];
   test.each(cases.map((c) => [c.join(" "), c]))("%s", async (_, args) => {
     const r = await cli(args as string[]);
@@ -95,6 +97,26 @@ describe("command line errors exit 2 with one line", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr.trim().split("\n").length).toBe(1);
     expect(r.stderr).not.toContain("    at ");
+  });
+
+  test("plan says which flags belong to a run; it keeps those it uses", async () => {
+    const r = await cli(["plan", "--lines", "10", "--top", "3"]);
+    expect(r.stderr).toContain("plan does not use --top: it belongs to a run");
+    const ok = await cli(["plan", "--lines", "100000", "-w", "2", "--since", "2026-11-27"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim().split("\n").length).toBeGreaterThanOrEqual(2);
+  });
+
+  test("help, help SUBCOMMAND, and generate into a folder that does not exist", async () => {
+    const help = await cli(["help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--lines");
+    const sub = await cli(["help", "generate"]);
+    expect(sub.code).toBe(0);
+    expect(sub.stdout).toContain("--out");
+    const out = await cli(["generate", "--lines", "10", "--out", join(dir, "no-such-folder", "x.log")]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain(`cannot write ${join(dir, "no-such-folder", "x.log")}: there is no folder ${join(dir, "no-such-folder")}`);
   });
 
   test("--help and --version", async () => {

@@ -63,7 +63,7 @@ const analyzeCommand = defineCommand({
   meta: {
     name: "analyze.ts",
     version: ENGINE_VERSION,
-    description: "MapReduce access-log analysis on every core. Subcommands: generate, bench, compare, plan, reduce. Name a file called like a subcommand as ./generate.",
+    description: "MapReduce access-log analysis on every core. Subcommands: generate, bench, compare, plan, reduce, help. Name a file called like a subcommand as ./generate.",
   },
   args: analyzeArgs,
 });
@@ -95,9 +95,22 @@ const benchCommand = defineCommand({
   args: benchArgs,
 });
 
+/** What plan uses of analyze's flags: the inputs and how they are cut into tasks (the rest belongs to the run). */
+const planArgs = {
+  files: analyzeArgs.files,
+  lines: analyzeArgs.lines,
+  seed: analyzeArgs.seed,
+  workers: analyzeArgs.workers,
+  since: analyzeArgs.since,
+  until: analyzeArgs.until,
+  counters: analyzeArgs.counters,
+  "skip-unreadable": analyzeArgs["skip-unreadable"],
+  quiet: analyzeArgs.quiet,
+  help: analyzeArgs.help,
+} as const satisfies ArgsDef;
 const planCommand = defineCommand({
-  meta: { name: "plan", description: "Write the map tasks, one JSON object per line, for running elsewhere (same inputs and options as analyze)" },
-  args: analyzeArgs,
+  meta: { name: "plan", description: "Write the map tasks, one JSON object per line, for running elsewhere (the inputs and how they are cut, as for analyze)" },
+  args: planArgs,
 });
 const reduceArgs = {
   partials: { type: "positional", required: false, description: "Files of partials, one JSON object per line (none or -: stdin)" },
@@ -167,7 +180,17 @@ function seedOf(text: string | undefined): number {
 }
 
 async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze"): Promise<number> {
-  const files = checkArgs(rawArgs, analyzeArgs);
+  // plan refuses the flags of a run it does not make (citty would take them silently).
+  if (mode === "plan") {
+    const names = (def: ArgsDef) => new Set(Object.entries(def).flatMap(([k, v]) => [k, ...("alias" in v && typeof v.alias === "string" ? [v.alias] : [])]));
+    const [forPlan, forRun] = [names(planArgs), names(analyzeArgs)];
+    const runOnly = rawArgs.find((a) => {
+      const name = a.replace(/^--?/, "").split("=")[0]!;
+      return a.startsWith("-") && a !== "-" && !forPlan.has(name) && forRun.has(name);
+    });
+    if (runOnly) throw new UsageError(`plan does not use ${runOnly.split("=")[0]}: it belongs to a run (analyze or reduce)`);
+  }
+  const files = checkArgs(rawArgs, mode === "plan" ? planArgs : analyzeArgs);
   const args = parseArgs(rawArgs, analyzeArgs);
   if (args.help) {
     await showHelp((mode === "plan" ? planCommand : analyzeCommand) as CommandDef<ArgsDef>, mode === "plan" ? (analyzeCommand as CommandDef<ArgsDef>) : undefined);
@@ -264,7 +287,9 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
     try {
       fd = openSync(temp, "w");
     } catch (err) {
-      throw new InputError(`cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === "ENOENT" ? `there is no folder ${dirname(out!)}` : code === "EACCES" ? `no permission to write in ${dirname(out!)}` : code ?? String(err);
+      throw new InputError(`cannot write ${out}: ${why}`);
     }
     removeTemp = whileRunning(() => rmSync(temp, { force: true }));
   }
@@ -289,6 +314,14 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
     if (toStdout && (err as NodeJS.ErrnoException).code === "EPIPE") return EXIT_OK;
     throw new InputError(`cannot write ${toStdout ? "stdout" : out}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+  return EXIT_OK;
+}
+
+/** `help [SUBCOMMAND]`: the help of the main command or of a subcommand. */
+async function runHelp(rest: string[]): Promise<number> {
+  const [name, ...extra] = rest;
+  if (extra.length > 0 || (name !== undefined && !SUBCOMMANDS[name])) throw new UsageError(`help takes no argument or one of: ${Object.keys(SUBCOMMANDS).join(", ")}`);
+  await showHelp((name ? SUBCOMMANDS[name]! : analyzeCommand) as CommandDef<ArgsDef>, name ? (analyzeCommand as CommandDef<ArgsDef>) : undefined);
   return EXIT_OK;
 }
 
@@ -469,6 +502,7 @@ export async function main(argv: string[]): Promise<number> {
     if (sub === benchCommand) return await runBenchCommand(rest);
     if (sub === compareCommand) return await runCompare(rest);
     if (sub === planCommand) return await runAnalyze(rest, "plan");
+    if (first === "help") return await runHelp(rest);
     if (sub === reduceCommand) return await runReduce(rest);
     return await runAnalyze(argv);
   } catch (err) {

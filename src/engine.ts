@@ -215,6 +215,12 @@ export function reducePartials(
   return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until, skipped: options.skipped ?? [] });
 }
 
+/** What the most frequent reason says about the log's format. */
+const FORMAT_HINTS: Record<string, string> = {
+  "junk after the user agent": " (Combined lines with more fields after them: a custom log_format or LogFormat, which is not read yet)",
+  "a JSON object, not a Common or Combined line": " (JSON lines, as Caddy or nginx's escape=json write them, are not read yet)",
+};
+
 /** The share of an input's lines that may be malformed before the run says so and exits 1 (`--max-malformed`). */
 export const DEFAULT_MAX_MALFORMED = 0.1;
 
@@ -239,7 +245,7 @@ export function overMalformed(tasks: readonly Task[], partials: readonly TaskPar
     if (read === 0 || malformed / read <= maxShare || malformed === 0) continue;
     const [top] = [...reasons].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     out.push(
-      `${inputNames[input] ?? `input ${input}`}: ${((100 * malformed) / read).toFixed(1)}% of its ${read.toLocaleString("en-US")} lines are malformed (more than --max-malformed ${+(maxShare * 100).toFixed(2)}%)${top ? `, most of them: ${top[0]}` : ""}`,
+      `${inputNames[input] ?? `input ${input}`}: ${((100 * malformed) / read).toFixed(1)}% of its ${read.toLocaleString("en-US")} lines are malformed (more than --max-malformed ${+(maxShare * 100).toFixed(2)}%)${top ? `, most of them: ${top[0]}` : ""}${top ? (FORMAT_HINTS[top[0]] ?? "") : ""}`,
     );
   }
   return out;

@@ -23,7 +23,7 @@ export interface MalformedSample {
   line: number;
   /** Absolute byte offset of the line in its input. */
   offset: number;
-  /** The line's first bytes, as a binary string. */
+  /** Bytes of the line around where it broke (its start when that is early), as a binary string. */
   text: string;
   truncated: boolean;
   reason?: string;

@@ -2,7 +2,7 @@
 // render them for people (renderReport) or machines (renderJson).
 
 import { binaryToBytes } from "../core/partial.ts";
-import type { CountsPartial, KeyCount, LineCounts } from "../core/partial.ts";
+import type { CountsPartial, KeyCount, LineCounts, MalformedSample } from "../core/partial.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
 import type { Codec } from "../core/codecs.ts";
 
@@ -29,17 +29,8 @@ export interface ClientSummary {
   notFound404: number;
   bytes: number;
 }
-export interface MalformedLine {
-  input: string;
-  line: number;
-  offset: number;
-  text: string;
-  truncated: boolean;
-  reason?: string;
-  /** 1-based byte column where the line broke the rules, and where that is in `text` (a character index). */
-  column?: number;
-  markAt?: number;
-}
+/** A malformed sample for people: the input by name, the text decoded, and where the column falls in it (a character index). */
+export type MalformedLine = Omit<MalformedSample, "input" | "textStart"> & { input: string; markAt?: number };
 
 export interface ReportData {
   input: InputSummary;

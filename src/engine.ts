@@ -34,6 +34,8 @@ export interface AnalyzeOptions {
   skipUnreadable?: boolean;
   /** Share (0..1) of an input's lines that may be malformed before the run exits 1 [DEFAULT_MAX_MALFORMED]. */
   maxMalformed?: number;
+  /** The log format (see count/format.ts); undefined for Common/Combined. */
+  format?: string;
   onProgress?: (p: MapProgress) => void;
   /** Standard input's bytes, for "-" (default: the process's stdin). */
   stdin?: AsyncIterable<Uint8Array>;
@@ -203,6 +205,7 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
     };
   }
   if (options.counters === "minimal") plan.tasks = plan.tasks.map((t) => ({ ...t, counters: "minimal" as const }));
+  if (options.format !== undefined) plan.tasks = plan.tasks.map((t) => (t.kind === "generate" ? t : { ...t, format: options.format }));
   return plan;
 }
 
@@ -302,6 +305,7 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
         window: windowOf(options),
         counters: options.counters,
         segmentBytes: options.stdinSegmentBytes,
+        format: options.format,
         // Room for a task in flight and one waiting per worker, whatever fails.
         maxPending: Math.max(8, 2 * workers),
       });

@@ -11,6 +11,7 @@ import { DEFAULT_GENERATOR, DEFAULT_SEED } from "../core/traffic.ts";
 import { closeInputs, type ListedInput, type LogInput } from "../plan/resolve-inputs.ts";
 import { runCleanups, whileRunning } from "../core/cleanup.ts";
 import { SEGMENT_BYTES_ENV } from "../core/protocol.ts";
+import { compileFormat, FAST_FORMATS } from "../count/format.ts";
 import type { Task } from "../core/task.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/run-tasks.ts";
 import { logError, logWarn, setQuiet } from "./log.ts";
@@ -38,6 +39,7 @@ const analyzeArgs = {
   since: { type: "string", description: "Count only requests at or after this time (ISO 8601 or 27/Nov/2026:10:00:00 +0000; UTC if no offset)" },
   until: { type: "string", description: "Count only requests before this time" },
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
+  format: { type: "string", description: "The log format: combined (default), common, nginx, vhost_combined, an nginx log_format string, or apache: and a LogFormat string" },
   "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
   "max-malformed": { type: "string", description: "Percent of an input's lines that may be malformed: above it the report says so and the run exits 1 after it; 0 = strict, 100 = accept anything [default: 10]" },
   "skip-unreadable": { type: "boolean", description: "Leave out files that cannot be read (dangling links, no permission), each named on stderr, instead of failing the run" },
@@ -104,6 +106,7 @@ const planArgs = {
   since: analyzeArgs.since,
   until: analyzeArgs.until,
   counters: analyzeArgs.counters,
+  format: analyzeArgs.format,
   "skip-unreadable": analyzeArgs["skip-unreadable"],
   quiet: analyzeArgs.quiet,
   help: analyzeArgs.help,
@@ -202,6 +205,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   }
   if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
   if (files.length > 0 && args.seed !== undefined) throw new UsageError("--seed applies to generated traffic, not to files");
+  if (files.length === 0 && args.format !== undefined) throw new UsageError("--format applies to log files (generated traffic is Combined)");
   const lines = args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines");
   const options = {
     inputs: files,
@@ -216,6 +220,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     counters: args.counters === "minimal" ? ("minimal" as const) : ("full" as const),
     taskTimeoutMs: args["task-timeout"] === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args["task-timeout"], "task-timeout") * 1000,
     skipUnreadable: args["skip-unreadable"] === true,
+    format: formatOf(args.format as string | undefined),
     maxMalformed: args["max-malformed"] === undefined ? undefined : parsePercent(args["max-malformed"], "max-malformed") / 100,
     // Small segments make small stdin inputs several tasks (tests and the soak only).
     stdinSegmentBytes: process.env[SEGMENT_BYTES_ENV] ? parseCount(process.env[SEGMENT_BYTES_ENV], SEGMENT_BYTES_ENV) : undefined,
@@ -465,6 +470,13 @@ async function reportNow(): Promise<void> {
 
 let activeProgress: ProgressLine | null = null;
 let interrupted = false;
+
+/** The --format value, checked (compiled) here so that a bad one is a usage error; undefined for Common/Combined. */
+function formatOf(text: string | undefined): string | undefined {
+  if (text === undefined || FAST_FORMATS.has(text)) return undefined;
+  compileFormat(text);
+  return text;
+}
 
 /** A percentage from 0 to 100, possibly fractional. */
 function parsePercent(text: string, flag: string): number {

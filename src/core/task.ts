@@ -26,6 +26,8 @@ interface TaskBase {
   attempt?: number;
   /** "minimal" to report only clients and statuses (speed comparisons; lines are validated the same). */
   counters?: Counters;
+  /** The log format: a preset name or a format string (see count/format.ts); absent for Common/Combined. */
+  format?: string;
 }
 export interface GenerateTask extends TaskBase {
   kind: "generate";
@@ -187,6 +189,7 @@ export function parseTask(line: string): Task {
   };
   int("id");
   int("input");
+  if (t.format !== undefined && (typeof t.format !== "string" || t.format.length > 4096)) throw new TaskError("task.format is not a format string");
   if (t.attempt !== undefined) int("attempt");
   switch (t.kind) {
     case "generate": {

@@ -6,6 +6,7 @@
 import type { CountsPartial } from "../core/partial.ts";
 import type { Task } from "../core/task.ts";
 import { FastCombinedCounter } from "./fast/combined.ts";
+import { type CompiledFormat, compileFormat, FAST_FORMATS, FormatCounter } from "./format.ts";
 
 export interface LineCounter {
   /**
@@ -22,7 +23,15 @@ export interface LineCounter {
   toCounts(): CountsPartial;
 }
 
-/** The counter for a task's lines: Common and Combined logs, through the fast path. */
-export function counterFor(task: Pick<Task, "window" | "counters">): LineCounter {
-  return new FastCombinedCounter(task.window, task.counters);
+const compiled = new Map<string, CompiledFormat>();
+
+/**
+ * The counter for a task's lines: Common and Combined logs through the fast
+ * path, any other format through its format string, compiled once a worker.
+ */
+export function counterFor(task: Pick<Task, "window" | "counters" | "format">): LineCounter {
+  if (task.format === undefined || FAST_FORMATS.has(task.format)) return new FastCombinedCounter(task.window, task.counters);
+  let format = compiled.get(task.format);
+  if (!format) compiled.set(task.format, (format = compileFormat(task.format)));
+  return new FormatCounter(format, task.window, task.counters);
 }

@@ -27,6 +27,7 @@ export interface StdinOptions {
   window?: TimeWindow;
   counters?: Counters;
   segmentBytes?: number;
+  format?: string;
   /** Segments saved and not yet accepted, at most (then reading waits). */
   maxPending?: number;
 }
@@ -157,7 +158,11 @@ export class StdinSegments implements TaskSource {
   }
 
   private extra(): Partial<SegmentTask> {
-    return { ...(this.options.window ? { window: this.options.window } : {}), ...(this.options.counters === "minimal" ? { counters: "minimal" as const } : {}) };
+    return {
+      ...(this.options.window ? { window: this.options.window } : {}),
+      ...(this.options.counters === "minimal" ? { counters: "minimal" as const } : {}),
+      ...(this.options.format !== undefined ? { format: this.options.format } : {}),
+    };
   }
 
   private emit(task: SegmentTask): void {

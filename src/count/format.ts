@@ -11,7 +11,7 @@ import { viewOf } from "./fast/keys.ts";
 import { LINE_TOO_LONG } from "./reference.ts";
 import { type Malformed, Tally } from "./tally.ts";
 
-/** What a field holds, as far as counting goes; "skip" fields are checked for shape only. */
+/** What a field holds, as far as counting goes; "number" and "skip" fields are read as opaque tokens. */
 export type FieldKind = "client" | "token" | "time" | "iso-time" | "msec" | "request" | "status" | "bytes" | "sent" | "referer" | "agent" | "host" | "number" | "skip";
 
 export interface FormatField {
@@ -211,10 +211,11 @@ interface FieldRanges {
 }
 
 /**
- * Reads Common and Combined lines written by any format string: the
- * literals must appear as written, each field is a token (or, between
- * quotes, any bytes but an unescaped quote, as in Combined), and the fields
- * the report counts are checked as Combined checks them.
+ * Reads lines written by any format string: the literals must appear as
+ * written; a field runs to the next literal (between quotes, to the closing
+ * quote, escapes allowed, as in Combined; the last one to the line's end),
+ * so an unquoted field holding a space must come last; the fields the
+ * report counts are checked as Combined checks them.
  */
 export class FormatCounter implements LineCounter {
   readonly tally: Tally;

@@ -30,10 +30,10 @@ const NGINX_TIMED = '$remote_addr - $remote_user [$time_local] "$request" $statu
 describe("compileFormat", () => {
   test.each<[string, string, string[]]>([
     ["the combined preset", "combined", ["client", "token", "time", "request", "status", "bytes", "referer", "agent"]],
-    ["nginx with times appended", NGINX_TIMED, ["client", "token", "time", "request", "status", "bytes", "referer", "agent", "skip", "skip"]],
+    ["nginx with times appended", NGINX_TIMED, ["client", "token", "time", "request", "status", "bytes", "referer", "agent", "duration", "upstream"]],
     ["nginx ISO time and host", '$host $remote_addr [$time_iso8601] "$request" $status $bytes_sent', ["host", "client", "iso-time", "request", "status", "bytes"]],
     ["Apache vhost_combined (%O as the bytes)", "vhost_combined", ["host", "number", "client", "token", "token", "time", "request", "status", "bytes", "referer", "agent"]],
-    ["Apache with %D and a header", 'apache:%h %l %u %t \\"%r\\" %>s %b %D \\"%{X-Forwarded-For}i\\"', ["client", "token", "token", "time", "request", "status", "bytes", "number", "skip"]],
+    ["Apache with %D and a header", 'apache:%h %l %u %t \\"%r\\" %>s %b %D \\"%{X-Forwarded-For}i\\"', ["client", "token", "token", "time", "request", "status", "bytes", "duration-us", "skip"]],
   ])("%s", (_, spec, kinds) => {
     expect(compileFormat(spec).fields.map((f) => f.kind as string)).toEqual(kinds);
   });
@@ -80,9 +80,11 @@ describe("a line read by its format string", () => {
     const text = readFileSync(fixture("nginx-access.log"), "latin1");
     const plain = feed(new FastCombinedCounter(), Buffer.from(text, "latin1"));
     const extended = feed(new FormatCounter(compileFormat(spec)), Buffer.from(eachLine(text, extend), "latin1"));
-    const { malformedSamples: _, ...got } = extended;
+    // The same counts, and response times besides.
+    const { malformedSamples: _, latency, ...got } = extended;
     const { malformedSamples: __, ...want } = plain;
     expect(got).toEqual(want);
+    expect(latency?.all.count).toBe(spec === "vhost_combined" ? undefined : plain.requests);
   });
 
   test.each<[string, string, string]>([
@@ -106,10 +108,11 @@ describe("--format on the command line", () => {
     const timed = await cli([path, "--format", NGINX_TIMED, "--json", "--workers", "2"]);
     expect(timed.code).toBe(0);
     const strip = (out: string) => {
-      const { input: _, ...data } = JSON.parse(out).data;
+      const { input: _, latency: __, ...data } = JSON.parse(out).data;
       return data;
     };
     expect(strip(timed.stdout)).toEqual(strip(plain.stdout));
+    expect(JSON.parse(timed.stdout).data.latency.all).toMatchObject({ count: 1816, max: 0.012, p50: expect.any(Number) });
     // Without the format, every line is malformed and the run says why.
     const wrong = await cli([path]);
     expect(wrong.code).toBe(1);
@@ -131,3 +134,38 @@ describe("--format on the command line", () => {
     expect(r.stderr).toContain("--format applies to log files");
   });
 });
+
+describe("response times, when the format writes them", () => {
+  const lines = readFileSync(fixture("nginx-access.log"), "latin1").split("\n").filter(Boolean);
+  // Seeded, skewed times: most fast, a long tail.
+  let x = 12345;
+  const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 4294967296;
+  const times = lines.map(() => Math.round((next() < 0.9 ? next() * 0.2 : 0.2 + next() * 3) * 1000) / 1000);
+  const exact = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))]!;
+  const within = (got: number, want: number) => expect(Math.abs(got - want)).toBeLessThanOrEqual(want * 0.01 + 1e-9);
+
+  test.each<[string, string, (line: string, t: number) => string, (t: number) => number]>([
+    ["nginx $request_time", NGINX_TIMED, (l, t) => `${l} ${t.toFixed(3)} -`, (t) => t],
+    ["nginx $upstream_response_time alone, several values summed", '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $upstream_response_time', (l, t) => `${l} ${(t / 2).toFixed(4)}, ${(t / 4).toFixed(4)} : ${(t / 4).toFixed(4)}`, (t) => t],
+    ["Apache %D (microseconds)", 'apache:%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\" %D', (l, t) => `${l} ${Math.round(t * 1e6)}`, (t) => t],
+  ])("%s: count, mean, max and percentiles within 1 percent of the exact ones, by status class too", async (_name, spec, write, seconds) => {
+    const path = join(dir, `latency-${Bun.hash(spec).toString(16)}.log`);
+    writeFileSync(path, `${lines.map((l, k) => write(l, times[k]!)).join("\n")}\n`, "latin1");
+    const r = await cli([path, "--format", spec, "--json", "--workers", "2"]);
+    expect(r.code).toBe(0);
+    const { latency } = JSON.parse(r.stdout).data;
+    const values = times.map(seconds);
+    expect(latency.all.count).toBe(values.length);
+    within(latency.all.mean, values.reduce((a, b) => a + b, 0) / values.length);
+    within(latency.all.max, Math.max(...values));
+    for (const q of [50, 90, 95, 99]) within(latency.all[`p${q}`], exact(values, q / 100));
+    const statusOf = (l: string) => Number(/" (\d{3}) /.exec(l)![1]);
+    const fours = values.filter((_, k) => Math.floor(statusOf(lines[k]!) / 100) === 4);
+    const c4 = latency.byClass.find((c: { class: string }) => c.class === "4xx");
+    expect(c4.count).toBe(fours.length);
+    within(c4.p95, exact(fours, 0.95));
+    const report = await cli([path, "--format", spec]);
+    expect(report.stdout).toContain("Response time (p50 .. p99 within 1%)");
+  });
+});
+

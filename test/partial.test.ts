@@ -7,6 +7,10 @@ import { DEFAULT_GENERATOR, generateText, LineGenerator } from "../src/map/gener
 import { countFileRange, countGenerated } from "../src/map/read-input.ts";
 import { checkCoverage, emptyCounts, mergeAll, mergePartials, PartialError, validatePartial, type CountsPartial, type TaskPartial } from "../src/core/partial.ts";
 import { readIdentity } from "../src/map/identity.ts";
+import { compileFormat, FormatCounter } from "../src/count/format.ts";
+import { LineAssembler } from "../src/map/read-input.ts";
+
+const TIMED_FORMAT = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time';
 import type { FileRangeTask, GenerateTask, Task } from "../src/core/task.ts";
 
 function generatedCounts(seed: number, start: number, end: number): CountsPartial {
@@ -68,6 +72,17 @@ const goodFile = (() => {
   return { ...counter.toCounts(), taskId: 0, task: fileTask, covered, timings };
 })();
 
+// A file range in a format with response times: the partial carries a latency sketch.
+const timedText = generateText(2, 0, 60).split("\n").filter(Boolean).map((l, k) => `${l} 0.${String(k + 1).padStart(3, "0")}`).join("\n") + "\n";
+const timedTask: FileRangeTask = { ...fileTask, format: TIMED_FORMAT, end: timedText.length, identity: undefined };
+const goodTimed = (() => {
+  const counter = new FormatCounter(compileFormat(TIMED_FORMAT));
+  const lines = new LineAssembler(counter);
+  lines.push(new TextEncoder().encode(timedText));
+  lines.end();
+  return { ...counter.toCounts(), taskId: 0, task: timedTask, covered: [0, timedText.length] as [number, number], timings };
+})();
+
 describe("validatePartial", () => {
   const mutate = (f: (p: any) => void, from: object = good) => {
     const p = structuredClone(from) as any;
@@ -76,6 +91,7 @@ describe("validatePartial", () => {
   };
   const deep = (n: number): unknown => (n === 0 ? "x" : [deep(n - 1)]);
   test("accepts real partials", () => {
+    expect(validatePartial(structuredClone(goodTimed), timedTask).latency?.all.count).toBe(60);
     expect(validatePartial(structuredClone(good), genTask).taskId).toBe(3);
     expect(validatePartial(structuredClone(good)).taskId).toBe(3);
     expect(goodFile.malformedSamples.length).toBe(1);
@@ -130,6 +146,9 @@ describe("validatePartial", () => {
     ["a sample line beyond the lines read", () => mutate((p) => (p.malformedSamples[0].line = 10_000), goodFile), "not one of the", undefined],
     ["a file range without its covered bytes", () => mutate((p) => delete p.covered, goodFile), "no covered range", undefined],
     ["covered bytes past its range", () => mutate((p) => (p.covered = [5, fileText.length + 100]), goodFile), "does not fit its range", undefined],
+    ["more response times than requests", () => mutate((p) => { p.latency.all.count += 1; p.latency.all.zeros += 1; }, goodTimed), "more response times", undefined],
+    ["latency classes that do not sum to all", () => mutate((p) => { p.latency.byClass[0][1].count += 1; p.latency.byClass[0][1].zeros += 1; }, goodTimed), "latency by class does not sum to all", undefined],
+    ["sketch buckets that do not sum to its count", () => mutate((p) => (p.latency.all.buckets[0][1] += 1), goodTimed), "buckets do not sum", undefined],
   ])("refuses %s", (_, make, words, expected) => {
     expect(() => validatePartial(make(), expected)).toThrow(PartialError);
     expect(() => validatePartial(make(), expected)).toThrow(words);

@@ -7,6 +7,7 @@
 
 import { parseTask, TaskError, taskKey, type Task } from "./task.ts";
 import { LogmrError } from "./errors.ts";
+import { mergeSketches, type SketchData } from "./sketch.ts";
 
 // 2: partials carry the task they answer and, for byte ranges, the bytes their lines cover.
 export const PARTIAL_VERSION = 2;
@@ -70,6 +71,13 @@ export interface CountsPartial {
   malformedSamples: MalformedSample[];
   /** [reason, malformed lines]: every malformed line has one. */
   malformedReasons: KeyCount[];
+  /** Response times of the requests that had one (formats that write them): all, and by status class. */
+  latency?: LatencyPartial;
+}
+
+export interface LatencyPartial {
+  all: SketchData;
+  byClass: Array<[string, SketchData]>;
 }
 
 export interface WorkerTimings {
@@ -184,6 +192,14 @@ export function mergeAll(partials: readonly CountsPartial[]): CountsPartial {
   out.minutes = mergeRows(partials.map((p) => p.minutes));
   out.malformedSamples = partials.flatMap((p) => p.malformedSamples).sort(sampleOrder).slice(0, MAX_SAMPLES);
   out.malformedReasons = mergeRows(partials.map((p) => p.malformedReasons));
+  const timed = partials.filter((p) => p.latency);
+  if (timed.length > 0) {
+    const classes = [...new Set(timed.flatMap((p) => p.latency!.byClass.map(([c]) => c)))].sort();
+    out.latency = {
+      all: mergeSketches(timed.map((p) => p.latency!.all)),
+      byClass: classes.map((c) => [c, mergeSketches(timed.flatMap((p) => p.latency!.byClass.filter(([k]) => k === c).map(([, s]) => s)))]),
+    };
+  }
   return out;
 }
 
@@ -288,6 +304,7 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   checkTimes(p, task, lines.requests);
   checkSamples(p.malformedSamples, task, lines);
   checkReasons(p.malformedReasons, lines);
+  if (p.latency !== undefined) checkLatency(p.latency, lines.requests);
   checkCovered(p.covered, task);
   checkTimings(p.timings);
   return p as unknown as TaskPartial;
@@ -381,6 +398,32 @@ function checkSamples(x: unknown, task: Task, { read, malformed }: CheckedLines)
     if (sample.input !== undefined && sample.input !== task.input) fail("a malformed sample names another input");
   }
   if (x.length > malformed) fail("more malformed samples than malformed lines");
+}
+
+/** Response times: at most one a request, each class's sketch part of the whole. */
+function checkLatency(x: unknown, requests: number): void {
+  const l = x as Record<string, unknown> | null;
+  if (typeof l !== "object" || l === null || !Array.isArray(l.byClass)) fail("latency is not an object with byClass");
+  const all = checkSketch(l.all, "latency.all");
+  if (all > requests) fail(`more response times (${all}) than requests (${requests})`);
+  let sum = 0;
+  for (const row of l.byClass as unknown[]) {
+    if (!Array.isArray(row) || row.length !== 2 || typeof row[0] !== "string" || !/^\dxx$/.test(row[0])) fail("latency.byClass has a bad row");
+    sum += checkSketch(row[1], `latency.byClass ${row[0]}`);
+  }
+  checkEqual(sum, all, "latency by class does not sum to all");
+}
+
+/** A sketch's shape; returns its count. */
+function checkSketch(x: unknown, what: string): number {
+  const s = x as Record<string, unknown> | null;
+  if (typeof s !== "object" || s === null) fail(`${what} is not a sketch`);
+  const count = checkCount(s.count, `${what}.count`);
+  const zeros = checkCount(s.zeros, `${what}.zeros`);
+  for (const k of ["sum", "max"]) if (typeof s[k] !== "number" || !Number.isFinite(s[k]) || (s[k] as number) < 0) fail(`${what}.${k} is not a duration`);
+  const [inBuckets] = checkRows(s.buckets, `${what}.buckets`, 1, true);
+  checkEqual(inBuckets! + zeros, count, `${what}'s buckets do not sum to its count`);
+  return count;
 }
 
 /** Every malformed line is counted under one reason. */

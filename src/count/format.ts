@@ -12,7 +12,10 @@ import { LINE_TOO_LONG } from "./reference.ts";
 import { type Malformed, Tally } from "./tally.ts";
 
 /** What a field holds, as far as counting goes; "number" and "skip" fields are read as opaque tokens. */
-export type FieldKind = "client" | "token" | "time" | "iso-time" | "msec" | "request" | "status" | "bytes" | "sent" | "referer" | "agent" | "host" | "number" | "skip";
+export type FieldKind =
+  | "client" | "token" | "time" | "iso-time" | "msec" | "request" | "status" | "bytes" | "sent" | "referer" | "agent" | "host" | "number" | "skip"
+  /** Response time in seconds ($request_time, %T), in microseconds (%D), or nginx's list of upstream times, summed. */
+  | "duration" | "duration-us" | "upstream";
 
 export interface FormatField {
   kind: FieldKind;
@@ -26,6 +29,8 @@ export interface CompiledFormat {
   fields: FormatField[];
   /** Whether the format writes referer and agent (its valid lines count as Combined). */
   hasTail: boolean;
+  /** The field whose value is the response time, or -1 (the request's own time first, else the upstream's). */
+  latency: number;
 }
 
 export class FormatError extends LogmrError {
@@ -41,6 +46,7 @@ const NGINX_FIELDS: Record<string, FieldKind> = {
   request: "request",
   status: "status",
   body_bytes_sent: "bytes", bytes_sent: "sent", request_length: "number",
+  request_time: "duration", upstream_response_time: "upstream",
   http_referer: "referer", http_user_agent: "agent",
   host: "host", server_name: "host", http_host: "host",
 };
@@ -49,7 +55,7 @@ const APACHE_FIELDS: Record<string, FieldKind> = {
   h: "client", a: "client", l: "token", u: "token", t: "time", r: "request",
   s: "status", ">s": "status", "<s": "status",
   b: "bytes", B: "bytes", O: "sent", I: "number", S: "number",
-  D: "number", T: "number", v: "host", V: "host", p: "number", P: "number",
+  D: "duration-us", T: "duration", v: "host", V: "host", p: "number", P: "number",
   m: "skip", U: "skip", q: "skip", H: "skip", k: "number", X: "skip", f: "skip", A: "skip", L: "skip", R: "skip",
 };
 
@@ -100,7 +106,8 @@ export function compileFormat(spec: string): CompiledFormat {
   for (const kind of ["client", "time", "request", "status", "bytes", "referer", "agent"] as const) {
     if (fields.filter((f) => f.kind === kind).length > 1) throw new FormatError(`format: more than one ${kind} field`);
   }
-  return { literals, fields, hasTail: fields.some((f) => f.kind === "agent") };
+  const own = fields.findIndex((f) => f.kind === "duration" || f.kind === "duration-us");
+  return { literals, fields, hasTail: fields.some((f) => f.kind === "agent"), latency: own >= 0 ? own : fields.findIndex((f) => f.kind === "upstream") };
 }
 
 function nginxItems(text: string): Array<string | FormatField> {
@@ -302,6 +309,11 @@ export class FormatCounter implements LineCounter {
     const requestId = tally.requestKeys.intern(buf, view, rs, keyEnd);
     const tailId = agent >= 0 ? this.internTail(buf, referer, agent) : -1;
     tally.countRequest(time, status, bytes, clientId, requestId, tailId);
+    const l = this.format.latency;
+    if (l >= 0) {
+      const seconds = readDuration(buf, start[l]!, end[l]!, this.format.fields[l]!.kind);
+      if (seconds >= 0) tally.countLatency(seconds, status);
+    }
   }
 
   /** Finds each field's bytes between the literals; why the line does not fit the format, or null. */
@@ -378,3 +390,20 @@ export class FormatCounter implements LineCounter {
 }
 
 const JOIN = new TextEncoder().encode('" "');
+
+/**
+ * A response time in seconds from buf[s, e): decimal seconds, integer
+ * microseconds, or nginx's upstream list ("0.010, 0.020 : 0.005", summed as
+ * nginx documents); -1 for "-" or anything that is not a time.
+ */
+function readDuration(buf: Uint8Array, s: number, e: number, kind: FieldKind): number {
+  const text = String.fromCharCode(...buf.subarray(s, Math.min(e, s + 200)));
+  if (kind === "duration-us") return /^\d{1,15}$/.test(text) ? Number(text) / 1e6 : -1;
+  const parts = kind === "upstream" ? text.split(/\s*[,:]\s*/) : [text];
+  let total = 0;
+  for (const part of parts) {
+    if (!/^\d{1,12}(\.\d{1,9})?$/.test(part)) return -1;
+    total += Number(part);
+  }
+  return total;
+}

@@ -6,6 +6,7 @@
 import { MAX_SAMPLES, PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
+import { DurationSketch, type SketchData } from "../core/sketch.ts";
 import { BACKSLASH, QUOTE } from "../core/text.ts";
 
 /** Client counter columns. */
@@ -61,6 +62,9 @@ export class Tally {
   readonly malformedSamples: MalformedSample[] = [];
   /** Malformed lines by reason. */
   readonly malformedReasons = new Map<string, number>();
+  /** Response times, when the format has them: all requests, and by status class (index: status / 100). */
+  private latency: DurationSketch | null = null;
+  private readonly latencyByClass: DurationSketch[] = [];
   readonly since: number;
   readonly until: number;
   /** False: methods, paths, referrers and agents are not reported (the key tables still serve the parser). */
@@ -111,6 +115,14 @@ export class Tally {
     rv[r]!++;
     if (status === 404) rv[r + 1]!++;
     if (tail >= 0) this.tails.values[tail]!++;
+  }
+
+  /** A counted request's response time, in seconds. */
+  countLatency(seconds: number, status: number): void {
+    this.latency ??= new DurationSketch();
+    this.latency.add(seconds);
+    const c = Math.floor(status / 100);
+    (this.latencyByClass[c] ??= new DurationSketch()).add(seconds);
   }
 
   /** Time bookkeeping for a counted line whose second differs from the last one counted. */
@@ -208,6 +220,9 @@ export class Tally {
       lastTime: this.requests > 0 ? this.wide[LAST_TIME]! : null,
       malformedSamples: this.malformedSamples,
       malformedReasons: [...this.malformedReasons],
+      ...(this.latency
+        ? { latency: { all: this.latency.toData(), byClass: this.latencyByClass.flatMap((s, c) => (s ? [[`${c}xx`, s.toData()] as [string, SketchData]] : [])) } }
+        : {}),
     };
   }
 }

@@ -5,6 +5,7 @@ import { binaryToBytes } from "../core/partial.ts";
 import type { CountsPartial, KeyCount, LineCounts, MalformedSample } from "../core/partial.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
 import type { Codec } from "../core/codecs.ts";
+import { quantile, type SketchData } from "../core/sketch.ts";
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -55,8 +56,28 @@ export interface ReportData {
   malformedSamples: MalformedLine[];
   /** Inputs left out (--skip-unreadable), each with why. */
   skippedInputs: string[];
+  /** Response times (formats that write them), in seconds: all requests that had one, and by status class. */
+  latency: { all: LatencySummary; byClass: Array<LatencySummary & { class: string }> } | null;
   /** Malformed lines by reason, most frequent first; share of the malformed lines. */
   malformedReasons: Array<{ reason: string; count: number; share: number }>;
+}
+
+export interface LatencySummary {
+  count: number;
+  mean: number;
+  max: number;
+  /** Within RELATIVE_ERROR (1%) of the exact quantile. */
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+}
+
+function latencySummary(s: SketchData): LatencySummary {
+  return {
+    count: s.count, mean: s.count > 0 ? s.sum / s.count : 0, max: s.max,
+    p50: quantile(s, 0.5) ?? 0, p90: quantile(s, 0.9) ?? 0, p95: quantile(s, 0.95) ?? 0, p99: quantile(s, 0.99) ?? 0,
+  };
 }
 
 export interface WorkerTiming {
@@ -210,6 +231,9 @@ export function buildReport(
       ...(s.column !== undefined ? { column: s.column, markAt: keyText(s.text.slice(0, Math.max(0, s.column - 1 - (s.textStart ?? 0)))).length } : {}),
     })),
     skippedInputs: [...(options.skipped ?? [])],
+    latency: counts.latency
+      ? { all: latencySummary(counts.latency.all), byClass: counts.latency.byClass.map(([c, s]) => ({ class: c, ...latencySummary(s) })) }
+      : null,
     malformedReasons: [...counts.malformedReasons]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([reason, n]) => ({ reason, count: n, share: counts.lines.malformed > 0 ? n / counts.lines.malformed : 0 })),
@@ -297,6 +321,7 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     ...totalsSection(data, style),
     ...statusSection(data, style, barWidth),
     ...clientsSection(data, style),
+    ...latencySection(data, style),
     ...rankedSections(data, style),
     ...timelineSection(data, style, barWidth),
     ...malformedSection(data, style),
@@ -385,6 +410,27 @@ function clientsSection(data: ReportData, style: Style): string[] {
   }
   if (data.suspicious.length > shown.length) out.push(`  ... and ${int(data.suspicious.length - shown.length)} more (all of them in --json)`);
   return out;
+}
+
+function latencySection(data: ReportData, style: Style): string[] {
+  if (!data.latency) return [];
+  const c = style.color;
+  const row = (name: string, l: LatencySummary) => [name, int(l.count), seconds(l.mean), seconds(l.p50), seconds(l.p90), seconds(l.p95), seconds(l.p99), seconds(l.max)];
+  return [
+    section(style, "Response time (p50 .. p99 within 1%)"),
+    table(
+      [
+        ["", "requests", "mean", "p50", "p90", "p95", "p99", "max"].map((h) => dim(c, h)),
+        row("all", data.latency.all),
+        ...data.latency.byClass.map((l) => row(l.class, l)),
+      ],
+      [false, true, true, true, true, true, true, true],
+    ),
+  ];
+}
+
+function seconds(s: number): string {
+  return s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(s >= 0.01 ? 0 : 1)} ms`;
 }
 
 function rankedSections(data: ReportData, style: Style): string[] {

@@ -1,0 +1,82 @@
+// A mergeable sketch of durations with a bounded relative error (the idea of
+// DDSketch): a value v > 0 lands in bucket ceil(log(v) / log(GAMMA)), so
+// every value of a bucket is within RELATIVE_ERROR of the bucket's
+// representative. Buckets add up across tasks and workers, so a merged
+// sketch is exactly the sketch of all the values, in any order.
+
+/** Relative error of every quantile the sketch answers. */
+export const RELATIVE_ERROR = 0.01;
+const GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR);
+const LOG_GAMMA = Math.log(GAMMA);
+
+/** A sketch as the partial carries it: buckets as [index, count], zeros apart. */
+export interface SketchData {
+  count: number;
+  /** Sum and largest value, in seconds. */
+  sum: number;
+  max: number;
+  /** Values of exactly 0 (a cached response nginx timed as 0.000). */
+  zeros: number;
+  buckets: Array<[number, number]>;
+}
+
+export class DurationSketch {
+  count = 0;
+  sum = 0;
+  max = 0;
+  zeros = 0;
+  private readonly buckets = new Map<number, number>();
+
+  /** Adds a duration in seconds (negative or NaN values are not durations: the caller refuses them). */
+  add(seconds: number): void {
+    this.count++;
+    this.sum += seconds;
+    if (seconds > this.max) this.max = seconds;
+    if (seconds <= 0) {
+      this.zeros++;
+      return;
+    }
+    const k = Math.ceil(Math.log(seconds) / LOG_GAMMA);
+    this.buckets.set(k, (this.buckets.get(k) ?? 0) + 1);
+  }
+
+  toData(): SketchData {
+    return { count: this.count, sum: this.sum, max: this.max, zeros: this.zeros, buckets: [...this.buckets].sort((a, b) => a[0] - b[0]) };
+  }
+}
+
+export function emptySketch(): SketchData {
+  return { count: 0, sum: 0, max: 0, zeros: 0, buckets: [] };
+}
+
+/** The sketch of all the values of `sketches`. */
+export function mergeSketches(sketches: readonly SketchData[]): SketchData {
+  const buckets = new Map<number, number>();
+  const out = emptySketch();
+  for (const s of sketches) {
+    out.count += s.count;
+    out.sum += s.sum;
+    out.max = Math.max(out.max, s.max);
+    out.zeros += s.zeros;
+    for (const [k, n] of s.buckets) buckets.set(k, (buckets.get(k) ?? 0) + n);
+  }
+  out.buckets = [...buckets].sort((a, b) => a[0] - b[0]);
+  return out;
+}
+
+/**
+ * The q-quantile (0..1) of the values: the value of rank floor(q * (count - 1)),
+ * within RELATIVE_ERROR of it; null without values.
+ */
+export function quantile(s: SketchData, q: number): number | null {
+  if (s.count === 0) return null;
+  const rank = Math.floor(q * (s.count - 1));
+  if (rank < s.zeros) return 0;
+  let seen = s.zeros;
+  for (const [k, n] of s.buckets) {
+    seen += n;
+    // The bucket's representative: 2 * gamma^k / (gamma + 1) is within the bound of every value in (gamma^(k-1), gamma^k].
+    if (seen > rank) return Math.min(s.max, (2 * GAMMA ** k) / (GAMMA + 1));
+  }
+  return s.max;
+}

@@ -220,8 +220,8 @@ export function reducePartials(
 
 /** What the most frequent reason says about the log's format. */
 const FORMAT_HINTS: Record<string, string> = {
-  "junk after the user agent": " (Combined lines with more fields after them: a custom log_format or LogFormat, which is not read yet)",
-  "a JSON object, not a Common or Combined line": " (JSON lines, as Caddy or nginx's escape=json write them, are not read yet)",
+  "junk after the user agent": " (Combined lines with more fields after them: give the server's log_format or LogFormat with --format)",
+  "a JSON object, not a Common or Combined line": " (JSON lines, as Caddy, Traefik or nginx's escape=json write them: --format json)",
 };
 
 /** The share of an input's lines that may be malformed before the run says so and exits 1 (`--max-malformed`). */

@@ -39,7 +39,7 @@ const analyzeArgs = {
   since: { type: "string", description: "Count only requests at or after this time (ISO 8601 or 27/Nov/2026:10:00:00 +0000; UTC if no offset)" },
   until: { type: "string", description: "Count only requests before this time" },
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
-  format: { type: "string", description: "The log format: combined (default), common, nginx, vhost_combined, an nginx log_format string, or apache: and a LogFormat string" },
+  format: { type: "string", description: "The log format: combined (default), common, nginx, vhost_combined, json (Caddy, Traefik, nginx escape=json), an nginx log_format string, or apache: and a LogFormat string" },
   "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
   "max-malformed": { type: "string", description: "Percent of an input's lines that may be malformed: above it the report says so and the run exits 1 after it; 0 = strict, 100 = accept anything [default: 10]" },
   "skip-unreadable": { type: "boolean", description: "Leave out files that cannot be read (dangling links, no permission), each named on stderr, instead of failing the run" },
@@ -474,7 +474,7 @@ let interrupted = false;
 /** The --format value, checked (compiled) here so that a bad one is a usage error; undefined for Common/Combined. */
 function formatOf(text: string | undefined): string | undefined {
   if (text === undefined || FAST_FORMATS.has(text)) return undefined;
-  compileFormat(text);
+  if (text !== "json") compileFormat(text);
   return text;
 }
 

@@ -7,6 +7,7 @@ import type { CountsPartial } from "../core/partial.ts";
 import type { Task } from "../core/task.ts";
 import { FastCombinedCounter } from "./fast/combined.ts";
 import { type CompiledFormat, compileFormat, FAST_FORMATS, FormatCounter } from "./format.ts";
+import { JsonLinesCounter } from "./json-lines.ts";
 
 export interface LineCounter {
   /**
@@ -31,6 +32,7 @@ const compiled = new Map<string, CompiledFormat>();
  */
 export function counterFor(task: Pick<Task, "window" | "counters" | "format">): LineCounter {
   if (task.format === undefined || FAST_FORMATS.has(task.format)) return new FastCombinedCounter(task.window, task.counters);
+  if (task.format === "json") return new JsonLinesCounter(task.window, task.counters);
   let format = compiled.get(task.format);
   if (!format) compiled.set(task.format, (format = compileFormat(task.format)));
   return new FormatCounter(format, task.window, task.counters);

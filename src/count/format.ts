@@ -76,7 +76,7 @@ const enc = new TextEncoder();
 
 /** Compiles a preset name, an nginx log_format string, or `apache:` and a LogFormat string. */
 export function compileFormat(spec: string): CompiledFormat {
-  if (!FORMAT_PRESETS[spec] && !/[$%]/.test(spec)) throw new FormatError(`unknown format ${JSON.stringify(spec)}: a preset (${Object.keys(FORMAT_PRESETS).join(", ")}), an nginx log_format string or apache: and a LogFormat string`);
+  if (!FORMAT_PRESETS[spec] && !/[$%]/.test(spec)) throw new FormatError(`unknown format ${JSON.stringify(spec)}: a preset (${Object.keys(FORMAT_PRESETS).join(", ")}, json), an nginx log_format string or apache: and a LogFormat string`);
   const text = FORMAT_PRESETS[spec] ?? spec;
   const items = text.startsWith("apache:") ? apacheItems(text.slice("apache:".length)) : nginxItems(text);
   const literals: Uint8Array[] = [];

@@ -8,6 +8,7 @@ import { statSync } from "node:fs";
 import { EXIT_FAILED, InputError, LogmrError } from "./core/errors.ts";
 import { compareIdentity, readIdentity } from "./map/identity.ts";
 import { closeInputs, type ListedInput, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
+import { detectFormat, sampleOf } from "./plan/detect-format.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./map/run-tasks.ts";
 import { checkCoverage, mergeAll, type TaskPartial } from "./core/partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report/report.ts";
@@ -166,8 +167,28 @@ function windowOf(options: AnalyzeOptions): TimeWindow | undefined {
   return options.since !== undefined || options.until !== undefined ? { since: options.since, until: options.until } : undefined;
 }
 
+/**
+ * Each input's format: the one given, or, for a plain file, the one its
+ * first lines fit (Combined unless another fits better). Returns a note for
+ * each file read in another format than the default.
+ */
+function detectFormats(files: LogInput[], given: string | undefined): string[] {
+  const notes: string[] = [];
+  for (const file of files) {
+    if (given !== undefined) {
+      file.logFormat = given;
+      continue;
+    }
+    if (file.format !== "plain") continue;
+    file.logFormat = detectFormat(sampleOf(file.path, file.fd));
+    if (file.logFormat !== undefined) notes.push(`${file.path}: read as ${file.logFormat}, which its first lines fit (--format to choose)`);
+  }
+  return notes;
+}
+
 export function planAnalysis(options: AnalyzeOptions): Plan {
   const window = windowOf(options);
+  let detected: string[] = [];
   let plan: Plan;
   if (options.inputs.length === 0) {
     const generator = options.generator ?? DEFAULT_GENERATOR;
@@ -188,6 +209,7 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
     };
   } else {
     const { inputs: files, skipped, leftOut, listing } = resolveInputs(options.inputs, { skipUnreadable: options.skipUnreadable });
+    detected = detectFormats(files, options.format);
     if (files.length === 0) throw new InputError(`no input can be read (skipped: ${skipped.join("; ")})`);
     const wanted = options.workers ?? autoWorkers(defaultWorkers(), { files });
     const tasks = planFileTasks(files, wanted, window);
@@ -200,12 +222,12 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
       hasFiles: true,
       files,
       skipped,
-      leftOut,
+      leftOut: [...leftOut, ...detected],
       listing,
     };
   }
   if (options.counters === "minimal") plan.tasks = plan.tasks.map((t) => ({ ...t, counters: "minimal" as const }));
-  if (options.format !== undefined) plan.tasks = plan.tasks.map((t) => (t.kind === "generate" ? t : { ...t, format: options.format }));
+
   return plan;
 }
 

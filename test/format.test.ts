@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LineCounter } from "../src/count/counter.ts";
@@ -126,6 +126,22 @@ describe("--format on the command line", () => {
     const r = await cli([fixture("nginx-access.log"), ...flags]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(words);
+  });
+
+  test("without --format each file's format is detected, and said: a folder of Combined and vhost_combined logs", async () => {
+    const logs = join(dir, "mixed-formats");
+    mkdirSync(logs);
+    const plain = readFileSync(fixture("nginx-access.log"), "latin1");
+    writeFileSync(join(logs, "access.log"), plain, "latin1");
+    writeFileSync(join(logs, "other_vhosts_access.log"), eachLine(plain, (l) => `www.example.com:80 ${l}`), "latin1");
+    const r = await cli([logs, "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("other_vhosts_access.log: read as vhost_combined, which its first lines fit");
+    expect(r.stderr).not.toContain("/access.log: read as");
+    const one = JSON.parse((await cli([fixture("nginx-access.log"), "--json"])).stdout).data;
+    const both = JSON.parse(r.stdout).data;
+    expect(both.lines.valid).toBe(2 * one.lines.valid);
+    expect(both.bytes).toBe(2 * one.bytes);
   });
 
   test("generated traffic has no other format", async () => {

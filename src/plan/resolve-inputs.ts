@@ -20,6 +20,8 @@ export interface LogInput {
   identity?: FileIdentity;
   /** The parent's descriptor of the file, open until the run ends (closeInputs). */
   fd?: number;
+  /** Its log format, when not Common/Combined (given, or detected from its first lines). */
+  logFormat?: string;
 }
 
 export interface ResolvedInputs {
@@ -254,6 +256,10 @@ export function resolveInputs(args: readonly string[], options: { skipUnreadable
   return { inputs, skipped, leftOut, listing };
 }
 
+function formatOf(input: LogInput): { format?: string } {
+  return input.logFormat === undefined ? {} : { format: input.logFormat };
+}
+
 function pinned(input: LogInput): { identity?: FileIdentity; fd?: number } {
   return { ...(input.identity ? { identity: input.identity } : {}), ...(input.fd !== undefined ? { fd: input.fd } : {}) };
 }
@@ -266,14 +272,14 @@ export function planFileTasks(inputs: readonly LogInput[], workers: number, wind
     if (input.format === "stdin") {
       // Its tasks come as it is read (see StdinSegments).
     } else if (input.format !== "plain") {
-      tasks.push({ ...base, id: tasks.length, input: k, kind: "compressed", codec: input.format, path: input.path, bytes: input.bytes ?? 0, ...pinned(input) });
+      tasks.push({ ...base, id: tasks.length, input: k, kind: "compressed", codec: input.format, path: input.path, bytes: input.bytes ?? 0, ...pinned(input), ...formatOf(input) });
     } else {
       const size = input.bytes ?? 0;
       // Ranges shrinking with the bytes left, fed largest first as workers
       // finish (see splitGuided); the smallest about 1/32 of a worker's share.
       const minPart = Math.max(MIN_SPLIT_BYTES, Math.ceil(size / (workers * 32)));
       for (const [start, end] of size === 0 ? [[0, 0] as [number, number]] : splitGuided(size, workers, minPart)) {
-        tasks.push({ ...base, id: tasks.length, input: k, kind: "file", path: input.path, start, end, ...pinned(input) });
+        tasks.push({ ...base, id: tasks.length, input: k, kind: "file", path: input.path, start, end, ...pinned(input), ...formatOf(input) });
       }
     }
   });

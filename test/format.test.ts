@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LineCounter } from "../src/count/counter.ts";
 import { FastCombinedCounter } from "../src/count/fast/combined.ts";
-import { compileFormat, FORMAT_PRESETS, FormatCounter, FormatError } from "../src/count/format.ts";
+import { compileFormat, FORMAT_PRESETS, FormatCounter, FormatError, formatFromConfig } from "../src/count/format.ts";
 import { generateText } from "../src/map/generate.ts";
 import { LineAssembler } from "../src/map/read-input.ts";
 import { cli, fixture } from "./helpers.ts";
@@ -182,6 +182,49 @@ describe("response times, when the format writes them", () => {
     within(c4.p95, exact(fours, 0.95));
     const report = await cli([path, "--format", spec]);
     expect(report.stdout).toContain("Response time (p50 .. p99 within 1%)");
+  });
+});
+
+describe("formats read out of a server's configuration file", () => {
+  const nginx = `http {
+    log_format  main  '$remote_addr - $remote_user [$time_local] "$request" '
+                      '$status $body_bytes_sent "$http_referer" '
+                      '"$http_user_agent" $request_time';
+    log_format json_log escape=json '{"remote_addr":"$remote_addr"}';
+    access_log  /var/log/nginx/access.log  main;
+}`;
+  const apache = `LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" vhost_combined
+LogFormat "%h %l %u %t \\"%r\\" %>s %O" common
+`;
+  test("nginx: a log_format over several quoted pieces and lines, picked by name", () => {
+    expect(formatFromConfig(nginx, "nginx.conf", "main")).toBe(NGINX_TIMED.replace(" $upstream_response_time", ""));
+  });
+  test("Apache: a LogFormat by name, its escaped quotes read", () => {
+    const spec = formatFromConfig(apache, "apache2.conf", "vhost_combined");
+    expect(spec).toBe('apache:%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"');
+    expect(compileFormat(spec).fields.map((f) => f.name)).toContain("%{User-Agent}i");
+  });
+  test.each<[string, string, string | undefined, string]>([
+    ["several formats and no name", nginx, undefined, "has several formats (main, json_log): name one with --format-name"],
+    ["a name it does not have", apache, "combined", "has no format named combined (it has vhost_combined, common)"],
+    ["no format at all", "server { listen 80; }", undefined, "has no log_format or LogFormat line"],
+  ])("refuses %s", (_, config, name, words) => {
+    expect(() => formatFromConfig(config, "x.conf", name)).toThrow(words);
+  });
+  test("--format-file on the command line", async () => {
+    const conf = join(dir, "nginx.conf");
+    writeFileSync(conf, nginx);
+    const text = readFileSync(fixture("nginx-access.log"), "latin1");
+    const path = join(dir, "main.log");
+    writeFileSync(path, eachLine(text, (l) => `${l} 0.004`), "latin1");
+    const r = await cli([path, "--format-file", conf, "--format-name", "main", "--json"]);
+    expect(r.code).toBe(0);
+    const data = JSON.parse(r.stdout).data;
+    expect(data.lines.valid).toBe(1816);
+    expect(data.latency.all.max).toBeCloseTo(0.004, 6);
+    const bad = await cli([path, "--format-file", conf]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("name one with --format-name");
   });
 });
 

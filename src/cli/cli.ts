@@ -1,7 +1,7 @@
 // The thin CLI over the engine: argument checking, dispatch between the
 // analyze command (the default) and subcommands, output, exit codes, signals.
 
-import { closeSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
 import { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, InputError, LogmrError } from "../core/errors.ts";
@@ -11,7 +11,7 @@ import { DEFAULT_GENERATOR, DEFAULT_SEED } from "../core/traffic.ts";
 import { closeInputs, type ListedInput, type LogInput } from "../plan/resolve-inputs.ts";
 import { runCleanups, whileRunning } from "../core/cleanup.ts";
 import { SEGMENT_BYTES_ENV } from "../core/protocol.ts";
-import { compileFormat, FAST_FORMATS } from "../count/format.ts";
+import { compileFormat, FAST_FORMATS, formatFromConfig } from "../count/format.ts";
 import type { Task } from "../core/task.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/run-tasks.ts";
 import { logError, logWarn, setQuiet } from "./log.ts";
@@ -40,6 +40,8 @@ const analyzeArgs = {
   until: { type: "string", description: "Count only requests before this time" },
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
   format: { type: "string", description: "The log format: combined (default), common, nginx, vhost_combined, json (Caddy, Traefik, nginx escape=json), an nginx log_format string, or apache: and a LogFormat string" },
+  "format-file": { type: "string", description: "Read the format from this nginx or Apache configuration file (its log_format or LogFormat line)" },
+  "format-name": { type: "string", description: "With --format-file: which of its formats, by name" },
   "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
   "max-malformed": { type: "string", description: "Percent of an input's lines that may be malformed: above it the report says so and the run exits 1 after it; 0 = strict, 100 = accept anything [default: 10]" },
   "skip-unreadable": { type: "boolean", description: "Leave out files that cannot be read (dangling links, no permission), each named on stderr, instead of failing the run" },
@@ -107,6 +109,8 @@ const planArgs = {
   until: analyzeArgs.until,
   counters: analyzeArgs.counters,
   format: analyzeArgs.format,
+  "format-file": analyzeArgs["format-file"],
+  "format-name": analyzeArgs["format-name"],
   "skip-unreadable": analyzeArgs["skip-unreadable"],
   quiet: analyzeArgs.quiet,
   help: analyzeArgs.help,
@@ -205,7 +209,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   }
   if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
   if (files.length > 0 && args.seed !== undefined) throw new UsageError("--seed applies to generated traffic, not to files");
-  if (files.length === 0 && args.format !== undefined) throw new UsageError("--format applies to log files (generated traffic is Combined)");
+  if (files.length === 0 && (args.format !== undefined || args["format-file"] !== undefined)) throw new UsageError("--format applies to log files (generated traffic is Combined)");
   const lines = args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines");
   const options = {
     inputs: files,
@@ -220,7 +224,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     counters: args.counters === "minimal" ? ("minimal" as const) : ("full" as const),
     taskTimeoutMs: args["task-timeout"] === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args["task-timeout"], "task-timeout") * 1000,
     skipUnreadable: args["skip-unreadable"] === true,
-    format: formatOf(args.format as string | undefined),
+    format: formatOf(args.format as string | undefined, args["format-file"] as string | undefined, args["format-name"] as string | undefined),
     maxMalformed: args["max-malformed"] === undefined ? undefined : parsePercent(args["max-malformed"], "max-malformed") / 100,
     // Small segments make small stdin inputs several tasks (tests and the soak only).
     stdinSegmentBytes: process.env[SEGMENT_BYTES_ENV] ? parseCount(process.env[SEGMENT_BYTES_ENV], SEGMENT_BYTES_ENV) : undefined,
@@ -472,7 +476,19 @@ let activeProgress: ProgressLine | null = null;
 let interrupted = false;
 
 /** The --format value, checked (compiled) here so that a bad one is a usage error; undefined for Common/Combined. */
-function formatOf(text: string | undefined): string | undefined {
+function formatOf(given: string | undefined, file?: string, name?: string): string | undefined {
+  if (file !== undefined && given !== undefined) throw new UsageError("--format and --format-file: give one of them");
+  if (name !== undefined && file === undefined) throw new UsageError("--format-name goes with --format-file");
+  let text = given;
+  if (file !== undefined) {
+    let config: string;
+    try {
+      config = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new InputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    text = formatFromConfig(config, file, name);
+  }
   if (text === undefined || FAST_FORMATS.has(text)) return undefined;
   if (text !== "json") compileFormat(text);
   return text;

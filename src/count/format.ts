@@ -407,3 +407,28 @@ function readDuration(buf: Uint8Array, s: number, e: number, kind: FieldKind): n
   }
   return total;
 }
+
+/**
+ * The format string of a `log_format` (nginx) or `LogFormat` (Apache) line
+ * in a server's configuration file: the one called `name`, or the only one.
+ * nginx's format may run over several quoted pieces and lines up to its `;`.
+ */
+export function formatFromConfig(config: string, file: string, name?: string): string {
+  const found: Array<{ name: string; spec: string }> = [];
+  const unquote = (piece: string) => piece.slice(1, -1).replace(/\\(["'\\])/g, "$1");
+  for (const m of config.matchAll(/^\s*log_format\s+(\S+)\s+(?:escape=\S+\s+)?((?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\s)+);/gm)) {
+    found.push({ name: m[1]!, spec: [...m[2]!.matchAll(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g)].map((p) => unquote(p[0])).join("") });
+  }
+  for (const m of config.matchAll(/^\s*LogFormat\s+("(?:[^"\\]|\\.)*")\s+(\S+)\s*$/gm)) {
+    found.push({ name: m[2]!, spec: `apache:${m[1]!.slice(1, -1)}` });
+  }
+  const names = found.map((f) => f.name).join(", ");
+  if (found.length === 0) throw new FormatError(`${file} has no log_format or LogFormat line`);
+  if (name === undefined) {
+    if (found.length > 1) throw new FormatError(`${file} has several formats (${names}): name one with --format-name`);
+    return found[0]!.spec;
+  }
+  const chosen = found.find((f) => f.name === name);
+  if (!chosen) throw new FormatError(`${file} has no format named ${name} (it has ${names})`);
+  return chosen.spec;
+}

@@ -7,6 +7,7 @@ import { FastCombinedCounter } from "../src/count/fast/combined.ts";
 import { compileFormat, FORMAT_PRESETS, FormatCounter, FormatError, formatFromConfig } from "../src/count/format.ts";
 import { generateText } from "../src/map/generate.ts";
 import { LineAssembler } from "../src/map/read-input.ts";
+import { mergeAll } from "../src/core/partial.ts";
 import { cli, fixture } from "./helpers.ts";
 
 // These tests start real processes on a shared 2-core machine.
@@ -81,7 +82,7 @@ describe("a line read by its format string", () => {
     const plain = feed(new FastCombinedCounter(), Buffer.from(text, "latin1"));
     const extended = feed(new FormatCounter(compileFormat(spec)), Buffer.from(eachLine(text, extend), "latin1"));
     // The same counts, and response times besides.
-    const { malformedSamples: _, latency, ...got } = extended;
+    const { malformedSamples: _, latency, hosts: ___, ...got } = extended;
     const { malformedSamples: __, ...want } = plain;
     expect(got).toEqual(want);
     expect(latency?.all.count).toBe(spec === "vhost_combined" ? undefined : plain.requests);
@@ -226,5 +227,52 @@ LogFormat "%h %l %u %t \\"%r\\" %>s %O" common
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("name one with --format-name");
   });
+});
+
+describe("virtual hosts, when the format writes them", () => {
+  const text = readFileSync(fixture("nginx-access.log"), "latin1").split("\n").filter(Boolean);
+  const hostOf = (k: number) => (k % 3 === 0 ? "api.example.com" : "www.example.com");
+  const statusOf = (l: string) => Number(/" (\d{3}) /.exec(l)![1]);
+  const spec = 'apache:%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\" %D';
+  const lines = text.map((l, k) => `${hostOf(k)}:443 ${l} ${1000 + k}`);
+  test("requests, errors and response times a host, merged across tasks like every count", () => {
+    const half = lines.length >> 1;
+    const counter = () => new FormatCounter(compileFormat(spec));
+    const parts = [lines.slice(0, half), lines.slice(half)].map((ls) => feed(counter(), new TextEncoder().encode(`${ls.join("\n")}\n`)));
+    const merged = mergeAll(parts);
+    const whole = feed(counter(), new TextEncoder().encode(`${lines.join("\n")}\n`));
+    expect(JSON.stringify(merged.hosts)).toBe(JSON.stringify([...whole.hosts!].sort((a, b) => (a[0] < b[0] ? -1 : 1))));
+    for (const host of ["api.example.com", "www.example.com"]) {
+      const mine = text.filter((_, k) => hostOf(k) === host);
+      const row = merged.hosts!.find((h) => h[0] === host)!;
+      expect(row.slice(1, 4)).toEqual([mine.length, mine.filter((l) => statusOf(l) >= 400 && statusOf(l) < 500).length, mine.filter((l) => statusOf(l) >= 500).length]);
+      expect(row[4]!.count).toBe(mine.length);
+    }
+  });
+  test("the report's top hosts, with their share, error rate and p95", async () => {
+    const path = join(dir, "vhosts.log");
+    writeFileSync(path, `${lines.join("\n")}\n`, "latin1");
+    const r = await cli([path, "--format", spec, "--json"]);
+    expect(r.code).toBe(0);
+    const top = JSON.parse(r.stdout).data.topHosts;
+    expect(top.map((h: { host: string }) => h.host)).toEqual(["www.example.com", "api.example.com"]);
+    expect(top[0].requests + top[1].requests).toBe(text.length);
+    expect(top[0].p95).toBeGreaterThan(0.001);
+  });
+});
+
+test("the same data for any worker count, response times and hosts included", async () => {
+  const spec = 'apache:%v %h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\" %D';
+  let x = 99;
+  const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 4294967296;
+  const lines = generateText(5, 0, 40_000).split("\n").filter(Boolean).map((l) => `h${Math.floor(next() * 4)}.example.com ${l} ${Math.floor(next() * 2_000_000)}`);
+  const path = join(dir, "split.log");
+  writeFileSync(path, `${lines.join("\n")}\n`);
+  const runs = await Promise.all([1, 2, 3].map((w) => cli([path, "--format", spec, "--json", "--workers", String(w)])));
+  const docs = runs.map((r) => JSON.parse(r.stdout));
+  expect(docs[2].run.tasks).toBeGreaterThan(3);
+  expect(JSON.stringify(docs[1].data)).toBe(JSON.stringify(docs[0].data));
+  expect(JSON.stringify(docs[2].data)).toBe(JSON.stringify(docs[0].data));
+  expect(docs[0].data.topHosts.length).toBe(4);
 });
 

@@ -46,7 +46,8 @@ describe("DurationSketch", () => {
     const parts = [0, 1, 2].map(() => Array.from({ length: 3000 }, () => r() * 3));
     const [a, b, c] = parts.map(sketchOf) as [SketchData, SketchData, SketchData];
     const whole = sketchOf(parts.flat());
-    const canon = (s: SketchData) => JSON.stringify({ ...s, sum: Math.round(s.sum * 1e6) });
+    // Exact in any order: the sum is kept in whole microseconds.
+    const canon = (s: SketchData) => JSON.stringify(s);
     expect(canon(mergeSketches([a, b, c]))).toBe(canon(whole));
     expect(canon(mergeSketches([mergeSketches([a, b]), c]))).toBe(canon(mergeSketches([a, mergeSketches([b, c])])));
     expect(canon(mergeSketches([c, a, b]))).toBe(canon(mergeSketches([a, b, c])));

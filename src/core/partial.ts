@@ -73,7 +73,12 @@ export interface CountsPartial {
   malformedReasons: KeyCount[];
   /** Response times of the requests that had one (formats that write them): all, and by status class. */
   latency?: LatencyPartial;
+  /** Virtual hosts (formats that write them). */
+  hosts?: HostRow[];
 }
+
+/** [host, requests, 4xx, 5xx, its response times or null] */
+export type HostRow = [string, number, number, number, SketchData | null];
 
 export interface LatencyPartial {
   all: SketchData;
@@ -192,6 +197,8 @@ export function mergeAll(partials: readonly CountsPartial[]): CountsPartial {
   out.minutes = mergeRows(partials.map((p) => p.minutes));
   out.malformedSamples = partials.flatMap((p) => p.malformedSamples).sort(sampleOrder).slice(0, MAX_SAMPLES);
   out.malformedReasons = mergeRows(partials.map((p) => p.malformedReasons));
+  const hosted = partials.filter((p) => p.hosts);
+  if (hosted.length > 0) out.hosts = mergeHosts(hosted.map((p) => p.hosts!));
   const timed = partials.filter((p) => p.latency);
   if (timed.length > 0) {
     const classes = [...new Set(timed.flatMap((p) => p.latency!.byClass.map(([c]) => c)))].sort();
@@ -305,6 +312,7 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   checkSamples(p.malformedSamples, task, lines);
   checkReasons(p.malformedReasons, lines);
   if (p.latency !== undefined) checkLatency(p.latency, lines.requests);
+  if (p.hosts !== undefined) checkHosts(p.hosts, lines.requests);
   checkCovered(p.covered, task);
   checkTimings(p.timings);
   return p as unknown as TaskPartial;
@@ -400,6 +408,42 @@ function checkSamples(x: unknown, task: Task, { read, malformed }: CheckedLines)
   if (x.length > malformed) fail("more malformed samples than malformed lines");
 }
 
+/** Hosts: a row each, at most one a request, errors at most requests. */
+function checkHosts(x: unknown, requests: number): void {
+  if (!Array.isArray(x)) fail("hosts is not an array");
+  let total = 0;
+  const seen = new Set<string>();
+  for (const row of x as unknown[]) {
+    if (!Array.isArray(row) || row.length !== 5 || typeof row[0] !== "string" || row[0].length > MAX_KEY_CHARS) fail("hosts has a bad row");
+    if (seen.has(row[0])) fail(`hosts repeats ${JSON.stringify(row[0]).slice(0, 80)}`);
+    seen.add(row[0]);
+    const [n, c4, c5] = [1, 2, 3].map((k) => checkCount(row[k], "a count in hosts")) as [number, number, number];
+    if (c4 + c5 > n) fail(`host ${JSON.stringify(row[0]).slice(0, 80)} has more errors than requests`);
+    if (row[4] !== null && checkSketch(row[4], "a host's response times") > n) fail("a host has more response times than requests");
+    total += n;
+  }
+  checkCount(total, "the sum of hosts");
+  if (total > requests) fail("more host requests than requests");
+}
+
+function mergeHosts(lists: ReadonlyArray<readonly HostRow[]>): HostRow[] {
+  const merged = new Map<string, HostRow>();
+  for (const rows of lists) {
+    for (const [host, n, c4, c5, sketch] of rows) {
+      const seen = merged.get(host);
+      if (!seen) {
+        merged.set(host, [host, n, c4, c5, sketch]);
+        continue;
+      }
+      seen[1] += n;
+      seen[2] += c4;
+      seen[3] += c5;
+      seen[4] = seen[4] && sketch ? mergeSketches([seen[4], sketch]) : (seen[4] ?? sketch);
+    }
+  }
+  return [...merged.values()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
 /** Response times: at most one a request, each class's sketch part of the whole. */
 function checkLatency(x: unknown, requests: number): void {
   const l = x as Record<string, unknown> | null;
@@ -420,7 +464,8 @@ function checkSketch(x: unknown, what: string): number {
   if (typeof s !== "object" || s === null) fail(`${what} is not a sketch`);
   const count = checkCount(s.count, `${what}.count`);
   const zeros = checkCount(s.zeros, `${what}.zeros`);
-  for (const k of ["sum", "max"]) if (typeof s[k] !== "number" || !Number.isFinite(s[k]) || (s[k] as number) < 0) fail(`${what}.${k} is not a duration`);
+  checkCount(s.sumMicros, `${what}.sumMicros`);
+  if (typeof s.max !== "number" || !Number.isFinite(s.max) || s.max < 0) fail(`${what}.max is not a duration`);
   const [inBuckets] = checkRows(s.buckets, `${what}.buckets`, 1, true);
   checkEqual(inBuckets! + zeros, count, `${what}'s buckets do not sum to its count`);
   return count;

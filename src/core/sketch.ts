@@ -12,8 +12,12 @@ const LOG_GAMMA = Math.log(GAMMA);
 /** A sketch as the partial carries it: buckets as [index, count], zeros apart. */
 export interface SketchData {
   count: number;
-  /** Sum and largest value, in seconds. */
-  sum: number;
+  /**
+   * Sum in whole microseconds, so that it adds up exactly in any order (a
+   * sum of doubles would depend on how the work was split), and the largest
+   * value in seconds.
+   */
+  sumMicros: number;
   max: number;
   /** Values of exactly 0 (a cached response nginx timed as 0.000). */
   zeros: number;
@@ -22,7 +26,7 @@ export interface SketchData {
 
 export class DurationSketch {
   count = 0;
-  sum = 0;
+  sumMicros = 0;
   max = 0;
   zeros = 0;
   private readonly buckets = new Map<number, number>();
@@ -30,7 +34,7 @@ export class DurationSketch {
   /** Adds a duration in seconds (negative or NaN values are not durations: the caller refuses them). */
   add(seconds: number): void {
     this.count++;
-    this.sum += seconds;
+    this.sumMicros += Math.round(seconds * 1e6);
     if (seconds > this.max) this.max = seconds;
     if (seconds <= 0) {
       this.zeros++;
@@ -41,12 +45,12 @@ export class DurationSketch {
   }
 
   toData(): SketchData {
-    return { count: this.count, sum: this.sum, max: this.max, zeros: this.zeros, buckets: [...this.buckets].sort((a, b) => a[0] - b[0]) };
+    return { count: this.count, sumMicros: this.sumMicros, max: this.max, zeros: this.zeros, buckets: [...this.buckets].sort((a, b) => a[0] - b[0]) };
   }
 }
 
 export function emptySketch(): SketchData {
-  return { count: 0, sum: 0, max: 0, zeros: 0, buckets: [] };
+  return { count: 0, sumMicros: 0, max: 0, zeros: 0, buckets: [] };
 }
 
 /** The sketch of all the values of `sketches`. */
@@ -55,7 +59,7 @@ export function mergeSketches(sketches: readonly SketchData[]): SketchData {
   const out = emptySketch();
   for (const s of sketches) {
     out.count += s.count;
-    out.sum += s.sum;
+    out.sumMicros += s.sumMicros;
     out.max = Math.max(out.max, s.max);
     out.zeros += s.zeros;
     for (const [k, n] of s.buckets) buckets.set(k, (buckets.get(k) ?? 0) + n);

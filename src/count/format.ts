@@ -31,6 +31,8 @@ export interface CompiledFormat {
   hasTail: boolean;
   /** The field whose value is the response time, or -1 (the request's own time first, else the upstream's). */
   latency: number;
+  /** The field that names the virtual host, or -1. */
+  host: number;
 }
 
 export class FormatError extends LogmrError {
@@ -107,7 +109,11 @@ export function compileFormat(spec: string): CompiledFormat {
     if (fields.filter((f) => f.kind === kind).length > 1) throw new FormatError(`format: more than one ${kind} field`);
   }
   const own = fields.findIndex((f) => f.kind === "duration" || f.kind === "duration-us");
-  return { literals, fields, hasTail: fields.some((f) => f.kind === "agent"), latency: own >= 0 ? own : fields.findIndex((f) => f.kind === "upstream") };
+  return {
+    literals, fields, hasTail: fields.some((f) => f.kind === "agent"),
+    latency: own >= 0 ? own : fields.findIndex((f) => f.kind === "upstream"),
+    host: fields.findIndex((f) => f.kind === "host"),
+  };
 }
 
 function nginxItems(text: string): Array<string | FormatField> {
@@ -310,10 +316,10 @@ export class FormatCounter implements LineCounter {
     const tailId = agent >= 0 ? this.internTail(buf, referer, agent) : -1;
     tally.countRequest(time, status, bytes, clientId, requestId, tailId);
     const l = this.format.latency;
-    if (l >= 0) {
-      const seconds = readDuration(buf, start[l]!, end[l]!, this.format.fields[l]!.kind);
-      if (seconds >= 0) tally.countLatency(seconds, status);
-    }
+    const seconds = l >= 0 ? readDuration(buf, start[l]!, end[l]!, this.format.fields[l]!.kind) : -1;
+    if (seconds >= 0) tally.countLatency(seconds, status);
+    const h = this.format.host;
+    if (h >= 0) tally.countHost(tally.hosts.intern(buf, view, start[h]!, end[h]!), status, seconds);
   }
 
   /** Finds each field's bytes between the literals; why the line does not fit the format, or null. */

@@ -24,6 +24,7 @@ const NAMES = {
   /** Seconds (Caddy `duration`, nginx `request_time`) or nanoseconds (Traefik `Duration`). */
   seconds: [["duration"], ["request_time"]],
   nanoseconds: [["Duration"]],
+  host: [["request", "host"], ["RequestHost"], ["host"], ["server_name"]],
   /** Epoch seconds (Caddy `ts`, nginx `msec`) or an ISO 8601 time. */
   epoch: [["ts"], ["msec"]],
   iso: [["StartUTC"], ["time_iso8601"], ["time"], ["@timestamp"]],
@@ -119,6 +120,8 @@ export class JsonLinesCounter implements LineCounter {
     const ns = asNumber(lookup(o, NAMES.nanoseconds));
     const duration = Number.isFinite(seconds) ? seconds : Number.isFinite(ns) ? ns / 1e9 : Number.NaN;
     if (duration >= 0) tally.countLatency(duration, status);
+    const host = lookup(o, NAMES.host);
+    if (typeof host === "string" && host !== "") tally.countHost(this.intern(tally.hosts, host), status, duration >= 0 ? duration : -1);
   }
 
   /** Epoch seconds of the object's time (Caddy's `ts`, an ISO time), or NO_TIME. */

@@ -3,7 +3,7 @@
 // log format: a parser hands it ids of keys it interned in the tables and
 // the fields it read (time, status, bytes).
 
-import { MAX_SAMPLES, PARTIAL_VERSION, type CountsPartial, type MalformedSample } from "../core/partial.ts";
+import { type CountsPartial, type HostRow, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
 import { DurationSketch, type SketchData } from "../core/sketch.ts";
@@ -62,6 +62,9 @@ export class Tally {
   readonly malformedSamples: MalformedSample[] = [];
   /** Malformed lines by reason. */
   readonly malformedReasons = new Map<string, number>();
+  /** Virtual hosts, when the format has them: [requests, 4xx, 5xx] a host, and each host's response times. */
+  readonly hosts = new KeyTable(3);
+  private readonly latencyByHost: DurationSketch[] = [];
   /** Response times, when the format has them: all requests, and by status class (index: status / 100). */
   private latency: DurationSketch | null = null;
   private readonly latencyByClass: DurationSketch[] = [];
@@ -115,6 +118,16 @@ export class Tally {
     rv[r]!++;
     if (status === 404) rv[r + 1]!++;
     if (tail >= 0) this.tails.values[tail]!++;
+  }
+
+  /** A counted request's virtual host (its id in `hosts`), and its response time when it has one (else -1). */
+  countHost(host: number, status: number, seconds: number): void {
+    const r = host * 3;
+    const v = this.hosts.values;
+    v[r]!++;
+    if (status >= 400 && status < 500) v[r + 1]!++;
+    else if (status >= 500 && status < 600) v[r + 2]!++;
+    if (seconds >= 0) (this.latencyByHost[host] ??= new DurationSketch()).add(seconds);
   }
 
   /** A counted request's response time, in seconds. */
@@ -172,6 +185,11 @@ export class Tally {
     });
   }
 
+  /** [host, requests, 4xx, 5xx, response times or null] a host. */
+  private hostRows(): HostRow[] {
+    return (this.hosts.entries() as Array<[string, number, number, number]>).map(([host, n, c4, c5], id) => [host, n, c4, c5, this.latencyByHost[id]?.toData() ?? null]);
+  }
+
   /** The counts as a partial (without task id and timings). */
   toCounts(): CountsPartial {
     this.flushMinute();
@@ -223,6 +241,7 @@ export class Tally {
       ...(this.latency
         ? { latency: { all: this.latency.toData(), byClass: this.latencyByClass.flatMap((s, c) => (s ? [[`${c}xx`, s.toData()] as [string, SketchData]] : [])) } }
         : {}),
+      ...(this.hosts.size > 0 ? { hosts: this.hostRows() } : {}),
     };
   }
 }

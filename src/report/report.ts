@@ -56,6 +56,8 @@ export interface ReportData {
   malformedSamples: MalformedLine[];
   /** Inputs left out (--skip-unreadable), each with why. */
   skippedInputs: string[];
+  /** Virtual hosts (formats that write them), most requests first: requests, share, 4xx+5xx share, p95 response time (null without times). */
+  topHosts: Array<{ host: string; requests: number; share: number; errorRate: number; p95: number | null }> | null;
   /** Response times (formats that write them), in seconds: all requests that had one, and by status class. */
   latency: { all: LatencySummary; byClass: Array<LatencySummary & { class: string }> } | null;
   /** Malformed lines by reason, most frequent first; share of the malformed lines. */
@@ -75,7 +77,7 @@ export interface LatencySummary {
 
 function latencySummary(s: SketchData): LatencySummary {
   return {
-    count: s.count, mean: s.count > 0 ? s.sum / s.count : 0, max: s.max,
+    count: s.count, mean: s.count > 0 ? s.sumMicros / 1e6 / s.count : 0, max: s.max,
     p50: quantile(s, 0.5) ?? 0, p90: quantile(s, 0.9) ?? 0, p95: quantile(s, 0.95) ?? 0, p99: quantile(s, 0.99) ?? 0,
   };
 }
@@ -231,6 +233,15 @@ export function buildReport(
       ...(s.column !== undefined ? { column: s.column, markAt: keyText(s.text.slice(0, Math.max(0, s.column - 1 - (s.textStart ?? 0)))).length } : {}),
     })),
     skippedInputs: [...(options.skipped ?? [])],
+    topHosts: counts.hosts
+      ? [...counts.hosts]
+          .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+          .slice(0, options.top)
+          .map(([host, n, c4, c5, sketch]) => ({
+            host: keyText(host), requests: n, share: counts.requests > 0 ? n / counts.requests : 0,
+            errorRate: n > 0 ? (c4 + c5) / n : 0, p95: sketch ? quantile(sketch, 0.95) : null,
+          }))
+      : null,
     latency: counts.latency
       ? { all: latencySummary(counts.latency.all), byClass: counts.latency.byClass.map(([c, s]) => ({ class: c, ...latencySummary(s) })) }
       : null,
@@ -322,6 +333,7 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     ...statusSection(data, style, barWidth),
     ...clientsSection(data, style),
     ...latencySection(data, style),
+    ...hostsSection(data, style),
     ...rankedSections(data, style),
     ...timelineSection(data, style, barWidth),
     ...malformedSection(data, style),
@@ -425,6 +437,20 @@ function latencySection(data: ReportData, style: Style): string[] {
         ...data.latency.byClass.map((l) => row(l.class, l)),
       ],
       [false, true, true, true, true, true, true, true],
+    ),
+  ];
+}
+
+function hostsSection(data: ReportData, style: Style): string[] {
+  if (!data.topHosts) return [];
+  return [
+    section(style, `Top ${data.topHosts.length} hosts`),
+    table(
+      [
+        ["host", "requests", "share", "errors", "p95"].map((h) => dim(style.color, h)),
+        ...data.topHosts.map((h) => [clip(h.host, 50), int(h.requests), percent(h.share), percent(h.errorRate), h.p95 === null ? "-" : seconds(h.p95)]),
+      ],
+      [false, true, true, true, true],
     ),
   ];
 }

@@ -3,13 +3,11 @@
 // literals and fields that a line is read against, and the presets by name.
 
 import { EXIT_USAGE, LogmrError } from "../core/errors.ts";
-import type { CountsPartial } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
-import { BYTES_TOO_LONG_REASON, closingQuote, CR, daysFromCivil, isSpaceByte, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogTime, QUESTION, QUOTE, SPACE } from "./clf.ts";
-import type { LineCounter } from "./counter.ts";
+import { BYTES_TOO_LONG_REASON, closingQuote, daysFromCivil, isSpaceByte, MAX_BYTES_DIGITS, NO_TIME, parseLogTime, QUESTION, QUOTE, SPACE } from "./clf.ts";
 import { viewOf } from "./fast/keys.ts";
-import { LINE_TOO_LONG } from "./reference.ts";
-import { type Malformed, Tally } from "./tally.ts";
+import { LineByLineCounter } from "./line-by-line.ts";
+import type { Malformed } from "./tally.ts";
 
 /** What a field holds, as far as counting goes; "number" and "skip" fields are read as opaque tokens. */
 export type FieldKind =
@@ -230,47 +228,21 @@ interface FieldRanges {
  * so an unquoted field holding a space must come last; the fields the
  * report counts are checked as Combined checks them.
  */
-export class FormatCounter implements LineCounter {
-  readonly tally: Tally;
+export class FormatCounter extends LineByLineCounter {
   private readonly ranges: FieldRanges;
   private readonly quoted: boolean[];
   private tail = new Uint8Array(4096);
   private tailView = viewOf(this.tail);
 
   constructor(private readonly format: CompiledFormat, window: TimeWindow = {}, counters: Counters = "full") {
-    this.tally = new Tally(window, counters);
+    super(window, counters);
     const n = format.fields.length;
     this.ranges = { start: new Int32Array(n), end: new Int32Array(n) };
     // A field between two quotes is a quoted field: it may hold spaces and escaped quotes.
     this.quoted = format.fields.map((_, i) => format.literals[i]!.at(-1) === QUOTE && format.literals[i + 1]![0] === QUOTE);
   }
 
-  countBlock(buf: Uint8Array, start: number, end: number, final: boolean, origin: number, startLimit = end): number {
-    const view = viewOf(buf);
-    let p = start;
-    while (p < end && p < startLimit) {
-      let lf = buf.indexOf(LF, p);
-      if (lf < 0 || lf >= end) {
-        if (!final) return p;
-        lf = end;
-      }
-      this.tally.linesRead++;
-      this.countLine(buf, view, p, lf > p && buf[lf - 1] === CR ? lf - 1 : lf, origin + p);
-      p = lf + 1;
-    }
-    return p > end ? end : p;
-  }
-
-  countOversizedLine(head: Uint8Array, offset: number): void {
-    this.tally.linesRead++;
-    this.tally.countMalformed(head, 0, head.length, offset, LINE_TOO_LONG);
-  }
-
-  toCounts(): CountsPartial {
-    return this.tally.toCounts();
-  }
-
-  private countLine(buf: Uint8Array, view: DataView, s: number, e: number, offset: number): void {
+  protected countLine(buf: Uint8Array, view: DataView, s: number, e: number, offset: number): void {
     const tally = this.tally;
     const bad = s === e ? { reason: "empty line", at: s } : this.split(buf, s, e) ?? this.check(buf);
     if (bad) {

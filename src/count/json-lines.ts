@@ -3,14 +3,10 @@
 // found under the names those servers use; a line that is not an object, or
 // lacks the client, the request or the status, is malformed like any other.
 
-import type { CountsPartial } from "../core/partial.ts";
-import type { Counters, TimeWindow } from "../core/task.ts";
-import { CR, LF } from "../core/text.ts";
 import { NO_TIME } from "./clf.ts";
-import type { LineCounter } from "./counter.ts";
 import { viewOf } from "./fast/keys.ts";
-import { LINE_TOO_LONG } from "./reference.ts";
-import { type Malformed, Tally } from "./tally.ts";
+import { LineByLineCounter } from "./line-by-line.ts";
+import type { Malformed, Tally } from "./tally.ts";
 
 /** Where each field is found, first match wins: a path of keys into the object. */
 const NAMES = {
@@ -46,40 +42,11 @@ const asNumber = (v: unknown) => (typeof v === "number" ? v : typeof v === "stri
 const utf8 = new TextDecoder();
 const enc = new TextEncoder();
 
-export class JsonLinesCounter implements LineCounter {
-  readonly tally: Tally;
+export class JsonLinesCounter extends LineByLineCounter {
   private key = new Uint8Array(1024);
   private keyView = viewOf(this.key);
 
-  constructor(window: TimeWindow = {}, counters: Counters = "full") {
-    this.tally = new Tally(window, counters);
-  }
-
-  countBlock(buf: Uint8Array, start: number, end: number, final: boolean, origin: number, startLimit = end): number {
-    let p = start;
-    while (p < end && p < startLimit) {
-      let lf = buf.indexOf(LF, p);
-      if (lf < 0 || lf >= end) {
-        if (!final) return p;
-        lf = end;
-      }
-      this.tally.linesRead++;
-      this.countLine(buf, p, lf > p && buf[lf - 1] === CR ? lf - 1 : lf, origin + p);
-      p = lf + 1;
-    }
-    return p > end ? end : p;
-  }
-
-  countOversizedLine(head: Uint8Array, offset: number): void {
-    this.tally.linesRead++;
-    this.tally.countMalformed(head, 0, head.length, offset, LINE_TOO_LONG);
-  }
-
-  toCounts(): CountsPartial {
-    return this.tally.toCounts();
-  }
-
-  private countLine(buf: Uint8Array, s: number, e: number, offset: number): void {
+  protected countLine(buf: Uint8Array, _view: DataView, s: number, e: number, offset: number): void {
     const tally = this.tally;
     const bad = (why: Malformed) => tally.countMalformed(buf, s, e, offset, why);
     if (s === e) return bad({ reason: "empty line", at: s });

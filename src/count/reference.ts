@@ -3,12 +3,9 @@
 // Tally. It is the definition the fast path (fast/combined.ts) must match
 // byte for byte, and the "reference" row of bench.
 
-import type { CountsPartial } from "../core/partial.ts";
-import type { Counters, TimeWindow } from "../core/task.ts";
-import { BYTES_TOO_LONG_REASON, closingQuote, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogTime, QUESTION, QUOTE, SPACE, tokenEnd } from "./clf.ts";
-import type { LineCounter } from "./counter.ts";
-import { viewOf } from "./fast/keys.ts";
-import { type Malformed, Tally } from "./tally.ts";
+import { BYTES_TOO_LONG_REASON, closingQuote, MAX_BYTES_DIGITS, NO_TIME, parseLogTime, QUESTION, QUOTE, SPACE, tokenEnd } from "./clf.ts";
+import { LineByLineCounter } from "./line-by-line.ts";
+import type { Malformed } from "./tally.ts";
 
 /** Where the fields of a valid line are, and what it says. */
 export interface CombinedLine {
@@ -45,9 +42,6 @@ function quoted(buf: Uint8Array, s: number, e: number, max = 40): string {
   for (let k = s; k < Math.min(e, s + max); k++) out += String.fromCharCode(buf[k]!);
   return `'${out}${e - s > max ? "..." : ""}'`;
 }
-
-/** Lines longer than the largest buffer: counted from their first bytes. */
-export const LINE_TOO_LONG: Malformed = { reason: "line too long", at: 0 };
 
 function bad(reason: string, at: number, detail?: string): Malformed {
   return detail === undefined ? { reason, at } : { reason, at, detail };
@@ -197,40 +191,10 @@ function isBlank(buf: Uint8Array, s: number, e: number): boolean {
   return true;
 }
 
-export class ReferenceCounter implements LineCounter {
-  readonly tally: Tally;
+export class ReferenceCounter extends LineByLineCounter {
   private readonly line = emptyLine();
 
-  constructor(window: TimeWindow = {}, counters: Counters = "full") {
-    this.tally = new Tally(window, counters);
-  }
-
-  countBlock(buf: Uint8Array, start: number, end: number, final: boolean, origin: number, startLimit = end): number {
-    const view = viewOf(buf);
-    let p = start;
-    while (p < end && p < startLimit) {
-      let lf = buf.indexOf(LF, p);
-      if (lf < 0 || lf >= end) {
-        if (!final) return p;
-        lf = end;
-      }
-      this.tally.linesRead++;
-      this.countLine(buf, view, p, lf > p && buf[lf - 1] === CR ? lf - 1 : lf, origin + p);
-      p = lf + 1;
-    }
-    return p > end ? end : p;
-  }
-
-  countOversizedLine(head: Uint8Array, offset: number): void {
-    this.tally.linesRead++;
-    this.tally.countMalformed(head, 0, head.length, offset, LINE_TOO_LONG);
-  }
-
-  toCounts(): CountsPartial {
-    return this.tally.toCounts();
-  }
-
-  private countLine(buf: Uint8Array, view: DataView, s: number, e: number, offset: number): void {
+  protected countLine(buf: Uint8Array, view: DataView, s: number, e: number, offset: number): void {
     const tally = this.tally;
     const line = this.line;
     const malformed = parseCombinedLine(buf, s, e, line);

@@ -28,6 +28,9 @@ export interface Malformed {
   detail?: string;
 }
 
+/** Lines longer than the largest buffer: counted from their first bytes. */
+export const LINE_TOO_LONG: Malformed = { reason: "line too long", at: 0 };
+
 /** Slots of Tally.wide. */
 const COUNTED_SECOND = 0; // the second of the last line counted (its minute is CURRENT_MINUTE)
 const FIRST_TIME = 1;

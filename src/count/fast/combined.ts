@@ -10,8 +10,8 @@ import type { CountsPartial } from "../../core/partial.ts";
 import type { Counters, TimeWindow } from "../../core/task.ts";
 import { BACKSLASH, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClock, parseLogDay, QUESTION, QUOTE, SPACE } from "../clf.ts";
 import type { LineCounter } from "../counter.ts";
-import { emptyLine, LINE_TOO_LONG, parseCombinedLine } from "../reference.ts";
-import { type Malformed, Tally } from "../tally.ts";
+import { emptyLine, parseCombinedLine } from "../reference.ts";
+import { LINE_TOO_LONG, type Malformed, Tally } from "../tally.ts";
 import { KeyCache, KeyStartIndex, lineEndKeyFind, memoFind, tableFind, viewOf } from "./keys.ts";
 
 /** "HTTP/1.1", "HTTP/1.0", "HTTP/2.0" as little-endian float64 words (text: never a zero or a NaN, so equal numbers mean equal bytes). */

@@ -309,6 +309,42 @@ export function checkInputsAfterMap(files: readonly LogInput[], tasks: readonly 
   return notes;
 }
 
+/** What depends on the run, not on the input: the machine, the workers, the timings. */
+function runInfo(map: MapResult, r: { workers: number; tasks: number; autoWorkers: boolean; wallMs: number; reduceMs: number; linesRead: number }): RunInfo {
+  const busy = map.children.filter((c) => c.busyMs > 0);
+  return {
+    engineVersion: ENGINE_VERSION,
+    bunVersion: Bun.version,
+    cpuModel: cpuModel(),
+    cores: availableParallelism(),
+    platform: `${platform()} ${release()}`,
+    workers: r.workers,
+    autoWorkers: r.autoWorkers,
+    tasks: r.tasks,
+    wallMs: r.wallMs,
+    spawnMs: stats(busy.map((c) => c.readyAt - c.spawnAt)),
+    mapMs: stats(busy.map((c) => c.busyMs)),
+    reduceMs: r.reduceMs,
+    linesPerSecond: r.wallMs > 0 ? (r.linesRead / r.wallMs) * 1000 : 0,
+    utilisation: r.wallMs > 0 ? map.children.reduce((a, c) => a + c.busyMs, 0) / r.wallMs : 0,
+    parentMaxRssMb: process.resourceUsage().maxRSS / 1024,
+    retries: map.retried.map((t) => ({
+      task: describeTask(t.task),
+      failedAttempts: t.failures.length,
+      causes: t.failures.map((f) => `attempt ${f.attempt}: ${f.cause}`),
+      costMs: t.failures.reduce((a, f) => a + f.ms, 0),
+    })),
+    workerTimings: busy.map((c) => ({
+      pid: c.pid,
+      tasks: c.tasks.length,
+      spawnMs: c.readyAt - c.spawnAt,
+      mapMs: c.busyMs,
+      maxRssMb: c.maxRssKb / 1024,
+      ...(c.host ? { host: c.host } : {}),
+    })),
+  };
+}
+
 export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTasks): Promise<Analysis> {
   const t0 = performance.now();
   const plan = planAnalysis(options);
@@ -355,38 +391,7 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
   const data = reducePartials({ ...plan, tasks }, map.partials, { ...options, skipped: skippedInputs });
   const tEnd = performance.now();
 
-  const wallMs = tEnd - t0;
-  const run: RunInfo = {
-    engineVersion: ENGINE_VERSION,
-    bunVersion: Bun.version,
-    cpuModel: cpuModel(),
-    cores: availableParallelism(),
-    platform: `${platform()} ${release()}`,
-    workers,
-    autoWorkers: options.workers === undefined,
-    tasks: tasks.length,
-    wallMs,
-    spawnMs: stats(map.children.filter((c) => c.busyMs > 0).map((c) => c.readyAt - c.spawnAt)),
-    mapMs: stats(map.children.filter((c) => c.busyMs > 0).map((c) => c.busyMs)),
-    reduceMs: tEnd - tReduce,
-    linesPerSecond: wallMs > 0 ? (data.lines.read / wallMs) * 1000 : 0,
-    utilisation: wallMs > 0 ? map.children.reduce((a, c) => a + c.busyMs, 0) / wallMs : 0,
-    parentMaxRssMb: process.resourceUsage().maxRSS / 1024,
-    retries: map.retried.map((r) => ({
-      task: describeTask(r.task),
-      failedAttempts: r.failures.length,
-      causes: r.failures.map((f) => `attempt ${f.attempt}: ${f.cause}`),
-      costMs: r.failures.reduce((a, f) => a + f.ms, 0),
-    })),
-    workerTimings: map.children.filter((c) => c.busyMs > 0).map((c) => ({
-      pid: c.pid,
-      tasks: c.tasks.length,
-      spawnMs: c.readyAt - c.spawnAt,
-      mapMs: c.busyMs,
-      maxRssMb: c.maxRssKb / 1024,
-      ...(c.host ? { host: c.host } : {}),
-    })),
-  };
+  const run = runInfo(map, { workers, tasks: tasks.length, autoWorkers: options.workers === undefined, wallMs: tEnd - t0, reduceMs: tEnd - tReduce, linesRead: data.lines.read });
   if (plan.hasFiles && data.lines.valid === 0) throw new NoValidLinesError(data);
   const tooMalformed = overMalformed(tasks, map.partials, plan.inputNames, options.maxMalformed ?? DEFAULT_MAX_MALFORMED);
   return { data, run, notes, tooMalformed };

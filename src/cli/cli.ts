@@ -186,34 +186,27 @@ function seedOf(text: string | undefined): number {
   return seed;
 }
 
-async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze"): Promise<number> {
-  // plan refuses the flags of a run it does not make (citty would take them silently).
-  if (mode === "plan") {
-    const names = (def: ArgsDef) => new Set(Object.entries(def).flatMap(([k, v]) => [k, ...("alias" in v && typeof v.alias === "string" ? [v.alias] : [])]));
-    const [forPlan, forRun] = [names(planArgs), names(analyzeArgs)];
-    const runOnly = rawArgs.find((a) => {
-      const name = a.replace(/^--?/, "").split("=")[0]!;
-      return a.startsWith("-") && a !== "-" && !forPlan.has(name) && forRun.has(name);
-    });
-    if (runOnly) throw new UsageError(`plan does not use ${runOnly.split("=")[0]}: it belongs to a run (analyze or reduce)`);
-  }
-  const files = checkArgs(rawArgs, mode === "plan" ? planArgs : analyzeArgs);
-  const args = parseArgs(rawArgs, analyzeArgs);
-  if (args.help) {
-    await showHelp((mode === "plan" ? planCommand : analyzeCommand) as CommandDef<ArgsDef>, mode === "plan" ? (analyzeCommand as CommandDef<ArgsDef>) : undefined);
-    return EXIT_OK;
-  }
-  if (args.version) {
-    writeStdout(`${ENGINE_VERSION}\n`);
-    return EXIT_OK;
-  }
+type AnalyzeArgs = ReturnType<typeof parseArgs>;
+
+/** plan refuses the flags of a run it does not make (citty would take them silently). */
+function refuseRunFlags(rawArgs: readonly string[]): void {
+  const names = (def: ArgsDef) => new Set(Object.entries(def).flatMap(([k, v]) => [k, ...("alias" in v && typeof v.alias === "string" ? [v.alias] : [])]));
+  const [forPlan, forRun] = [names(planArgs), names(analyzeArgs)];
+  const runOnly = rawArgs.find((a) => {
+    const name = a.replace(/^--?/, "").split("=")[0]!;
+    return a.startsWith("-") && a !== "-" && !forPlan.has(name) && forRun.has(name);
+  });
+  if (runOnly) throw new UsageError(`plan does not use ${runOnly.split("=")[0]}: it belongs to a run (analyze or reduce)`);
+}
+
+/** The analysis options of the command line, every value checked. */
+function analyzeOptions(files: string[], args: AnalyzeArgs) {
   if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
   if (files.length > 0 && args.seed !== undefined) throw new UsageError("--seed applies to generated traffic, not to files");
   if (files.length === 0 && (args.format !== undefined || args["format-file"] !== undefined)) throw new UsageError("--format applies to log files (generated traffic is Combined)");
-  const lines = args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines");
   const options = {
     inputs: files,
-    lines,
+    lines: args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines"),
     seed: seedOf(args.seed),
     // Unset: the engine starts a worker per core only when each has enough work (autoWorkers).
     workers: args.workers === undefined ? undefined : parseCount(args.workers, "workers"),
@@ -232,6 +225,39 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   if (options.since !== undefined && options.until !== undefined && options.since >= options.until) {
     throw new UsageError("--since must be before --until");
   }
+  return options;
+}
+
+/** The mapper --hosts or --sshlogin-file ask for (GNU parallel over ssh), or undefined for local children. */
+async function mapperOf(args: AnalyzeArgs): Promise<Mapper | undefined> {
+  const hosts = (args.hosts as string | undefined)?.split(",").map((h) => h.trim()).filter(Boolean);
+  if (hosts?.length || args["sshlogin-file"]) {
+    const { hostsMapper } = await import("../cluster/cluster.ts");
+    return hostsMapper({
+      hosts,
+      sshloginFile: args["sshlogin-file"],
+      ssh: args.ssh,
+      jobsPerHost: args["jobs-per-host"] === undefined ? undefined : parseCount(args["jobs-per-host"], "jobs-per-host"),
+      timeoutSeconds: args["task-timeout"] === undefined ? 0 : parseSeconds(args["task-timeout"], "task-timeout"),
+    });
+  }
+  if (args.ssh || args["jobs-per-host"]) throw new UsageError("--ssh and --jobs-per-host go with --hosts or --sshlogin-file");
+  return undefined;
+}
+
+async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze"): Promise<number> {
+  if (mode === "plan") refuseRunFlags(rawArgs);
+  const files = checkArgs(rawArgs, mode === "plan" ? planArgs : analyzeArgs);
+  const args = parseArgs(rawArgs, analyzeArgs);
+  if (args.help) {
+    await showHelp((mode === "plan" ? planCommand : analyzeCommand) as CommandDef<ArgsDef>, mode === "plan" ? (analyzeCommand as CommandDef<ArgsDef>) : undefined);
+    return EXIT_OK;
+  }
+  if (args.version) {
+    writeStdout(`${ENGINE_VERSION}\n`);
+    return EXIT_OK;
+  }
+  const options = analyzeOptions(files, args);
   setQuiet(args.quiet === true);
   if (args["list-inputs"]) {
     if (files.length === 0) throw new UsageError("--list-inputs needs files or directories");
@@ -250,20 +276,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     writeStdout(planLines(plan.tasks));
     return EXIT_OK;
   }
-  const hosts = (args.hosts as string | undefined)?.split(",").map((h) => h.trim()).filter(Boolean);
-  let mapper: Mapper | undefined;
-  if (hosts?.length || args["sshlogin-file"]) {
-    const { hostsMapper } = await import("../cluster/cluster.ts");
-    mapper = hostsMapper({
-      hosts,
-      sshloginFile: args["sshlogin-file"],
-      ssh: args.ssh,
-      jobsPerHost: args["jobs-per-host"] === undefined ? undefined : parseCount(args["jobs-per-host"], "jobs-per-host"),
-      timeoutSeconds: args["task-timeout"] === undefined ? 0 : parseSeconds(args["task-timeout"], "task-timeout"),
-    });
-  } else if (args.ssh || args["jobs-per-host"]) {
-    throw new UsageError("--ssh and --jobs-per-host go with --hosts or --sshlogin-file");
-  }
+  const mapper = await mapperOf(args);
   const progress = !args.quiet && isTerminal(2) ? new ProgressLine(process.stderr, files.length > 0 ? "bytes" : "lines") : null;
   activeProgress = progress;
   const { data, run, notes, tooMalformed } = await analyze({ ...options, onProgress: progress?.update }, mapper);

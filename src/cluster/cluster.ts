@@ -11,7 +11,8 @@ import { type ChildRun, type MapOptions, type MapResult, RetryBook } from "../ma
 import { checkCoverage, PartialError, validatePartial, type TaskPartial } from "../core/partial.ts";
 import { streamLines } from "../core/lines.ts";
 import { EXIT_INPUT_CHANGED, EXIT_INPUT_CORRUPT, FATAL_PREFIX } from "../core/protocol.ts";
-import type { InputFormat, InputSummary } from "../report/report.ts";
+import type { InputFormat } from "../core/codecs.ts";
+import type { InputSummary } from "../report/report.ts";
 import { describeTask, parseTask, taskKey, type Task } from "../core/task.ts";
 import { FAULT_ENV } from "../core/faults.ts";
 import { ENGINE_VERSION } from "../core/version.ts";

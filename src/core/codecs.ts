@@ -4,6 +4,9 @@
 
 export type Codec = "gzip" | "zstd" | "bzip2" | "xz";
 
+/** How an input is read: plain text, standard input, or a compressed file's codec. */
+export type InputFormat = "plain" | "stdin" | Codec;
+
 const MAGIC: Array<[Codec, number[]]> = [
   ["gzip", [0x1f, 0x8b]],
   ["zstd", [0x28, 0xb5, 0x2f, 0xfd]],

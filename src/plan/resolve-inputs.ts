@@ -4,9 +4,8 @@
 import { closeSync, lstatSync, openSync, readdirSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { TimeWindow } from "../core/task.ts";
-import { codecOf, MAGIC_BYTES, pipeCommand, READABLE_CODECS } from "../core/codecs.ts";
+import { codecOf, type InputFormat, MAGIC_BYTES, pipeCommand, READABLE_CODECS } from "../core/codecs.ts";
 import { readIdentity } from "../map/identity.ts";
-import type { InputFormat } from "../report/report.ts";
 import type { FileIdentity, Task } from "../core/task.ts";
 import { splitGuided, TASK_VERSION } from "../core/task.ts";
 import { InputError } from "../core/errors.ts";
@@ -160,6 +159,23 @@ function dateRank(date: string): number {
   return Number(date.slice(0, 4)) * 372 + Number(date.slice(4, 6)) * 31 + Number(date.slice(6));
 }
 
+/** A directory's entries, sorted into access logs and the rest (see scanNames). */
+function scanDirectory(dir: string): { logs: ScannedFile[]; left: ScannedFile[] } {
+  try {
+    const entries = readdirSync(dir, { withFileTypes: true });
+    const folders = new Set(entries.filter((d) => d.isDirectory()).map((d) => d.name));
+    return scanNames(entries.map((d) => d.name), (n) => folders.has(n));
+  } catch (err) {
+    throw new InputError(`cannot read directory ${dir}: ${reason(err, dir)}`);
+  }
+}
+
+/** The one line that names what a directory scan left out. */
+function leftOutLine(dir: string, left: readonly ScannedFile[]): string {
+  const shown = left.slice(0, 12).map((f) => `${f.name} (${f.why})`).join(", ");
+  return `skipped ${left.length} file${left.length === 1 ? "" : "s"} in ${dir}: ${shown}${left.length > 12 ? `, and ${left.length - 12} more` : ""}`;
+}
+
 /**
  * Descriptors held open for a run, at most: past them (a folder of thousands
  * of rotated logs) a file is pinned by identity alone, and workers open it by
@@ -214,14 +230,7 @@ export function resolveInputs(args: readonly string[], options: { skipUnreadable
         if (inputs.length > before) listing.push({ path: arg, read: true, why: "named" });
         continue;
       }
-      let scan: ReturnType<typeof scanNames>;
-      try {
-        const entries = readdirSync(arg, { withFileTypes: true });
-        const folders = new Set(entries.filter((d) => d.isDirectory()).map((d) => d.name));
-        scan = scanNames(entries.map((d) => d.name), (n) => folders.has(n));
-      } catch (err) {
-        throw new InputError(`cannot read directory ${arg}: ${reason(err, arg)}`);
-      }
+      const scan = scanDirectory(arg);
       const found = inputs.length + skipped.length;
       for (const { name, why } of scan.logs) {
         const path = join(arg, name);
@@ -241,11 +250,8 @@ export function resolveInputs(args: readonly string[], options: { skipUnreadable
         add(path);
         if (inputs.length > before) listing.push({ path, read: true, why });
       }
-      if (scan.left.length > 0) {
-        const shown = scan.left.slice(0, 12).map((f) => `${f.name} (${f.why})`).join(", ");
-        leftOut.push(`skipped ${scan.left.length} file${scan.left.length === 1 ? "" : "s"} in ${arg}: ${shown}${scan.left.length > 12 ? `, and ${scan.left.length - 12} more` : ""}`);
-        for (const f of scan.left) listing.push({ path: join(arg, f.name), read: false, why: f.why });
-      }
+      if (scan.left.length > 0) leftOut.push(leftOutLine(arg, scan.left));
+      for (const f of scan.left) listing.push({ path: join(arg, f.name), read: false, why: f.why });
       if (inputs.length + skipped.length === found) throw new InputError(`${arg} holds no access logs (files named *.log, *_log, with .N or -YYYYMMDD rotations, maybe compressed)`);
     }
   } catch (err) {

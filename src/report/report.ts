@@ -2,9 +2,9 @@
 // render them for people (renderReport) or machines (renderJson).
 
 import { binaryToBytes } from "../core/partial.ts";
-import type { CountsPartial, KeyCount, LineCounts, MalformedSample } from "../core/partial.ts";
+import type { CountsPartial, HostRow, KeyCount, LineCounts, MalformedSample } from "../core/partial.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
-import type { Codec } from "../core/codecs.ts";
+import type { InputFormat } from "../core/codecs.ts";
 import { quantile, type SketchData } from "../core/sketch.ts";
 
 export const REPORT_SCHEMA_VERSION = 1;
@@ -13,8 +13,6 @@ export type InputSummary =
   | { kind: "generated"; seed: number; lines: number; startEpoch: number; linesPerSecond: number }
   | { kind: "files"; files: Array<{ path: string; format: InputFormat; bytes: number | null }> };
 
-/** How an input is read: plain text, standard input, or a compressed file's codec. */
-export type InputFormat = "plain" | "stdin" | Codec;
 
 export interface Ranked {
   key: string;
@@ -223,25 +221,9 @@ export function buildReport(
     timeline: timeline(counts.minutes),
     firstTime: counts.firstTime === null ? null : isoTime(counts.firstTime),
     lastTime: counts.lastTime === null ? null : isoTime(counts.lastTime),
-    malformedSamples: counts.malformedSamples.map((s) => ({
-      input: options.inputNames[s.input ?? 0] ?? "?",
-      line: s.line,
-      offset: s.offset,
-      text: keyText(s.text),
-      truncated: s.truncated,
-      ...(s.reason ? { reason: s.reason } : {}),
-      ...(s.column !== undefined ? { column: s.column, markAt: keyText(s.text.slice(0, Math.max(0, s.column - 1 - (s.textStart ?? 0)))).length } : {}),
-    })),
+    malformedSamples: counts.malformedSamples.map((s) => malformedLine(s, options.inputNames)),
     skippedInputs: [...(options.skipped ?? [])],
-    topHosts: counts.hosts
-      ? [...counts.hosts]
-          .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-          .slice(0, options.top)
-          .map(([host, n, c4, c5, sketch]) => ({
-            host: keyText(host), requests: n, share: counts.requests > 0 ? n / counts.requests : 0,
-            errorRate: n > 0 ? (c4 + c5) / n : 0, p95: sketch ? quantile(sketch, 0.95) : null,
-          }))
-      : null,
+    topHosts: counts.hosts ? topHosts(counts.hosts, counts.requests, options.top) : null,
     latency: counts.latency
       ? { all: latencySummary(counts.latency.all), byClass: counts.latency.byClass.map(([c, s]) => ({ class: c, ...latencySummary(s) })) }
       : null,
@@ -249,6 +231,28 @@ export function buildReport(
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([reason, n]) => ({ reason, count: n, share: counts.lines.malformed > 0 ? n / counts.lines.malformed : 0 })),
   };
+}
+
+function malformedLine(s: MalformedSample, inputNames: readonly string[]): MalformedLine {
+  return {
+    input: inputNames[s.input ?? 0] ?? "?",
+    line: s.line,
+    offset: s.offset,
+    text: keyText(s.text),
+    truncated: s.truncated,
+    ...(s.reason ? { reason: s.reason } : {}),
+    ...(s.column !== undefined ? { column: s.column, markAt: keyText(s.text.slice(0, Math.max(0, s.column - 1 - (s.textStart ?? 0)))).length } : {}),
+  };
+}
+
+function topHosts(hosts: readonly HostRow[], requests: number, top: number): NonNullable<ReportData["topHosts"]> {
+  return [...hosts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .slice(0, top)
+    .map(([host, n, c4, c5, sketch]) => ({
+      host: keyText(host), requests: n, share: requests > 0 ? n / requests : 0,
+      errorRate: n > 0 ? (c4 + c5) / n : 0, p95: sketch ? quantile(sketch, 0.95) : null,
+    }));
 }
 
 // ------------------------------------------------------------------ rendering

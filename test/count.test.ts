@@ -7,6 +7,7 @@ import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts
 import { ReferenceCounter } from "../src/count/reference.ts";
 import { LineAssembler } from "../src/map/read-input.ts";
 import type { CountsPartial } from "../src/core/partial.ts";
+import { rng } from "./helpers.ts";
 import { binary, type OracleCounts, oracleCount, sorted, toMap } from "./oracle.ts";
 
 const enc = new TextEncoder();
@@ -260,17 +261,6 @@ describe("parseLogTime", () => {
 });
 
 describe("garbage never shifts the counts of the valid lines around it", () => {
-  // A small seeded generator, so a failure reproduces.
-  function rng(seed: number) {
-    let s = seed >>> 0;
-    return () => {
-      s = (s + 0x6d2b79f5) >>> 0;
-      let t = s;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
   const valid = VALID.map(([, l]) => l.replace(/\r$/, ""));
   test.each([1, 2, 3, 4, 5, 6, 7, 8])("seed %i", (seed) => {
     const r = rng(seed);

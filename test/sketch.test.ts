@@ -1,17 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { rng } from "./helpers.ts";
 import { DurationSketch, emptySketch, mergeSketches, quantile, RELATIVE_ERROR, type SketchData } from "../src/core/sketch.ts";
-
-/** A small seeded generator, so a failure reproduces. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sketchOf = (values: number[]): SketchData => {
   const s = new DurationSketch();

@@ -14,6 +14,7 @@ import { SEGMENT_BYTES_ENV } from "../core/protocol.ts";
 import { compileFormat, FAST_FORMATS, formatFromConfig } from "../count/format.ts";
 import type { Task } from "../core/task.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/run-tasks.ts";
+import { appendTimings, GENERATED_FORMATS, MAX_TIMING_BYTES } from "../map/timed-lines.ts";
 import { logError, logWarn, setQuiet } from "./log.ts";
 import { isTerminal, writeAll } from "../core/fd.ts";
 import { ProgressLine } from "./progress.ts";
@@ -60,6 +61,7 @@ const analyzeArgs = {
 const generateArgs = {
   ...commonArgs,
   out: { type: "string", alias: "o", description: "Write to this file (atomically: temporary name, then rename) [default: stdout]" },
+  format: { type: "string", description: "combined (default), or nginx-timed: nginx's combined with $request_time $upstream_response_time appended" },
   help: { type: "boolean", alias: "h", description: "Show this help" },
 } as const satisfies ArgsDef;
 
@@ -299,6 +301,8 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
   }
   const lines = args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines");
   const seed = seedOf(args.seed);
+  const format: string = args.format ?? "combined";
+  if (!(GENERATED_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format of generate: ${format} is not one of ${GENERATED_FORMATS.join(", ")}`);
   const out = args.out;
   const toStdout = out === undefined || out === "-";
   const temp = toStdout ? null : join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
@@ -320,8 +324,11 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
   try {
     const gen = new LineGenerator(seed, DEFAULT_GENERATOR);
     const buf = new Uint8Array(1 << 20);
+    // A generated line is at least 64 bytes: room for the times of every line of a buffer.
+    const timed = format === "nginx-timed" ? new Uint8Array(buf.length + (buf.length >> 6) * MAX_TIMING_BYTES) : null;
     for (let i = 0, chunks = 0; i < lines; i = gen.next) {
-      writeAll(fd, buf.subarray(0, gen.fill(buf, i, lines)));
+      const n = gen.fill(buf, i, lines);
+      writeAll(fd, timed ? timed.subarray(0, appendTimings(buf, n, i, seed, timed)) : buf.subarray(0, n));
       // The loop is synchronous: let a SIGINT or SIGTERM in now and then.
       if (++chunks % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
     }

@@ -7,7 +7,7 @@
 
 import { parseTask, TaskError, taskKey, type Task } from "./task.ts";
 import { LogmrError } from "./errors.ts";
-import { mergeSketches, type SketchData } from "./sketch.ts";
+import { MAX_BUCKET, mergeSketches, MIN_BUCKET, type SketchData } from "./sketch.ts";
 
 // 2: partials carry the task they answer and, for byte ranges, the bytes their lines cover.
 export const PARTIAL_VERSION = 2;
@@ -83,6 +83,22 @@ export type HostRow = [string, number, number, number, SketchData | null];
 export interface LatencyPartial {
   all: SketchData;
   byClass: Array<[string, SketchData]>;
+  /** By path, the methods of a path together (not with --counters minimal). */
+  byPath?: Array<[string, SketchData]>;
+}
+
+function mergePathLatency(lists: ReadonlyArray<ReadonlyArray<[string, SketchData]>>): Array<[string, SketchData]> {
+  const byPath = new Map<string, SketchData[]>();
+  for (const rows of lists) {
+    for (const [path, sketch] of rows) {
+      const seen = byPath.get(path);
+      if (seen) seen.push(sketch);
+      else byPath.set(path, [sketch]);
+    }
+  }
+  return [...byPath]
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .map(([path, list]) => [path, list.length === 1 ? list[0]! : mergeSketches(list)]);
 }
 
 export interface WorkerTimings {
@@ -206,6 +222,7 @@ export function mergeAll(partials: readonly CountsPartial[]): CountsPartial {
       all: mergeSketches(timed.map((p) => p.latency!.all)),
       byClass: classes.map((c) => [c, mergeSketches(timed.flatMap((p) => p.latency!.byClass.filter(([k]) => k === c).map(([, s]) => s)))]),
     };
+    if (timed.some((p) => p.latency!.byPath)) out.latency.byPath = mergePathLatency(timed.map((p) => p.latency!.byPath ?? []));
   }
   return out;
 }
@@ -311,7 +328,7 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   checkTimes(p, task, lines.requests);
   checkSamples(p.malformedSamples, task, lines);
   checkReasons(p.malformedReasons, lines);
-  if (p.latency !== undefined) checkLatency(p.latency, lines.requests);
+  if (p.latency !== undefined) checkLatency(p.latency, lines.requests, p.paths as KeyCount[]);
   if (p.hosts !== undefined) checkHosts(p.hosts, lines.requests);
   checkCovered(p.covered, task);
   checkTimings(p.timings);
@@ -445,7 +462,7 @@ function mergeHosts(lists: ReadonlyArray<readonly HostRow[]>): HostRow[] {
 }
 
 /** Response times: at most one a request, each class's sketch part of the whole. */
-function checkLatency(x: unknown, requests: number): void {
+function checkLatency(x: unknown, requests: number, paths: readonly KeyCount[]): void {
   const l = x as Record<string, unknown> | null;
   if (typeof l !== "object" || l === null || !Array.isArray(l.byClass)) fail("latency is not an object with byClass");
   const all = checkSketch(l.all, "latency.all");
@@ -456,6 +473,20 @@ function checkLatency(x: unknown, requests: number): void {
     sum += checkSketch(row[1], `latency.byClass ${row[0]}`);
   }
   checkEqual(sum, all, "latency by class does not sum to all");
+  if (l.byPath === undefined) return;
+  if (!Array.isArray(l.byPath)) fail("latency.byPath is not an array");
+  const requestsOf = new Map(paths);
+  const seen = new Set<string>();
+  let inPaths = 0;
+  for (const row of l.byPath as unknown[]) {
+    if (!Array.isArray(row) || row.length !== 2 || typeof row[0] !== "string" || row[0].length > MAX_KEY_CHARS) fail("latency.byPath has a bad row");
+    if (seen.has(row[0])) fail(`latency.byPath repeats ${JSON.stringify(row[0]).slice(0, 80)}`);
+    seen.add(row[0]);
+    const n = checkSketch(row[1], "a sketch of latency.byPath");
+    if (n > (requestsOf.get(row[0]) ?? 0)) fail(`more response times than requests for the path ${JSON.stringify(row[0]).slice(0, 80)}`);
+    inPaths += n;
+  }
+  if (inPaths > all) fail("more response times by path than in all");
 }
 
 /** A sketch's shape; returns its count. */
@@ -467,6 +498,7 @@ function checkSketch(x: unknown, what: string): number {
   checkCount(s.sumMicros, `${what}.sumMicros`);
   if (typeof s.max !== "number" || !Number.isFinite(s.max) || s.max < 0) fail(`${what}.max is not a duration`);
   const [inBuckets] = checkRows(s.buckets, `${what}.buckets`, 1, true);
+  for (const [k] of s.buckets as Array<[number, number]>) if (k < MIN_BUCKET || k > MAX_BUCKET) fail(`${what} has a bucket out of range (${k})`);
   checkEqual(inBuckets! + zeros, count, `${what}'s buckets do not sum to its count`);
   return count;
 }

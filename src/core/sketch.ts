@@ -24,28 +24,100 @@ export interface SketchData {
   buckets: Array<[number, number]>;
 }
 
+/** Buckets a dense sketch holds: indexes -OFFSET..OFFSET-1 span 1e-18 s to 1e17 s, far past any response time. */
+const BUCKETS = 4096;
+const OFFSET = BUCKETS / 2;
+/** The bucket indexes a sketch may hold. */
+export const MIN_BUCKET = -OFFSET;
+export const MAX_BUCKET = OFFSET - 1;
+
+/**
+ * The bucket of a duration of `seconds` > 0, clamped to the dense range.
+ * Computed once a line and handed to every sketch the line goes into.
+ */
+export function bucketOf(seconds: number): number {
+  const k = Math.ceil(Math.log(seconds) / LOG_GAMMA);
+  return k < -OFFSET ? -OFFSET : k >= OFFSET ? OFFSET - 1 : k;
+}
+
+/** One sketch with its buckets in a dense array: for the few that get a value on most lines (all requests, a status class). */
 export class DurationSketch {
   count = 0;
   sumMicros = 0;
   max = 0;
   zeros = 0;
-  private readonly buckets = new Map<number, number>();
+  private readonly buckets = new Float64Array(BUCKETS);
 
   /** Adds a duration in seconds (negative or NaN values are not durations: the caller refuses them). */
   add(seconds: number): void {
+    this.addIn(seconds, seconds > 0 ? bucketOf(seconds) : 0);
+  }
+
+  /** Adds a duration whose bucket the caller computed (bucketOf; anything for 0). */
+  addIn(seconds: number, bucket: number): void {
     this.count++;
     this.sumMicros += Math.round(seconds * 1e6);
     if (seconds > this.max) this.max = seconds;
-    if (seconds <= 0) {
-      this.zeros++;
-      return;
-    }
-    const k = Math.ceil(Math.log(seconds) / LOG_GAMMA);
-    this.buckets.set(k, (this.buckets.get(k) ?? 0) + 1);
+    if (seconds <= 0) this.zeros++;
+    else this.buckets[bucket + OFFSET]!++;
   }
 
   toData(): SketchData {
-    return { count: this.count, sumMicros: this.sumMicros, max: this.max, zeros: this.zeros, buckets: [...this.buckets].sort((a, b) => a[0] - b[0]) };
+    const buckets: Array<[number, number]> = [];
+    for (let k = 0; k < BUCKETS; k++) if (this.buckets[k]! > 0) buckets.push([k - OFFSET, this.buckets[k]!]);
+    return { count: this.count, sumMicros: this.sumMicros, max: this.max, zeros: this.zeros, buckets };
+  }
+}
+
+/**
+ * A sketch for each of many keys (paths, hosts), by key id: the totals in
+ * growable arrays and every key's buckets in one map, so a key costs only
+ * the buckets it uses.
+ */
+export class KeyedSketches {
+  private counts = new Float64Array(64);
+  private sums = new Float64Array(64);
+  private maxes = new Float64Array(64);
+  private zeros = new Float64Array(64);
+  private readonly buckets = new Map<number, number>();
+  /** Key ids with a value, in the order first seen. */
+  private readonly keys: number[] = [];
+
+  addIn(key: number, seconds: number, bucket: number): void {
+    if (key >= this.counts.length) this.grow(key);
+    if (this.counts[key] === 0) this.keys.push(key);
+    this.counts[key]!++;
+    this.sums[key]! += Math.round(seconds * 1e6);
+    if (seconds > this.maxes[key]!) this.maxes[key] = seconds;
+    if (seconds <= 0) {
+      this.zeros[key]!++;
+      return;
+    }
+    const slot = key * BUCKETS + bucket + OFFSET;
+    this.buckets.set(slot, (this.buckets.get(slot) ?? 0) + 1);
+  }
+
+  private grow(key: number): void {
+    const size = Math.max(key + 1, this.counts.length * 2);
+    for (const name of ["counts", "sums", "maxes", "zeros"] as const) {
+      const bigger = new Float64Array(size);
+      bigger.set(this[name]);
+      this[name] = bigger;
+    }
+  }
+
+  /** Every key's sketch, by key id. */
+  toData(): Map<number, SketchData> {
+    const out = new Map<number, SketchData>();
+    for (const key of this.keys) {
+      out.set(key, { count: this.counts[key]!, sumMicros: this.sums[key]!, max: this.maxes[key]!, zeros: this.zeros[key]!, buckets: [] });
+    }
+    for (const [slot, n] of this.buckets) {
+      const key = Math.floor(slot / BUCKETS);
+      out.get(key)!.buckets.push([slot - key * BUCKETS - OFFSET, n]);
+    }
+    for (const s of out.values()) s.buckets.sort((a, b) => a[0] - b[0]);
+    return out;
   }
 }
 

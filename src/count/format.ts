@@ -289,9 +289,9 @@ export class FormatCounter extends LineByLineCounter {
     tally.countRequest(time, status, bytes, clientId, requestId, tailId);
     const l = this.format.latency;
     const seconds = l >= 0 ? readDuration(buf, start[l]!, end[l]!, this.format.fields[l]!.kind) : -1;
-    if (seconds >= 0) tally.countLatency(seconds, status);
+    const bucket = seconds >= 0 ? tally.countLatency(seconds, status, requestId) : 0;
     const h = this.format.host;
-    if (h >= 0) tally.countHost(tally.hosts.intern(buf, view, start[h]!, end[h]!), status, seconds);
+    if (h >= 0) tally.countHost(tally.hosts.intern(buf, view, start[h]!, end[h]!), status, seconds, bucket);
   }
 
   /** Finds each field's bytes between the literals; why the line does not fit the format, or null. */

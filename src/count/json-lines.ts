@@ -86,9 +86,10 @@ export class JsonLinesCounter extends LineByLineCounter {
     const seconds = asNumber(lookup(o, NAMES.seconds));
     const ns = asNumber(lookup(o, NAMES.nanoseconds));
     const duration = Number.isFinite(seconds) ? seconds : Number.isFinite(ns) ? ns / 1e9 : Number.NaN;
-    if (duration >= 0) tally.countLatency(duration, status);
+    const timed = duration >= 0 && duration < 1e12;
+    const bucket = timed ? tally.countLatency(duration, status, requestId) : 0;
     const host = lookup(o, NAMES.host);
-    if (typeof host === "string" && host !== "") tally.countHost(this.intern(tally.hosts, host), status, duration >= 0 ? duration : -1);
+    if (typeof host === "string" && host !== "") tally.countHost(this.intern(tally.hosts, host), status, timed ? duration : -1, bucket);
   }
 
   /** Epoch seconds of the object's time (Caddy's `ts`, an ISO time), or NO_TIME. */

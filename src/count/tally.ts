@@ -6,7 +6,7 @@
 import { type CountsPartial, type HostRow, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
-import { DurationSketch, type SketchData } from "../core/sketch.ts";
+import { bucketOf, DurationSketch, KeyedSketches, mergeSketches, type SketchData } from "../core/sketch.ts";
 import { BACKSLASH, QUOTE } from "../core/text.ts";
 
 /** Client counter columns. */
@@ -67,10 +67,11 @@ export class Tally {
   readonly malformedReasons = new Map<string, number>();
   /** Virtual hosts, when the format has them: [requests, 4xx, 5xx] a host, and each host's response times. */
   readonly hosts = new KeyTable(3);
-  private readonly latencyByHost: DurationSketch[] = [];
-  /** Response times, when the format has them: all requests, and by status class (index: status / 100). */
+  private readonly latencyByHost = new KeyedSketches();
+  /** Response times, when the format has them: all requests, by status class (index: status / 100), by request key. */
   private latency: DurationSketch | null = null;
   private readonly latencyByClass: DurationSketch[] = [];
+  private readonly latencyByRequest = new KeyedSketches();
   readonly since: number;
   readonly until: number;
   /** False: methods, paths, referrers and agents are not reported (the key tables still serve the parser). */
@@ -124,21 +125,25 @@ export class Tally {
   }
 
   /** A counted request's virtual host (its id in `hosts`), and its response time when it has one (else -1). */
-  countHost(host: number, status: number, seconds: number): void {
+  /** A counted request's virtual host; its response time (-1: none) with the bucket countLatency gave it. */
+  countHost(host: number, status: number, seconds: number, bucket: number): void {
     const r = host * 3;
     const v = this.hosts.values;
     v[r]!++;
     if (status >= 400 && status < 500) v[r + 1]!++;
     else if (status >= 500 && status < 600) v[r + 2]!++;
-    if (seconds >= 0) (this.latencyByHost[host] ??= new DurationSketch()).add(seconds);
+    if (seconds >= 0) this.latencyByHost.addIn(host, seconds, bucket);
   }
 
-  /** A counted request's response time, in seconds. */
-  countLatency(seconds: number, status: number): void {
+  /** A counted request's response time, in seconds (>= 0); returns its sketch bucket. */
+  countLatency(seconds: number, status: number, request: number): number {
+    const bucket = seconds > 0 ? bucketOf(seconds) : 0;
     this.latency ??= new DurationSketch();
-    this.latency.add(seconds);
+    this.latency.addIn(seconds, bucket);
     const c = Math.floor(status / 100);
-    (this.latencyByClass[c] ??= new DurationSketch()).add(seconds);
+    (this.latencyByClass[c] ??= new DurationSketch()).addIn(seconds, bucket);
+    if (this.full) this.latencyByRequest.addIn(request, seconds, bucket);
+    return bucket;
   }
 
   /** Time bookkeeping for a counted line whose second differs from the last one counted. */
@@ -190,7 +195,23 @@ export class Tally {
 
   /** [host, requests, 4xx, 5xx, response times or null] a host. */
   private hostRows(): HostRow[] {
-    return (this.hosts.entries() as Array<[string, number, number, number]>).map(([host, n, c4, c5], id) => [host, n, c4, c5, this.latencyByHost[id]?.toData() ?? null]);
+    const sketches = this.latencyByHost.toData();
+    return (this.hosts.entries() as Array<[string, number, number, number]>).map(([host, n, c4, c5], id) => [host, n, c4, c5, sketches.get(id) ?? null]);
+  }
+
+  /** Response times by path (the methods of a path together), for the requests that have a path. */
+  private pathLatency(keys: ReadonlyArray<readonly [string, ...number[]]>): Array<[string, SketchData]> {
+    const byPath = new Map<string, SketchData[]>();
+    for (const [id, sketch] of this.latencyByRequest.toData()) {
+      const key = keys[id]![0];
+      const space = key.indexOf(" ");
+      if (space < 0) continue;
+      const path = key.slice(space + 1);
+      const list = byPath.get(path);
+      if (list) list.push(sketch);
+      else byPath.set(path, [sketch]);
+    }
+    return [...byPath].map(([path, list]) => [path, list.length === 1 ? list[0]! : mergeSketches(list)]);
   }
 
   /** The counts as a partial (without task id and timings). */
@@ -201,7 +222,8 @@ export class Tally {
     const methods = new Map<string, number>();
     const paths = new Map<string, number>();
     const notFoundPaths = new Map<string, number>();
-    for (const [key, count, notFound] of (this.full ? this.requestKeys.entries() : []) as Array<[string, number, number]>) {
+    const requestRows = (this.full ? this.requestKeys.entries() : []) as Array<[string, number, number]>;
+    for (const [key, count, notFound] of requestRows) {
       const space = key.indexOf(" ");
       add(methods, space < 0 ? key : key.slice(0, space), count);
       if (space < 0) continue;
@@ -242,7 +264,13 @@ export class Tally {
       malformedSamples: this.malformedSamples,
       malformedReasons: [...this.malformedReasons],
       ...(this.latency
-        ? { latency: { all: this.latency.toData(), byClass: this.latencyByClass.flatMap((s, c) => (s ? [[`${c}xx`, s.toData()] as [string, SketchData]] : [])) } }
+        ? {
+          latency: {
+            all: this.latency.toData(),
+            byClass: this.latencyByClass.flatMap((s, c) => (s ? [[`${c}xx`, s.toData()] as [string, SketchData]] : [])),
+            ...(this.full ? { byPath: this.pathLatency(requestRows) } : {}),
+          },
+        }
         : {}),
       ...(this.hosts.size > 0 ? { hosts: this.hostRows() } : {}),
     };

@@ -2,7 +2,7 @@
 // render them for people (renderReport) or machines (renderJson).
 
 import { binaryToBytes } from "../core/partial.ts";
-import type { CountsPartial, HostRow, KeyCount, LineCounts, MalformedSample } from "../core/partial.ts";
+import type { CountsPartial, HostRow, KeyCount, LatencyPartial, LineCounts, MalformedSample } from "../core/partial.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
 import type { InputFormat } from "../core/codecs.ts";
 import { quantile, type SketchData } from "../core/sketch.ts";
@@ -57,7 +57,15 @@ export interface ReportData {
   /** Virtual hosts (formats that write them), most requests first: requests, share, 4xx+5xx share, p95 response time (null without times). */
   topHosts: Array<{ host: string; requests: number; share: number; errorRate: number; p95: number | null }> | null;
   /** Response times (formats that write them), in seconds: all requests that had one, and by status class. */
-  latency: { all: LatencySummary; byClass: Array<LatencySummary & { class: string }> } | null;
+  latency: {
+    all: LatencySummary;
+    byClass: Array<LatencySummary & { class: string }>;
+    /** The top paths (by requests) that had times, in topPaths' order. */
+    byPath: Array<LatencySummary & { path: string }>;
+    /** Slowest first by p95, of the paths with at least `slowPathMinRequests` times. */
+    slowestPaths: Array<LatencySummary & { path: string }>;
+    slowPathMinRequests: number;
+  } | null;
   /** Malformed lines by reason, most frequent first; share of the malformed lines. */
   malformedReasons: Array<{ reason: string; count: number; share: number }>;
 }
@@ -71,6 +79,33 @@ export interface LatencySummary {
   p90: number;
   p95: number;
   p99: number;
+}
+
+/** Times a path needs to be ranked among the slowest: a p95 of fewer is one or two requests' luck. */
+export const SLOW_PATH_MIN_REQUESTS = 20;
+
+function latencyReport(latency: LatencyPartial, paths: readonly KeyCount[], top: number): NonNullable<ReportData["latency"]> {
+  const byPath = new Map(latency.byPath ?? []);
+  const perPath = ([path, s]: readonly [string, SketchData]) => ({ path: keyText(path), ...latencySummary(s) });
+  const slowest = [...byPath]
+    .filter(([, s]) => s.count >= SLOW_PATH_MIN_REQUESTS)
+    .map((row) => ({ row, p95: quantile(row[1], 0.95)! }))
+    .sort((a, b) => b.p95 - a.p95 || (a.row[0] < b.row[0] ? -1 : a.row[0] > b.row[0] ? 1 : 0))
+    .slice(0, top)
+    .map(({ row }) => perPath(row));
+  return {
+    all: latencySummary(latency.all),
+    byClass: latency.byClass.map(([c, s]) => ({ class: c, ...latencySummary(s) })),
+    byPath: [...paths]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, top)
+      .flatMap(([path]) => {
+        const s = byPath.get(path);
+        return s ? [perPath([path, s])] : [];
+      }),
+    slowestPaths: slowest,
+    slowPathMinRequests: SLOW_PATH_MIN_REQUESTS,
+  };
 }
 
 function latencySummary(s: SketchData): LatencySummary {
@@ -224,9 +259,7 @@ export function buildReport(
     malformedSamples: counts.malformedSamples.map((s) => malformedLine(s, options.inputNames)),
     skippedInputs: [...(options.skipped ?? [])],
     topHosts: counts.hosts ? topHosts(counts.hosts, counts.requests, options.top) : null,
-    latency: counts.latency
-      ? { all: latencySummary(counts.latency.all), byClass: counts.latency.byClass.map(([c, s]) => ({ class: c, ...latencySummary(s) })) }
-      : null,
+    latency: counts.latency ? latencyReport(counts.latency, counts.paths, top) : null,
     malformedReasons: [...counts.malformedReasons]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([reason, n]) => ({ reason, count: n, share: counts.lines.malformed > 0 ? n / counts.lines.malformed : 0 })),
@@ -441,6 +474,23 @@ function latencySection(data: ReportData, style: Style): string[] {
         ...data.latency.byClass.map((l) => row(l.class, l)),
       ],
       [false, true, true, true, true, true, true, true],
+    ),
+    ...pathLatencyTable(style, "Response time of the top paths", data.latency.byPath),
+    ...pathLatencyTable(style, `Slowest paths by p95 (of those with at least ${data.latency.slowPathMinRequests} timed requests)`, data.latency.slowestPaths),
+  ];
+}
+
+function pathLatencyTable(style: Style, title: string, rows: ReadonlyArray<LatencySummary & { path: string }>): string[] {
+  if (rows.length === 0) return [];
+  const c = style.color;
+  return [
+    section(style, title),
+    table(
+      [
+        ["path", "requests", "mean", "p50", "p95", "p99", "max"].map((h) => dim(c, h)),
+        ...rows.map((l) => [clip(l.path, 60), int(l.count), seconds(l.mean), seconds(l.p50), seconds(l.p95), seconds(l.p99), seconds(l.max)]),
+      ],
+      [false, true, true, true, true, true, true],
     ),
   ];
 }

@@ -31,13 +31,26 @@ const OFFSET = BUCKETS / 2;
 export const MIN_BUCKET = -OFFSET;
 export const MAX_BUCKET = OFFSET - 1;
 
+/** Exact bucketOf for durations of whole milliseconds below a minute (what nginx and Caddy mostly write). */
+const MS_BUCKETS = (() => {
+  const table = new Int16Array(60_000);
+  for (let ms = 1; ms < table.length; ms++) table[ms] = slowBucketOf(ms / 1000);
+  return table;
+})();
+
+function slowBucketOf(seconds: number): number {
+  const k = Math.ceil(Math.log(seconds) / LOG_GAMMA);
+  return k < -OFFSET ? -OFFSET : k >= OFFSET ? OFFSET - 1 : k;
+}
+
 /**
  * The bucket of a duration of `seconds` > 0, clamped to the dense range.
  * Computed once a line and handed to every sketch the line goes into.
  */
 export function bucketOf(seconds: number): number {
-  const k = Math.ceil(Math.log(seconds) / LOG_GAMMA);
-  return k < -OFFSET ? -OFFSET : k >= OFFSET ? OFFSET - 1 : k;
+  // A table lookup when the value is the double of a whole number of milliseconds (a logarithm costs more).
+  const ms = Math.round(seconds * 1000);
+  return ms > 0 && ms < 60_000 && ms / 1000 === seconds ? MS_BUCKETS[ms]! : slowBucketOf(seconds);
 }
 
 /** One sketch with its buckets in a dense array: for the few that get a value on most lines (all requests, a status class). */
@@ -50,51 +63,95 @@ export class DurationSketch {
 
   /** Adds a duration in seconds (negative or NaN values are not durations: the caller refuses them). */
   add(seconds: number): void {
-    this.addIn(seconds, seconds > 0 ? bucketOf(seconds) : 0);
+    this.addIn(seconds, Math.round(seconds * 1e6), seconds > 0 ? bucketOf(seconds) : 0);
   }
 
-  /** Adds a duration whose bucket the caller computed (bucketOf; anything for 0). */
-  addIn(seconds: number, bucket: number): void {
+  /** Adds a duration, its whole microseconds and its bucket (bucketOf; anything for 0), computed once by the caller. */
+  addIn(seconds: number, micros: number, bucket: number): void {
     this.count++;
-    this.sumMicros += Math.round(seconds * 1e6);
+    this.sumMicros += micros;
     if (seconds > this.max) this.max = seconds;
     if (seconds <= 0) this.zeros++;
     else this.buckets[bucket + OFFSET]!++;
   }
 
   toData(): SketchData {
-    const buckets: Array<[number, number]> = [];
-    for (let k = 0; k < BUCKETS; k++) if (this.buckets[k]! > 0) buckets.push([k - OFFSET, this.buckets[k]!]);
-    return { count: this.count, sumMicros: this.sumMicros, max: this.max, zeros: this.zeros, buckets };
+    return { count: this.count, sumMicros: this.sumMicros, max: this.max, zeros: this.zeros, buckets: denseBuckets(this.buckets, 0) };
   }
 }
 
+function denseBuckets(rows: Float64Array, from: number): Array<[number, number]> {
+  const buckets: Array<[number, number]> = [];
+  for (let k = 0; k < BUCKETS; k++) if (rows[from + k]! > 0) buckets.push([k - OFFSET, rows[from + k]!]);
+  return buckets;
+}
+
+/** Keys whose buckets move to a dense row once they have this many values, and how many rows at most. */
+const DENSE_AFTER = 64;
+const MAX_DENSE_ROWS = 512;
+/** A dense row's buckets: -1024..1023 span about 1 ns to 24 years (16 KiB a row); others stay in the map. */
+const ROW_WIDTH = 2048;
+const ROW_OFFSET = ROW_WIDTH / 2;
+
 /**
- * A sketch for each of many keys (paths, hosts), by key id: the totals in
- * growable arrays and every key's buckets in one map, so a key costs only
- * the buckets it uses.
+ * A sketch for each of many keys (request and status class, host), by key
+ * id: the totals in growable arrays, a busy key's buckets in a dense row,
+ * the others' in one map, so a rare key costs only the buckets it uses.
  */
 export class KeyedSketches {
   private counts = new Float64Array(64);
   private sums = new Float64Array(64);
   private maxes = new Float64Array(64);
   private zeros = new Float64Array(64);
-  private readonly buckets = new Map<number, number>();
+  /** A key's dense row, or -1 while its buckets are in `sparse`. */
+  private rowOf = new Int32Array(64).fill(-1);
+  private rows = new Float64Array(0);
+  private rowCount = 0;
+  /** key * BUCKETS + bucket + OFFSET -> values. */
+  private readonly sparse = new Map<number, number>();
   /** Key ids with a value, in the order first seen. */
   private readonly keys: number[] = [];
 
-  addIn(key: number, seconds: number, bucket: number): void {
+  /** Adds a duration, its whole microseconds and its bucket (bucketOf; anything for 0), computed once by the caller. */
+  addIn(key: number, seconds: number, micros: number, bucket: number): void {
     if (key >= this.counts.length) this.grow(key);
-    if (this.counts[key] === 0) this.keys.push(key);
-    this.counts[key]!++;
-    this.sums[key]! += Math.round(seconds * 1e6);
+    const n = this.counts[key]!;
+    if (n === 0) this.keys.push(key);
+    this.counts[key] = n + 1;
+    this.sums[key]! += micros;
     if (seconds > this.maxes[key]!) this.maxes[key] = seconds;
     if (seconds <= 0) {
       this.zeros[key]!++;
       return;
     }
+    let row = this.rowOf[key]!;
+    if (row < 0 && n === DENSE_AFTER && this.rowCount < MAX_DENSE_ROWS) row = this.makeRow(key);
+    const at = bucket + ROW_OFFSET;
+    if (row >= 0 && at >= 0 && at < ROW_WIDTH) {
+      this.rows[row * ROW_WIDTH + at]!++;
+      return;
+    }
     const slot = key * BUCKETS + bucket + OFFSET;
-    this.buckets.set(slot, (this.buckets.get(slot) ?? 0) + 1);
+    this.sparse.set(slot, (this.sparse.get(slot) ?? 0) + 1);
+  }
+
+  /** Moves the buckets a row holds of a key from the map to a new dense row. */
+  private makeRow(key: number): number {
+    const row = this.rowCount++;
+    if (this.rows.length < this.rowCount * ROW_WIDTH) {
+      const bigger = new Float64Array(Math.min(MAX_DENSE_ROWS, this.rowCount * 2) * ROW_WIDTH);
+      bigger.set(this.rows);
+      this.rows = bigger;
+    }
+    for (let at = 0; at < ROW_WIDTH; at++) {
+      const slot = key * BUCKETS + at - ROW_OFFSET + OFFSET;
+      const n = this.sparse.get(slot);
+      if (n === undefined) continue;
+      this.rows[row * ROW_WIDTH + at] = n;
+      this.sparse.delete(slot);
+    }
+    this.rowOf[key] = row;
+    return row;
   }
 
   private grow(key: number): void {
@@ -104,15 +161,26 @@ export class KeyedSketches {
       bigger.set(this[name]);
       this[name] = bigger;
     }
+    const rowOf = new Int32Array(size).fill(-1);
+    rowOf.set(this.rowOf);
+    this.rowOf = rowOf;
   }
 
   /** Every key's sketch, by key id. */
   toData(): Map<number, SketchData> {
     const out = new Map<number, SketchData>();
     for (const key of this.keys) {
-      out.set(key, { count: this.counts[key]!, sumMicros: this.sums[key]!, max: this.maxes[key]!, zeros: this.zeros[key]!, buckets: [] });
+      const row = this.rowOf[key]!;
+      const buckets: Array<[number, number]> = [];
+      if (row >= 0) {
+        for (let at = 0; at < ROW_WIDTH; at++) {
+          const n = this.rows[row * ROW_WIDTH + at]!;
+          if (n > 0) buckets.push([at - ROW_OFFSET, n]);
+        }
+      }
+      out.set(key, { count: this.counts[key]!, sumMicros: this.sums[key]!, max: this.maxes[key]!, zeros: this.zeros[key]!, buckets });
     }
-    for (const [slot, n] of this.buckets) {
+    for (const [slot, n] of this.sparse) {
       const key = Math.floor(slot / BUCKETS);
       out.get(key)!.buckets.push([slot - key * BUCKETS - OFFSET, n]);
     }

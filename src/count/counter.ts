@@ -8,6 +8,7 @@ import type { Task } from "../core/task.ts";
 import { FastCombinedCounter } from "./fast/combined.ts";
 import { type CompiledFormat, compileFormat, FAST_FORMATS, FormatCounter } from "./format.ts";
 import { JsonLinesCounter } from "./json-lines.ts";
+import { type CombinedSuffix, combinedSuffixOf } from "./suffix.ts";
 
 export interface LineCounter {
   /**
@@ -24,7 +25,7 @@ export interface LineCounter {
   toCounts(): CountsPartial;
 }
 
-const compiled = new Map<string, CompiledFormat>();
+const compiled = new Map<string, { format: CompiledFormat; suffix: CombinedSuffix | null }>();
 
 /**
  * The counter for a task's lines: Common and Combined logs through the fast
@@ -33,7 +34,12 @@ const compiled = new Map<string, CompiledFormat>();
 export function counterFor(task: Pick<Task, "window" | "counters" | "format">): LineCounter {
   if (task.format === undefined || FAST_FORMATS.has(task.format)) return new FastCombinedCounter(task.window, task.counters);
   if (task.format === "json") return new JsonLinesCounter(task.window, task.counters);
-  let format = compiled.get(task.format);
-  if (!format) compiled.set(task.format, (format = compileFormat(task.format)));
-  return new FormatCounter(format, task.window, task.counters);
+  let known = compiled.get(task.format);
+  if (!known) {
+    const format = compileFormat(task.format);
+    compiled.set(task.format, (known = { format, suffix: combinedSuffixOf(format) }));
+  }
+  // Combined with fields appended: the fast path, reading them after the agent.
+  if (known.suffix) return new FastCombinedCounter(task.window, task.counters, known.suffix);
+  return new FormatCounter(known.format, task.window, task.counters);
 }

@@ -6,6 +6,7 @@ import { EXIT_USAGE, LogmrError } from "../core/errors.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { BYTES_TOO_LONG_REASON, closingQuote, daysFromCivil, isSpaceByte, MAX_BYTES_DIGITS, NO_TIME, parseLogTime, QUESTION, QUOTE, SPACE } from "./clf.ts";
 import { viewOf } from "./fast/keys.ts";
+import { type DurationKind, parseSeconds } from "./durations.ts";
 import { LineByLineCounter } from "./line-by-line.ts";
 import type { Malformed } from "./tally.ts";
 
@@ -186,7 +187,7 @@ function findLiteral(buf: Uint8Array, lit: Uint8Array, p: number, e: number): nu
   return -1;
 }
 
-function matchesAt(buf: Uint8Array, lit: Uint8Array, p: number, e: number): boolean {
+export function matchesAt(buf: Uint8Array, lit: Uint8Array, p: number, e: number): boolean {
   if (p + lit.length > e) return false;
   for (let k = 0; k < lit.length; k++) if (buf[p + k] !== lit[k]) return false;
   return true;
@@ -288,7 +289,7 @@ export class FormatCounter extends LineByLineCounter {
     const tailId = agent >= 0 ? this.internTail(buf, referer, agent) : -1;
     tally.countRequest(time, status, bytes, clientId, requestId, tailId);
     const l = this.format.latency;
-    const seconds = l >= 0 ? readDuration(buf, start[l]!, end[l]!, this.format.fields[l]!.kind) : -1;
+    const seconds = l >= 0 ? parseSeconds(buf, start[l]!, end[l]!, this.format.fields[l]!.kind as DurationKind) : -1;
     const bucket = seconds >= 0 ? tally.countLatency(seconds, status, requestId) : 0;
     const h = this.format.host;
     if (h >= 0) tally.countHost(tally.hosts.intern(buf, view, start[h]!, end[h]!), status, seconds, bucket);
@@ -368,23 +369,6 @@ export class FormatCounter extends LineByLineCounter {
 }
 
 const JOIN = new TextEncoder().encode('" "');
-
-/**
- * A response time in seconds from buf[s, e): decimal seconds, integer
- * microseconds, or nginx's upstream list ("0.010, 0.020 : 0.005", summed as
- * nginx documents); -1 for "-" or anything that is not a time.
- */
-function readDuration(buf: Uint8Array, s: number, e: number, kind: FieldKind): number {
-  const text = String.fromCharCode(...buf.subarray(s, Math.min(e, s + 200)));
-  if (kind === "duration-us") return /^\d{1,15}$/.test(text) ? Number(text) / 1e6 : -1;
-  const parts = kind === "upstream" ? text.split(/\s*[,:]\s*/) : [text];
-  let total = 0;
-  for (const part of parts) {
-    if (!/^\d{1,12}(\.\d{1,9})?$/.test(part)) return -1;
-    total += Number(part);
-  }
-  return total;
-}
 
 /**
  * The format string of a `log_format` (nginx) or `LogFormat` (Apache) line

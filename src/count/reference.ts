@@ -69,8 +69,11 @@ function badTail(buf: Uint8Array, p: number, e: number): Malformed {
   if (buf[refererEnd + 1] !== SPACE || buf[refererEnd + 2] !== QUOTE) return bad("no user agent after the referer", refererEnd + 1, quoted(buf, refererEnd + 1, e));
   const agentEnd = closingQuote(buf, refererEnd + 3, e);
   if (agentEnd < 0) return bad("unterminated quote in the user agent", refererEnd + 2);
-  return bad("junk after the user agent", agentEnd + 1, quoted(buf, agentEnd + 1, e));
+  return bad(JUNK_AFTER_AGENT, agentEnd + 1, quoted(buf, agentEnd + 1, e));
 }
+
+/** The reason of a Combined line with more after its agent: where a format's appended fields start. */
+export const JUNK_AFTER_AGENT = "junk after the user agent";
 
 export function emptyLine(): CombinedLine {
   return { hostEnd: 0, time: 0, requestStart: 0, requestEnd: 0, methodEnd: 0, pathEnd: -1, status: 0, bytes: 0, tailStart: -1, tailEnd: -1 };
@@ -87,7 +90,7 @@ export function parseCombinedLine(
   /** Whether 'referer" "agent' at [start, end) is known valid already (its quotes need no scan). */
   knownTail?: (buf: Uint8Array, start: number, end: number) => boolean,
 ): Malformed | null {
-  const malformed = readFields(buf, s, e, line, readTime, knownTail);
+  const malformed = readCombinedFields(buf, s, e, line, readTime, knownTail);
   return malformed && whatItIs(buf, s, e, malformed);
 }
 
@@ -95,7 +98,7 @@ export function parseCombinedLine(
  * A malformed line that is not a log line at all says so: binary bytes
  * before the place it broke, or a JSON object (another log format).
  */
-function whatItIs(buf: Uint8Array, s: number, e: number, malformed: Malformed): Malformed {
+export function whatItIs(buf: Uint8Array, s: number, e: number, malformed: Malformed): Malformed {
   for (let k = s; k < Math.min(e, malformed.at + 1); k++) {
     if (isBinary(buf[k]!)) return bad("not text (binary bytes)", k, `${describeByte(buf[k])} at column ${k - s + 1}`);
   }
@@ -103,7 +106,8 @@ function whatItIs(buf: Uint8Array, s: number, e: number, malformed: Malformed): 
   return malformed;
 }
 
-function readFields(
+/** parseCombinedLine without its naming of what a malformed line is: for a parser that reads more after the agent. */
+export function readCombinedFields(
   buf: Uint8Array, s: number, e: number, line: CombinedLine,
   readTime: (buf: Uint8Array, p: number) => number,
   knownTail: ((buf: Uint8Array, start: number, end: number) => boolean) | undefined,

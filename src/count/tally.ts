@@ -3,10 +3,10 @@
 // log format: a parser hands it ids of keys it interned in the tables and
 // the fields it read (time, status, bytes).
 
-import { type CountsPartial, type HostRow, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
+import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
-import { bucketOf, DurationSketch, KeyedSketches, mergeSketches, type SketchData } from "../core/sketch.ts";
+import { bucketOf, DurationSketch, KeyedSketches, type SketchData } from "../core/sketch.ts";
 import { BACKSLASH, QUOTE } from "../core/text.ts";
 
 /** Client counter columns. */
@@ -68,10 +68,17 @@ export class Tally {
   /** Virtual hosts, when the format has them: [requests, 4xx, 5xx] a host, and each host's response times. */
   readonly hosts = new KeyTable(3);
   private readonly latencyByHost = new KeyedSketches();
-  /** Response times, when the format has them: all requests, by status class (index: status / 100), by request key. */
+  /** Response times, when the format has them: all requests, by status class (index: status / 100), by path. */
   private latency: DurationSketch | null = null;
-  private readonly latencyByClass: DurationSketch[] = [];
-  private readonly latencyByRequest = new KeyedSketches();
+  private readonly latencyByClass: Array<DurationSketch | null> = Array.from({ length: 10 }, () => null);
+  /**
+   * By path, not by request key: the methods of a path share one sketch, so
+   * the buckets a line may touch stay few enough to stay in the caches.
+   */
+  private readonly latencyByPath = new KeyedSketches();
+  readonly latencyPaths = new KeyTable(0);
+  /** The latencyPaths id of each request key's path (-1: none, -2: not looked up yet). */
+  private pathOfRequest = new Int32Array(64).fill(-2);
   readonly since: number;
   readonly until: number;
   /** False: methods, paths, referrers and agents are not reported (the key tables still serve the parser). */
@@ -132,18 +139,40 @@ export class Tally {
     v[r]!++;
     if (status >= 400 && status < 500) v[r + 1]!++;
     else if (status >= 500 && status < 600) v[r + 2]!++;
-    if (seconds >= 0) this.latencyByHost.addIn(host, seconds, bucket);
+    if (seconds >= 0) this.latencyByHost.addIn(host, seconds, Math.round(seconds * 1e6), bucket);
   }
 
   /** A counted request's response time, in seconds (>= 0); returns its sketch bucket. */
   countLatency(seconds: number, status: number, request: number): number {
     const bucket = seconds > 0 ? bucketOf(seconds) : 0;
+    const micros = Math.round(seconds * 1e6);
     this.latency ??= new DurationSketch();
-    this.latency.addIn(seconds, bucket);
-    const c = Math.floor(status / 100);
-    (this.latencyByClass[c] ??= new DurationSketch()).addIn(seconds, bucket);
-    if (this.full) this.latencyByRequest.addIn(request, seconds, bucket);
+    this.latency.addIn(seconds, micros, bucket);
+    const c = (status / 100) | 0;
+    (this.latencyByClass[c] ??= new DurationSketch()).addIn(seconds, micros, bucket);
+    if (this.full) {
+      let path = request < this.pathOfRequest.length ? this.pathOfRequest[request]! : -2;
+      if (path === -2) path = this.pathIdOf(request);
+      if (path >= 0) this.latencyByPath.addIn(path, seconds, micros, bucket);
+    }
     return bucket;
+  }
+
+  /** The path of a request key as a latencyPaths id (-1 for a request without one), remembered for the next line. */
+  private pathIdOf(request: number): number {
+    if (request >= this.pathOfRequest.length) {
+      const bigger = new Int32Array(Math.max(request + 1, this.pathOfRequest.length * 2)).fill(-2);
+      bigger.set(this.pathOfRequest);
+      this.pathOfRequest = bigger;
+    }
+    const keys = this.requestKeys;
+    const start = keys.starts[request]!;
+    const end = start + keys.lengths[request]!;
+    let space = start;
+    while (space < end && keys.arena[space] !== 32) space++;
+    const path = space < end ? this.latencyPaths.intern(keys.arena, keys.arenaView, space + 1, end) : -1;
+    this.pathOfRequest[request] = path;
+    return path;
   }
 
   /** Time bookkeeping for a counted line whose second differs from the last one counted. */
@@ -199,19 +228,15 @@ export class Tally {
     return (this.hosts.entries() as Array<[string, number, number, number]>).map(([host, n, c4, c5], id) => [host, n, c4, c5, sketches.get(id) ?? null]);
   }
 
-  /** Response times by path (the methods of a path together), for the requests that have a path. */
-  private pathLatency(keys: ReadonlyArray<readonly [string, ...number[]]>): Array<[string, SketchData]> {
-    const byPath = new Map<string, SketchData[]>();
-    for (const [id, sketch] of this.latencyByRequest.toData()) {
-      const key = keys[id]![0];
-      const space = key.indexOf(" ");
-      if (space < 0) continue;
-      const path = key.slice(space + 1);
-      const list = byPath.get(path);
-      if (list) list.push(sketch);
-      else byPath.set(path, [sketch]);
-    }
-    return [...byPath].map(([path, list]) => [path, list.length === 1 ? list[0]! : mergeSketches(list)]);
+  /** Response times: all, by status class, and (full counters) by path. */
+  private latencyPartial(): LatencyPartial {
+    const byPath = this.latencyByPath.toData();
+    const paths = this.latencyPaths.entries();
+    return {
+      all: this.latency!.toData(),
+      byClass: this.latencyByClass.flatMap((s, c) => (s ? [[`${c}xx`, s.toData()] as [string, SketchData]] : [])),
+      ...(this.full ? { byPath: [...byPath].map(([id, sketch]) => [paths[id]![0], sketch] as [string, SketchData]) } : {}),
+    };
   }
 
   /** The counts as a partial (without task id and timings). */
@@ -263,15 +288,7 @@ export class Tally {
       lastTime: this.requests > 0 ? this.wide[LAST_TIME]! : null,
       malformedSamples: this.malformedSamples,
       malformedReasons: [...this.malformedReasons],
-      ...(this.latency
-        ? {
-          latency: {
-            all: this.latency.toData(),
-            byClass: this.latencyByClass.flatMap((s, c) => (s ? [[`${c}xx`, s.toData()] as [string, SketchData]] : [])),
-            ...(this.full ? { byPath: this.pathLatency(requestRows) } : {}),
-          },
-        }
-        : {}),
+      ...(this.latency ? { latency: this.latencyPartial() } : {}),
       ...(this.hosts.size > 0 ? { hosts: this.hostRows() } : {}),
     };
   }

@@ -8,9 +8,10 @@
 
 import type { CountsPartial } from "../../core/partial.ts";
 import type { Counters, TimeWindow } from "../../core/task.ts";
-import { BACKSLASH, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClock, parseLogDay, QUESTION, QUOTE, SPACE } from "../clf.ts";
+import { BACKSLASH, closingQuote, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClock, parseLogDay, QUESTION, QUOTE, SPACE } from "../clf.ts";
 import type { LineCounter } from "../counter.ts";
-import { emptyLine, parseCombinedLine } from "../reference.ts";
+import { emptyLine, JUNK_AFTER_AGENT, parseCombinedLine, readCombinedFields, whatItIs } from "../reference.ts";
+import { type CombinedSuffix, SuffixReader } from "../suffix.ts";
 import { LINE_TOO_LONG, type Malformed, Tally } from "../tally.ts";
 import { KeyCache, KeyStartIndex, lineEndKeyFind, memoFind, tableFind, viewOf } from "./keys.ts";
 
@@ -76,8 +77,19 @@ export class FastCombinedCounter implements LineCounter {
   private bufWords: Int32Array<ArrayBufferLike> = new Int32Array(0);
   private readonly parsed = new Float64Array(6);
 
-  constructor(window: TimeWindow = {}, counters: Counters = "full") {
+  /** The fields a format appends to Combined, or null for Common and Combined. */
+  private readonly suffix: SuffixReader | null;
+  /** The byte that follows the agent's closing quote: the line feed, or the suffix's first. */
+  private readonly afterTail: number;
+  private readonly suffixHasHost: boolean;
+  private readonly suffixName: string;
+
+  constructor(window: TimeWindow = {}, counters: Counters = "full", suffix: CombinedSuffix | null = null) {
     this.tally = new Tally(window, counters);
+    this.suffix = suffix ? new SuffixReader(suffix) : null;
+    this.afterTail = suffix ? suffix.literals[0]![0]! : LF;
+    this.suffixHasHost = suffix !== null && suffix.host >= 0;
+    this.suffixName = suffix ? suffix.fields[0]!.name : "";
   }
 
   /**
@@ -109,6 +121,8 @@ export class FastCombinedCounter implements LineCounter {
     const since = tally.since;
     const until = tally.until;
     const parsed = this.parsed;
+    const suffix = this.suffix;
+    const afterTail = this.afterTail;
     let p = start;
     while (p < end && p < startLimit) {
       const s = p;
@@ -192,13 +206,29 @@ export class FastCombinedCounter implements LineCounter {
         if (q >= end) break fast;
         const next = buf[q];
         if (next === LF || (next === CR && q + 1 < end && buf[q + 1] === LF)) {
+          if (suffix !== null) break fast;
           e = q;
           lineEnd = next === LF ? q : q + 1;
           tally.common++;
         } else {
           if (next !== SPACE || buf[q + 1] !== QUOTE) break fast;
-          tail = useTailStarts ? lineEndKeyFind(tailStarts, tails, buf, view, bufWords, q + 2, end) : -1;
-          if (tail >= 0) {
+          tail = useTailStarts ? lineEndKeyFind(tailStarts, tails, buf, view, bufWords, q + 2, end, afterTail) : -1;
+          if (suffix !== null) {
+            // The tail as above, then the appended fields up to the line's end.
+            let agentEnd = q + 2 + (tail >= 0 ? tails.lengths[tail]! : 0);
+            if (tail < 0) {
+              const lf = buf.indexOf(LF, q);
+              if (lf === -1 || lf >= end) break fast;
+              agentEnd = agentQuote(buf, q + 2, buf[lf - 1] === CR ? lf - 1 : lf);
+              if (agentEnd < 0) break fast;
+              tail = tableFind(tails, buf, view, bufWords, q + 2, agentEnd);
+              if (tail < 0) break fast;
+              if (useTailStarts) tailStarts.add(tails, view, q + 2, tail);
+            }
+            e = suffix.read(buf, agentEnd + 1, end, false);
+            if (e < 0) break fast;
+            lineEnd = buf[e] === LF ? e : e + 1;
+          } else if (tail >= 0) {
             e = q + 3 + tails.lengths[tail]!;
             lineEnd = buf[e] === LF ? e : e + 1;
           } else {
@@ -247,8 +277,18 @@ export class FastCombinedCounter implements LineCounter {
       }
 
       tally.countRequest(time, status, bytes, client, request, tail);
+      if (suffix !== null) this.countSuffix(buf, status, request);
     }
     return p > end ? end : p;
+  }
+
+  /** The response time and host the suffix reader found on the line just counted. */
+  private countSuffix(buf: Uint8Array, status: number, request: number): void {
+    const suffix = this.suffix!;
+    const tally = this.tally;
+    const seconds = suffix.seconds;
+    const bucket = seconds >= 0 ? tally.countLatency(seconds, status, request) : 0;
+    if (this.suffixHasHost) tally.countHost(tally.hosts.intern(buf, this.view, suffix.hostStart, suffix.hostEnd), status, seconds, bucket);
   }
 
   /**
@@ -339,7 +379,7 @@ export class FastCombinedCounter implements LineCounter {
   private parseSlow(buf: Uint8Array, s: number, e: number): Verdict {
     const line = this.line;
     this.knownTailId = -1;
-    const malformed = parseCombinedLine(buf, s, e, line, this.readTime, this.knownTail);
+    const malformed = this.suffix ? this.parseWithSuffix(buf, s, e) : parseCombinedLine(buf, s, e, line, this.readTime, this.knownTail);
     if (malformed) {
       this.malformedWhy = malformed;
       return MALFORMED;
@@ -373,7 +413,35 @@ export class FastCombinedCounter implements LineCounter {
     return VALID;
   }
 
+  /**
+   * A line of a format that appends fields to Combined: its Combined part
+   * as always, up to the agent's closing quote, then the suffix to the end.
+   */
+  private parseWithSuffix(buf: Uint8Array, s: number, e: number): Malformed | null {
+    const line = this.line;
+    let malformed = readCombinedFields(buf, s, e, line, this.readTime, this.knownTail);
+    if (malformed === null) {
+      malformed = { reason: "too few fields", at: e, detail: line.tailStart < 0 ? "no referer and user agent" : `the line ends before ${this.suffixName}` };
+    } else if (malformed.reason === JUNK_AFTER_AGENT) {
+      const at = malformed.at;
+      if (this.suffix!.read(buf, at, e, true) < 0) {
+        malformed = { reason: "line does not fit the format", at, detail: `the fields after the user agent are not ${this.suffixName}...` };
+      } else {
+        this.knownTailId = -1;
+        malformed = readCombinedFields(buf, s, at, line, this.readTime, this.knownTail);
+      }
+    }
+    return malformed && whatItIs(buf, s, e, malformed);
+  }
+
   toCounts(): CountsPartial {
     return this.tally.toCounts();
   }
+}
+
+/** The agent's closing quote in 'referer" "agent"...' from `start` (the referer's first byte) before e, or -1. */
+function agentQuote(buf: Uint8Array, start: number, e: number): number {
+  const refererEnd = closingQuote(buf, start, e);
+  if (refererEnd < 0 || buf[refererEnd + 1] !== SPACE || buf[refererEnd + 2] !== QUOTE) return -1;
+  return closingQuote(buf, refererEnd + 3, e);
 }

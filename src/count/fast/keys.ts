@@ -650,6 +650,8 @@ function startHash(view: DataView, start: number): number {
  */
 export function lineEndKeyFind(
   index: KeyStartIndex, table: KeyTable, buf: Uint8Array, view: DataView, bufWords: Int32Array, start: number, limit: number,
+  /** The byte after the key's closing quote: LF (or CR LF), or the first of what a format appends. */
+  after = LF,
 ): number {
   if (start + START_BYTES > limit) return -1;
   const hash = startHash(view, start);
@@ -672,7 +674,7 @@ export function lineEndKeyFind(
     const at = start + len;
     if (at + 1 >= limit || buf[at] !== QUOTE) continue;
     const c = buf[at + 1];
-    if (c !== LF && (c !== CR || at + 2 >= limit || buf[at + 2] !== LF)) continue;
+    if (c !== after && (after !== LF || c !== CR || at + 2 >= limit || buf[at + 2] !== LF)) continue;
     const id = entry - 1;
     const abs = buf.byteOffset + start;
     const copy = table.alignedStarts[id * 4 + (abs & 3)]!;

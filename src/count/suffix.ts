@@ -1,0 +1,148 @@
+// Formats that are Combined with fields appended: nginx's `$request_time
+// $upstream_response_time`, Apache's `%D`, a `$host` or a request id. The
+// fast path reads their Combined part as always and the appended fields
+// with a SuffixReader, so the most common real formats keep its speed.
+
+import { QUOTE } from "./clf.ts";
+import { parseSeconds } from "./durations.ts";
+import { type CompiledFormat, compileFormat, type FieldKind, type FormatField } from "./format.ts";
+
+
+/** The appended part of a format: literals[0] follows the agent's closing quote; fields and literals alternate. */
+export interface CombinedSuffix {
+  literals: Uint8Array[];
+  fields: FormatField[];
+  /** Fields between two quotes: any bytes but an unescaped quote. */
+  quoted: boolean[];
+  /** The field that is the response time, or -1; the one that names the virtual host, or -1. */
+  latency: number;
+  host: number;
+}
+
+/** What an appended field may be: nothing the Combined part already has. */
+const SUFFIX_KINDS = new Set<FieldKind>(["token", "host", "number", "skip", "duration", "duration-us", "upstream"]);
+
+/**
+ * Combined as nginx writes it (the ident a literal "-") and as Apache's
+ * LogFormat does (%l). The fast path reads either like Combined, any token
+ * as the ident, as it reads the combined format string itself.
+ */
+let combinedForms: CompiledFormat[] | null = null;
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, k) => x === b[k]);
+
+/** The appended fields of a format that is Combined followed by more, or null for any other format. */
+export function combinedSuffixOf(format: CompiledFormat): CombinedSuffix | null {
+  combinedForms ??= [compileFormat("combined"), compileFormat('apache:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"')];
+  const startsWith = (combined: CompiledFormat) =>
+    format.fields.length > combined.fields.length &&
+    combined.fields.every((f, i) => format.fields[i]!.kind === f.kind && sameBytes(format.literals[i]!, combined.literals[i]!));
+  const combined = combinedForms.find(startsWith);
+  if (!combined) return null;
+  const n = combined.fields.length;
+  // The literal after the agent: its closing quote, then the suffix's first literal (not empty, or the agent would run on).
+  const joint = format.literals[n]!;
+  if (joint[0] !== QUOTE || joint.length < 2) return null;
+  const fields = format.fields.slice(n);
+  if (!fields.every((f) => SUFFIX_KINDS.has(f.kind))) return null;
+  const literals = [joint.subarray(1), ...format.literals.slice(n + 1)];
+  return {
+    literals, fields,
+    quoted: fields.map((_, i) => literals[i]!.at(-1) === QUOTE && literals[i + 1]![0] === QUOTE),
+    latency: format.latency >= n ? format.latency - n : -1,
+    host: format.host >= n ? format.host - n : -1,
+  };
+}
+
+type ReadSuffix = (buf: Uint8Array, p: number, e: number, exact: boolean, out: Float64Array, parseSeconds: typeof import("./durations.ts").parseSeconds) => number;
+
+const readers = new Map<string, ReadSuffix>();
+
+/**
+ * Reads the appended fields of a line, after its Combined part, with a
+ * function generated for the format (its literals as constants, a loop a
+ * field): their bounds checked as the format counter checks them, the
+ * response time and the host's bounds kept for the caller. A generic loop
+ * over the fields cost three times as many instructions a line.
+ */
+export class SuffixReader {
+  /** From the last line read: [response time (-1: none), host start, host end]. */
+  private readonly out = new Float64Array([-1, 0, 0]);
+  private readonly readFields: ReadSuffix;
+
+  constructor(suffix: CombinedSuffix) {
+    // One function a format for the process: a new one a task would be compiled again from the start each time.
+    const source = suffixSource(suffix);
+    let read = readers.get(source);
+    if (!read) readers.set(source, (read = new Function("buf", "p", "e", "exact", "out", "parseSeconds", source) as ReadSuffix));
+    this.readFields = read;
+  }
+
+  get seconds(): number {
+    return this.out[0]!;
+  }
+  get hostStart(): number {
+    return this.out[1]!;
+  }
+  get hostEnd(): number {
+    return this.out[2]!;
+  }
+
+  /**
+   * Reads the suffix from p. With `exact`, e is the end of the line's text
+   * and the suffix must end there; else e bounds the block and the suffix
+   * ends at the line's CR LF or LF. Returns where the line's text ends, or
+   * -1 when the bytes are not the suffix.
+   */
+  read(buf: Uint8Array, p: number, e: number, exact: boolean): number {
+    return this.readFields(buf, p, e, exact, this.out, parseSeconds);
+  }
+}
+
+/** `buf[p + k] === byte` for each byte of a literal, as one condition. */
+function literalTest(lit: Uint8Array, at: string): string {
+  if (lit.length === 0) return "true";
+  return `${at} + ${lit.length} <= e && ${[...lit].map((b, k) => `buf[${at} + ${k}] === ${b}`).join(" && ")}`;
+}
+
+/** The body of the reader of one suffix (see SuffixReader.read). */
+function suffixSource(suffix: CombinedSuffix): string {
+  const { literals, fields, quoted } = suffix;
+  const last = fields.length - 1;
+  const lines: string[] = ['"use strict";', "let c = 0;", `if (!(${literalTest(literals[0]!, "p")})) return -1;`, `p += ${literals[0]!.length};`];
+  fields.forEach((field, i) => {
+    const next = literals[i + 1]!;
+    lines.push(`const s${i} = p;`);
+    if (quoted[i]) {
+      lines.push("for (; p < e && buf[p] !== 34; p++) { if (buf[p] === 10 || (buf[p] === 92 && buf[++p] === 10)) return -1; }", "if (p >= e) return -1;");
+    } else if (i === last && next.length === 0) {
+      lines.push("if (exact) p = e;", "else { while (p < e && buf[p] !== 10) p++; if (p >= e) return -1; if (p > s" + i + " && buf[p - 1] === 13) p--; }");
+    } else {
+      // To the first place the next literal matches; a token may not hold whitespace.
+      const token = field.kind === "token" || field.kind === "host";
+      lines.push(
+        "for (;;) {",
+        "  if (p >= e) return -1;",
+        "  c = buf[p];",
+        `  if (c === ${next[0]} && (${literalTest(next, "p")})) break;`,
+        token ? "  if (c === 32 || (c >= 9 && c <= 13)) return -1;" : "  if (c === 10) return -1;",
+        "  p++;",
+        "}",
+      );
+    }
+    lines.push(`const e${i} = p;`);
+    if (field.kind === "token" || field.kind === "host") {
+      lines.push(`if (e${i} === s${i}) return -1;`);
+      if (quoted[i] || (i === last && next.length === 0)) lines.push(`for (let k = s${i}; k < e${i}; k++) { c = buf[k]; if (c === 32 || (c >= 9 && c <= 13)) return -1; }`);
+    }
+    if (next.length > 0) lines.push(`if (!(${literalTest(next, "p")})) return -1;`, `p += ${next.length};`);
+  });
+  if (literals[last + 1]!.length > 0) {
+    lines.push("if (exact) { if (p !== e) return -1; }", "else if (!((p < e && buf[p] === 10) || (p + 1 < e && buf[p] === 13 && buf[p + 1] === 10))) return -1;");
+  }
+  const { latency, host } = suffix;
+  lines.push(latency >= 0 ? `out[0] = parseSeconds(buf, s${latency}, e${latency}, ${JSON.stringify(fields[latency]!.kind)});` : "out[0] = -1;");
+  if (host >= 0) lines.push(`out[1] = s${host};`, `out[2] = e${host};`);
+  lines.push("return p;");
+  return lines.join("\n");
+}

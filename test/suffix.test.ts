@@ -1,0 +1,125 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import type { CountsPartial } from "../src/core/partial.ts";
+import { quantile } from "../src/core/sketch.ts";
+import { counterFor, type LineCounter } from "../src/count/counter.ts";
+import { FastCombinedCounter } from "../src/count/fast/combined.ts";
+import { compileFormat, FormatCounter } from "../src/count/format.ts";
+import { combinedSuffixOf } from "../src/count/suffix.ts";
+import { generateText } from "../src/map/generate.ts";
+import { LineAssembler } from "../src/map/read-input.ts";
+import { appendTimings, NGINX_TIMED_FORMAT } from "../src/map/timed-lines.ts";
+import { fixture, rng } from "./helpers.ts";
+
+const COMBINED = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';
+const WITH_HOST = `${COMBINED} $request_time "$host"`;
+const APACHE_D = 'apache:%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\" %D';
+const WITH_ID = `${COMBINED} rid=$request_id rt=$request_time`;
+
+/** Feeds bytes in chunks of random sizes (lines cut across blocks), or whole. */
+function feed(counter: LineCounter, bytes: Uint8Array, seed = 0): CountsPartial {
+  const lines = new LineAssembler(counter);
+  const r = rng(seed);
+  for (let p = 0; p < bytes.length; ) {
+    const n = seed === 0 ? bytes.length : 1 + Math.floor(r() * 300);
+    lines.push(bytes.subarray(p, p + n));
+    p += n;
+  }
+  lines.end();
+  return counter.toCounts();
+}
+
+/** Everything but the malformed lines' reasons and samples, which each parser words its own way. */
+const counts = ({ malformedSamples: _, malformedReasons: __, ...rest }: CountsPartial) => rest;
+
+describe("combinedSuffixOf", () => {
+  test.each<[string, string, string[] | null]>([
+    ["nginx with times appended", NGINX_TIMED_FORMAT, ["duration", "upstream"]],
+    ["a quoted host after a time", WITH_HOST, ["duration", "host"]],
+    ["Apache with %D", APACHE_D, ["duration-us"]],
+    ["labelled fields", WITH_ID, ["skip", "duration"]],
+    ["Combined itself: nothing appended", COMBINED, null],
+    ["vhost_combined: a field before", "vhost_combined", null],
+    ["Common with a time: no referer and agent", '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time', null],
+    ["a second time after the agent", `${COMBINED} $time_iso8601`, null],
+  ])("%s", (_, spec, kinds) => {
+    const suffix = combinedSuffixOf(compileFormat(spec));
+    expect(suffix && suffix.fields.map((f) => f.kind as string)).toEqual(kinds);
+  });
+});
+
+describe("the fast path with appended fields reads what the format counter reads", () => {
+  const base = readFileSync(fixture("nginx-access.log"), "latin1").split("\n").filter(Boolean);
+  // Valid and broken suffixes, each on its own line after a real Combined line.
+  const SUFFIXES: Record<string, string[]> = {
+    [NGINX_TIMED_FORMAT]: [
+      " 0.012 0.010", " 0.000 -", " 1.5 0.010, 0.020 : 0.005", " - -", " 0.012", " 0.012 0.010 extra", "0.012 0.010", " 0.012  0.010",
+      " 0.0x1 0.010", " 12 7", " 0.012 0.010\r", "", ' "0.1" 0.2', " 123456789012.123456789 1",
+    ],
+    [WITH_HOST]: [' 0.2 "www.example.com"', ' 0.2 "a b"', ' 0.2 ""', ' 0.2 "x\\"y"', " 0.2 www", ' 0.2 "h" ', ' 0.250 "\tx"'],
+    [APACHE_D]: [" 1234", " 0", " -", " 12.5", " 1234567890123456", " 1234 "],
+    [WITH_ID]: [" rid=abc rt=0.3", " rid= rt=0.3", " rid=abc rt=", " rid=a rt=b rt=0.1", " rt=0.3"],
+  };
+
+  test.each(Object.keys(SUFFIXES))("%s", (spec) => {
+    const lines: string[] = [];
+    for (const [k, line] of base.entries()) {
+      const variants = SUFFIXES[spec]!;
+      lines.push(line + variants[k % variants.length]!);
+    }
+    // Lines that fail before the suffix: Common, junk inside, an empty one.
+    lines.push('1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9', "", "garbage", `${base[0]!.slice(0, 40)}`);
+    const bytes = Buffer.from(`${lines.join("\n")}\n`, "latin1");
+    const format = compileFormat(spec);
+    const want = counts(feed(new FormatCounter(format), bytes));
+    expect(want.lines.valid).toBeGreaterThan(100);
+    expect(want.lines.malformed).toBeGreaterThanOrEqual(4);
+    const fast = counterFor({ format: spec, window: {}, counters: "full" });
+    expect(fast).toBeInstanceOf(FastCombinedCounter);
+    expect(counts(feed(fast, bytes))).toEqual(want);
+    // Cut anywhere across blocks, the same.
+    expect(counts(feed(counterFor({ format: spec, window: {}, counters: "full" }), bytes, 7))).toEqual(want);
+  });
+
+  test("generated nginx-timed lines: the same counts as the format counter, and the Combined counts of the lines without times", () => {
+    const plain = new TextEncoder().encode(generateText(5, 0, 30_000));
+    const timed = new Uint8Array(plain.length + 30_000 * 40);
+    const n = appendTimings(plain, plain.length, 0, 5, timed);
+    const bytes = timed.subarray(0, n);
+    const fast = feed(counterFor({ format: NGINX_TIMED_FORMAT, window: {}, counters: "full" }), bytes);
+    expect(fast).toEqual(feed(new FormatCounter(compileFormat(NGINX_TIMED_FORMAT)), bytes));
+    const { latency, ...rest } = fast;
+    expect(rest).toEqual(feed(new FastCombinedCounter(), plain));
+    expect(latency!.all.count).toBe(30_000);
+  });
+});
+
+describe("response times by path", () => {
+  test("each path's count, max and percentiles against the exact values of its lines, methods together", () => {
+    const plain = generateText(11, 0, 20_000);
+    const bytes = new TextEncoder().encode(plain);
+    const timed = new Uint8Array(bytes.length + 20_000 * 40);
+    const text = new TextDecoder().decode(timed.subarray(0, appendTimings(bytes, bytes.length, 0, 11, timed)));
+    // The oracle: a regular expression over the text, exact values sorted.
+    const byPath = new Map<string, number[]>();
+    for (const line of text.split("\n").filter(Boolean)) {
+      const m = /"[A-Z]+ ([^ ?]*)[^"]*" \d{3} \d+ "[^"]*" "[^"]*" ([\d.]+) /.exec(line)!;
+      const list = byPath.get(m[1]!) ?? [];
+      list.push(Number(m[2]));
+      byPath.set(m[1]!, list);
+    }
+    const got = feed(counterFor({ format: NGINX_TIMED_FORMAT, window: {}, counters: "full" }), new TextEncoder().encode(text));
+    const sketches = new Map(got.latency!.byPath!);
+    expect([...sketches.keys()].sort()).toEqual([...byPath.keys()].sort());
+    for (const [path, values] of byPath) {
+      const s = sketches.get(path)!;
+      const sorted = values.sort((a, b) => a - b);
+      expect(s.count).toBe(values.length);
+      expect(s.max).toBe(sorted.at(-1)!);
+      for (const q of [0.5, 0.95, 0.99]) {
+        const exact = sorted[Math.floor(q * (sorted.length - 1))]!;
+        expect(Math.abs(quantile(s, q)! - exact)).toBeLessThanOrEqual(exact * 0.01 + 1e-12);
+      }
+    }
+  });
+});

@@ -20,7 +20,7 @@ const ENTRY = new URL("../../analyze.ts", import.meta.url).pathname;
 export interface BenchRow {
   /** "workers=2", "reference", "C limit gen", "wc -l", "mawk" */
   name: string;
-  kind: "engine" | "engine-minimal" | "reference" | "yardstick";
+  kind: "engine" | "engine-minimal" | "baseline" | "reference" | "yardstick";
   workers: number | null;
   /** Wall seconds per run. */
   seconds: Stats;
@@ -49,6 +49,8 @@ export interface BenchResult {
     date: string;
   };
   input: string;
+  /** The Combined file of the baseline rows, when there are any. */
+  baseline?: string;
   rows: BenchRow[];
 }
 
@@ -97,6 +99,10 @@ export interface BenchOptions {
   yardstickSource?: string;
   /** Also time each worker count with --counters minimal (clients and statuses only). */
   minimalCounters?: boolean;
+  /** The inputs' log format (analyze's --format), when not Combined. */
+  format?: string;
+  /** A Combined file timed by the same worker counts in the same rounds: the rows' yardstick for a format's cost. */
+  baseline?: string;
   onProgress?: (message: string) => void;
 }
 
@@ -157,6 +163,8 @@ interface TimedCommand {
   argv: string[];
   seconds: number[];
   rss: number;
+  /** Engine and baseline runs: the lines they read. */
+  lines?: number;
   /** A yardstick that failed is left out; an engine run that fails ends the bench. */
   failed: boolean;
 }
@@ -176,9 +184,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   }
   const row = (c: TimedCommand): BenchRow => {
     const s = stats(c.seconds);
+    const n = c.lines ?? lines;
+    const size = c.kind === "baseline" ? statSync(options.baseline!).size : bytes;
     return {
-      name: c.name, kind: c.kind, workers: c.workers, seconds: s, lines, bytes,
-      linesPerSecond: lines / s.median, mbPerSecond: bytes === null ? null : bytes / 1e6 / s.median,
+      name: c.name, kind: c.kind, workers: c.workers, seconds: s, lines: n, bytes: size,
+      linesPerSecond: n / s.median, mbPerSecond: size === null ? null : size / 1e6 / s.median,
       speedup: null, efficiency: null, workerMaxRssMb: c.kind === "yardstick" ? null : c.rss,
     };
   };
@@ -208,7 +218,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       os: `${platform()} ${release()}`,
       date: new Date().toISOString(),
     },
-    input: files.length > 0 ? files.join(" ") : `generated, ${options.lines.toLocaleString("en-US")} lines`,
+    input: `${files.length > 0 ? files.join(" ") : `generated, ${options.lines.toLocaleString("en-US")} lines`}${options.format ? ` (--format ${options.format})` : ""}`,
+    ...(options.baseline ? { baseline: options.baseline } : {}),
     rows,
   };
 }
@@ -216,7 +227,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 /** The engine's runs: one command per worker count (and its minimal-counters twin). */
 function engineCommands(options: BenchOptions): TimedCommand[] {
   const files = options.inputs;
-  return options.workers
+  const baseline = options.baseline;
+  const baselines: TimedCommand[] = baseline
+    ? options.workers.map((workers) => ({
+      name: `baseline workers=${workers}`, kind: "baseline", workers,
+      argv: [process.execPath, ENTRY, baseline, "--workers", String(workers), "--json", "--quiet"],
+      seconds: [], rss: 0, failed: false,
+    }))
+    : [];
+  const formatFlags = options.format ? ["--format", options.format] : [];
+  const engine: TimedCommand[] = options.workers
     .flatMap((workers) => [
       { workers, minimal: false },
       ...(options.minimalCounters ? [{ workers, minimal: true }] : []),
@@ -226,11 +246,12 @@ function engineCommands(options: BenchOptions): TimedCommand[] {
       kind: minimal ? "engine-minimal" : "engine",
       workers,
       argv: [
-        process.execPath, ENTRY, ...files, ...(files.length ? [] : ["--lines", String(options.lines)]),
+        process.execPath, ENTRY, ...files, ...(files.length ? [] : ["--lines", String(options.lines)]), ...formatFlags,
         "--workers", String(workers), "--json", "--quiet", ...(minimal ? ["--counters", "minimal"] : []),
       ],
       seconds: [], rss: 0, failed: false,
     }));
+  return [...engine, ...baselines];
 }
 
 /**
@@ -258,7 +279,8 @@ async function runRounds(commands: TimedCommand[], yardstickStart: number, optio
       c.seconds.push(r.seconds);
       if (k < yardstickStart) {
         const doc = JSON.parse(r.stdout);
-        lines = doc.data.lines.read;
+        c.lines = doc.data.lines.read;
+        if (c.kind !== "baseline") lines = doc.data.lines.read;
         c.rss = Math.max(c.rss, ...doc.run.workerTimings.map((w: { maxRssMb: number }) => w.maxRssMb));
       }
     }
@@ -364,6 +386,10 @@ export function comparisons(result: BenchResult): string[] {
     if (!one || r === one) continue;
     const faster = r.seconds.median <= one.seconds.median;
     out.push(`workers=${r.workers} ran ${faster ? ratioText(one.seconds, r.seconds) : ratioText(r.seconds, one.seconds)} times ${faster ? "faster" : "slower"} than workers=1`);
+  }
+  for (const b of result.rows.filter((r) => r.kind === "baseline")) {
+    const e = engine.find((r) => r.workers === b.workers);
+    if (e) out.push(`${e.name} took ${ratioText(e.seconds, b.seconds)} times as long as the Combined baseline at ${b.workers} worker${b.workers === 1 ? "" : "s"} (${sec(e.seconds.median)} against ${sec(b.seconds.median)})`);
   }
   const fastest = engine.reduce<BenchRow | undefined>((a, r) => (a && a.seconds.median <= r.seconds.median ? a : r), undefined);
   for (const m of result.rows.filter((r) => r.kind === "engine-minimal")) {

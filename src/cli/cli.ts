@@ -1,7 +1,7 @@
 // The thin CLI over the engine: argument checking, dispatch between the
 // analyze command (the default) and subcommands, output, exit codes, signals.
 
-import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
 import { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, InputError, LogmrError } from "../core/errors.ts";
@@ -12,6 +12,7 @@ import { closeInputs, type ListedInput, type LogInput } from "../plan/resolve-in
 import { runCleanups, whileRunning } from "../core/cleanup.ts";
 import { SEGMENT_BYTES_ENV } from "../core/protocol.ts";
 import { compileFormat, FAST_FORMATS, formatFromConfig } from "../count/format.ts";
+import { jsonFieldNames } from "../count/json-lines.ts";
 import type { Task } from "../core/task.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/run-tasks.ts";
 import { appendTimings, GENERATED_FORMATS, MAX_TIMING_BYTES } from "../map/timed-lines.ts";
@@ -40,9 +41,10 @@ const analyzeArgs = {
   since: { type: "string", description: "Count only requests at or after this time (ISO 8601 or 27/Nov/2026:10:00:00 +0000; UTC if no offset)" },
   until: { type: "string", description: "Count only requests before this time" },
   retries: { type: "string", description: `Re-runs of a failed map task, on a fresh child [default: ${DEFAULT_RETRIES}]` },
-  format: { type: "string", description: "The log format: combined (default), common, nginx, vhost_combined, json (Caddy, Traefik, nginx escape=json), an nginx log_format string, or apache: and a LogFormat string" },
+  format: { type: "string", description: "The log format: combined (default), common, nginx, nginx-timed (nginx with $request_time $upstream_response_time), vhost_combined, json (Caddy, Traefik, nginx escape=json), an nginx log_format string, or apache: and a LogFormat string" },
   "format-file": { type: "string", description: "Read the format from this nginx or Apache configuration file (its log_format or LogFormat line)" },
   "format-name": { type: "string", description: "With --format-file: which of its formats, by name" },
+  field: { type: "string", description: "With --format json: the log's own keys, NAME=KEY,... (client, method, uri, request, status, bytes, referer, agent, host, time, seconds, milliseconds, nanoseconds; KEY may be dotted: req.ip)" },
   "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
   "max-malformed": { type: "string", description: "Percent of an input's lines that may be malformed: above it the report says so and the run exits 1 after it; 0 = strict, 100 = accept anything [default: 10]" },
   "skip-unreadable": { type: "boolean", description: "Leave out files that cannot be read (dangling links, no permission), each named on stderr, instead of failing the run" },
@@ -92,6 +94,11 @@ const benchArgs = {
   "export-markdown": { type: "string", description: "Also save the result as a Markdown table to this file" },
   svg: { type: "string", description: "Also draw the scaling curve (speedup against workers, with the ideal) to this SVG file" },
   counters: { type: "enum", options: ["full", "both"], description: "both: also time every worker count with --counters minimal, to show what the full counters cost [default: full]" },
+  format: analyzeArgs.format,
+  "format-file": analyzeArgs["format-file"],
+  "format-name": analyzeArgs["format-name"],
+  field: analyzeArgs.field,
+  baseline: { type: "string", description: "Also time this Combined log with the same worker counts in the same rounds, and compare (what a --format costs)" },
   quiet: { type: "boolean", alias: "q", description: "No progress on stderr" },
   help: { type: "boolean", alias: "h", description: "Show this help" },
 } as const satisfies ArgsDef;
@@ -113,6 +120,7 @@ const planArgs = {
   format: analyzeArgs.format,
   "format-file": analyzeArgs["format-file"],
   "format-name": analyzeArgs["format-name"],
+  field: analyzeArgs.field,
   "skip-unreadable": analyzeArgs["skip-unreadable"],
   quiet: analyzeArgs.quiet,
   help: analyzeArgs.help,
@@ -205,7 +213,7 @@ function refuseRunFlags(rawArgs: readonly string[]): void {
 function analyzeOptions(files: string[], args: AnalyzeArgs) {
   if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
   if (files.length > 0 && args.seed !== undefined) throw new UsageError("--seed applies to generated traffic, not to files");
-  if (files.length === 0 && (args.format !== undefined || args["format-file"] !== undefined)) throw new UsageError("--format applies to log files (generated traffic is Combined)");
+  if (files.length === 0 && (args.format !== undefined || args["format-file"] !== undefined || args.field !== undefined)) throw new UsageError("--format applies to log files (generated traffic is Combined)");
   const options = {
     inputs: files,
     lines: args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines"),
@@ -219,7 +227,7 @@ function analyzeOptions(files: string[], args: AnalyzeArgs) {
     counters: args.counters === "minimal" ? ("minimal" as const) : ("full" as const),
     taskTimeoutMs: args["task-timeout"] === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args["task-timeout"], "task-timeout") * 1000,
     skipUnreadable: args["skip-unreadable"] === true,
-    format: formatOf(args.format as string | undefined, args["format-file"] as string | undefined, args["format-name"] as string | undefined),
+    format: formatOf(args.format as string | undefined, args["format-file"] as string | undefined, args["format-name"] as string | undefined, args.field as string | undefined),
     maxMalformed: args["max-malformed"] === undefined ? undefined : parsePercent(args["max-malformed"], "max-malformed") / 100,
     // Small segments make small stdin inputs several tasks (tests and the soak only).
     stdinSegmentBytes: process.env[SEGMENT_BYTES_ENV] ? parseCount(process.env[SEGMENT_BYTES_ENV], SEGMENT_BYTES_ENV) : undefined,
@@ -389,6 +397,10 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
   }
   if (files.includes("-")) throw new UsageError("bench cannot read standard input (it runs the input several times)");
   if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
+  if (files.length === 0 && (args.format !== undefined || args["format-file"] !== undefined || args.field !== undefined)) throw new UsageError("--format applies to log files (generated traffic is Combined)");
+  if (args.baseline !== undefined && files.length === 0) throw new UsageError("--baseline compares log files: give the file to bench too");
+  if (args.baseline !== undefined && !statSync(args.baseline, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`--baseline: ${args.baseline} is not a file`);
+  const format = formatOf(args.format as string | undefined, args["format-file"] as string | undefined, args["format-name"] as string | undefined, args.field as string | undefined);
   const cores = defaultWorkers();
   const progress = !args.quiet && isTerminal(2);
   const { renderBench, renderBenchMarkdown, runBench, scalingPoints } = await import("./bench.ts");
@@ -402,6 +414,8 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
     referenceLines: args["reference-lines"] === undefined ? 300_000 : parseCount(args["reference-lines"], "reference-lines", 0),
     yardsticks: args.yardsticks !== false,
     minimalCounters: args.counters === "both",
+    format,
+    baseline: args.baseline,
     yardstickSource: args["yardstick-c"] ?? join(dirname(new URL("../..", import.meta.url).pathname), "shared/bench/limit.c"),
     onProgress: progress ? (m) => process.stderr.write(`\r\x1b[K${m}`) : undefined,
   });
@@ -496,7 +510,13 @@ let activeProgress: ProgressLine | null = null;
 let interrupted = false;
 
 /** The --format value, checked (compiled) here so that a bad one is a usage error; undefined for Common/Combined. */
-function formatOf(given: string | undefined, file?: string, name?: string): string | undefined {
+function formatOf(given: string | undefined, file?: string, name?: string, fields?: string): string | undefined {
+  if (fields !== undefined) {
+    if ((given ?? "json") !== "json" || file !== undefined) throw new UsageError("--field goes with --format json");
+    const text = `json:${fields}`;
+    jsonFieldNames(text);
+    return text;
+  }
   if (file !== undefined && given !== undefined) throw new UsageError("--format and --format-file: give one of them");
   if (name !== undefined && file === undefined) throw new UsageError("--format-name goes with --format-file");
   let text = given;

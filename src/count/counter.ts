@@ -33,7 +33,7 @@ const compiled = new Map<string, { format: CompiledFormat; suffix: CombinedSuffi
  */
 export function counterFor(task: Pick<Task, "window" | "counters" | "format">): LineCounter {
   if (task.format === undefined || FAST_FORMATS.has(task.format)) return new FastCombinedCounter(task.window, task.counters);
-  if (task.format === "json") return new JsonLinesCounter(task.window, task.counters);
+  if (task.format === "json" || task.format.startsWith("json:")) return new JsonLinesCounter(task.window, task.counters, task.format);
   let known = compiled.get(task.format);
   if (!known) {
     const format = compileFormat(task.format);

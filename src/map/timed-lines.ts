@@ -5,10 +5,10 @@
 // same file can be made on any machine.
 
 import { LF, QUOTE, SPACE } from "../core/text.ts";
+import { FORMAT_PRESETS } from "../count/format.ts";
 
-/** The nginx log_format the timed lines are written in. */
-export const NGINX_TIMED_FORMAT =
-  '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $upstream_response_time';
+/** The nginx log_format the timed lines are written in (the preset nginx-timed). */
+export const NGINX_TIMED_FORMAT = FORMAT_PRESETS["nginx-timed"]!;
 
 /** What `generate --format` writes. */
 export const GENERATED_FORMATS = ["combined", "nginx-timed"] as const;

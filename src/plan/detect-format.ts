@@ -1,5 +1,5 @@
 // Which format a log is in, when the user did not say: the first lines are
-// read under each candidate (Combined, vhost_combined, JSON) and the one
+// read under each candidate (Combined, vhost_combined, nginx-timed, JSON) and the one
 // under which most are valid wins; ties go to Combined, the default.
 
 import { closeSync, openSync, readSync } from "node:fs";
@@ -25,6 +25,7 @@ function candidates(): Array<[string | undefined, () => LineCounter]> {
   return [
     [undefined, () => new ReferenceCounter()],
     ["vhost_combined", () => new FormatCounter(compileFormat("vhost_combined"))],
+    ["nginx-timed", () => new FormatCounter(compileFormat("nginx-timed"))],
     ["json", () => new JsonLinesCounter()],
   ];
 }

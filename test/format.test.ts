@@ -114,7 +114,13 @@ describe("--format on the command line", () => {
     };
     expect(strip(timed.stdout)).toEqual(strip(plain.stdout));
     expect(JSON.parse(timed.stdout).data.latency.all).toMatchObject({ count: 1816, max: 0.012, p50: expect.any(Number) });
-    // Without the format, every line is malformed and the run says why.
+    // Without the format, the nginx-timed preset fits its first lines: chosen, and said.
+    const detected = await cli([path, "--json"]);
+    expect(detected.code).toBe(0);
+    expect(detected.stderr).toContain("read as nginx-timed");
+    expect(strip(detected.stdout)).toEqual(strip(plain.stdout));
+    // Times in a shape no preset has: every line malformed, and the run says why.
+    writeFileSync(path, eachLine(text, (l) => `${l} rt=0.012`), "latin1");
     const wrong = await cli([path]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("junk after the user agent");

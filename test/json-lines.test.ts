@@ -50,7 +50,7 @@ describe("JSON access logs (--format json)", () => {
     ["not JSON", "GET / 200", "not a JSON object"],
     ["an array", "[1,2]", "not a JSON object"],
     ["no client", '{"request":{"method":"GET","uri":"/"},"status":200,"ts":1}', "no client field"],
-    ["no request", '{"request":{"client_ip":"1.2.3.4"},"status":200,"ts":1}', "no request fields (method and URI)"],
+    ["no request", '{"request":{"client_ip":"1.2.3.4"},"status":200,"ts":1}', "no request fields (method and URI, or the request line)"],
     ["a status of two digits", '{"request":{"client_ip":"1.2.3.4","method":"GET","uri":"/"},"status":20,"ts":1}', "status is not 3 digits"],
     ["no time", '{"request":{"client_ip":"1.2.3.4","method":"GET","uri":"/"},"status":200}', "invalid date"],
   ])("refuses %s, with the reason", (_, line, reason) => {

@@ -15,7 +15,6 @@ import { compileFormat, FAST_FORMATS, formatFromConfig } from "../count/format.t
 import { jsonFieldNames } from "../count/json-lines.ts";
 import type { Task } from "../core/task.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/run-tasks.ts";
-import { appendTimings, GENERATED_FORMATS, MAX_TIMING_BYTES } from "../map/timed-lines.ts";
 import { logError, logWarn, setQuiet } from "./log.ts";
 import { isTerminal, writeAll } from "../core/fd.ts";
 import { ProgressLine } from "./progress.ts";
@@ -310,6 +309,8 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
   const lines = args.lines === undefined ? DEFAULT_LINES : parseCount(args.lines, "lines");
   const seed = seedOf(args.seed);
   const format: string = args.format ?? "combined";
+  // What generate writes (loaded here, like the generator, to spare every other command its start-up).
+  const { appendTimings, GENERATED_FORMATS, MAX_TIMING_BYTES } = await import("../map/timed-lines.ts");
   if (!(GENERATED_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format of generate: ${format} is not one of ${GENERATED_FORMATS.join(", ")}`);
   const out = args.out;
   const toStdout = out === undefined || out === "-";

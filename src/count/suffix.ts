@@ -62,8 +62,9 @@ const readers = new Map<string, ReadSuffix>();
  * Reads the appended fields of a line, after its Combined part, with a
  * function generated for the format (its literals as constants, a loop a
  * field): their bounds checked as the format counter checks them, the
- * response time and the host's bounds kept for the caller. A generic loop
- * over the fields cost three times as many instructions a line.
+ * response time and the host's bounds kept for the caller. Generated
+ * because a generic loop over the fields cost the hot path too much
+ * (docs/performance.md).
  */
 export class SuffixReader {
   /** From the last line read: [response time (-1: none), host start, host end]. */

@@ -50,7 +50,8 @@ export const BYTES_RANGE: Record<number, readonly [number, number]> = {
 
 const encoder = new TextEncoder();
 
-function mix32(x: number): number {
+/** A 32-bit integer hash (the lowbias32 finalizer): each draw of a line is one. */
+export function mix32(x: number): number {
   x ^= x >>> 16;
   x = Math.imul(x, 0x7feb352d);
   x ^= x >>> 15;

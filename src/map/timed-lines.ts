@@ -6,6 +6,7 @@
 
 import { LF, QUOTE, SPACE } from "../core/text.ts";
 import { FORMAT_PRESETS } from "../count/format.ts";
+import { mix32 } from "./generate.ts";
 
 /** The nginx log_format the timed lines are written in (the preset nginx-timed). */
 export const NGINX_TIMED_FORMAT = FORMAT_PRESETS["nginx-timed"]!;
@@ -16,15 +17,6 @@ export type GeneratedFormat = (typeof GENERATED_FORMATS)[number];
 
 /** Bytes the times add to a line, at most: " 9.999, 9.999 : 9.999" is shorter. */
 export const MAX_TIMING_BYTES = 40;
-
-function mix32(x: number): number {
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7feb352d);
-  x ^= x >>> 15;
-  x = Math.imul(x, 0x846ca68b);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
 
 const SLASH = 47;
 

@@ -8,7 +8,8 @@ import { statSync } from "node:fs";
 import { EXIT_FAILED, InputError, LogmrError } from "./core/errors.ts";
 import { compareIdentity, readIdentity } from "./map/identity.ts";
 import { closeInputs, type ListedInput, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
-import { detectFormat, sampleOf } from "./plan/detect-format.ts";
+import { detectedNote, detectFormat, sampleOf } from "./plan/detect-format.ts";
+import { FAST_FORMATS } from "./count/format.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./map/run-tasks.ts";
 import { checkCoverage, mergeAll, type TaskPartial } from "./core/partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report/report.ts";
@@ -167,6 +168,11 @@ function windowOf(options: AnalyzeOptions): TimeWindow | undefined {
   return options.since !== undefined || options.until !== undefined ? { since: options.since, until: options.until } : undefined;
 }
 
+/** The format a task carries: none for those the Combined fast path reads (named or not, the same partials). */
+function taskFormat(given: string | undefined): string | undefined {
+  return given !== undefined && FAST_FORMATS.has(given) ? undefined : given;
+}
+
 /**
  * Each input's format: the one given, or, for a plain file, the one its
  * first lines fit (Combined unless another fits better). Returns a note for
@@ -176,12 +182,12 @@ function detectFormats(files: LogInput[], given: string | undefined): string[] {
   const notes: string[] = [];
   for (const file of files) {
     if (given !== undefined) {
-      file.logFormat = given;
+      file.logFormat = taskFormat(given);
       continue;
     }
     if (file.format !== "plain") continue;
     file.logFormat = detectFormat(sampleOf(file.path, file.fd));
-    if (file.logFormat !== undefined) notes.push(`${file.path}: read as ${file.logFormat}, which its first lines fit (--format to choose)`);
+    if (file.logFormat !== undefined) notes.push(detectedNote(file.path, file.logFormat));
   }
   return notes;
 }
@@ -363,7 +369,7 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
         window: windowOf(options),
         counters: options.counters,
         segmentBytes: options.stdinSegmentBytes,
-        format: options.format,
+        format: taskFormat(options.format),
         // Room for a task in flight and one waiting per worker, whatever fails.
         maxPending: Math.max(8, 2 * workers),
       });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { detectFormat } from "../src/plan/detect-format.ts";
+import { FORMAT_PRESETS } from "../src/count/format.ts";
+import { detectedNote, detectFormat } from "../src/plan/detect-format.ts";
 import { fixture } from "./helpers.ts";
 
 const text = (name: string) => readFileSync(fixture(name), "latin1");
@@ -15,7 +16,25 @@ describe("detectFormat: the format the first lines fit", () => {
     ["Apache vhost_combined", () => eachLine(text("apache-access.log"), (l) => `www.example.com:443 ${l}`), "vhost_combined"],
     ["Caddy's JSON", () => eachLine(text("nginx-access.log"), (l) => JSON.stringify({ ts: 1, request: { client_ip: l.split(" ")[0], method: "GET", uri: "/" }, status: 200 })), "json"],
     ["nothing known (stays Combined, whose reasons then say why)", () => "hello\nworld\n", undefined],
+    // Logs written by the real servers (scripts/fixtures/make-format-fixtures.sh).
+    ["nginx with $request_time $upstream_response_time", () => text("nginx-timed.log"), "nginx-timed"],
+    ["nginx escape=json", () => text("nginx-json.log"), "json"],
+    ["Caddy's JSON access log", () => text("caddy-json.log"), "json"],
+    ["Apache vhost_combined with %D: the number read as an opaque field, not guessed", () => text("apache-vhost-timed.log"), `${FORMAT_PRESETS.vhost_combined} %{extra_1}e`],
+    ["Combined with a request id and a label appended", () => eachLine(text("nginx-access.log"), (l) => `${l} req-42 rt=0.1`), `${FORMAT_PRESETS.combined} $extra_1 $extra_2`],
+    ["appended fields on too few lines: not taken", () => eachLine(text("nginx-access.log"), (l) => (l.length % 3 ? `${l} x` : l)), undefined],
   ])("%s", (_, make, format) => {
     expect(detectFormat(bytes(make()))).toBe(format);
+  });
+});
+
+describe("detectedNote: what stderr says of a detected format", () => {
+  test.each<[string, string[]]>([
+    ["json", ["a.log: read as json, which its first lines fit (--format to choose)"]],
+    [`${FORMAT_PRESETS.vhost_combined} %{extra_1}e`, ["vhost_combined", "1 more field after the user agent, not counted", `--format '${FORMAT_PRESETS.vhost_combined} %D'`]],
+    [`${FORMAT_PRESETS.combined} $extra_1 $extra_2`, ["read as combined", "2 more fields", `--format '${FORMAT_PRESETS.combined} $request_time $extra_2'`]],
+  ])("%s", (format, words) => {
+    const note = detectedNote("a.log", format);
+    for (const w of words) expect(note).toContain(w);
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LineCounter } from "../src/count/counter.ts";
+import { counterFor, type LineCounter } from "../src/count/counter.ts";
 import { FastCombinedCounter } from "../src/count/fast/combined.ts";
 import { compileFormat, FORMAT_PRESETS, FormatCounter, FormatError, formatFromConfig } from "../src/count/format.ts";
 import { generateText } from "../src/map/generate.ts";
@@ -93,10 +93,33 @@ describe("a line read by its format string", () => {
     ["a missing time field", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" "UA" 0.1', "too few fields"],
     ["31 November", '1.2.3.4 - - [31/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" "UA" 0.1 0.1', "invalid date"],
     ["an unterminated agent", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" "UA 0.1 0.1', "unterminated quote"],
+    ["a request time of words", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" "UA" fast 0.1', "$request_time is not a response time"],
+    ["a request time of -, which nginx never writes", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" "UA" - 0.1', "$request_time is not a response time"],
+    ["an upstream list cut short", '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" "UA" 0.1 0.010,', "$upstream_response_time is not a response time"],
   ])("refuses %s, with a reason", (_, line, reason) => {
     const counts = feed(new FormatCounter(compileFormat(NGINX_TIMED)), new TextEncoder().encode(`${line}\n`));
     expect(counts.lines.malformed).toBe(1);
     expect(counts.malformedReasons[0]![0]).toContain(reason);
+  });
+});
+
+describe("numbers and times hold what the server writes there", () => {
+  const LINE = '1.2.3.4 - - [27/Nov/2026:20:21:04 +0000] "GET / HTTP/1.1" 200 9 "-" "UA"';
+  const APACHE = 'apache:%h %l %u %t \\"%r\\" %>s %b \\"%{Referer}i\\" \\"%{User-Agent}i\\" %D %I';
+  test.each<[string, string, boolean]>([
+    ["%D and %I in digits", " 1234 512", true],
+    ["%D of 0", " 0 512", true],
+    ["%D with a point", " 12.5 512", false],
+    ["%D of -", " - 512", false],
+    ["%I of letters", " 1234 5x2", false],
+    ["%I of -", " 1234 -", true],
+    ["nothing where %D goes", "  512", false],
+  ])("%s", (_, suffix, valid) => {
+    const bytes = new TextEncoder().encode(`${LINE}${suffix}\n`);
+    const counts = feed(new FormatCounter(compileFormat(APACHE)), bytes);
+    expect(counts.lines.valid).toBe(valid ? 1 : 0);
+    // The fast path with a suffix agrees.
+    expect(feed(counterFor({ format: APACHE, window: {}, counters: "full" }), bytes).lines.valid).toBe(valid ? 1 : 0);
   });
 });
 
@@ -119,9 +142,15 @@ describe("--format on the command line", () => {
     expect(detected.code).toBe(0);
     expect(detected.stderr).toContain("read as nginx-timed");
     expect(strip(detected.stdout)).toEqual(strip(plain.stdout));
-    // Times in a shape no preset has: every line malformed, and the run says why.
+    // Times in a shape no preset has: read as an opaque field, counted, and the note says how to name it.
     writeFileSync(path, eachLine(text, (l) => `${l} rt=0.012`), "latin1");
-    const wrong = await cli([path]);
+    const opaque = await cli([path, "--json"]);
+    expect(opaque.code).toBe(0);
+    expect(opaque.stderr).toContain("1 more field after the user agent, not counted");
+    expect(strip(opaque.stdout)).toEqual(strip(plain.stdout));
+    expect(JSON.parse(opaque.stdout).data.latency).toBeNull();
+    // Given the plain Combined format, the same lines are malformed, and the run says why.
+    const wrong = await cli([path, "--format", "combined"]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("junk after the user agent");
   });

@@ -510,7 +510,7 @@ async function reportNow(): Promise<void> {
 let activeProgress: ProgressLine | null = null;
 let interrupted = false;
 
-/** The --format value, checked (compiled) here so that a bad one is a usage error; undefined for Common/Combined. */
+/** The --format value, checked (compiled) here so that a bad one is a usage error; undefined when none is given. */
 function formatOf(given: string | undefined, file?: string, name?: string, fields?: string): string | undefined {
   if (fields !== undefined) {
     if ((given ?? "json") !== "json" || file !== undefined) throw new UsageError("--field goes with --format json");
@@ -530,7 +530,8 @@ function formatOf(given: string | undefined, file?: string, name?: string, field
     }
     text = formatFromConfig(config, file, name);
   }
-  if (text === undefined || FAST_FORMATS.has(text)) return undefined;
+  // A format given, even the default, is kept: it turns detection off.
+  if (text === undefined || FAST_FORMATS.has(text)) return text;
   if (text !== "json") compileFormat(text);
   return text;
 }

@@ -177,6 +177,8 @@ function apacheItems(text: string): Array<string | FormatField> {
 // ------------------------------------------------------------------ reading lines
 
 const isDigit = (c: number | undefined) => c !== undefined && c >= 48 && c <= 57;
+/** A field written as "-": what nginx writes for an upstream time (or a number) that has none. */
+const isDash = (buf: Uint8Array, s: number, e: number) => e - s === 1 && buf[s] === 45;
 
 /** Where literal `lit` starts at or after p (before e), or -1. */
 function findLiteral(buf: Uint8Array, lit: Uint8Array, p: number, e: number): number {
@@ -348,6 +350,12 @@ export class FormatCounter extends LineByLineCounter {
         if (s === e) return { reason: "bytes is not a number or -", at: s };
         for (let k = s; k < e; k++) if (!isDigit(buf[k])) return { reason: "bytes is not a number or -", at: k };
         if (e - s > MAX_BYTES_DIGITS) return { reason: BYTES_TOO_LONG_REASON, at: s };
+      } else if (kind === "duration" || kind === "duration-us" || kind === "upstream") {
+        if (parseSeconds(buf, s, e, kind) < 0 && !(kind === "upstream" && isDash(buf, s, e))) return { reason: `${name} is not a response time`, at: s };
+      } else if (kind === "number") {
+        if (isDash(buf, s, e)) continue;
+        if (s === e) return { reason: `${name} is not a number`, at: s };
+        for (let k = s; k < e; k++) if (!isDigit(buf[k])) return { reason: `${name} is not a number`, at: k };
       }
     }
     return null;

@@ -100,6 +100,8 @@ export class SuffixReader {
   }
 }
 
+const isDuration = (kind: FieldKind) => kind === "duration" || kind === "duration-us" || kind === "upstream";
+
 /** `buf[p + k] === byte` for each byte of a literal, as one condition. */
 function literalTest(lit: Uint8Array, at: string): string {
   if (lit.length === 0) return "true";
@@ -136,13 +138,23 @@ function suffixSource(suffix: CombinedSuffix): string {
       lines.push(`if (e${i} === s${i}) return -1;`);
       if (quoted[i] || (i === last && next.length === 0)) lines.push(`for (let k = s${i}; k < e${i}; k++) { c = buf[k]; if (c === 32 || (c >= 9 && c <= 13)) return -1; }`);
     }
+    // Times and numbers hold what the server writes there (nginx writes "-" for an upstream time it has none of).
+    const dash = `(e${i} - s${i} === 1 && buf[s${i}] === 45)`;
+    if (field.kind === "number") lines.push(`if (!${dash}) { if (e${i} === s${i}) return -1; for (let k = s${i}; k < e${i}; k++) { c = buf[k]; if (c < 48 || c > 57) return -1; } }`);
+    else if (isDuration(field.kind) && i !== suffix.latency) {
+      lines.push(`if (parseSeconds(buf, s${i}, e${i}, ${JSON.stringify(field.kind)}) < 0${field.kind === "upstream" ? ` && !${dash}` : ""}) return -1;`);
+    }
     if (next.length > 0) lines.push(`if (!(${literalTest(next, "p")})) return -1;`, `p += ${next.length};`);
   });
   if (literals[last + 1]!.length > 0) {
     lines.push("if (exact) { if (p !== e) return -1; }", "else if (!((p < e && buf[p] === 10) || (p + 1 < e && buf[p] === 13 && buf[p + 1] === 10))) return -1;");
   }
   const { latency, host } = suffix;
-  lines.push(latency >= 0 ? `out[0] = parseSeconds(buf, s${latency}, e${latency}, ${JSON.stringify(fields[latency]!.kind)});` : "out[0] = -1;");
+  if (latency >= 0) {
+    const kind = fields[latency]!.kind;
+    lines.push(`out[0] = parseSeconds(buf, s${latency}, e${latency}, ${JSON.stringify(kind)});`);
+    lines.push(`if (out[0] < 0${kind === "upstream" ? ` && !(e${latency} - s${latency} === 1 && buf[s${latency}] === 45)` : ""}) return -1;`);
+  } else lines.push("out[0] = -1;");
   if (host >= 0) lines.push(`out[1] = s${host};`, `out[2] = e${host};`);
   lines.push("return p;");
   return lines.join("\n");

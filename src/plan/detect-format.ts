@@ -4,6 +4,7 @@
 
 import { closeSync, openSync, readSync } from "node:fs";
 import type { LineCounter } from "../count/counter.ts";
+import { FORMAT_PRESETS } from "../count/format.ts";
 
 /**
  * The shape of a Combined or Common line, roughly: enough to see at once
@@ -60,7 +61,47 @@ export function detectFormat(sample: Uint8Array): string | undefined {
       bestValid = valid;
     }
   }
-  return best;
+  if (best !== undefined && bestValid >= combined.read * CLEARLY_COMBINED) return best;
+  return withExtraFields(text) ?? best;
+}
+
+/** A Combined line's start (its agent's closing quote ends the match), with vhost_combined's `host:port ` before it or not. */
+const COMBINED_START = /^(\S+:\d+ )?\S+ \S+ \S+ \[[^\]]{26}\] "(?:[^"\\]|\\.)*" \d{3} (?:\d+|-) "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*"/;
+/** Prefix of the names given to fields nobody named; their values are not counted. */
+export const EXTRA_FIELD = "extra_";
+
+/**
+ * Combined or vhost_combined with fields appended that no preset names
+ * (Apache's %D, a request id): the lines are read with those fields as
+ * opaque tokens, so they count, and the note says how to name them. No
+ * guess about what a number means: a wrong response time is worse than none.
+ */
+function withExtraFields(lines: string[]): string | undefined {
+  const shapes = new Map<string, number>();
+  for (const line of lines) {
+    const m = COMBINED_START.exec(line.replace(/\r$/, ""));
+    if (!m) continue;
+    const rest = line.replace(/\r$/, "").slice(m[0].length);
+    if (!/^( [^ ]+)+$/.test(rest)) continue;
+    const shape = `${m[1] ? "vhost" : "combined"} ${rest.split(" ").length - 1}`;
+    shapes.set(shape, (shapes.get(shape) ?? 0) + 1);
+  }
+  const [shape, count] = [...shapes].sort((a, b) => b[1] - a[1])[0] ?? ["", 0];
+  if (count < lines.length * CLEARLY_COMBINED) return undefined;
+  const [base, n] = shape.split(" ");
+  const extra = Array.from({ length: Number(n) }, (_, k) => k + 1);
+  if (base === "vhost") return `${FORMAT_PRESETS.vhost_combined} ${extra.map((k) => `%{${EXTRA_FIELD}${k}}e`).join(" ")}`;
+  return `${FORMAT_PRESETS.combined} ${extra.map((k) => `$${EXTRA_FIELD}${k}`).join(" ")}`;
+}
+
+/** The note on stderr for a file read in a detected format. */
+export function detectedNote(path: string, format: string): string {
+  if (!format.includes(EXTRA_FIELD)) return `${path}: read as ${format}, which its first lines fit (--format to choose)`;
+  const n = format.split(EXTRA_FIELD).length - 1;
+  const apache = format.startsWith("apache:");
+  // The usual meaning of one appended number, offered as the format to give, not assumed.
+  const timed = format.replace(apache ? `%{${EXTRA_FIELD}1}e` : `$${EXTRA_FIELD}1`, apache ? "%D" : "$request_time");
+  return `${path}: read as ${apache ? "vhost_combined" : "combined"}, which its first lines fit, and ${n} more field${n === 1 ? "" : "s"} after the user agent, not counted; if the first is a response time: --format '${timed}'`;
 }
 
 /** The first bytes of a plain file, for detectFormat. */

@@ -5,7 +5,8 @@ import { quantile } from "../src/core/sketch.ts";
 import { counterFor, type LineCounter } from "../src/count/counter.ts";
 import { FastCombinedCounter } from "../src/count/fast/combined.ts";
 import { compileFormat, FormatCounter } from "../src/count/format.ts";
-import { combinedSuffixOf } from "../src/count/suffix.ts";
+import { type DurationKind, parseSeconds } from "../src/count/durations.ts";
+import { combinedSuffixOf, SuffixReader } from "../src/count/suffix.ts";
 import { generateText } from "../src/map/generate.ts";
 import { LineAssembler } from "../src/map/read-input.ts";
 import { appendTimings, NGINX_TIMED_FORMAT } from "../src/map/timed-lines.ts";
@@ -91,6 +92,30 @@ describe("the fast path with appended fields reads what the format counter reads
     const { latency, ...rest } = fast;
     expect(rest).toEqual(feed(new FastCombinedCounter(), plain));
     expect(latency!.all.count).toBe(30_000);
+  });
+});
+
+describe("times read inline are parseSeconds's, to the bit", () => {
+  const ms = Array.from({ length: 3000 }, (_, k) => (k / 1000).toFixed(3));
+  const odd = ["12.345", "999.999", "1000.000", "0.1", "1", "1.23456", "01.000", "0.0001", "7.00", ".123", "1.", "1.2x4", "0,010"];
+  test.each<[string, string, string[]]>([
+    ["$request_time $upstream_response_time", NGINX_TIMED_FORMAT, [...ms, ...odd].map((v) => ` ${v} -`)],
+    ["an upstream time alone", `${COMBINED} $upstream_response_time`, [...ms.slice(0, 200), ...odd, "0.001, 0.002", "0.001 : 0.002", "-"].map((v) => ` ${v}`)],
+    ["Apache's %D", APACHE_D, ["0", "1", "999999", "123456789012345", "1234567890123456", "12a", ""].map((v) => ` ${v}`)],
+  ])("%s", (_, spec, suffixes) => {
+    const format = compileFormat(spec);
+    const suffix = combinedSuffixOf(format)!;
+    const reader = new SuffixReader(suffix);
+    const kind = suffix.fields[suffix.latency]!.kind as DurationKind;
+    for (const text of suffixes) {
+      const bytes = Buffer.from(text, "latin1");
+      const end = reader.read(bytes, 0, bytes.length, true);
+      // The time is the first field: all of the suffix, or up to its last space when another follows.
+      const value = suffix.fields.length === 1 ? text.slice(1) : text.slice(1, text.lastIndexOf(" "));
+      const want = parseSeconds(Buffer.from(value, "latin1"), 0, value.length, kind);
+      if (end < 0) expect([text, want < 0 || value === ""]).toEqual([text, true]);
+      else expect([text, reader.seconds]).toEqual([text, want]);
+    }
   });
 });
 

@@ -4,7 +4,7 @@
 // with a SuffixReader, so the most common real formats keep its speed.
 
 import { QUOTE } from "./clf.ts";
-import { parseSeconds } from "./durations.ts";
+import { type DurationKind, parseSeconds } from "./durations.ts";
 import { type CompiledFormat, compileFormat, type FieldKind, type FormatField } from "./format.ts";
 
 
@@ -100,6 +100,26 @@ export class SuffixReader {
   }
 }
 
+/**
+ * `t<i>` = the seconds of field i, as parseSeconds reads them, or -1. The
+ * shapes servers write nearly always (nginx's "0.042", Apache's digits) are
+ * read inline, the same division giving the same double; others by the call.
+ */
+function secondsSource(i: number, kind: DurationKind): string[] {
+  const [s, e] = [`s${i}`, `e${i}`];
+  if (kind === "duration-us") {
+    return [
+      `let t${i} = -1;`,
+      `if (${e} > ${s} && ${e} - ${s} <= 15) { let v = 0; let k = ${s}; for (; k < ${e}; k++) { c = buf[k] - 48; if (c < 0 || c > 9) break; v = v * 10 + c; } if (k === ${e}) t${i} = v / 1e6; }`,
+    ];
+  }
+  return [
+    `let t${i} = -1;`,
+    `if (${e} - ${s} >= 5 && ${e} - ${s} <= 7 && buf[${e} - 4] === 46) { let v = 0; let k = ${s}; for (; k < ${e} - 4; k++) { c = buf[k] - 48; if (c < 0 || c > 9) break; v = v * 10 + c; } if (k === ${e} - 4) { for (k++; k < ${e}; k++) { c = buf[k] - 48; if (c < 0 || c > 9) break; v = v * 10 + c; } if (k === ${e}) t${i} = v / 1000; } }`,
+    `if (t${i} < 0) t${i} = parseSeconds(buf, ${s}, ${e}, ${JSON.stringify(kind)});`,
+  ];
+}
+
 const isDuration = (kind: FieldKind) => kind === "duration" || kind === "duration-us" || kind === "upstream";
 
 /** `buf[p + k] === byte` for each byte of a literal, as one condition. */
@@ -141,8 +161,9 @@ function suffixSource(suffix: CombinedSuffix): string {
     // Times and numbers hold what the server writes there (nginx writes "-" for an upstream time it has none of).
     const dash = `(e${i} - s${i} === 1 && buf[s${i}] === 45)`;
     if (field.kind === "number") lines.push(`if (!${dash}) { if (e${i} === s${i}) return -1; for (let k = s${i}; k < e${i}; k++) { c = buf[k]; if (c < 48 || c > 57) return -1; } }`);
-    else if (isDuration(field.kind) && i !== suffix.latency) {
-      lines.push(`if (parseSeconds(buf, s${i}, e${i}, ${JSON.stringify(field.kind)}) < 0${field.kind === "upstream" ? ` && !${dash}` : ""}) return -1;`);
+    else if (isDuration(field.kind)) {
+      lines.push(...secondsSource(i, field.kind as DurationKind));
+      lines.push(`if (t${i} < 0${field.kind === "upstream" ? ` && !${dash}` : ""}) return -1;`);
     }
     if (next.length > 0) lines.push(`if (!(${literalTest(next, "p")})) return -1;`, `p += ${next.length};`);
   });
@@ -150,11 +171,7 @@ function suffixSource(suffix: CombinedSuffix): string {
     lines.push("if (exact) { if (p !== e) return -1; }", "else if (!((p < e && buf[p] === 10) || (p + 1 < e && buf[p] === 13 && buf[p + 1] === 10))) return -1;");
   }
   const { latency, host } = suffix;
-  if (latency >= 0) {
-    const kind = fields[latency]!.kind;
-    lines.push(`out[0] = parseSeconds(buf, s${latency}, e${latency}, ${JSON.stringify(kind)});`);
-    lines.push(`if (out[0] < 0${kind === "upstream" ? ` && !(e${latency} - s${latency} === 1 && buf[s${latency}] === 45)` : ""}) return -1;`);
-  } else lines.push("out[0] = -1;");
+  lines.push(latency >= 0 ? `out[0] = t${latency};` : "out[0] = -1;");
   if (host >= 0) lines.push(`out[1] = s${host};`, `out[2] = e${host};`);
   lines.push("return p;");
   return lines.join("\n");

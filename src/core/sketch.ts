@@ -33,10 +33,25 @@ export const MAX_BUCKET = OFFSET - 1;
 
 /** Exact bucketOf for durations of whole milliseconds below a minute (what nginx and Caddy mostly write). */
 const MS_BUCKETS = (() => {
-  const table = new Int16Array(60_000);
+  const table = new Int16Array(60_000); // MS_LIMIT
   for (let ms = 1; ms < table.length; ms++) table[ms] = slowBucketOf(ms / 1000);
   return table;
 })();
+
+/** The seconds of n whole milliseconds, n / 1000 as the division gives it, for readers that have n (a table read is cheaper than a division). */
+export const SECONDS_OF_MS = (() => {
+  const table = new Float64Array(MS_BUCKETS.length);
+  for (let ms = 0; ms < table.length; ms++) table[ms] = ms / 1000;
+  return table;
+})();
+
+/** Whole milliseconds below this have their seconds in SECONDS_OF_MS and their bucket in bucketOfMs. */
+export const MS_LIMIT = 60_000;
+
+/** bucketOf(ms / 1000) for 0 < ms < MS_LIMIT. */
+export function bucketOfMs(ms: number): number {
+  return MS_BUCKETS[ms]!;
+}
 
 function slowBucketOf(seconds: number): number {
   const k = Math.ceil(Math.log(seconds) / LOG_GAMMA);
@@ -89,9 +104,11 @@ function denseBuckets(rows: Float64Array, from: number): Array<[number, number]>
 /** Keys whose buckets move to a dense row once they have this many values, and how many rows at most. */
 const DENSE_AFTER = 64;
 const MAX_DENSE_ROWS = 512;
-/** A dense row's buckets: -1024..1023 span about 1 ns to 24 years (16 KiB a row); others stay in the map. */
+/** A dense row's buckets: -1024..1023 span about 1 ns to 24 years (8 KiB a row); others stay in the map. A task counts far fewer than 2^31 lines. */
 const ROW_WIDTH = 2048;
 const ROW_OFFSET = ROW_WIDTH / 2;
+/** Numbers kept a key: count, microseconds, max, zeros. */
+const STATS = 4;
 
 /**
  * A sketch for each of many keys (request and status class, host), by key
@@ -99,13 +116,11 @@ const ROW_OFFSET = ROW_WIDTH / 2;
  * the others' in one map, so a rare key costs only the buckets it uses.
  */
 export class KeyedSketches {
-  private counts = new Float64Array(64);
-  private sums = new Float64Array(64);
-  private maxes = new Float64Array(64);
-  private zeros = new Float64Array(64);
+  /** A key's count, microseconds, max and zeros side by side: one cache line a key, not four. */
+  private stats = new Float64Array(64 * STATS);
   /** A key's dense row, or -1 while its buckets are in `sparse`. */
   private rowOf = new Int32Array(64).fill(-1);
-  private rows = new Float64Array(0);
+  private rows = new Int32Array(0);
   private rowCount = 0;
   /** key * BUCKETS + bucket + OFFSET -> values. */
   private readonly sparse = new Map<number, number>();
@@ -114,21 +129,23 @@ export class KeyedSketches {
 
   /** Adds a duration, its whole microseconds and its bucket (bucketOf; anything for 0), computed once by the caller. */
   addIn(key: number, seconds: number, micros: number, bucket: number): void {
-    if (key >= this.counts.length) this.grow(key);
-    const n = this.counts[key]!;
+    if (key >= this.rowOf.length) this.grow(key);
+    const stats = this.stats;
+    const at = key * STATS;
+    const n = stats[at]!;
     if (n === 0) this.keys.push(key);
-    this.counts[key] = n + 1;
-    this.sums[key]! += micros;
-    if (seconds > this.maxes[key]!) this.maxes[key] = seconds;
+    stats[at] = n + 1;
+    stats[at + 1]! += micros;
+    if (seconds > stats[at + 2]!) stats[at + 2] = seconds;
     if (seconds <= 0) {
-      this.zeros[key]!++;
+      stats[at + 3]!++;
       return;
     }
     let row = this.rowOf[key]!;
     if (row < 0 && n === DENSE_AFTER && this.rowCount < MAX_DENSE_ROWS) row = this.makeRow(key);
-    const at = bucket + ROW_OFFSET;
-    if (row >= 0 && at >= 0 && at < ROW_WIDTH) {
-      this.rows[row * ROW_WIDTH + at]!++;
+    const column = bucket + ROW_OFFSET;
+    if (row >= 0 && column >= 0 && column < ROW_WIDTH) {
+      this.rows[row * ROW_WIDTH + column]!++;
       return;
     }
     const slot = key * BUCKETS + bucket + OFFSET;
@@ -139,7 +156,7 @@ export class KeyedSketches {
   private makeRow(key: number): number {
     const row = this.rowCount++;
     if (this.rows.length < this.rowCount * ROW_WIDTH) {
-      const bigger = new Float64Array(Math.min(MAX_DENSE_ROWS, this.rowCount * 2) * ROW_WIDTH);
+      const bigger = new Int32Array(Math.min(MAX_DENSE_ROWS, this.rowCount * 2) * ROW_WIDTH);
       bigger.set(this.rows);
       this.rows = bigger;
     }
@@ -155,12 +172,10 @@ export class KeyedSketches {
   }
 
   private grow(key: number): void {
-    const size = Math.max(key + 1, this.counts.length * 2);
-    for (const name of ["counts", "sums", "maxes", "zeros"] as const) {
-      const bigger = new Float64Array(size);
-      bigger.set(this[name]);
-      this[name] = bigger;
-    }
+    const size = Math.max(key + 1, this.rowOf.length * 2);
+    const stats = new Float64Array(size * STATS);
+    stats.set(this.stats);
+    this.stats = stats;
     const rowOf = new Int32Array(size).fill(-1);
     rowOf.set(this.rowOf);
     this.rowOf = rowOf;
@@ -178,7 +193,9 @@ export class KeyedSketches {
           if (n > 0) buckets.push([at - ROW_OFFSET, n]);
         }
       }
-      out.set(key, { count: this.counts[key]!, sumMicros: this.sums[key]!, max: this.maxes[key]!, zeros: this.zeros[key]!, buckets });
+      const at = key * STATS;
+      const stats = this.stats;
+      out.set(key, { count: stats[at]!, sumMicros: stats[at + 1]!, max: stats[at + 2]!, zeros: stats[at + 3]!, buckets });
     }
     for (const [slot, n] of this.sparse) {
       const key = Math.floor(slot / BUCKETS);

@@ -3,8 +3,9 @@
 // fast path reads their Combined part as always and the appended fields
 // with a SuffixReader, so the most common real formats keep its speed.
 
+import { MS_LIMIT, SECONDS_OF_MS } from "../core/sketch.ts";
 import { QUOTE } from "./clf.ts";
-import { type DurationKind, parseSeconds } from "./durations.ts";
+import { parseSeconds } from "./durations.ts";
 import { type CompiledFormat, compileFormat, type FieldKind, type FormatField } from "./format.ts";
 
 
@@ -54,7 +55,7 @@ export function combinedSuffixOf(format: CompiledFormat): CombinedSuffix | null 
   };
 }
 
-type ReadSuffix = (buf: Uint8Array, p: number, e: number, exact: boolean, out: Float64Array, parseSeconds: typeof import("./durations.ts").parseSeconds) => number;
+type ReadSuffix = (buf: Uint8Array, p: number, e: number, exact: boolean, out: Float64Array, parseSeconds: typeof import("./durations.ts").parseSeconds, secondsOfMs: Float64Array) => number;
 
 const readers = new Map<string, ReadSuffix>();
 
@@ -67,20 +68,24 @@ const readers = new Map<string, ReadSuffix>();
  * (docs/performance.md).
  */
 export class SuffixReader {
-  /** From the last line read: [response time (-1: none), host start, host end]. */
-  private readonly out = new Float64Array([-1, 0, 0]);
+  /** From the last line read: [response time (-1: none), host start, host end, the time in whole ms when written so (else -1)]. */
+  private readonly out = new Float64Array([-1, 0, 0, -1]);
   private readonly readFields: ReadSuffix;
 
   constructor(suffix: CombinedSuffix) {
     // One function a format for the process: a new one a task would be compiled again from the start each time.
     const source = suffixSource(suffix);
     let read = readers.get(source);
-    if (!read) readers.set(source, (read = new Function("buf", "p", "e", "exact", "out", "parseSeconds", source) as ReadSuffix));
+    if (!read) readers.set(source, (read = new Function("buf", "p", "e", "exact", "out", "parseSeconds", "secondsOfMs", source) as ReadSuffix));
     this.readFields = read;
   }
 
   get seconds(): number {
     return this.out[0]!;
+  }
+  /** The response time in whole milliseconds, below MS_LIMIT, when the line wrote it with 3 decimals; else -1. */
+  get milliseconds(): number {
+    return this.out[3]!;
   }
   get hostStart(): number {
     return this.out[1]!;
@@ -96,29 +101,42 @@ export class SuffixReader {
    * -1 when the bytes are not the suffix.
    */
   read(buf: Uint8Array, p: number, e: number, exact: boolean): number {
-    return this.readFields(buf, p, e, exact, this.out, parseSeconds);
+    return this.readFields(buf, p, e, exact, this.out, parseSeconds, SECONDS_OF_MS);
   }
 }
 
 /**
- * `t<i>` = the seconds of field i, as parseSeconds reads them, or -1. The
- * shapes servers write nearly always (nginx's "0.042", Apache's digits) are
- * read inline, the same division giving the same double; others by the call.
+ * Reads field i from p when it has the shape nginx writes ("0.042": one to
+ * three digits, a point, three digits) and is followed by what follows the
+ * field: `t<i>` its seconds (0 when not counted), `m<i>` its milliseconds,
+ * p past it. Otherwise leaves p and `t<i>` = -1 for the general reader. The
+ * same integer and the same division as parseSeconds, so the same double.
  */
-function secondsSource(i: number, kind: DurationKind): string[] {
-  const [s, e] = [`s${i}`, `e${i}`];
-  if (kind === "duration-us") {
-    return [
-      `let t${i} = -1;`,
-      `if (${e} > ${s} && ${e} - ${s} <= 15) { let v = 0; let k = ${s}; for (; k < ${e}; k++) { c = buf[k] - 48; if (c < 0 || c > 9) break; v = v * 10 + c; } if (k === ${e}) t${i} = v / 1e6; }`,
-    ];
-  }
+function fastSecondsSource(i: number, next: Uint8Array, atLineEnd: boolean, counted: boolean): string[] {
+  const ends = atLineEnd
+    ? "(exact ? q === e : (q < e && buf[q] === 10) || (q + 1 < e && buf[q] === 13 && buf[q + 1] === 10))"
+    : `(${literalTest(next, "q")})`;
   return [
-    `let t${i} = -1;`,
-    `if (${e} - ${s} >= 5 && ${e} - ${s} <= 7 && buf[${e} - 4] === 46) { let v = 0; let k = ${s}; for (; k < ${e} - 4; k++) { c = buf[k] - 48; if (c < 0 || c > 9) break; v = v * 10 + c; } if (k === ${e} - 4) { for (k++; k < ${e}; k++) { c = buf[k] - 48; if (c < 0 || c > 9) break; v = v * 10 + c; } if (k === ${e}) t${i} = v / 1000; } }`,
-    `if (t${i} < 0) t${i} = parseSeconds(buf, ${s}, ${e}, ${JSON.stringify(kind)});`,
+    `f${i}: {`,
+    "  if (p + 5 > e) break f" + i + ";",
+    "  let v = buf[p] - 48;",
+    `  if (v < 0 || v > 9) break f${i};`,
+    "  let q = p + 1;",
+    "  c = buf[q] - 48;",
+    "  if (c >= 0 && c <= 9) { v = v * 10 + c; c = buf[++q] - 48; if (c >= 0 && c <= 9) { v = v * 10 + c; q++; } }",
+    `  if (buf[q] !== 46 || q + 4 > e) break f${i};`,
+    "  const d1 = buf[q + 1] - 48; const d2 = buf[q + 2] - 48; const d3 = buf[q + 3] - 48;",
+    `  if (d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 || d3 < 0 || d3 > 9) break f${i};`,
+    "  q += 4;",
+    `  if (!${ends}) break f${i};`,
+    "  p = q;",
+    counted ? `  v = v * 1000 + d1 * 100 + d2 * 10 + d3; m${i} = v; t${i} = v < ${MS_LIMIT} ? secondsOfMs[v] : v / 1000;` : `  t${i} = 0;`,
+    "}",
   ];
 }
+
+/** Whether fastSecondsSource may read a field followed by this literal: one that cannot start inside the digits. */
+const fastBefore = (next: Uint8Array) => next.length === 0 || !((next[0]! >= 48 && next[0]! <= 57) || next[0] === 46);
 
 const isDuration = (kind: FieldKind) => kind === "duration" || kind === "duration-us" || kind === "upstream";
 
@@ -135,10 +153,15 @@ function suffixSource(suffix: CombinedSuffix): string {
   const lines: string[] = ['"use strict";', "let c = 0;", `if (!(${literalTest(literals[0]!, "p")})) return -1;`, `p += ${literals[0]!.length};`];
   fields.forEach((field, i) => {
     const next = literals[i + 1]!;
+    const atLineEnd = i === last && next.length === 0;
+    const counted = i === suffix.latency;
     lines.push(`const s${i} = p;`);
+    const seconds = field.kind === "duration" || field.kind === "upstream";
+    if (isDuration(field.kind)) lines.push(`let t${i} = -1;`, `let m${i} = -1;`);
+    if (seconds && !quoted[i] && fastBefore(next)) lines.push(...fastSecondsSource(i, next, atLineEnd, counted), `if (t${i} < 0) {`);
     if (quoted[i]) {
       lines.push("for (; p < e && buf[p] !== 34; p++) { if (buf[p] === 10 || (buf[p] === 92 && buf[++p] === 10)) return -1; }", "if (p >= e) return -1;");
-    } else if (i === last && next.length === 0) {
+    } else if (atLineEnd) {
       lines.push("if (exact) p = e;", "else { while (p < e && buf[p] !== 10) p++; if (p >= e) return -1; if (p > s" + i + " && buf[p - 1] === 13) p--; }");
     } else {
       // To the first place the next literal matches; a token may not hold whitespace.
@@ -153,16 +176,20 @@ function suffixSource(suffix: CombinedSuffix): string {
         "}",
       );
     }
+    if (seconds && !quoted[i] && fastBefore(next)) lines.push("}");
     lines.push(`const e${i} = p;`);
     if (field.kind === "token" || field.kind === "host") {
       lines.push(`if (e${i} === s${i}) return -1;`);
-      if (quoted[i] || (i === last && next.length === 0)) lines.push(`for (let k = s${i}; k < e${i}; k++) { c = buf[k]; if (c === 32 || (c >= 9 && c <= 13)) return -1; }`);
+      if (quoted[i] || atLineEnd) lines.push(`for (let k = s${i}; k < e${i}; k++) { c = buf[k]; if (c === 32 || (c >= 9 && c <= 13)) return -1; }`);
     }
     // Times and numbers hold what the server writes there (nginx writes "-" for an upstream time it has none of).
     const dash = `(e${i} - s${i} === 1 && buf[s${i}] === 45)`;
     if (field.kind === "number") lines.push(`if (!${dash}) { if (e${i} === s${i}) return -1; for (let k = s${i}; k < e${i}; k++) { c = buf[k]; if (c < 48 || c > 57) return -1; } }`);
-    else if (isDuration(field.kind)) {
-      lines.push(...secondsSource(i, field.kind as DurationKind));
+    else if (field.kind === "duration-us") {
+      lines.push(`if (e${i} > s${i} && e${i} - s${i} <= 15) { let v = 0; let k = s${i}; for (; k < e${i}; k++) { c = buf[k] - 48; if (c < 0 || c > 9) break; v = v * 10 + c; } if (k === e${i}) t${i} = v / 1e6; }`);
+      lines.push(`if (t${i} < 0) return -1;`);
+    } else if (seconds) {
+      lines.push(`if (t${i} < 0) t${i} = parseSeconds(buf, s${i}, e${i}, ${JSON.stringify(field.kind)});`);
       lines.push(`if (t${i} < 0${field.kind === "upstream" ? ` && !${dash}` : ""}) return -1;`);
     }
     if (next.length > 0) lines.push(`if (!(${literalTest(next, "p")})) return -1;`, `p += ${next.length};`);
@@ -172,6 +199,7 @@ function suffixSource(suffix: CombinedSuffix): string {
   }
   const { latency, host } = suffix;
   lines.push(latency >= 0 ? `out[0] = t${latency};` : "out[0] = -1;");
+  lines.push(latency >= 0 ? `out[3] = m${latency};` : "out[3] = -1;");
   if (host >= 0) lines.push(`out[1] = s${host};`, `out[2] = e${host};`);
   lines.push("return p;");
   return lines.join("\n");

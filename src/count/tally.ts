@@ -6,7 +6,7 @@
 import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
-import { bucketOf, DurationSketch, KeyedSketches, type SketchData } from "../core/sketch.ts";
+import { bucketOf, DurationSketch, KeyedSketches, mergeSketches, type SketchData } from "../core/sketch.ts";
 import { BACKSLASH, QUOTE } from "../core/text.ts";
 
 /** Client counter columns. */
@@ -69,7 +69,6 @@ export class Tally {
   readonly hosts = new KeyTable(3);
   private readonly latencyByHost = new KeyedSketches();
   /** Response times, when the format has them: all requests, by status class (index: status / 100), by path. */
-  private latency: DurationSketch | null = null;
   private readonly latencyByClass: Array<DurationSketch | null> = Array.from({ length: 10 }, () => null);
   /**
    * By path, not by request key: the methods of a path share one sketch, so
@@ -144,10 +143,12 @@ export class Tally {
 
   /** A counted request's response time, in seconds (>= 0); returns its sketch bucket. */
   countLatency(seconds: number, status: number, request: number): number {
-    const bucket = seconds > 0 ? bucketOf(seconds) : 0;
-    const micros = Math.round(seconds * 1e6);
-    this.latency ??= new DurationSketch();
-    this.latency.addIn(seconds, micros, bucket);
+    return this.countLatencyIn(seconds, Math.round(seconds * 1e6), seconds > 0 ? bucketOf(seconds) : 0, status, request);
+  }
+
+  /** countLatency with the whole microseconds and the bucket already known (a reader that has the milliseconds); returns the bucket. */
+  countLatencyIn(seconds: number, micros: number, bucket: number, status: number, request: number): number {
+    // All requests' sketch is the classes' merged at the end: one sketch less a line.
     const c = (status / 100) | 0;
     (this.latencyByClass[c] ??= new DurationSketch()).addIn(seconds, micros, bucket);
     if (this.full) {
@@ -231,10 +232,11 @@ export class Tally {
   /** Response times: all, by status class, and (full counters) by path. */
   private latencyPartial(): LatencyPartial {
     const byPath = this.latencyByPath.toData();
+    const byClass = this.latencyByClass.flatMap((s, c) => (s ? [[`${c}xx`, s.toData()] as [string, SketchData]] : []));
     const paths = this.latencyPaths.entries();
     return {
-      all: this.latency!.toData(),
-      byClass: this.latencyByClass.flatMap((s, c) => (s ? [[`${c}xx`, s.toData()] as [string, SketchData]] : [])),
+      all: mergeSketches(byClass.map(([, sketch]) => sketch)),
+      byClass,
       ...(this.full ? { byPath: [...byPath].map(([id, sketch]) => [paths[id]![0], sketch] as [string, SketchData]) } : {}),
     };
   }
@@ -288,7 +290,7 @@ export class Tally {
       lastTime: this.requests > 0 ? this.wide[LAST_TIME]! : null,
       malformedSamples: this.malformedSamples,
       malformedReasons: [...this.malformedReasons],
-      ...(this.latency ? { latency: this.latencyPartial() } : {}),
+      ...(this.latencyByClass.some((s) => s !== null) ? { latency: this.latencyPartial() } : {}),
       ...(this.hosts.size > 0 ? { hosts: this.hostRows() } : {}),
     };
   }

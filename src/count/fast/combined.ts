@@ -7,6 +7,7 @@
 // their internals are this folder's own.
 
 import type { CountsPartial } from "../../core/partial.ts";
+import { bucketOfMs, MS_LIMIT } from "../../core/sketch.ts";
 import type { Counters, TimeWindow } from "../../core/task.ts";
 import { BACKSLASH, closingQuote, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClock, parseLogDay, QUESTION, QUOTE, SPACE } from "../clf.ts";
 import type { LineCounter } from "../counter.ts";
@@ -287,7 +288,10 @@ export class FastCombinedCounter implements LineCounter {
     const suffix = this.suffix!;
     const tally = this.tally;
     const seconds = suffix.seconds;
-    const bucket = seconds >= 0 ? tally.countLatency(seconds, status, request) : 0;
+    const ms = suffix.milliseconds;
+    let bucket = 0;
+    if (ms >= 0 && ms < MS_LIMIT) bucket = tally.countLatencyIn(seconds, ms * 1000, ms > 0 ? bucketOfMs(ms) : 0, status, request);
+    else if (seconds >= 0) bucket = tally.countLatency(seconds, status, request);
     if (this.suffixHasHost) tally.countHost(tally.hosts.intern(buf, this.view, suffix.hostStart, suffix.hostEnd), status, seconds, bucket);
   }
 

@@ -189,8 +189,9 @@ function suffixSource(suffix: CombinedSuffix): string {
       lines.push(`if (e${i} > s${i} && e${i} - s${i} <= 15) { let v = 0; let k = s${i}; for (; k < e${i}; k++) { c = buf[k] - 48; if (c < 0 || c > 9) break; v = v * 10 + c; } if (k === e${i}) t${i} = v / 1e6; }`);
       lines.push(`if (t${i} < 0) return -1;`);
     } else if (seconds) {
-      lines.push(`if (t${i} < 0) t${i} = parseSeconds(buf, s${i}, e${i}, ${JSON.stringify(field.kind)});`);
-      lines.push(`if (t${i} < 0${field.kind === "upstream" ? ` && !${dash}` : ""}) return -1;`);
+      // An upstream's "-" (a static file) is common enough to be told before the call.
+      const none = field.kind === "upstream" ? ` && !${dash}` : "";
+      lines.push(`if (t${i} < 0${none}) { t${i} = parseSeconds(buf, s${i}, e${i}, ${JSON.stringify(field.kind)}); if (t${i} < 0) return -1; }`);
     }
     if (next.length > 0) lines.push(`if (!(${literalTest(next, "p")})) return -1;`, `p += ${next.length};`);
   });

@@ -74,7 +74,7 @@ export class DurationSketch {
   sumMicros = 0;
   max = 0;
   zeros = 0;
-  private readonly buckets = new Float64Array(BUCKETS);
+  private readonly buckets = new Int32Array(BUCKETS);
 
   /** Adds a duration in seconds (negative or NaN values are not durations: the caller refuses them). */
   add(seconds: number): void {
@@ -95,7 +95,7 @@ export class DurationSketch {
   }
 }
 
-function denseBuckets(rows: Float64Array, from: number): Array<[number, number]> {
+function denseBuckets(rows: Int32Array, from: number): Array<[number, number]> {
   const buckets: Array<[number, number]> = [];
   for (let k = 0; k < BUCKETS; k++) if (rows[from + k]! > 0) buckets.push([k - OFFSET, rows[from + k]!]);
   return buckets;

@@ -5,11 +5,11 @@ import { cpus, platform, release, availableParallelism } from "node:os";
 import type { Counters, TimeWindow } from "./core/task.ts";
 import { DEFAULT_GENERATOR, type GeneratorSettings } from "./core/traffic.ts";
 import { statSync } from "node:fs";
-import { EXIT_FAILED, InputError, LogmrError } from "./core/errors.ts";
+import { EXIT_FAILED, EXIT_USAGE, InputError, LogmrError } from "./core/errors.ts";
 import { compareIdentity, readIdentity } from "./map/identity.ts";
 import { closeInputs, type ListedInput, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
 import { detectedNote, detectFormat, sampleOf } from "./plan/detect-format.ts";
-import { FAST_FORMATS } from "./count/format.ts";
+import { compileFormat, FAST_FORMATS } from "./count/format.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./map/run-tasks.ts";
 import { checkCoverage, mergeAll, type TaskPartial } from "./core/partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report/report.ts";
@@ -38,6 +38,8 @@ export interface AnalyzeOptions {
   maxMalformed?: number;
   /** The log format (see count/format.ts); undefined for Common/Combined. */
   format?: string;
+  /** --vhost: only lines of these virtual hosts are counted. */
+  hosts?: string[];
   onProgress?: (p: MapProgress) => void;
   /** Standard input's bytes, for "-" (default: the process's stdin). */
   stdin?: AsyncIterable<Uint8Array>;
@@ -233,8 +235,25 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
     };
   }
   if (options.counters === "minimal") plan.tasks = plan.tasks.map((t) => ({ ...t, counters: "minimal" as const }));
+  if (options.hosts !== undefined) {
+    const hosts = options.hosts;
+    checkFormatsNameHosts(plan.files);
+    plan.tasks = plan.tasks.map((t) => ({ ...t, hosts }));
+  }
 
   return plan;
+}
+
+/** --vhost needs every input's format to name the host of a line. */
+function checkFormatsNameHosts(files: readonly LogInput[]): void {
+  if (files.length === 0) throw new LogmrError("--vhost applies to log files whose format names the host (generated traffic has none)", EXIT_USAGE);
+  for (const file of files) {
+    const format = file.logFormat;
+    if (format === "json" || format?.startsWith("json:")) continue;
+    if (format !== undefined && compileFormat(format).host >= 0) continue;
+    const name = file.format === "stdin" ? "standard input" : file.path;
+    throw new LogmrError(`--vhost: ${name} is read as ${format ?? "combined"}, which names no virtual host (give a --format with %v, $host or $server_name, or JSON lines with a host)`, EXIT_USAGE);
+  }
 }
 
 /** The reduce phase: global line numbers, one merge, the report data. */
@@ -243,7 +262,9 @@ export function reducePartials(
 ): ReportData {
   globalLineNumbers(plan.tasks, partials);
   const counts = mergeAll(partials);
-  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until, skipped: options.skipped ?? [] });
+  // Every task of a run carries the same --vhost.
+  const hosts = plan.tasks[0]?.hosts;
+  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until, hosts, skipped: options.skipped ?? [] });
 }
 
 /** What the most frequent reason says about the log's format. */
@@ -370,6 +391,7 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
         counters: options.counters,
         segmentBytes: options.stdinSegmentBytes,
         format: taskFormat(options.format),
+        hosts: options.hosts,
         // Room for a task in flight and one waiting per worker, whatever fails.
         maxPending: Math.max(8, 2 * workers),
       });

@@ -64,7 +64,7 @@ describe("globalLineNumbers", () => {
     const tasks = [file(0, 0, 0), file(1, 0, 10), file(2, 1, 0)];
     const partial = (taskId: number, read: number, line: number): TaskPartial => ({
       ...emptyCounts(),
-      lines: { read, valid: read - 1, malformed: 1, combined: read - 1, common: 0, outOfWindow: 0 },
+      lines: { read, valid: read - 1, malformed: 1, combined: read - 1, common: 0, outOfWindow: 0, filtered: 0 },
       malformedSamples: [{ line, offset: 0, text: "", truncated: false }],
       taskId,
       task: tasks[taskId]!,

@@ -1,8 +1,10 @@
 // Logs written by real nginx, Apache and Caddy (scripts/fixtures/make-format-fixtures.sh)
 // against truth files from an independent Python parser (scripts/fixtures/format-truth.py).
 
-import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { SEGMENT_BYTES_ENV } from "../src/core/protocol.ts";
 import { cliJson, fixture } from "./helpers.ts";
 
@@ -72,5 +74,36 @@ describe.each<[string, string[], string]>([
     const byClass = Object.fromEntries(data.latency.byClass.map((c: { class: string }) => [c.class, c]));
     expect(Object.keys(byClass).sort()).toEqual(Object.keys(truth.latency.by_class).sort());
     for (const [cls, want] of Object.entries(truth.latency.by_class as Record<string, Summary>)) expectWithinBound(byClass[cls], want);
+  });
+});
+
+// --vhost against an oracle: the same engine on a file holding only that host's lines (cut out here by a regex or JSON.parse).
+describe.each<[string, string[], (line: string) => string]>([
+  ["nginx-json.log", [], (l) => JSON.parse(l).host],
+  ["caddy-json.log", [], (l) => JSON.parse(l).request.host],
+  ["apache-vhost-timed.log", ["--format", APACHE_TIMED], (l) => l.slice(0, l.indexOf(":"))],
+])("--vhost on %s counts what a log of that host's lines alone counts", (name, flags, hostOf) => {
+  const lines = readFileSync(fixture(name), "latin1").split("\n").filter(Boolean);
+  const hosts = [...new Set(lines.map(hostOf))];
+  const dir = mkdtempSync(join(tmpdir(), "logmr-vhost-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // What two runs of different inputs must differ in; everything else equal.
+  const counted = ({ input: _, vhosts: __, lines: ___, malformedSamples: ____, timeline: _____, ...rest }: Record<string, unknown>) => rest;
+
+  test.each(hosts.map((h) => [h]))("%s", async (host) => {
+    const mine = lines.filter((l) => hostOf(l) === host);
+    const alone = join(dir, `${host}.log`);
+    writeFileSync(alone, `${mine.join("\n")}\n`, "latin1");
+    // Caddy writes the port: the name without it matches too.
+    const wanted = host.replace(/:\d+$/, "");
+    const [want, got] = await Promise.all([
+      cliJson([alone, ...flags, "--top", "1000"]),
+      cliJson(["-", ...flags, "--format", flags[1] ?? "json", "--vhost", wanted, "--workers", "3", "--top", "1000"], { stdin: readFileSync(fixture(name)), env: { [SEGMENT_BYTES_ENV]: "8192" } }),
+    ]);
+    expect(got.data.vhosts).toEqual([wanted]);
+    expect(got.data.lines.filtered).toBe(lines.length - mine.length);
+    expect(got.data.requests).toBe(mine.length);
+    expect(counted(got.data)).toEqual(counted(want.data));
+    expect(got.data.topHosts.map((h: { host: string }) => h.host)).toEqual([host]);
   });
 });

@@ -112,6 +112,8 @@ describe("validatePartial", () => {
     ["the task of another input (other seed)", () => mutate(() => {}), "answers another task", { ...genTask, seed: 2 }],
     ["more lines than its generated range", () => mutate((p) => (p.task.end = 2000)), "lines of its generated range", undefined],
     ["lines that do not add up", () => mutate((p) => (p.lines.read += 1)), "lines read != valid + malformed", undefined],
+    ["lines filtered out by a task without --vhost", () => mutate((p) => { p.lines.filtered = 1; p.lines.read++; p.lines.valid++; p.lines.combined++; }), "filtered out by a task without a filter", undefined],
+    ["lines filtered out and counted too", () => mutate((p) => { p.task.hosts = ["a.test"]; p.lines.filtered = 1; }), "requests != valid lines in the time window and the filter", undefined],
     ["negative count", () => mutate((p) => (p.status[0][1] = -1)), "not a non-negative integer", undefined],
     ["fractional count", () => mutate((p) => (p.bytes += 0.5)), "bytes is not a non-negative integer", undefined],
     ["a count above 2^53", () => mutate((p) => (p.bytes = 2 ** 53 + 2)), "above 2^53", undefined],

@@ -95,6 +95,27 @@ describe("the fast path with appended fields reads what the format counter reads
   });
 });
 
+describe("--vhost on the fast path with appended fields", () => {
+  test("a host after the agent: the lines of the other hosts are filtered out, as the format counter does", () => {
+    const base = readFileSync(fixture("nginx-access.log"), "latin1").split("\n").filter(Boolean);
+    const hosts = ["www.example.com", "api.example.com", "WWW.example.com:443"];
+    const bytes = Buffer.from(`${base.map((l, k) => `${l} 0.${String(k % 1000).padStart(3, "0")} "${hosts[k % 3]}"`).join("\n")}\n`, "latin1");
+    const task = { format: WITH_HOST, window: {}, counters: "full" as const, hosts: ["www.example.com"] };
+    const fast = counterFor(task);
+    expect(fast).toBeInstanceOf(FastCombinedCounter);
+    const slow = new FormatCounter(compileFormat(WITH_HOST));
+    slow.tally.onlyHosts(task.hosts);
+    const want = counts(feed(slow, bytes));
+    // Two of the three hosts' spellings are www.example.com (case and port aside).
+    expect(want.requests).toBe(base.filter((_, k) => k % 3 !== 1).length);
+    expect(want.lines.filtered).toBe(base.filter((_, k) => k % 3 === 1).length);
+    // The fast path meets a line's keys before its host: the same rows, in another order.
+    const sorted = (c: ReturnType<typeof counts>) => JSON.parse(JSON.stringify(c, (_, v) => (Array.isArray(v) && v.every(Array.isArray) ? [...v].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : v)));
+    expect(sorted(counts(feed(fast, bytes)))).toEqual(sorted(want));
+    expect(sorted(counts(feed(counterFor(task), bytes, 3)))).toEqual(sorted(want));
+  });
+});
+
 describe("times read inline are parseSeconds's, to the bit", () => {
   const ms = Array.from({ length: 3000 }, (_, k) => (k / 1000).toFixed(3));
   const odd = ["12.345", "999.999", "1000.000", "0.1", "1", "1.23456", "01.000", "0.0001", "7.00", ".123", "1.", "1.2x4", "0,010"];

@@ -12,6 +12,7 @@ import { closeInputs, type ListedInput, type LogInput } from "../plan/resolve-in
 import { runCleanups, whileRunning } from "../core/cleanup.ts";
 import { SEGMENT_BYTES_ENV } from "../core/protocol.ts";
 import { compileFormat, FAST_FORMATS, formatFromConfig } from "../count/format.ts";
+import { parseHostNames } from "../count/host-filter.ts";
 import { jsonFieldNames } from "../count/json-lines.ts";
 import type { Task } from "../core/task.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/run-tasks.ts";
@@ -43,6 +44,7 @@ const analyzeArgs = {
   format: { type: "string", description: "The log format: combined (default), common, nginx, nginx-timed (nginx with $request_time $upstream_response_time), vhost_combined, json (Caddy, Traefik, nginx escape=json), an nginx log_format string, or apache: and a LogFormat string" },
   "format-file": { type: "string", description: "Read the format from this nginx or Apache configuration file (its log_format or LogFormat line)" },
   "format-name": { type: "string", description: "With --format-file: which of its formats, by name" },
+  vhost: { type: "string", description: "Count only these virtual hosts (comma-separated; with or without the port; *.example.com for subdomains): the format must name the host (%v, $host, $server_name, JSON's request.host)" },
   field: { type: "string", description: "With --format json: the log's own keys, NAME=KEY,... (client, method, uri, request, status, bytes, referer, agent, host, time, seconds, milliseconds, nanoseconds; KEY may be dotted: req.ip)" },
   "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
   "max-malformed": { type: "string", description: "Percent of an input's lines that may be malformed: above it the report says so and the run exits 1 after it; 0 = strict, 100 = accept anything [default: 10]" },
@@ -120,6 +122,7 @@ const planArgs = {
   "format-file": analyzeArgs["format-file"],
   "format-name": analyzeArgs["format-name"],
   field: analyzeArgs.field,
+  vhost: analyzeArgs.vhost,
   "skip-unreadable": analyzeArgs["skip-unreadable"],
   quiet: analyzeArgs.quiet,
   help: analyzeArgs.help,
@@ -227,6 +230,7 @@ function analyzeOptions(files: string[], args: AnalyzeArgs) {
     taskTimeoutMs: args["task-timeout"] === undefined ? DEFAULT_TASK_TIMEOUT_MS : parseSeconds(args["task-timeout"], "task-timeout") * 1000,
     skipUnreadable: args["skip-unreadable"] === true,
     format: formatOf(args.format as string | undefined, args["format-file"] as string | undefined, args["format-name"] as string | undefined, args.field as string | undefined),
+    hosts: args.vhost === undefined ? undefined : hostNamesOf(args.vhost as string),
     maxMalformed: args["max-malformed"] === undefined ? undefined : parsePercent(args["max-malformed"], "max-malformed") / 100,
     // Small segments make small stdin inputs several tasks (tests and the soak only).
     stdinSegmentBytes: process.env[SEGMENT_BYTES_ENV] ? parseCount(process.env[SEGMENT_BYTES_ENV], SEGMENT_BYTES_ENV) : undefined,
@@ -534,6 +538,15 @@ function formatOf(given: string | undefined, file?: string, name?: string, field
   if (text === undefined || FAST_FORMATS.has(text)) return text;
   if (text !== "json") compileFormat(text);
   return text;
+}
+
+/** --vhost's names, checked. */
+function hostNamesOf(text: string): string[] {
+  try {
+    return parseHostNames(text);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** A percentage from 0 to 100, possibly fractional. */

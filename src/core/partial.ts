@@ -43,6 +43,8 @@ export interface LineCounts {
   common: number;
   /** Valid lines outside --since/--until. */
   outOfWindow: number;
+  /** Valid lines in the window that a filter left out (--vhost). */
+  filtered: number;
 }
 
 /** [client, requests, 4xx, 5xx, 404, bytes] */
@@ -137,7 +139,7 @@ const MAX_TIME = 253_402_300_799;
 export function emptyCounts(): CountsPartial {
   return {
     version: PARTIAL_VERSION,
-    lines: { read: 0, valid: 0, malformed: 0, combined: 0, common: 0, outOfWindow: 0 },
+    lines: { read: 0, valid: 0, malformed: 0, combined: 0, common: 0, outOfWindow: 0, filtered: 0 },
     requests: 0,
     bytes: 0,
     status: [],
@@ -351,11 +353,13 @@ function checkLineCounts(p: Record<string, unknown>, task: Task): CheckedLines {
   const combined = checkCount(lines.combined, "lines.combined");
   const common = checkCount(lines.common, "lines.common");
   const outOfWindow = checkCount(lines.outOfWindow, "lines.outOfWindow");
+  const filtered = checkCount(lines.filtered, "lines.filtered");
+  if (filtered > 0 && task.hosts === undefined) fail("lines filtered out by a task without a filter");
   checkEqual(read, valid + malformed, "lines read != valid + malformed");
   checkEqual(valid, combined + common, "valid lines != combined + common");
   if (task.kind === "generate") checkEqual(read, task.end - task.start, "lines read != the lines of its generated range");
   const requests = checkCount(p.requests, "requests");
-  checkEqual(requests, valid - outOfWindow, "requests != valid lines in the time window");
+  checkEqual(requests, valid - outOfWindow - filtered, "requests != valid lines in the time window and the filter");
   return { read, malformed, combined, requests };
 }
 

@@ -28,6 +28,8 @@ interface TaskBase {
   counters?: Counters;
   /** The log format: a preset name or a format string (see count/format.ts); absent for Common/Combined. */
   format?: string;
+  /** --vhost: only lines of these virtual hosts are counted (the format must name a host). */
+  hosts?: string[];
 }
 export interface GenerateTask extends TaskBase {
   kind: "generate";
@@ -190,6 +192,7 @@ export function parseTask(line: string): Task {
   int("id");
   int("input");
   if (t.format !== undefined && (typeof t.format !== "string" || t.format.length > 4096)) throw new TaskError("task.format is not a format string");
+  if (t.hosts !== undefined && (!Array.isArray(t.hosts) || t.hosts.length === 0 || !t.hosts.every((h) => typeof h === "string" && h !== ""))) throw new TaskError("task.hosts is not a list of host names");
   if (t.attempt !== undefined) int("attempt");
   switch (t.kind) {
     case "generate": {

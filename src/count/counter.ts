@@ -4,11 +4,12 @@
 // the same Tally.
 
 import type { CountsPartial } from "../core/partial.ts";
-import type { Task } from "../core/task.ts";
+import { type Task, TaskError } from "../core/task.ts";
 import { FastCombinedCounter } from "./fast/combined.ts";
 import { type CompiledFormat, compileFormat, FAST_FORMATS, FormatCounter } from "./format.ts";
 import { JsonLinesCounter } from "./json-lines.ts";
 import { type CombinedSuffix, combinedSuffixOf } from "./suffix.ts";
+import type { Tally } from "./tally.ts";
 
 export interface LineCounter {
   /**
@@ -31,14 +32,25 @@ const compiled = new Map<string, { format: CompiledFormat; suffix: CombinedSuffi
  * The counter for a task's lines: Common and Combined logs through the fast
  * path, any other format through its format string, compiled once a worker.
  */
-export function counterFor(task: Pick<Task, "window" | "counters" | "format">): LineCounter {
-  if (task.format === undefined || FAST_FORMATS.has(task.format)) return new FastCombinedCounter(task.window, task.counters);
+export function counterFor(task: Pick<Task, "window" | "counters" | "format" | "hosts">): LineCounter {
+  const counter = plainCounterFor(task);
+  if (task.hosts !== undefined) counter.tally.onlyHosts(task.hosts);
+  return counter;
+}
+
+function plainCounterFor(task: Pick<Task, "window" | "counters" | "format" | "hosts">): LineCounter & { tally: Tally } {
+  const hostless = () => new TaskError(`task.hosts: the format ${task.format ?? "combined"} names no virtual host`);
+  if (task.format === undefined || FAST_FORMATS.has(task.format)) {
+    if (task.hosts !== undefined) throw hostless();
+    return new FastCombinedCounter(task.window, task.counters);
+  }
   if (task.format === "json" || task.format.startsWith("json:")) return new JsonLinesCounter(task.window, task.counters, task.format);
   let known = compiled.get(task.format);
   if (!known) {
     const format = compileFormat(task.format);
     compiled.set(task.format, (known = { format, suffix: combinedSuffixOf(format) }));
   }
+  if (task.hosts !== undefined && known.format.host < 0) throw hostless();
   // Combined with fields appended: the fast path, reading them after the agent.
   if (known.suffix) return new FastCombinedCounter(task.window, task.counters, known.suffix);
   return new FormatCounter(known.format, task.window, task.counters);

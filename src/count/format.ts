@@ -281,6 +281,9 @@ export class FormatCounter extends LineByLineCounter {
       tally.outOfWindow++;
       return;
     }
+    const h = this.format.host;
+    const hostId = h >= 0 ? tally.hosts.intern(buf, view, start[h]!, end[h]!) : -1;
+    if (tally.filtersHosts && !tally.countsHost(hostId)) return;
     const clientId = tally.clients.intern(buf, view, start[client]!, end[client]!);
     // "METHOD PATH": the request up to the end of its path, as Combined counts it.
     const rs = start[request]!;
@@ -295,8 +298,7 @@ export class FormatCounter extends LineByLineCounter {
     const l = this.format.latency;
     const seconds = l >= 0 ? parseSeconds(buf, start[l]!, end[l]!, this.format.fields[l]!.kind as DurationKind) : -1;
     const bucket = seconds >= 0 ? tally.countLatency(seconds, status, requestId) : 0;
-    const h = this.format.host;
-    if (h >= 0) tally.countHost(tally.hosts.intern(buf, view, start[h]!, end[h]!), status, seconds, bucket);
+    if (hostId >= 0) tally.countHost(hostId, status, seconds, bucket);
   }
 
   /** Finds each field's bytes between the literals; why the line does not fit the format, or null. */

@@ -134,6 +134,9 @@ export class JsonLinesCounter extends LineByLineCounter {
       tally.outOfWindow++;
       return;
     }
+    const host = lookup(o, names.host);
+    const hostId = typeof host === "string" && host !== "" ? this.intern(tally.hosts, host) : -1;
+    if (tally.filtersHosts && (hostId < 0 ? (tally.filtered++, true) : !tally.countsHost(hostId))) return;
     const clientId = this.intern(tally.clients, client);
     const requestId = this.intern(tally.requestKeys, typeof uri === "string" ? `${method} ${uri.split("?")[0]!}` : (method as string));
     const tailId = hasTail ? this.intern(tally.tails, `${typeof referer === "string" ? referer : "-"}" "${agent}`) : -1;
@@ -144,8 +147,7 @@ export class JsonLinesCounter extends LineByLineCounter {
     const duration = Number.isFinite(seconds) ? seconds : Number.isFinite(ns) ? ns / 1e9 : Number.isFinite(ms) ? ms / 1e3 : Number.NaN;
     const timed = duration >= 0 && duration < 1e12;
     const bucket = timed ? tally.countLatency(duration, status, requestId) : 0;
-    const host = lookup(o, names.host);
-    if (typeof host === "string" && host !== "") tally.countHost(this.intern(tally.hosts, host), status, timed ? duration : -1, bucket);
+    if (hostId >= 0) tally.countHost(hostId, status, timed ? duration : -1, bucket);
   }
 
   /** Epoch seconds of the object's time (Caddy's `ts`, an ISO time), or NO_TIME. */

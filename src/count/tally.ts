@@ -3,6 +3,7 @@
 // log format: a parser hands it ids of keys it interned in the tables and
 // the fields it read (time, status, bytes).
 
+import { HostFilter } from "./host-filter.ts";
 import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
@@ -46,6 +47,11 @@ export class Tally {
   common = 0;
   /** Valid lines outside the time window. */
   outOfWindow = 0;
+  /** Valid lines in the window of hosts --vhost leaves out. */
+  filtered = 0;
+  /** --vhost, or null; with it, whether each host id is counted (0: not known yet, 1: yes, 2: no). */
+  private hostFilter: HostFilter | null = null;
+  private hostVerdicts = new Uint8Array(0);
   requests = 0;
   // Numbers that are NaN, infinite or beyond int32 live in a Float64Array: a
   // field that starts as one type and turns into another makes every new
@@ -87,6 +93,28 @@ export class Tally {
     this.full = counters === "full";
     this.since = window.since ?? Number.NEGATIVE_INFINITY;
     this.until = window.until ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Counts only lines of these virtual hosts (--vhost); the counter must then ask `countsHost` before counting a line. */
+  onlyHosts(names: readonly string[]): void {
+    this.hostFilter = new HostFilter(names);
+  }
+
+  get filtersHosts(): boolean {
+    return this.hostFilter !== null;
+  }
+
+  /** With --vhost, whether lines of host id `host` (in `hosts`) are counted; a line it refuses is counted as filtered out here. */
+  countsHost(host: number): boolean {
+    if (host >= this.hostVerdicts.length) {
+      const bigger = new Uint8Array(Math.max(64, host * 2 + 1));
+      bigger.set(this.hostVerdicts);
+      this.hostVerdicts = bigger;
+    }
+    let verdict = this.hostVerdicts[host]!;
+    if (verdict === 0) this.hostVerdicts[host] = verdict = this.hostFilter!.allows(this.hosts.keyOf(host)) ? 1 : 2;
+    if (verdict === 2) this.filtered++;
+    return verdict === 1;
   }
 
   /** Counts a valid line inside the window; `tail` is -1 for a line without one (Common). */
@@ -226,7 +254,9 @@ export class Tally {
   /** [host, requests, 4xx, 5xx, response times or null] a host. */
   private hostRows(): HostRow[] {
     const sketches = this.latencyByHost.toData();
-    return (this.hosts.entries() as Array<[string, number, number, number]>).map(([host, n, c4, c5], id) => [host, n, c4, c5, sketches.get(id) ?? null]);
+    const rows = (this.hosts.entries() as Array<[string, number, number, number]>).map(([host, n, c4, c5], id): HostRow => [host, n, c4, c5, sketches.get(id) ?? null]);
+    // With --vhost, the hosts seen only on lines left out have no requests: not reported.
+    return rows.filter((row) => row[1] > 0);
   }
 
   /** Response times: all, by status class, and (full counters) by path. */
@@ -250,7 +280,9 @@ export class Tally {
     const paths = new Map<string, number>();
     const notFoundPaths = new Map<string, number>();
     const requestRows = (this.full ? this.requestKeys.entries() : []) as Array<[string, number, number]>;
+    // A key with no count was interned for a line --vhost then left out: not reported.
     for (const [key, count, notFound] of requestRows) {
+      if (count === 0) continue;
       const space = key.indexOf(" ");
       add(methods, space < 0 ? key : key.slice(0, space), count);
       if (space < 0) continue;
@@ -260,6 +292,7 @@ export class Tally {
     const referrers = new Map<string, number>();
     const agents = new Map<string, number>();
     for (const [key, count] of (this.full ? this.tails.entries() : []) as Array<[string, number]>) {
+      if (count === 0) continue;
       const refEnd = closingQuoteOf(key);
       add(referrers, key.slice(0, refEnd), count);
       add(agents, key.slice(refEnd + 3), count);
@@ -275,11 +308,12 @@ export class Tally {
         combined: this.combined,
         common: this.common,
         outOfWindow: this.outOfWindow,
+        filtered: this.filtered,
       },
       requests: this.requests,
       bytes: this.wide[BYTES_SERVED]!,
       status,
-      clients: this.clients.entries() as CountsPartial["clients"],
+      clients: (this.clients.entries() as CountsPartial["clients"]).filter((c) => c[1] > 0),
       methods: rows(methods),
       paths: rows(paths),
       notFoundPaths: rows(notFoundPaths),

@@ -28,6 +28,7 @@ export interface StdinOptions {
   counters?: Counters;
   segmentBytes?: number;
   format?: string;
+  hosts?: string[];
   /** Segments saved and not yet accepted, at most (then reading waits). */
   maxPending?: number;
 }
@@ -162,6 +163,7 @@ export class StdinSegments implements TaskSource {
       ...(this.options.window ? { window: this.options.window } : {}),
       ...(this.options.counters === "minimal" ? { counters: "minimal" as const } : {}),
       ...(this.options.format !== undefined ? { format: this.options.format } : {}),
+      ...(this.options.hosts !== undefined ? { hosts: this.options.hosts } : {}),
     };
   }
 

@@ -34,6 +34,8 @@ export type MalformedLine = Omit<MalformedSample, "input" | "textStart"> & { inp
 export interface ReportData {
   input: InputSummary;
   window: { since: string | null; until: string | null };
+  /** --vhost: the virtual hosts counted, or null for all. */
+  vhosts: string[] | null;
   lines: LineCounts;
   requests: number;
   bytes: number;
@@ -200,7 +202,7 @@ export function isoTime(epochSeconds: number): string {
 
 export function buildReport(
   counts: CountsPartial,
-  options: { input: InputSummary; inputNames: readonly string[]; top: number; since?: number; until?: number; skipped?: readonly string[] },
+  options: { input: InputSummary; inputNames: readonly string[]; top: number; since?: number; until?: number; hosts?: readonly string[]; skipped?: readonly string[] },
 ): ReportData {
   const { requests, top } = { requests: counts.requests, top: options.top };
   const status = counts.status
@@ -235,6 +237,7 @@ export function buildReport(
       since: options.since === undefined ? null : isoTime(options.since),
       until: options.until === undefined ? null : isoTime(options.until),
     },
+    vhosts: options.hosts ? [...options.hosts] : null,
     lines: counts.lines,
     requests,
     bytes: counts.bytes,
@@ -390,6 +393,7 @@ function headerSection(data: ReportData, run: RunInfo | null, style: Style): str
     if (files.length > 8) conf.push(["", `... and ${files.length - 8} more`]);
   }
   for (const s of data.skippedInputs) conf.push(["skipped", s]);
+  if (data.vhosts) conf.push(["hosts", data.vhosts.join(", ")]);
   if (data.window.since || data.window.until) {
     conf.push(["time window", `${data.window.since ?? "start"} <= t < ${data.window.until ?? "end"}`]);
   }
@@ -411,6 +415,7 @@ function totalsSection(data: ReportData, style: Style): string[] {
     ["malformed", l.malformed > 0 ? yellow(c, int(l.malformed)) : "0"],
   ];
   if (l.outOfWindow > 0) totals.push(["outside window", int(l.outOfWindow)]);
+  if (data.vhosts) totals.push(["other hosts", `${int(l.filtered)}  (not counted: --vhost)`]);
   totals.push(
     ["requests", bold(c, int(data.requests))],
     ["unique clients", int(data.uniqueClients)],

@@ -277,14 +277,20 @@ export class FastCombinedCounter implements LineCounter {
         tail = parsed[PARSED_TAIL]! | 0;
       }
 
-      tally.countRequest(time, status, bytes, client, request, tail);
-      if (suffix !== null) this.countSuffix(buf, status, request);
+      if (suffix === null) tally.countRequest(time, status, bytes, client, request, tail);
+      else {
+        // The host first: with --vhost, a line of another host is not counted.
+        const host = this.suffixHasHost ? tally.hosts.intern(buf, view, suffix.hostStart, suffix.hostEnd) : -1;
+        if (host >= 0 && tally.filtersHosts && !tally.countsHost(host)) continue;
+        tally.countRequest(time, status, bytes, client, request, tail);
+        this.countSuffix(status, request, host);
+      }
     }
     return p > end ? end : p;
   }
 
   /** The response time and host the suffix reader found on the line just counted. */
-  private countSuffix(buf: Uint8Array, status: number, request: number): void {
+  private countSuffix(status: number, request: number, host: number): void {
     const suffix = this.suffix!;
     const tally = this.tally;
     const seconds = suffix.seconds;
@@ -292,7 +298,7 @@ export class FastCombinedCounter implements LineCounter {
     let bucket = 0;
     if (ms >= 0 && ms < MS_LIMIT) bucket = tally.countLatencyIn(seconds, ms * 1000, ms > 0 ? bucketOfMs(ms) : 0, status, request);
     else if (seconds >= 0) bucket = tally.countLatency(seconds, status, request);
-    if (this.suffixHasHost) tally.countHost(tally.hosts.intern(buf, this.view, suffix.hostStart, suffix.hostEnd), status, seconds, bucket);
+    if (host >= 0) tally.countHost(host, status, seconds, bucket);
   }
 
   /**

@@ -8,7 +8,7 @@ import { statSync } from "node:fs";
 import { EXIT_FAILED, EXIT_USAGE, InputError, LogmrError } from "./core/errors.ts";
 import { compareIdentity, readIdentity } from "./map/identity.ts";
 import { closeInputs, type ListedInput, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
-import { detectedNote, detectFormat, sampleOf } from "./plan/detect-format.ts";
+import { detectedNote, detectFormat, gzipSampleOf, sampleOf } from "./plan/detect-format.ts";
 import { compileFormat, FAST_FORMATS } from "./count/format.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./map/run-tasks.ts";
 import { checkCoverage, mergeAll, type TaskPartial } from "./core/partial.ts";
@@ -187,8 +187,10 @@ function detectFormats(files: LogInput[], given: string | undefined): string[] {
       file.logFormat = taskFormat(given);
       continue;
     }
-    if (file.format !== "plain") continue;
-    file.logFormat = detectFormat(sampleOf(file.path, file.fd));
+    // A rotated log is often gzipped: its start is expanded and tried the same way.
+    const sample = file.format === "plain" ? sampleOf(file.path, file.fd) : file.format === "gzip" ? gzipSampleOf(file.path, file.fd) : null;
+    if (sample === null) continue;
+    file.logFormat = detectFormat(sample);
     if (file.logFormat !== undefined) notes.push(detectedNote(file.path, file.logFormat));
   }
   return notes;

@@ -1,7 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { FORMAT_PRESETS } from "../src/count/format.ts";
-import { detectedNote, detectFormat } from "../src/plan/detect-format.ts";
+import { detectedNote, detectFormat, gzipSampleOf } from "../src/plan/detect-format.ts";
 import { fixture } from "./helpers.ts";
 
 const text = (name: string) => readFileSync(fixture(name), "latin1");
@@ -37,4 +40,22 @@ describe("detectedNote: what stderr says of a detected format", () => {
     const note = detectedNote("a.log", format);
     for (const w of words) expect(note).toContain(w);
   });
+});
+
+describe("gzipSampleOf: a rotated, gzipped log's start, to detect its format", () => {
+  const dir = mkdtempSync(join(tmpdir(), "logmr-gzsample-"));
+  const plain = readFileSync(fixture("caddy-json.log"));
+  const write = (name: string, bytes: Uint8Array) => {
+    writeFileSync(join(dir, name), bytes);
+    return join(dir, name);
+  };
+  test("the first 16 KiB of what it expands to, from its first 8 KiB (the stream cut there)", () => {
+    const sample = gzipSampleOf(write("a.log.gz", gzipSync(plain, { level: 9 })))!;
+    expect(Buffer.from(sample)).toEqual(plain.subarray(0, 16 << 10));
+    expect(detectFormat(sample)).toBe("json");
+  });
+  test("a file that is not gzip inside: null, so detection leaves it to the read to say why", () => {
+    expect(gzipSampleOf(write("b.log.gz", new Uint8Array([0x1f, 0x8b, 1, 2, 3, 4, 5])))).toBeNull();
+  });
+  test("cleanup", () => rmSync(dir, { recursive: true, force: true }));
 });

@@ -5,8 +5,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { SEGMENT_BYTES_ENV } from "../src/core/protocol.ts";
-import { cliJson, fixture } from "./helpers.ts";
+import { cli, cliJson, fixture } from "./helpers.ts";
 
 const APACHE_TIMED = 'apache:%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i" %D';
 
@@ -106,4 +107,23 @@ describe.each<[string, string[], (line: string) => string]>([
     expect(counted(got.data)).toEqual(counted(want.data));
     expect(got.data.topHosts.map((h: { host: string }) => h.host)).toEqual([host]);
   });
+});
+
+test("rotated logs, plain and gzipped, each detected: twice the truth of one", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "logmr-rotated-"));
+  try {
+    const log = readFileSync(fixture("nginx-timed.log"));
+    writeFileSync(join(dir, "access.log"), log);
+    writeFileSync(join(dir, "access.log.1.gz"), gzipSync(log));
+    const truth = JSON.parse(readFileSync(fixture("nginx-timed.log.truth.json"), "utf8"));
+    const r = await cli([dir, "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("access.log.1.gz: read as nginx-timed");
+    const { data } = JSON.parse(r.stdout);
+    expect(data.lines.valid).toBe(2 * truth.valid_lines);
+    expect(data.latency.all.count).toBe(2 * truth.latency.all.count);
+    expect(data.latency.all.max).toBe(truth.latency.all.max);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

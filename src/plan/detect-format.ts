@@ -104,13 +104,36 @@ export function detectedNote(path: string, format: string): string {
   return `${path}: read as ${apache ? "vhost_combined" : "combined"}, which its first lines fit, and ${n} more field${n === 1 ? "" : "s"} after the user agent, not counted; if the first is a response time: --format '${timed}'`;
 }
 
+/** Compressed bytes read to sample a gzip file: a few times SAMPLE_BYTES once expanded, at most about 8 MB. */
+const GZIP_SAMPLE_BYTES = 8 << 10;
+
+/**
+ * The first decompressed bytes of a gzip file (a rotated log), for
+ * detectFormat; null when they cannot be read (reading the file says why).
+ */
+export function gzipSampleOf(path: string, fd?: number): Uint8Array | null {
+  const { constants, gunzipSync } = require("node:zlib") as typeof import("node:zlib");
+  const head = readStart(path, fd, GZIP_SAMPLE_BYTES);
+  try {
+    // A sync flush gives what the truncated stream holds so far instead of failing on its end.
+    const out = gunzipSync(head, { finishFlush: constants.Z_SYNC_FLUSH });
+    return out.subarray(0, SAMPLE_BYTES);
+  } catch {
+    return null;
+  }
+}
+
 /** The first bytes of a plain file, for detectFormat. */
 export function sampleOf(path: string, fd?: number): Uint8Array {
+  return readStart(path, fd, SAMPLE_BYTES);
+}
+
+function readStart(path: string, fd: number | undefined, bytes: number): Uint8Array {
   const own = fd === undefined;
   const handle = fd ?? openSync(path, "r");
   try {
-    const buf = new Uint8Array(SAMPLE_BYTES);
-    return buf.subarray(0, readSync(handle, buf, 0, SAMPLE_BYTES, 0));
+    const buf = new Uint8Array(bytes);
+    return buf.subarray(0, readSync(handle, buf, 0, bytes, 0));
   } finally {
     if (own) closeSync(handle);
   }

@@ -8,7 +8,7 @@ import { type Task, TaskError } from "../core/task.ts";
 import { FastCombinedCounter } from "./fast/combined.ts";
 import { type CompiledFormat, compileFormat, FAST_FORMATS, FormatCounter } from "./format.ts";
 import { JsonLinesCounter } from "./json-lines.ts";
-import { type CombinedSuffix, combinedSuffixOf } from "./suffix.ts";
+import { type CombinedShape, combinedShapeOf } from "./suffix.ts";
 import type { Tally } from "./tally.ts";
 
 export interface LineCounter {
@@ -26,7 +26,7 @@ export interface LineCounter {
   toCounts(): CountsPartial;
 }
 
-const compiled = new Map<string, { format: CompiledFormat; suffix: CombinedSuffix | null }>();
+const compiled = new Map<string, { format: CompiledFormat; shape: CombinedShape | null }>();
 
 /**
  * The counter for a task's lines: Common and Combined logs through the fast
@@ -48,10 +48,10 @@ function plainCounterFor(task: Pick<Task, "window" | "counters" | "format" | "ho
   let known = compiled.get(task.format);
   if (!known) {
     const format = compileFormat(task.format);
-    compiled.set(task.format, (known = { format, suffix: combinedSuffixOf(format) }));
+    compiled.set(task.format, (known = { format, shape: combinedShapeOf(format) }));
   }
   if (task.hosts !== undefined && known.format.host < 0) throw hostless();
-  // Combined with fields appended: the fast path, reading them after the agent.
-  if (known.suffix) return new FastCombinedCounter(task.window, task.counters, known.suffix);
+  // Combined with fields appended, vhost_combined: the fast path, reading the host first and the fields after the agent.
+  if (known.shape) return new FastCombinedCounter(task.window, task.counters, known.shape.suffix, known.shape.vhost);
   return new FormatCounter(known.format, task.window, task.counters);
 }

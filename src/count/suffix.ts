@@ -32,6 +32,36 @@ let combinedForms: CompiledFormat[] | null = null;
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, k) => x === b[k]);
 
+/** How the fast path reads a format: vhost_combined's "host:port " first or not, then Combined, then appended fields or none. */
+export interface CombinedShape {
+  vhost: boolean;
+  suffix: CombinedSuffix | null;
+}
+
+/**
+ * The shape of a format the Combined fast path reads, or null: Combined
+ * with fields appended, or Apache's vhost_combined (%v:%p first) with or
+ * without them. The host is then the first one the format names, as the
+ * format counter takes it.
+ */
+export function combinedShapeOf(format: CompiledFormat): CombinedShape | null {
+  const { fields, literals } = format;
+  const empty = (k: number) => literals[k]!.length === 0;
+  const is = (k: number, text: string) => literals[k]!.length === text.length && [...literals[k]!].every((b, j) => b === text.charCodeAt(j));
+  const vhost = fields.length > 2 && fields[0]!.kind === "host" && fields[1]!.kind === "number" && empty(0) && is(1, ":") && is(2, " ");
+  if (!vhost) {
+    const suffix = combinedSuffixOf(format);
+    return suffix ? { vhost: false, suffix } : null;
+  }
+  const shift = (k: number) => (k >= 2 ? k - 2 : -1);
+  const rest: CompiledFormat = { ...format, fields: fields.slice(2), literals: [new Uint8Array(0), ...literals.slice(3)], latency: shift(format.latency), host: -1 };
+  combinedForms ??= [compileFormat("combined"), compileFormat('apache:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"')];
+  const exactly = combinedForms.some((c) => c.fields.length === rest.fields.length && c.fields.every((f, i) => rest.fields[i]!.kind === f.kind) && c.literals.every((l, i) => sameBytes(l, rest.literals[i]!)));
+  if (exactly) return { vhost: true, suffix: null };
+  const suffix = combinedSuffixOf(rest);
+  return suffix ? { vhost: true, suffix } : null;
+}
+
 /** The appended fields of a format that is Combined followed by more, or null for any other format. */
 export function combinedSuffixOf(format: CompiledFormat): CombinedSuffix | null {
   combinedForms ??= [compileFormat("combined"), compileFormat('apache:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"')];

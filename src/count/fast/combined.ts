@@ -51,6 +51,8 @@ function statusOfWord(w: number): number {
   return ((w >>> 8) & 0xf) * 100 + ((w >>> 16) & 0xf) * 10 + ((w >>> 24) & 0xf);
 }
 
+const COLON = 58;
+
 export class FastCombinedCounter implements LineCounter {
   /** The counts this counter feeds. */
   readonly tally: Tally;
@@ -85,8 +87,14 @@ export class FastCombinedCounter implements LineCounter {
   private readonly suffixHasHost: boolean;
   private readonly suffixName: string;
 
-  constructor(window: TimeWindow = {}, counters: Counters = "full", suffix: CombinedSuffix | null = null) {
+  /** vhost_combined: lines start with "host:port " (Apache's %v:%p), the host counted and filtered like a format's. */
+  private readonly vhostPrefix: boolean;
+  /** The host id readVhost found. */
+  private vhostId = -1;
+
+  constructor(window: TimeWindow = {}, counters: Counters = "full", suffix: CombinedSuffix | null = null, vhostPrefix = false) {
     this.tally = new Tally(window, counters);
+    this.vhostPrefix = vhostPrefix;
     this.suffix = suffix ? new SuffixReader(suffix) : null;
     this.afterTail = suffix ? suffix.literals[0]![0]! : LF;
     this.suffixHasHost = suffix !== null && suffix.host >= 0;
@@ -123,10 +131,21 @@ export class FastCombinedCounter implements LineCounter {
     const until = tally.until;
     const parsed = this.parsed;
     const suffix = this.suffix;
+    const vhostPrefix = this.vhostPrefix;
     const afterTail = this.afterTail;
     let p = start;
     while (p < end && p < startLimit) {
-      const s = p;
+      // With vhost_combined's "host:port " first, the Combined part starts after it.
+      const line = p;
+      let s = p;
+      let vhost = -1;
+      if (vhostPrefix) {
+        const after = this.readVhost(buf, p, end);
+        if (after >= 0) {
+          s = after;
+          vhost = this.vhostId;
+        }
+      }
       // Set by the fast path, which finds the line's end from its last field;
       // the scan for the line feed is left to the lines it does not take.
       let lineEnd = -1;
@@ -149,7 +168,7 @@ export class FastCombinedCounter implements LineCounter {
       // are the block's: what it matches holds no line feed (memo keys and
       // known tails come from valid lines), so the line goes on at least as far.
       fast: {
-        if (s + 16 > end) break fast;
+        if (s + 16 > end || (vhostPrefix && vhost < 0)) break fast;
         const pre = memoFind(prefixMemo, view, s, end);
         if (pre < 0) break fast;
         const t = s + prefixMemo.lengths[pre]!;
@@ -207,7 +226,7 @@ export class FastCombinedCounter implements LineCounter {
         if (q >= end) break fast;
         const next = buf[q];
         if (next === LF || (next === CR && q + 1 < end && buf[q + 1] === LF)) {
-          if (suffix !== null) break fast;
+          if (suffix !== null || vhostPrefix) break fast;
           e = q;
           lineEnd = next === LF ? q : q + 1;
           tally.common++;
@@ -254,17 +273,21 @@ export class FastCombinedCounter implements LineCounter {
         tally.linesRead++;
         p = lineEnd + 1;
       } else {
-        lineEnd = buf.indexOf(LF, s);
+        lineEnd = buf.indexOf(LF, line);
         if (lineEnd === -1 || lineEnd >= end) {
-          if (!final) return s;
+          if (!final) return line;
           lineEnd = end;
         }
         tally.linesRead++;
-        e = lineEnd > s && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+        e = lineEnd > line && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
         p = lineEnd + 1;
-        const verdict = this.parseSlow(buf, s, e);
+        let verdict: Verdict;
+        if (vhostPrefix && vhost < 0) {
+          verdict = MALFORMED;
+          this.malformedWhy = line === e ? { reason: "empty line", at: line } : { reason: "no host:port before the client", at: line };
+        } else verdict = this.parseSlow(buf, s, e);
         if (verdict !== VALID) {
-          if (verdict === MALFORMED) tally.countMalformed(buf, s, e, origin + s, this.malformedWhy);
+          if (verdict === MALFORMED) tally.countMalformed(buf, line, e, origin + line, this.malformedWhy);
           continue;
         }
         time = parsed[PARSED_TIME]!;
@@ -277,16 +300,42 @@ export class FastCombinedCounter implements LineCounter {
         tail = parsed[PARSED_TAIL]! | 0;
       }
 
-      if (suffix === null) tally.countRequest(time, status, bytes, client, request, tail);
+      if (suffix === null && !vhostPrefix) tally.countRequest(time, status, bytes, client, request, tail);
       else {
         // The host first: with --vhost, a line of another host is not counted.
-        const host = this.suffixHasHost ? tally.hosts.intern(buf, view, suffix.hostStart, suffix.hostEnd) : -1;
+        const host = vhostPrefix ? vhost : this.suffixHasHost ? tally.hosts.intern(buf, view, suffix!.hostStart, suffix!.hostEnd) : -1;
         if (host >= 0 && tally.filtersHosts && !tally.countsHost(host)) continue;
         tally.countRequest(time, status, bytes, client, request, tail);
-        this.countSuffix(status, request, host);
+        if (suffix !== null) this.countSuffix(status, request, host);
+        else tally.countHost(host, status, -1, 0);
       }
     }
     return p > end ? end : p;
+  }
+
+  /**
+   * vhost_combined's "host:port " from p: the host (no whitespace, up to the
+   * first ':') interned as vhostId, the port digits or "-". Returns where the
+   * Combined part starts, or -1 when the line does not start so.
+   */
+  private readVhost(buf: Uint8Array, p: number, end: number): number {
+    let q = p;
+    for (; q < end; q++) {
+      const c = buf[q]!;
+      if (c === COLON) break;
+      if (c === SPACE || (c >= 9 && c <= 13)) return -1;
+    }
+    if (q === p || q >= end) return -1;
+    const hostEnd = q++;
+    const portStart = q;
+    while (q < end && buf[q]! >= 48 && buf[q]! <= 57) q++;
+    if (q === portStart) {
+      if (buf[q] !== 45) return -1;
+      q++;
+    }
+    if (q >= end || buf[q] !== SPACE) return -1;
+    this.vhostId = this.tally.hosts.intern(buf, this.view, p, hostEnd);
+    return q + 1;
   }
 
   /** The response time and host the suffix reader found on the line just counted. */
@@ -398,6 +447,11 @@ export class FastCombinedCounter implements LineCounter {
     const view = this.view;
     const { time, requestStart, requestEnd, pathEnd, tailStart } = line;
     const inWindow = time >= tally.since && time < tally.until;
+    // vhost_combined has no Common form: its lines end with the agent (or what a suffix appends).
+    if (this.vhostPrefix && tailStart < 0) {
+      this.malformedWhy = { reason: "too few fields", at: e, detail: "no referer and user agent" };
+      return MALFORMED;
+    }
     if (tailStart >= 0) tally.combined++;
     else tally.common++;
     if (!inWindow) {

@@ -1,11 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { rng } from "./helpers.ts";
-import { DurationSketch, emptySketch, mergeSketches, quantile, RELATIVE_ERROR, type SketchData } from "../src/core/sketch.ts";
+import { bucketOf, emptySketch, KeyedSketches, mergeSketches, quantile, RELATIVE_ERROR, type SketchData } from "../src/core/sketch.ts";
+
+/** Adds a value as the tally does: its whole microseconds and its bucket computed once. */
+const addTo = (s: KeyedSketches, key: number, v: number) => s.addIn(key, v, Math.round(v * 1e6), v > 0 ? bucketOf(v) : 0);
 
 const sketchOf = (values: number[]): SketchData => {
-  const s = new DurationSketch();
-  for (const v of values) s.add(v);
-  return s.toData();
+  const s = new KeyedSketches();
+  for (const v of values) addTo(s, 0, v);
+  return s.toData().get(0)!;
 };
 
 const DATA: Array<[string, (r: () => number) => number]> = [
@@ -15,7 +18,7 @@ const DATA: Array<[string, (r: () => number) => number]> = [
   ["with zeros (cached responses)", (r) => (r() < 0.3 ? 0 : r() * 0.5)],
 ];
 
-describe("DurationSketch", () => {
+describe("a sketch (KeyedSketches, one key)", () => {
   test.each(DATA)("%s: every quantile within the relative error of the exact sorted answer", (_, draw) => {
     const r = rng(7);
     const values = Array.from({ length: 20_000 }, () => draw(r));
@@ -42,5 +45,35 @@ describe("DurationSketch", () => {
     expect(canon(mergeSketches([c, a, b]))).toBe(canon(mergeSketches([a, b, c])));
     expect(mergeSketches([])).toEqual(emptySketch());
     expect(quantile(emptySketch(), 0.5)).toBeNull();
+  });
+});
+
+describe("KeyedSketches: many keys, dense rows for the busy ones, a map for the rest", () => {
+  test("600 keys (more than the dense rows), values past a row's span: each key's quantiles within the bound, and no key's values in another's", () => {
+    const r = rng(3);
+    const s = new KeyedSketches();
+    const byKey = new Map<number, number[]>();
+    for (let n = 0; n < 120_000; n++) {
+      // Key 0 busy; the others a few hundred values each; some values of 1e-10 s and 1e9 s, beyond a dense row.
+      const key = r() < 0.2 ? 0 : 1 + Math.floor(r() * 599);
+      const x = r();
+      const v = x < 0.01 ? 1e-10 : x < 0.02 ? 1e9 : x < 0.1 ? 0 : Math.exp(-6 + 6 * r());
+      addTo(s, key, v);
+      (byKey.get(key) ?? byKey.set(key, []).get(key)!).push(v);
+    }
+    const data = s.toData();
+    expect([...data.keys()].sort((a, b) => a - b)).toEqual([...byKey.keys()].sort((a, b) => a - b));
+    for (const [key, values] of byKey) {
+      const sketch = data.get(key)!;
+      const sorted = values.sort((a, b) => a - b);
+      expect(sketch.count).toBe(values.length);
+      expect(sketch.max).toBe(sorted.at(-1)!);
+      for (const q of [0.01, 0.5, 0.95, 0.999]) {
+        const exact = sorted[Math.floor(q * (sorted.length - 1))]!;
+        const got = quantile(sketch, q)!;
+        if (exact === 0) expect(got).toBe(0);
+        else expect(Math.abs(got - exact) / exact).toBeLessThanOrEqual(RELATIVE_ERROR + 1e-12);
+      }
+    }
   });
 });

@@ -68,39 +68,6 @@ export function bucketOf(seconds: number): number {
   return ms > 0 && ms < 60_000 && ms / 1000 === seconds ? MS_BUCKETS[ms]! : slowBucketOf(seconds);
 }
 
-/** One sketch with its buckets in a dense array: for the few that get a value on most lines (all requests, a status class). */
-export class DurationSketch {
-  count = 0;
-  sumMicros = 0;
-  max = 0;
-  zeros = 0;
-  private readonly buckets = new Int32Array(BUCKETS);
-
-  /** Adds a duration in seconds (negative or NaN values are not durations: the caller refuses them). */
-  add(seconds: number): void {
-    this.addIn(seconds, Math.round(seconds * 1e6), seconds > 0 ? bucketOf(seconds) : 0);
-  }
-
-  /** Adds a duration, its whole microseconds and its bucket (bucketOf; anything for 0), computed once by the caller. */
-  addIn(seconds: number, micros: number, bucket: number): void {
-    this.count++;
-    this.sumMicros += micros;
-    if (seconds > this.max) this.max = seconds;
-    if (seconds <= 0) this.zeros++;
-    else this.buckets[bucket + OFFSET]!++;
-  }
-
-  toData(): SketchData {
-    return { count: this.count, sumMicros: this.sumMicros, max: this.max, zeros: this.zeros, buckets: denseBuckets(this.buckets, 0) };
-  }
-}
-
-function denseBuckets(rows: Int32Array, from: number): Array<[number, number]> {
-  const buckets: Array<[number, number]> = [];
-  for (let k = 0; k < BUCKETS; k++) if (rows[from + k]! > 0) buckets.push([k - OFFSET, rows[from + k]!]);
-  return buckets;
-}
-
 /** Keys whose buckets move to a dense row once they have this many values, and how many rows at most. */
 const DENSE_AFTER = 64;
 const MAX_DENSE_ROWS = 512;

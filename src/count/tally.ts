@@ -7,7 +7,7 @@ import { HostFilter } from "./host-filter.ts";
 import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
-import { bucketOf, DurationSketch, KeyedSketches, mergeSketches, type SketchData } from "../core/sketch.ts";
+import { bucketOf, KeyedSketches, mergeSketches, type SketchData } from "../core/sketch.ts";
 import { BACKSLASH, QUOTE } from "../core/text.ts";
 
 /** Client counter columns. */
@@ -74,13 +74,20 @@ export class Tally {
   /** Virtual hosts, when the format has them: [requests, 4xx, 5xx] a host, and each host's response times. */
   readonly hosts = new KeyTable(3);
   private readonly latencyByHost = new KeyedSketches();
-  /** Response times, when the format has them: all requests, by status class (index: status / 100), by path. */
-  private readonly latencyByClass: Array<DurationSketch | null> = Array.from({ length: 10 }, () => null);
   /**
-   * By path, not by request key: the methods of a path share one sketch, so
-   * the buckets a line may touch stay few enough to stay in the caches.
+   * Response times, when the format has them: one sketch a (path, status
+   * class) pair, a line going into one; those of a class, of a path and of
+   * all are merged from them at the end. By path, not by request key: the
+   * methods of a path share one, so the buckets a line may touch stay few
+   * enough to stay in the caches.
    */
-  private readonly latencyByPath = new KeyedSketches();
+  private readonly latencyByPair = new KeyedSketches();
+  /** Each pair's latencyPaths id (-1: no path, or minimal counters) and status class. */
+  private pairPath = new Int32Array(64);
+  private pairClass = new Uint8Array(64);
+  private readonly pairIds = new Map<number, number>();
+  /** The pair of (request key, class & 7), + 1 (0: not looked up yet): no map lookup a line. */
+  private pairOfRequest = new Int32Array(64 * 8);
   readonly latencyPaths = new KeyTable(0);
   /** The latencyPaths id of each request key's path (-1: none, -2: not looked up yet). */
   private pathOfRequest = new Int32Array(64).fill(-2);
@@ -176,15 +183,44 @@ export class Tally {
 
   /** countLatency with the whole microseconds and the bucket already known (a reader that has the milliseconds); returns the bucket. */
   countLatencyIn(seconds: number, micros: number, bucket: number, status: number, request: number): number {
-    // All requests' sketch is the classes' merged at the end: one sketch less a line.
     const c = (status / 100) | 0;
-    (this.latencyByClass[c] ??= new DurationSketch()).addIn(seconds, micros, bucket);
-    if (this.full) {
-      let path = request < this.pathOfRequest.length ? this.pathOfRequest[request]! : -2;
-      if (path === -2) path = this.pathIdOf(request);
-      if (path >= 0) this.latencyByPath.addIn(path, seconds, micros, bucket);
-    }
+    const slot = request * 8 + (c & 7);
+    let pair = slot < this.pairOfRequest.length ? this.pairOfRequest[slot]! - 1 : -1;
+    if (pair < 0 || this.pairClass[pair] !== c) pair = this.pairOf(request, c, slot);
+    this.latencyByPair.addIn(pair, seconds, micros, bucket);
     return bucket;
+  }
+
+  /** The (path, class) pair of a request key's line, made when new, remembered by slot (classes 8 and 9 share theirs with 0 and 1). */
+  private pairOf(request: number, c: number, slot: number): number {
+    let path = -1;
+    if (this.full) {
+      path = request < this.pathOfRequest.length ? this.pathOfRequest[request]! : -2;
+      if (path === -2) path = this.pathIdOf(request);
+    }
+    const key = (path + 1) * 16 + c;
+    let pair = this.pairIds.get(key);
+    if (pair === undefined) {
+      pair = this.pairIds.size;
+      this.pairIds.set(key, pair);
+      if (pair >= this.pairPath.length) {
+        const paths = new Int32Array(pair * 2);
+        paths.set(this.pairPath);
+        this.pairPath = paths;
+        const classes = new Uint8Array(pair * 2);
+        classes.set(this.pairClass);
+        this.pairClass = classes;
+      }
+      this.pairPath[pair] = path;
+      this.pairClass[pair] = c;
+    }
+    if (slot >= this.pairOfRequest.length) {
+      const bigger = new Int32Array(Math.max(slot + 8, this.pairOfRequest.length * 2));
+      bigger.set(this.pairOfRequest);
+      this.pairOfRequest = bigger;
+    }
+    this.pairOfRequest[slot] = pair + 1;
+    return pair;
   }
 
   /** The path of a request key as a latencyPaths id (-1 for a request without one), remembered for the next line. */
@@ -261,13 +297,22 @@ export class Tally {
 
   /** Response times: all, by status class, and (full counters) by path. */
   private latencyPartial(): LatencyPartial {
-    const byPath = this.latencyByPath.toData();
-    const byClass = this.latencyByClass.flatMap((s, c) => (s ? [[`${c}xx`, s.toData()] as [string, SketchData]] : []));
-    const paths = this.latencyPaths.entries();
+    const classes = new Map<number, SketchData[]>();
+    const paths = new Map<number, SketchData[]>();
+    const pairs = this.latencyByPair.toData();
+    for (const [pair, sketch] of pairs) {
+      const c = this.pairClass[pair]!;
+      const path = this.pairPath[pair]!;
+      (classes.get(c) ?? classes.set(c, []).get(c)!).push(sketch);
+      if (path >= 0) (paths.get(path) ?? paths.set(path, []).get(path)!).push(sketch);
+    }
+    const names = this.latencyPaths.entries();
+    // Paths in the order of their ids (first timed line first).
+    const byPath = [...paths].sort((a, b) => a[0] - b[0]).map(([id, list]) => [names[id]![0], mergeSketches(list)] as [string, SketchData]);
     return {
-      all: mergeSketches(byClass.map(([, sketch]) => sketch)),
-      byClass,
-      ...(this.full ? { byPath: [...byPath].map(([id, sketch]) => [paths[id]![0], sketch] as [string, SketchData]) } : {}),
+      all: mergeSketches([...pairs.values()]),
+      byClass: [...classes].sort((a, b) => a[0] - b[0]).map(([c, list]) => [`${c}xx`, mergeSketches(list)] as [string, SketchData]),
+      ...(this.full ? { byPath } : {}),
     };
   }
 
@@ -324,7 +369,7 @@ export class Tally {
       lastTime: this.requests > 0 ? this.wide[LAST_TIME]! : null,
       malformedSamples: this.malformedSamples,
       malformedReasons: [...this.malformedReasons],
-      ...(this.latencyByClass.some((s) => s !== null) ? { latency: this.latencyPartial() } : {}),
+      ...(this.pairIds.size > 0 ? { latency: this.latencyPartial() } : {}),
       ...(this.hosts.size > 0 ? { hosts: this.hostRows() } : {}),
     };
   }

@@ -3,7 +3,7 @@
 
 import type { ArgsDef } from "citty";
 import { EXIT_USAGE, LogmrError } from "../core/errors.ts";
-import { MONTHS } from "../core/text.ts";
+import { epochOfTimeText } from "../core/text.ts";
 
 /** A command line that cannot run: exit code 2. */
 export class UsageError extends LogmrError {
@@ -36,39 +36,12 @@ export function parseCountList(text: string | undefined, flag: string, min = 1):
 }
 
 
-/**
- * A point in time as epoch seconds: ISO 8601 ("2026-11-27", "2026-11-27T10:00",
- * "2026-11-27 10:00:00+01:00"; UTC when no offset) or the log's own
- * "27/Nov/2026:10:00:00 +0000".
- */
+/** --since/--until: a point in time (see epochOfTimeText), or a usage error naming the flag. */
 export function parseTime(text: string | undefined, flag: string): number {
   if (text === undefined || text === "") throw new UsageError(`--${flag} needs a value`);
-  const t = text.trim();
-  const iso = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(t);
-  const clf = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?: ([+-]\d{4}))?$/.exec(t);
-  let fields: number[] | null = null;
-  let zone = "Z";
-  if (iso) {
-    fields = [iso[1], iso[2], iso[3], iso[4] ?? "0", iso[5] ?? "0", iso[6] ?? "0"].map(Number);
-    zone = iso[7] ?? "Z";
-  } else if (clf) {
-    fields = [clf[3], String(MONTHS.indexOf(clf[2]!) + 1), clf[1], clf[4], clf[5], clf[6]].map(Number);
-    zone = clf[7] ?? "Z";
-  }
-  const bad = () => new UsageError(`--${flag} must be a date and time such as 2026-11-27T10:00:00Z, got ${JSON.stringify(text)}`);
-  if (!fields) throw bad();
-  const [y, mo, d, h, mi, s] = fields as [number, number, number, number, number, number];
-  const day = new Date(Date.UTC(y, mo - 1, d));
-  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
-    throw bad();
-  }
-  let offset = 0;
-  const z = /^([+-])(\d{2}):?(\d{2})$/.exec(zone);
-  if (z) {
-    if (Number(z[2]) > 23 || Number(z[3]) > 59) throw bad();
-    offset = (z[1] === "-" ? -1 : 1) * (Number(z[2]) * 3600 + Number(z[3]) * 60);
-  }
-  return day.getTime() / 1000 + h * 3600 + mi * 60 + s - offset;
+  const t = epochOfTimeText(text);
+  if (t === null) throw new UsageError(`--${flag} must be a date and time such as 2026-11-27T10:00:00Z, got ${JSON.stringify(text)}`);
+  return t;
 }
 
 /** Every spelling citty accepts for the flags of `def` (names, kebab/camel forms, aliases). */

@@ -10,6 +10,7 @@ import { compareIdentity, readIdentity } from "./map/identity.ts";
 import { closeInputs, type ListedInput, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
 import { detectedNote, detectFormat, gzipSampleOf, sampleOf } from "./plan/detect-format.ts";
 import { compileFormat, FAST_FORMATS } from "./count/format.ts";
+import { parseWhere, WhereError } from "./count/where.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./map/run-tasks.ts";
 import { checkCoverage, mergeAll, type TaskPartial } from "./core/partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report/report.ts";
@@ -40,6 +41,8 @@ export interface AnalyzeOptions {
   format?: string;
   /** --vhost: only lines of these virtual hosts are counted. */
   hosts?: string[];
+  /** --where: only lines this expression holds for are counted. */
+  where?: string;
   onProgress?: (p: MapProgress) => void;
   /** Standard input's bytes, for "-" (default: the process's stdin). */
   stdin?: AsyncIterable<Uint8Array>;
@@ -242,8 +245,30 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
     checkFormatsNameHosts(plan.files);
     plan.tasks = plan.tasks.map((t) => ({ ...t, hosts }));
   }
+  if (options.where !== undefined) {
+    const where = options.where;
+    checkWhere(where, plan.files);
+    plan.tasks = plan.tasks.map((t) => ({ ...t, where }));
+  }
 
   return plan;
+}
+
+/** --where, parsed and checked against what every input's format provides: exit 2 with the column when it is wrong. */
+function checkWhere(text: string, files: readonly LogInput[]): void {
+  const formats = files.length === 0 ? [undefined] : files.map((f) => f.logFormat);
+  const json = (f: string | undefined) => f === "json" || f?.startsWith("json:") === true;
+  const compiled = (f: string | undefined) => (f === undefined || FAST_FORMATS.has(f) ? null : compileFormat(f));
+  const has = {
+    vhost: formats.every((f) => json(f) || (compiled(f)?.host ?? -1) >= 0),
+    request_time: formats.every((f) => json(f) || (compiled(f)?.latency ?? -1) >= 0),
+  };
+  try {
+    parseWhere(text, has);
+  } catch (err) {
+    if (err instanceof WhereError) throw new LogmrError(err.message, EXIT_USAGE);
+    throw err;
+  }
 }
 
 /** --vhost needs every input's format to name the host of a line. */
@@ -266,7 +291,8 @@ export function reducePartials(
   const counts = mergeAll(partials);
   // Every task of a run carries the same --vhost.
   const hosts = plan.tasks[0]?.hosts;
-  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until, hosts, skipped: options.skipped ?? [] });
+  const where = plan.tasks[0]?.where;
+  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until, hosts, where, skipped: options.skipped ?? [] });
 }
 
 /** What the most frequent reason says about the log's format. */
@@ -394,6 +420,7 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
         segmentBytes: options.stdinSegmentBytes,
         format: taskFormat(options.format),
         hosts: options.hosts,
+        where: options.where,
         // Room for a task in flight and one waiting per worker, whatever fails.
         maxPending: Math.max(8, 2 * workers),
       });

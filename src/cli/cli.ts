@@ -44,6 +44,7 @@ const analyzeArgs = {
   format: { type: "string", description: "The log format: combined (default), common, nginx, nginx-timed (nginx with $request_time $upstream_response_time), vhost_combined, json (Caddy, Traefik, nginx escape=json), an nginx log_format string, or apache: and a LogFormat string" },
   "format-file": { type: "string", description: "Read the format from this nginx or Apache configuration file (its log_format or LogFormat line)" },
   "format-name": { type: "string", description: "With --format-file: which of its formats, by name" },
+  where: { type: "string", description: "Count only the lines this holds for, e.g. 'status >= 500 and path ~ \"^/api/\"': fields status, class, method, path, query, client, referer, agent, bytes, time, vhost, request_time; = != < <= > >= ~ !~ in, and, or, not, CIDR (client in 10.0.0.0/8), 1M, 250ms, 2026-11-27T10:00" },
   vhost: { type: "string", description: "Count only these virtual hosts (comma-separated; with or without the port; *.example.com for subdomains): the format must name the host (%v, $host, $server_name, JSON's request.host)" },
   field: { type: "string", description: "With --format json: the log's own keys, NAME=KEY,... (client, method, uri, request, status, bytes, referer, agent, host, time, seconds, milliseconds, nanoseconds; KEY may be dotted: req.ip)" },
   "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
@@ -123,6 +124,7 @@ const planArgs = {
   "format-name": analyzeArgs["format-name"],
   field: analyzeArgs.field,
   vhost: analyzeArgs.vhost,
+  where: analyzeArgs.where,
   "skip-unreadable": analyzeArgs["skip-unreadable"],
   quiet: analyzeArgs.quiet,
   help: analyzeArgs.help,
@@ -231,6 +233,7 @@ function analyzeOptions(files: string[], args: AnalyzeArgs) {
     skipUnreadable: args["skip-unreadable"] === true,
     format: formatOf(args.format as string | undefined, args["format-file"] as string | undefined, args["format-name"] as string | undefined, args.field as string | undefined),
     hosts: args.vhost === undefined ? undefined : hostNamesOf(args.vhost as string),
+    where: args.where as string | undefined,
     maxMalformed: args["max-malformed"] === undefined ? undefined : parsePercent(args["max-malformed"], "max-malformed") / 100,
     // Small segments make small stdin inputs several tasks (tests and the soak only).
     stdinSegmentBytes: process.env[SEGMENT_BYTES_ENV] ? parseCount(process.env[SEGMENT_BYTES_ENV], SEGMENT_BYTES_ENV) : undefined,

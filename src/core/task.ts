@@ -30,6 +30,8 @@ interface TaskBase {
   format?: string;
   /** --vhost: only lines of these virtual hosts are counted (the format must name a host). */
   hosts?: string[];
+  /** --where: only lines the expression holds for are counted (count/where.ts). */
+  where?: string;
 }
 export interface GenerateTask extends TaskBase {
   kind: "generate";
@@ -193,6 +195,7 @@ export function parseTask(line: string): Task {
   int("input");
   if (t.format !== undefined && (typeof t.format !== "string" || t.format.length > 4096)) throw new TaskError("task.format is not a format string");
   if (t.hosts !== undefined && (!Array.isArray(t.hosts) || t.hosts.length === 0 || !t.hosts.every((h) => typeof h === "string" && h !== ""))) throw new TaskError("task.hosts is not a list of host names");
+  if (t.where !== undefined && (typeof t.where !== "string" || t.where === "" || t.where.length > 65536)) throw new TaskError("task.where is not an expression");
   if (t.attempt !== undefined) int("attempt");
   switch (t.kind) {
     case "generate": {

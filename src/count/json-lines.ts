@@ -5,7 +5,7 @@
 
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { NO_TIME } from "./clf.ts";
-import { FormatError } from "./format.ts";
+import { FormatError, matchesWhere } from "./format.ts";
 import { viewOf } from "./fast/keys.ts";
 import { LineByLineCounter } from "./line-by-line.ts";
 import type { Malformed, Tally } from "./tally.ts";
@@ -140,12 +140,18 @@ export class JsonLinesCounter extends LineByLineCounter {
     const clientId = this.intern(tally.clients, client);
     const requestId = this.intern(tally.requestKeys, typeof uri === "string" ? `${method} ${uri.split("?")[0]!}` : (method as string));
     const tailId = hasTail ? this.intern(tally.tails, `${typeof referer === "string" ? referer : "-"}" "${agent}`) : -1;
-    tally.countRequest(time, status, bytes, clientId, requestId, tailId);
     const seconds = asNumber(lookup(o, names.seconds));
     const ns = asNumber(lookup(o, names.nanoseconds));
     const ms = asNumber(lookup(o, names.milliseconds));
     const duration = Number.isFinite(seconds) ? seconds : Number.isFinite(ns) ? ns / 1e9 : Number.isFinite(ms) ? ms / 1e3 : Number.NaN;
     const timed = duration >= 0 && duration < 1e12;
+    if (tally.where !== null) {
+      // The request as a line's bytes, for its query.
+      const request = enc.encode(typeof uri === "string" ? `${method} ${uri}` : (method as string));
+      const line = { status, bytes, time, seconds: timed ? duration : -1, client: clientId, request: requestId, tail: tailId, host: hostId, buf: request, requestStart: 0, requestEnd: request.length };
+      if (!matchesWhere(tally, line)) return;
+    }
+    tally.countRequest(time, status, bytes, clientId, requestId, tailId);
     const bucket = timed ? tally.countLatency(duration, status, requestId) : 0;
     if (hostId >= 0) tally.countHost(hostId, status, timed ? duration : -1, bucket);
   }

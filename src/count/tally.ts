@@ -4,6 +4,7 @@
 // the fields it read (time, status, bytes).
 
 import { HostFilter } from "./host-filter.ts";
+import { compileWhere, parseWhere, whereLine, type WherePredicate } from "./where.ts";
 import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
@@ -100,6 +101,20 @@ export class Tally {
     this.full = counters === "full";
     this.since = window.since ?? Number.NEGATIVE_INFINITY;
     this.until = window.until ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** --where's predicate, or null; a counter fills `whereLine` and asks it before counting a line. */
+  where: WherePredicate | null = null;
+  readonly whereLine = whereLine();
+
+  /** Counts only the lines an expression holds for (--where); the counter must then ask `where` before counting a line. */
+  onlyWhere(text: string): void {
+    this.where = compileWhere(parseWhere(text), {
+      client: (id) => this.clients.keyOf(id),
+      request: (id) => this.requestKeys.keyOf(id),
+      tail: (id) => this.tails.keyOf(id),
+      host: (id) => this.hosts.keyOf(id),
+    });
   }
 
   /** Counts only lines of these virtual hosts (--vhost); the counter must then ask `countsHost` before counting a line. */

@@ -29,6 +29,7 @@ export interface StdinOptions {
   segmentBytes?: number;
   format?: string;
   hosts?: string[];
+  where?: string;
   /** Segments saved and not yet accepted, at most (then reading waits). */
   maxPending?: number;
 }
@@ -164,6 +165,7 @@ export class StdinSegments implements TaskSource {
       ...(this.options.counters === "minimal" ? { counters: "minimal" as const } : {}),
       ...(this.options.format !== undefined ? { format: this.options.format } : {}),
       ...(this.options.hosts !== undefined ? { hosts: this.options.hosts } : {}),
+      ...(this.options.where !== undefined ? { where: this.options.where } : {}),
     };
   }
 

@@ -36,6 +36,8 @@ export interface ReportData {
   window: { since: string | null; until: string | null };
   /** --vhost: the virtual hosts counted, or null for all. */
   vhosts: string[] | null;
+  /** --where: the expression lines had to match, or null. */
+  where: string | null;
   lines: LineCounts;
   requests: number;
   bytes: number;
@@ -202,7 +204,7 @@ export function isoTime(epochSeconds: number): string {
 
 export function buildReport(
   counts: CountsPartial,
-  options: { input: InputSummary; inputNames: readonly string[]; top: number; since?: number; until?: number; hosts?: readonly string[]; skipped?: readonly string[] },
+  options: { input: InputSummary; inputNames: readonly string[]; top: number; since?: number; until?: number; hosts?: readonly string[]; where?: string; skipped?: readonly string[] },
 ): ReportData {
   const { requests, top } = { requests: counts.requests, top: options.top };
   const status = counts.status
@@ -238,6 +240,7 @@ export function buildReport(
       until: options.until === undefined ? null : isoTime(options.until),
     },
     vhosts: options.hosts ? [...options.hosts] : null,
+    where: options.where ?? null,
     lines: counts.lines,
     requests,
     bytes: counts.bytes,
@@ -394,6 +397,7 @@ function headerSection(data: ReportData, run: RunInfo | null, style: Style): str
   }
   for (const s of data.skippedInputs) conf.push(["skipped", s]);
   if (data.vhosts) conf.push(["hosts", data.vhosts.join(", ")]);
+  if (data.where) conf.push(["where", data.where]);
   if (data.window.since || data.window.until) {
     conf.push(["time window", `${data.window.since ?? "start"} <= t < ${data.window.until ?? "end"}`]);
   }
@@ -415,7 +419,7 @@ function totalsSection(data: ReportData, style: Style): string[] {
     ["malformed", l.malformed > 0 ? yellow(c, int(l.malformed)) : "0"],
   ];
   if (l.outOfWindow > 0) totals.push(["outside window", int(l.outOfWindow)]);
-  if (data.vhosts) totals.push(["other hosts", `${int(l.filtered)}  (not counted: --vhost)`]);
+  if (data.vhosts || data.where) totals.push(["filtered out", `${int(l.filtered)}  (not counted: ${[data.vhosts ? "--vhost" : "", data.where ? "--where" : ""].filter(Boolean).join(", ")})`]);
   totals.push(
     ["requests", bold(c, int(data.requests))],
     ["unique clients", int(data.uniqueClients)],

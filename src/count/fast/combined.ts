@@ -157,6 +157,9 @@ export class FastCombinedCounter implements LineCounter {
       let client = 0;
       let request = 0;
       let tail = -1;
+      // The request's bounds, for --where's query.
+      let requestFrom = 0;
+      let requestTo = 0;
       // The fast path handles the usual shape without scanning for token
       // ends: a line starting with a memoised "host ident user [" parses as
       // the line that created the memo did, and so does a request starting
@@ -205,6 +208,8 @@ export class FastCombinedCounter implements LineCounter {
             if (c === BACKSLASH || c === LF) break fast;
           }
         }
+        requestFrom = requestStart;
+        requestTo = q;
         // Status and bytes read here, not by the slow path's reader, so that
         // they stay in locals instead of passing through `parsed`.
         if (q + 7 > end || buf[q + 5] !== SPACE) break fast;
@@ -300,14 +305,36 @@ export class FastCombinedCounter implements LineCounter {
         tail = parsed[PARSED_TAIL]! | 0;
       }
 
-      if (suffix === null && !vhostPrefix) tally.countRequest(time, status, bytes, client, request, tail);
+      if (suffix === null && !vhostPrefix && tally.where === null) tally.countRequest(time, status, bytes, client, request, tail);
       else {
         // The host first: with --vhost, a line of another host is not counted.
         const host = vhostPrefix ? vhost : this.suffixHasHost ? tally.hosts.intern(buf, view, suffix!.hostStart, suffix!.hostEnd) : -1;
         if (host >= 0 && tally.filtersHosts && !tally.countsHost(host)) continue;
+        if (tally.where !== null) {
+          if (!fastPath) {
+            requestFrom = this.line.requestStart;
+            requestTo = this.line.requestEnd;
+          }
+          const w = tally.whereLine;
+          w.status = status;
+          w.bytes = bytes;
+          w.time = time;
+          w.seconds = suffix !== null ? suffix.seconds : -1;
+          w.client = client;
+          w.request = request;
+          w.tail = tail;
+          w.host = host;
+          w.buf = buf;
+          w.requestStart = requestFrom;
+          w.requestEnd = requestTo;
+          if (!tally.where(w)) {
+            tally.filtered++;
+            continue;
+          }
+        }
         tally.countRequest(time, status, bytes, client, request, tail);
         if (suffix !== null) this.countSuffix(status, request, host);
-        else tally.countHost(host, status, -1, 0);
+        else if (host >= 0) tally.countHost(host, status, -1, 0);
       }
     }
     return p > end ? end : p;

@@ -8,8 +8,7 @@ import { BYTES_TOO_LONG_REASON, closingQuote, daysFromCivil, isSpaceByte, MAX_BY
 import { viewOf } from "./fast/keys.ts";
 import { type DurationKind, parseSeconds } from "./durations.ts";
 import { LineByLineCounter } from "./line-by-line.ts";
-import type { Malformed, Tally } from "./tally.ts";
-import type { WhereLine } from "./where.ts";
+import type { Malformed } from "./tally.ts";
 
 /** What a field holds, as far as counting goes; "number" and "skip" fields are read as opaque tokens. */
 export type FieldKind =
@@ -297,7 +296,10 @@ export class FormatCounter extends LineByLineCounter {
     const tailId = agent >= 0 ? this.internTail(buf, referer, agent) : -1;
     const l = this.format.latency;
     const seconds = l >= 0 ? parseSeconds(buf, start[l]!, end[l]!, this.format.fields[l]!.kind as DurationKind) : -1;
-    if (tally.where !== null && !matchesWhere(tally, { status, bytes, time, seconds, client: clientId, request: requestId, tail: tailId, host: hostId, buf, requestStart: rs, requestEnd: re })) return;
+    if (tally.where !== null && !tally.where(status, bytes, time, seconds, clientId, requestId, tailId, hostId, buf, rs, re)) {
+      tally.filtered++;
+      return;
+    }
     tally.countRequest(time, status, bytes, clientId, requestId, tailId);
     const bucket = seconds >= 0 ? tally.countLatency(seconds, status, requestId) : 0;
     if (hostId >= 0) tally.countHost(hostId, status, seconds, bucket);
@@ -383,14 +385,6 @@ export class FormatCounter extends LineByLineCounter {
 }
 
 const JOIN = new TextEncoder().encode('" "');
-
-/** Asks --where about a line (copied into the tally's WhereLine); a line it refuses is counted as filtered out. */
-export function matchesWhere(tally: Tally, line: WhereLine): boolean {
-  Object.assign(tally.whereLine, line);
-  if (tally.where!(tally.whereLine)) return true;
-  tally.filtered++;
-  return false;
-}
 
 /**
  * The format string of a `log_format` (nginx) or `LogFormat` (Apache) line

@@ -5,7 +5,7 @@
 
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { NO_TIME } from "./clf.ts";
-import { FormatError, matchesWhere } from "./format.ts";
+import { FormatError } from "./format.ts";
 import { viewOf } from "./fast/keys.ts";
 import { LineByLineCounter } from "./line-by-line.ts";
 import type { Malformed, Tally } from "./tally.ts";
@@ -148,8 +148,10 @@ export class JsonLinesCounter extends LineByLineCounter {
     if (tally.where !== null) {
       // The request as a line's bytes, for its query.
       const request = enc.encode(typeof uri === "string" ? `${method} ${uri}` : (method as string));
-      const line = { status, bytes, time, seconds: timed ? duration : -1, client: clientId, request: requestId, tail: tailId, host: hostId, buf: request, requestStart: 0, requestEnd: request.length };
-      if (!matchesWhere(tally, line)) return;
+      if (!tally.where(status, bytes, time, timed ? duration : -1, clientId, requestId, tailId, hostId, request, 0, request.length)) {
+        tally.filtered++;
+        return;
+      }
     }
     tally.countRequest(time, status, bytes, clientId, requestId, tailId);
     const bucket = timed ? tally.countLatency(duration, status, requestId) : 0;

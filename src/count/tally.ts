@@ -4,7 +4,7 @@
 // the fields it read (time, status, bytes).
 
 import { HostFilter } from "./host-filter.ts";
-import { compileWhere, parseWhere, whereLine, type WherePredicate } from "./where.ts";
+import { compileWhere, parseWhere, type WherePredicate } from "./where.ts";
 import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
@@ -103,9 +103,8 @@ export class Tally {
     this.until = window.until ?? Number.POSITIVE_INFINITY;
   }
 
-  /** --where's predicate, or null; a counter fills `whereLine` and asks it before counting a line. */
+  /** --where's predicate, or null; a counter asks it before counting a line, and counts a refused line in `filtered`. */
   where: WherePredicate | null = null;
-  readonly whereLine = whereLine();
 
   /** Counts only the lines an expression holds for (--where); the counter must then ask `where` before counting a line. */
   onlyWhere(text: string): void {

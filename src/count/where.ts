@@ -285,43 +285,6 @@ function inNetwork(address: Uint8Array, net: { bytes: Uint8Array; bits: number }
 
 // ------------------------------------------------------------------ compiling
 
-/** What a predicate is asked about a line: the counters' numbers and key ids, and the request's bytes for its query. */
-export interface WhereLine {
-  status: number;
-  bytes: number;
-  time: number;
-  /** Response time in seconds, or -1 when the line has none. */
-  seconds: number;
-  client: number;
-  request: number;
-  tail: number;
-  host: number;
-  /** The request line's bytes (for its query, read only when the expression asks for it). */
-  buf: Uint8Array;
-  requestStart: number;
-  requestEnd: number;
-}
-
-/** A fresh WhereLine for a counter to fill a line at a time. */
-export function whereLine(): WhereLine {
-  return { status: 0, bytes: 0, time: 0, seconds: -1, client: -1, request: -1, tail: -1, host: -1, buf: new Uint8Array(0), requestStart: 0, requestEnd: 0 };
-}
-
-const latin1 = new TextDecoder("latin1");
-
-/** The query of the line's request: after the path's '?', up to the next space; "" without one. */
-function queryText(l: WhereLine): string {
-  const { buf, requestEnd } = l;
-  let p = l.requestStart;
-  while (p < requestEnd && buf[p] !== 32) p++;
-  p++;
-  while (p < requestEnd && buf[p] !== 32 && buf[p] !== 63) p++;
-  if (p >= requestEnd || buf[p] !== 63) return "";
-  const start = ++p;
-  while (p < requestEnd && buf[p] !== 32) p++;
-  return latin1.decode(buf.subarray(start, p));
-}
-
 /** Key texts by id, as the tally holds them (the predicate asks once per id and remembers). */
 export interface WhereKeys {
   client(id: number): string;
@@ -332,7 +295,30 @@ export interface WhereKeys {
   host(id: number): string;
 }
 
-export type WherePredicate = (line: WhereLine) => boolean;
+/**
+ * A line's question: the counters' numbers and key ids (-1: none), the
+ * response time in seconds (-1: none), and the request's bytes (for its
+ * query, read only when the expression asks for it).
+ */
+export type WherePredicate = (
+  status: number, bytes: number, time: number, seconds: number,
+  client: number, request: number, tail: number, host: number,
+  buf: Uint8Array, requestStart: number, requestEnd: number,
+) => boolean;
+
+const latin1 = new TextDecoder("latin1");
+
+/** The query of a request line: after the path's '?', up to the next space; "" without one. */
+function queryText(buf: Uint8Array, requestStart: number, requestEnd: number): string {
+  let p = requestStart;
+  while (p < requestEnd && buf[p] !== 32) p++;
+  p++;
+  while (p < requestEnd && buf[p] !== 32 && buf[p] !== 63) p++;
+  if (p >= requestEnd || buf[p] !== 63) return "";
+  const start = ++p;
+  while (p < requestEnd && buf[p] !== 32) p++;
+  return latin1.decode(buf.subarray(start, p));
+}
 
 type KeyKind = "client" | "request" | "tail" | "host";
 const KEY_OF: Partial<Record<Field, KeyKind>> = { client: "client", method: "request", path: "request", referer: "tail", agent: "tail", vhost: "host" };
@@ -372,72 +358,81 @@ function textTest(node: Extract<WhereNode, { op: "cmp" | "in" | "match" }>): (te
   return node.op === "cmp" && node.cmp === "!=" ? (t) => !set.has(t) : (t) => set.has(t);
 }
 
-function numberTest(cmp: string, value: number): (v: number) => boolean {
-  switch (cmp) {
-    case "=": return (v) => v === value;
-    case "!=": return (v) => v !== value;
-    case "<": return (v) => v < value;
-    case "<=": return (v) => v <= value;
-    case ">": return (v) => v > value;
-    default: return (v) => v >= value;
-  }
+/** What the generated code reads for an atom: its source, and the tests it calls (by index into the context). */
+interface Generated {
+  source: string;
+  atoms: Array<Extract<WhereNode, { op: "cmp" | "in" | "match" }>>;
 }
 
+const NUMBER_OF: Partial<Record<Field, string>> = { status: "status", bytes: "bytes", time: "time", request_time: "seconds" };
+
+function generate(tree: WhereNode): Generated {
+  const atoms: Generated["atoms"] = [];
+  const code = (node: WhereNode): string => {
+    switch (node.op) {
+      case "or":
+        return `(${node.args.map(code).join(" || ")})`;
+      case "and":
+        return `(${node.args.map(code).join(" && ")})`;
+      case "not":
+        return `(!${code(node.arg)})`;
+      default:
+        break;
+    }
+    const number = NUMBER_OF[node.field];
+    if (number !== undefined && node.op !== "match") {
+      const values = node.op === "in" ? node.values : [node.value];
+      const op = node.op === "in" ? "===" : node.cmp === "=" ? "===" : node.cmp === "!=" ? "!==" : node.cmp;
+      const test = values.map((v) => `${number} ${op} ${JSON.stringify(v)}`).join(" || ");
+      // A line without a response time matches no comparison of one.
+      return number === "seconds" ? `(seconds >= 0 && (${test}))` : `(${test})`;
+    }
+    if (node.field === "class" && node.op !== "match") {
+      const values = node.op === "in" ? node.values : [node.value];
+      const test = values.map((v) => `((status / 100) | 0) === ${Number(String(v)[0])}`).join(" || ");
+      return node.op === "cmp" && node.cmp === "!=" ? `(!(${test}))` : `(${test})`;
+    }
+    const k = atoms.push(node) - 1;
+    if (node.field === "class") return `ctx.tests[${k}](((status / 100) | 0) + "xx")`;
+    if (node.field === "query") return `ctx.tests[${k}](ctx.query(buf, requestStart, requestEnd))`;
+    const id = KEY_OF[node.field]!;
+    // 1: holds, 2: does not, 0 (or past the end): not asked yet for this id.
+    return `(${id} < 0 ? ctx.tests[${k}]("") : (ctx.seen[${k}][${id}] || ctx.ask(${k}, ${id})) === 1)`;
+  };
+  const body = code(tree);
+  return { source: `"use strict"; return function where(status, bytes, time, seconds, client, request, tail, host, buf, requestStart, requestEnd) { return ${body}; };`, atoms };
+}
+
+/** One factory a source text for the process: a closure a task shares its compiled code. */
+const factories = new Map<string, (ctx: unknown) => WherePredicate>();
+
 /**
- * The predicate of a tree. A comparison on a keyed field is answered once a
+ * The predicate of a tree, generated as one function (the tree's operators
+ * and numbers in its code). A comparison on a keyed field is answered once a
  * key id and remembered (1 yes, 2 no) in a table that grows with the ids.
  */
 export function compileWhere(tree: WhereNode, keys: WhereKeys): WherePredicate {
-  const build = (node: WhereNode): WherePredicate => {
-    switch (node.op) {
-      case "or": {
-        const parts = node.args.map(build);
-        return (l) => parts.some((p) => p(l));
-      }
-      case "and": {
-        const parts = node.args.map(build);
-        return (l) => parts.every((p) => p(l));
-      }
-      case "not": {
-        const inner = build(node.arg);
-        return (l) => !inner(l);
-      }
-      default:
-        return atom(node);
-    }
-  };
-  const atom = (node: Extract<WhereNode, { op: "cmp" | "in" | "match" }>): WherePredicate => {
-    const field = node.field;
-    if (field === "status" || field === "bytes" || field === "time" || field === "request_time") {
-      const pick = field === "status" ? (l: WhereLine) => l.status : field === "bytes" ? (l: WhereLine) => l.bytes : field === "time" ? (l: WhereLine) => l.time : (l: WhereLine) => l.seconds;
-      const values = node.op === "in" ? node.values.map(Number) : [];
-      const test = node.op === "cmp" ? numberTest(node.cmp, node.value as number) : (v: number) => values.includes(v);
-      // A line without a response time matches no comparison of one.
-      if (field === "request_time") return (l) => l.seconds >= 0 && test(l.seconds);
-      return (l) => test(pick(l));
-    }
-    if (field === "class") {
-      const test = textTest(node);
-      return (l) => test(`${(l.status / 100) | 0}xx`);
-    }
-    const test = textTest(node);
-    if (field === "query") return (l) => test(queryText(l));
-    const kind = KEY_OF[field]!;
-    let seen = new Uint8Array(256);
-    return (l) => {
-      const id = l[kind];
-      if (id < 0) return test("");
+  const { source, atoms } = generate(tree);
+  const tests = atoms.map(textTest);
+  const ctx = {
+    tests,
+    seen: atoms.map(() => new Uint8Array(256)),
+    query: queryText,
+    ask(k: number, id: number): number {
+      const atom = atoms[k]!;
+      let seen = this.seen[k]!;
       if (id >= seen.length) {
         const bigger = new Uint8Array(Math.max(id + 1, seen.length * 2));
         bigger.set(seen);
-        seen = bigger;
+        this.seen[k] = seen = bigger;
       }
-      let v = seen[id]!;
-      if (v === 0) seen[id] = v = test(fieldText(field, keys[kind](id))) ? 1 : 2;
-      return v === 1;
-    };
+      const kind = KEY_OF[atom.field]!;
+      return (seen[id] = tests[k]!(fieldText(atom.field, keys[kind](id))) ? 1 : 2);
+    },
   };
-  return build(tree);
+  let factory = factories.get(source);
+  if (!factory) factories.set(source, (factory = new Function("ctx", source) as (ctx: unknown) => WherePredicate));
+  return factory(ctx);
 }
 
 /** Whether a tree asks for a field (so the parent can tell a format that lacks it). */

@@ -315,19 +315,7 @@ export class FastCombinedCounter implements LineCounter {
             requestFrom = this.line.requestStart;
             requestTo = this.line.requestEnd;
           }
-          const w = tally.whereLine;
-          w.status = status;
-          w.bytes = bytes;
-          w.time = time;
-          w.seconds = suffix !== null ? suffix.seconds : -1;
-          w.client = client;
-          w.request = request;
-          w.tail = tail;
-          w.host = host;
-          w.buf = buf;
-          w.requestStart = requestFrom;
-          w.requestEnd = requestTo;
-          if (!tally.where(w)) {
+          if (!tally.where(status, bytes, time, suffix !== null ? suffix.seconds : -1, client, request, tail, host, buf, requestFrom, requestTo)) {
             tally.filtered++;
             continue;
           }

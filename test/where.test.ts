@@ -43,6 +43,10 @@ describe("parseWhere: expressions and their trees", () => {
     ["duration >= 1.5s", { op: "cmp", field: "request_time", cmp: ">=", value: 1.5 }],
     ["time >= 2026-11-27T10:00", { op: "cmp", field: "time", cmp: ">=", value: Date.UTC(2026, 10, 27, 10) / 1000 }],
     ["host = shop.test", { op: "cmp", field: "vhost", cmp: "=", value: "shop.test" }],
+    // In quotes a backslash escapes only the quote: a regex keeps its own escapes.
+    ["path ~ '\\.php$'", { op: "match", field: "path", regex: "\\.php$", negate: false }],
+    ["path ~ \"^/a\\d+\\\"b\"", { op: "match", field: "path", regex: '^/a\\d+"b', negate: false }],
+    ["referer = 'it\\'s'", { op: "cmp", field: "referer", cmp: "=", value: "it's" }],
     [
       "status >= 500 and path ~ '^/api' or not method = GET",
       { op: "or", args: [{ op: "and", args: [{ op: "cmp", field: "status", cmp: ">=", value: 500 }, { op: "match", field: "path", regex: "^/api", negate: false }] }, { op: "not", arg: { op: "cmp", field: "method", cmp: "=", value: "GET" } }] },
@@ -73,6 +77,9 @@ describe("parseWhere: expressions and their trees", () => {
     ["time > yesterday", 8, "not a date and time"],
     ["request_time > fast", 16, "not a duration"],
     ["status not 500", 12, "expected 'in' after 'not'"],
+    ["path ~ '(a+)+$'", 8, "repeats a group that itself repeats"],
+    ["agent ~ '(\\w*)*x'", 9, "exponential time"],
+    ["path ~ '^(/[a-z]{2,})+$'", 8, "nested repetition"],
   ])("refuses %j at column %d: %s", (text, column, words) => {
     let error: unknown;
     try {
@@ -84,6 +91,10 @@ describe("parseWhere: expressions and their trees", () => {
     expect((error as WhereError).column).toBe(column);
     expect((error as WhereError).message).toContain(words);
     expect((error as WhereError).message).toContain(`column ${column}`);
+  });
+
+  test.each(["^/api/(v1|v2)/", "(ab)+", "^/item/[0-9]+$", "(?:a|b)+c", "\\(a+\\)+"])("a regex without nested repetition is taken: %s", (re) => {
+    expect(parseWhere(`path ~ '${re}'`)).toMatchObject({ op: "match", regex: re });
   });
 
   test("a format without hosts or times: vhost and request_time are refused, naming what is missing", () => {
@@ -146,7 +157,8 @@ describe("compileWhere: what a line's fields make of an expression", () => {
     ["query = 'id=7&x=1'", true],
     ["query ~ 'id=7'", true],
     ["referer = 'https://example.com/'", true],
-    ["agent = 'curl/8.0 \\\\\"x\\\\\"'", true],
+    ["agent = 'curl/8.0 \\\"x\\\"'", true],
+    ["path = 'it\\'s'", false],
     ["agent ~ '^curl'", true],
     ["vhost = shop.test", true],
     ["bytes > 2k", false],
@@ -278,6 +290,7 @@ describe("--where on the command line", () => {
     [["--where", "status >= 5000"], "--where: column 11: '5000' is not a status"],
     [["--where", "vhost = x"], "no virtual host"],
     [["--where", "nope = 1"], "unknown field 'nope'"],
+    [["--where", "path ~ '(x+x+)+y'"], "exponential time"],
   ])("a bad expression is exit 2 with one line naming the column: %j", async (flags, words) => {
     const r = await cli([fixture("nginx-access.log"), ...flags]);
     expect(r.code).toBe(2);

@@ -63,8 +63,9 @@ function tokenize(text: string): Token[] {
     if (c === "'" || c === '"') {
       let value = "";
       let j = k + 1;
+      // A backslash escapes only the quote itself: others stay, so a regex keeps its \. and \d.
       for (; j < text.length && text[j] !== c; j++) {
-        if (text[j] === "\\" && j + 1 < text.length) j++;
+        if (text[j] === "\\" && text[j + 1] === c) j++;
         value += text[j];
       }
       if (j >= text.length) throw new WhereError(`the string opened here has no closing ${c}`, at);
@@ -79,6 +80,15 @@ function tokenize(text: string): Token[] {
   }
   return out;
 }
+
+/**
+ * A group holding a repetition, itself repeated: the shape of most regexes
+ * that backtrack exponentially ((a+)+, (\\w*)*, (a{2,})+). Overlapping
+ * alternatives under a repetition ((a|aa)*) are not told apart from safe ones.
+ * JavaScript's engine backtracks, and a worker stuck in one would only be
+ * stopped by the task timeout, so such a regex is refused when parsed.
+ */
+const NESTED_REPETITION = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,)/;
 
 /** Parses and type-checks an expression; `has` says which format fields the inputs provide (vhost, request_time). */
 export function parseWhere(text: string, has: { vhost: boolean; request_time: boolean } = { vhost: true, request_time: true }): WhereNode {
@@ -163,6 +173,9 @@ export function parseWhere(text: string, has: { vhost: boolean; request_time: bo
         new RegExp(t.text);
       } catch (err) {
         throw new WhereError(`bad regular expression: ${(err as Error).message}`, t.at);
+      }
+      if (NESTED_REPETITION.test(t.text)) {
+        throw new WhereError("the regular expression repeats a group that itself repeats (like (a+)+): a backtracking engine can take exponential time on one line; write it without the nested repetition", t.at);
       }
       return { op: "match", field, regex: t.text, negate: op.text === "!~" };
     }

@@ -6,7 +6,7 @@ import { type BenchResult, benchSchedule, comparisons, countWithReference, readT
 import { scalingChart, scalingSvg } from "../src/cli/chart.ts";
 import { compareResults } from "../src/cli/compare.ts";
 import { generateText } from "../src/map/generate.ts";
-import { cli, cliJson } from "./helpers.ts";
+import { cli, cliJson, fixture } from "./helpers.ts";
 import { oracleCount } from "./oracle.ts";
 
 // These tests start real processes on a shared 2-core machine.
@@ -130,6 +130,16 @@ describe("bench end to end (tiny, no timing assertions)", () => {
     expect(readFileSync(md, "utf8")).toContain("| `workers=2` |");
     expect(readFileSync(svg, "utf8")).toContain("<polyline");
     expect(r.stdout).toContain("Scaling");
+  });
+  test("--where times the filtered runs against the same file unfiltered, in the same rounds", async () => {
+    const json = join(dir, "w.json");
+    const log = fixture("nginx-access.log");
+    const r = await cli(["bench", log, "--where", "status >= 500", "--baseline", log, "--workers", "1", "--runs", "2", "--warmup", "0", "--no-yardsticks", "--export-json", json]);
+    expect(r.code).toBe(0);
+    const saved = JSON.parse(readFileSync(json, "utf8"));
+    expect(saved.input).toContain("(--where status >= 500)");
+    expect(saved.rows.map((x: { name: string }) => x.name)).toEqual(["workers=1", "baseline workers=1"]);
+    expect(r.stdout).toContain("times as long as the Combined baseline at 1 worker");
   });
   test("--counters minimal gives the same client and status counts", async () => {
     const full = (await cliJson(["--lines", "20000"])).data;

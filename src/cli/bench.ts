@@ -103,6 +103,8 @@ export interface BenchOptions {
   format?: string;
   /** A Combined file timed by the same worker counts in the same rounds: the rows' yardstick for a format's cost. */
   baseline?: string;
+  /** --where of the engine rows (not the baseline's): what a filter costs, with the same file as the baseline. */
+  where?: string;
   onProgress?: (message: string) => void;
 }
 
@@ -218,7 +220,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       os: `${platform()} ${release()}`,
       date: new Date().toISOString(),
     },
-    input: `${files.length > 0 ? files.join(" ") : `generated, ${options.lines.toLocaleString("en-US")} lines`}${options.format ? ` (--format ${options.format})` : ""}`,
+    input: `${files.length > 0 ? files.join(" ") : `generated, ${options.lines.toLocaleString("en-US")} lines`}${options.format ? ` (--format ${options.format})` : ""}${options.where ? ` (--where ${options.where})` : ""}`,
     ...(options.baseline ? { baseline: options.baseline } : {}),
     rows,
   };
@@ -235,7 +237,7 @@ function engineCommands(options: BenchOptions): TimedCommand[] {
       seconds: [], rss: 0, failed: false,
     }))
     : [];
-  const formatFlags = options.format ? ["--format", options.format] : [];
+  const formatFlags = [...(options.format ? ["--format", options.format] : []), ...(options.where ? ["--where", options.where] : [])];
   const engine: TimedCommand[] = options.workers
     .flatMap((workers) => [
       { workers, minimal: false },

@@ -100,7 +100,8 @@ const benchArgs = {
   "format-file": analyzeArgs["format-file"],
   "format-name": analyzeArgs["format-name"],
   field: analyzeArgs.field,
-  baseline: { type: "string", description: "Also time this Combined log with the same worker counts in the same rounds, and compare (what a --format costs)" },
+  baseline: { type: "string", description: "Also time this Combined log with the same worker counts in the same rounds, and compare (what a --format or a --where costs)" },
+  where: analyzeArgs.where,
   quiet: { type: "boolean", alias: "q", description: "No progress on stderr" },
   help: { type: "boolean", alias: "h", description: "Show this help" },
 } as const satisfies ArgsDef;
@@ -424,6 +425,7 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
     minimalCounters: args.counters === "both",
     format,
     baseline: args.baseline,
+    where: args.where as string | undefined,
     yardstickSource: args["yardstick-c"] ?? join(dirname(new URL("../..", import.meta.url).pathname), "shared/bench/limit.c"),
     onProgress: progress ? (m) => process.stderr.write(`\r\x1b[K${m}`) : undefined,
   });

@@ -29,6 +29,7 @@ const SUFFIX_KINDS = new Set<FieldKind>(["token", "host", "number", "skip", "dur
  * as the ident, as it reads the combined format string itself.
  */
 let combinedForms: CompiledFormat[] | null = null;
+const combinedFormsOf = () => (combinedForms ??= [compileFormat("combined"), compileFormat('apache:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"')]);
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, k) => x === b[k]);
 
@@ -55,8 +56,7 @@ export function combinedShapeOf(format: CompiledFormat): CombinedShape | null {
   }
   const shift = (k: number) => (k >= 2 ? k - 2 : -1);
   const rest: CompiledFormat = { ...format, fields: fields.slice(2), literals: [new Uint8Array(0), ...literals.slice(3)], latency: shift(format.latency), host: -1 };
-  combinedForms ??= [compileFormat("combined"), compileFormat('apache:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"')];
-  const exactly = combinedForms.some((c) => c.fields.length === rest.fields.length && c.fields.every((f, i) => rest.fields[i]!.kind === f.kind) && c.literals.every((l, i) => sameBytes(l, rest.literals[i]!)));
+  const exactly = combinedFormsOf().some((c) => c.fields.length === rest.fields.length && c.fields.every((f, i) => rest.fields[i]!.kind === f.kind) && c.literals.every((l, i) => sameBytes(l, rest.literals[i]!)));
   if (exactly) return { vhost: true, suffix: null };
   const suffix = combinedSuffixOf(rest);
   return suffix ? { vhost: true, suffix } : null;
@@ -64,11 +64,10 @@ export function combinedShapeOf(format: CompiledFormat): CombinedShape | null {
 
 /** The appended fields of a format that is Combined followed by more, or null for any other format. */
 export function combinedSuffixOf(format: CompiledFormat): CombinedSuffix | null {
-  combinedForms ??= [compileFormat("combined"), compileFormat('apache:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"')];
   const startsWith = (combined: CompiledFormat) =>
     format.fields.length > combined.fields.length &&
     combined.fields.every((f, i) => format.fields[i]!.kind === f.kind && sameBytes(format.literals[i]!, combined.literals[i]!));
-  const combined = combinedForms.find(startsWith);
+  const combined = combinedFormsOf().find(startsWith);
   if (!combined) return null;
   const n = combined.fields.length;
   // The literal after the agent: its closing quote, then the suffix's first literal (not empty, or the agent would run on).

@@ -11,9 +11,10 @@ import { closeInputs, type ListedInput, planFileTasks, resolveInputs, type LogIn
 import { detectedNote, detectFormat, gzipSampleOf, sampleOf } from "./plan/detect-format.ts";
 import { compileFormat, FAST_FORMATS } from "./count/format.ts";
 import { parseWhere, WhereError } from "./count/where.ts";
+import { checkPathGroups } from "./count/path-groups.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./map/run-tasks.ts";
 import { checkCoverage, mergeAll, type TaskPartial } from "./core/partial.ts";
-import { buildReport, type InputSummary, type ReportData, type RunInfo } from "./report/report.ts";
+import { buildReport, type InputSummary, type ReportData, type RunInfo, type TimelineBucket } from "./report/report.ts";
 import { describeTask, splitGuided, TASK_VERSION, type Task } from "./core/task.ts";
 import { stats as summary } from "./core/stats.ts";
 import { ENGINE_VERSION } from "./core/version.ts";
@@ -43,6 +44,12 @@ export interface AnalyzeOptions {
   hosts?: string[];
   /** --where: only lines this expression holds for are counted. */
   where?: string;
+  /** --group-path: route templates and "none" (absent: the default folds). */
+  pathGroups?: string[];
+  /** --by: the field every metric is also split by. */
+  by?: string;
+  /** --bucket: the timeline's bucket (absent: chosen from the span). */
+  bucket?: TimelineBucket;
   onProgress?: (p: MapProgress) => void;
   /** Standard input's bytes, for "-" (default: the process's stdin). */
   stdin?: AsyncIterable<Uint8Array>;
@@ -250,6 +257,10 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
     checkWhere(where, plan.files);
     plan.tasks = plan.tasks.map((t) => ({ ...t, where }));
   }
+  if (options.pathGroups !== undefined) {
+    const pathGroups = checkPathGroups(options.pathGroups);
+    plan.tasks = plan.tasks.map((t) => ({ ...t, pathGroups }));
+  }
 
   return plan;
 }
@@ -285,14 +296,15 @@ function checkFormatsNameHosts(files: readonly LogInput[]): void {
 
 /** The reduce phase: global line numbers, one merge, the report data. */
 export function reducePartials(
-  plan: Pick<Plan, "tasks" | "input" | "inputNames">, partials: readonly TaskPartial[], options: { top: number; since?: number; until?: number; skipped?: string[] },
+  plan: Pick<Plan, "tasks" | "input" | "inputNames">, partials: readonly TaskPartial[], options: { top: number; since?: number; until?: number; skipped?: string[]; bucket?: TimelineBucket },
 ): ReportData {
   globalLineNumbers(plan.tasks, partials);
   const counts = mergeAll(partials);
   // Every task of a run carries the same --vhost.
   const hosts = plan.tasks[0]?.hosts;
   const where = plan.tasks[0]?.where;
-  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until, hosts, where, skipped: options.skipped ?? [] });
+  const pathGroups = plan.tasks[0]?.pathGroups;
+  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until, hosts, where, pathGroups, skipped: options.skipped ?? [], bucket: options.bucket });
 }
 
 /** What the most frequent reason says about the log's format. */
@@ -421,6 +433,8 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
         format: taskFormat(options.format),
         hosts: options.hosts,
         where: options.where,
+        pathGroups: options.pathGroups,
+        by: options.by,
         // Room for a task in flight and one waiting per worker, whatever fails.
         maxPending: Math.max(8, 2 * workers),
       });

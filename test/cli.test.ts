@@ -76,7 +76,7 @@ describe("generated traffic through the real CLI and child processes", () => {
     const path = join(dir, "many-paths.log");
     const lines = Array.from({ length: 40_000 }, (_, k) => `10.0.0.${k % 200} - - [27/Nov/2026:10:00:00 +0000] "GET /item/${k}/${"x".repeat(60)} HTTP/1.1" 200 1 "-" "UA"`);
     writeFileSync(path, `${lines.join("\n")}\n`);
-    const doc = await cliJson([path, "--workers", "1", "--top", "100000"]);
+    const doc = await cliJson([path, "--workers", "1", "--top", "100000", "--group-path", "none"]);
     expect(doc.data.lines.valid).toBe(40_000);
     expect(doc.data.topPaths.length).toBe(40_000);
     expect(doc.data.topPaths.every((p: { count: number }) => p.count === 1)).toBe(true);
@@ -89,7 +89,7 @@ describe("command line errors exit 2 with one line", () => {
     ["--top", "0"], ["--seed", "-1"], ["--seed", "4294967296"], ["--frobnicate"], ["--lines"], ["--since", "yesterday"],
     ["--since", "2026-11-28", "--until", "2026-11-27"], ["generate", "extra"], ["generate", "--json"], ["--counters", "some"], ["bench", "--runs", "0"], ["compare"], [fixture("nginx-access.log"), "--lines", "5"],
     ["plan", "--lines", "10", "--top", "3"], ["plan", "--lines", "10", "--json"], ["plan", "--lines", "10", "--hosts", "a"], ["help", "nothing"],
-    ["--max-malformed", "120"], ["--max-malformed", "lots"],
+    ["--max-malformed", "120"], ["--max-malformed", "lots"], ["--bucket", "year"], ["--bucket", "Hour"], ["reduce", "--bucket", "fortnight"],
   ];
   test.each(cases.map((c) => [c.join(" "), c]))("%s", async (_, args) => {
     const r = await cli(args as string[]);

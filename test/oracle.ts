@@ -39,8 +39,21 @@ export function binary(bytes: Uint8Array): string {
   return s;
 }
 
-/** Counts a whole log (binary string) the slow, obvious way. */
-export function oracleCount(text: string, window: { since?: number; until?: number } = {}): OracleCounts {
+/**
+ * The engine's default path folds (--group-path), written as replacements
+ * over the whole path: a segment right after a "/" that is all digits, a
+ * UUID, or 16+ hex digits with a digit in them.
+ */
+export function oracleRoute(path: string): string {
+  const seg = (re: string) => new RegExp(`(?<=/)${re}(?=/|$)`, "g");
+  return path
+    .replace(seg("[0-9]+"), ":id")
+    .replace(seg("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"), ":uuid")
+    .replace(seg("(?=[0-9a-fA-F]*[0-9])[0-9a-fA-F]{16,}"), ":hash");
+}
+
+/** Counts a whole log (binary string) the slow, obvious way; paths folded as the engine does by default unless `paths` is "raw". */
+export function oracleCount(text: string, window: { since?: number; until?: number } = {}, paths: "routes" | "raw" = "routes"): OracleCounts {
   const c: OracleCounts = {
     read: 0, valid: 0, malformed: 0, malformedLines: [], combined: 0, common: 0, bytes: 0,
     clients: new Map(), status: new Map(), methods: new Map(), paths: new Map(), notFoundPaths: new Map(),
@@ -82,7 +95,8 @@ export function oracleCount(text: string, window: { since?: number; until?: numb
     const tokens = request.split(" ");
     bump(c.methods, tokens[0]!);
     if (tokens.length >= 2) {
-      const path = tokens[1]!.split("?")[0]!;
+      const raw = tokens[1]!.split("?")[0]!;
+      const path = paths === "raw" ? raw : oracleRoute(raw);
       bump(c.paths, path);
       if (status === "404") bump(c.notFoundPaths, path);
     }

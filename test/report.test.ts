@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { FastCombinedCounter as LogCounter } from "../src/count/fast/combined.ts";
 import { LineAssembler } from "../src/map/read-input.ts";
-import { bar, buildReport, printable, rankRows, renderJson, renderReport } from "../src/report/report.ts";
+import { bar, buildReport, MAX_ASKED_BUCKETS, printable, rankRows, renderJson, renderReport, timeline, type TimelineBucket } from "../src/report/report.ts";
 
 function report(text: string, top = 3) {
   const counter = new LogCounter();
@@ -42,6 +42,43 @@ describe("buildReport", () => {
     const hours = report(line("a", "/", 200, "27/Nov/2026:10:00:00 +0000") + line("a", "/", 200, "27/Nov/2026:13:30:00 +0000"));
     expect(hours.timeline.unit).toBe("5 minutes");
     expect(hours.timeline.buckets.length).toBe(43);
+  });
+
+  // Minutes since the epoch of hand-picked times (UTC), and each bucket's first minute as ISO.
+  const at = (iso: string) => Date.parse(iso) / 60_000;
+  const bucketCases: Array<[TimelineBucket, Array<[string, number]>, Array<[string, number]>]> = [
+    ["minute", [["2026-11-27T10:00:00Z", 2], ["2026-11-27T10:02:00Z", 1]], [["2026-11-27T10:00:00Z", 2], ["2026-11-27T10:01:00Z", 0], ["2026-11-27T10:02:00Z", 1]]],
+    ["hour", [["2026-11-27T10:59:00Z", 1], ["2026-11-27T11:00:00Z", 4]], [["2026-11-27T10:00:00Z", 1], ["2026-11-27T11:00:00Z", 4]]],
+    ["day", [["2026-11-27T23:59:00Z", 1], ["2026-11-29T00:00:00Z", 2]], [["2026-11-27T00:00:00Z", 1], ["2026-11-28T00:00:00Z", 0], ["2026-11-29T00:00:00Z", 2]]],
+    // 2026-11-29 is a Sunday, 2026-11-30 a Monday: weeks start on Monday.
+    ["week", [["2026-11-29T23:59:00Z", 1], ["2026-11-30T00:00:00Z", 3], ["2026-12-06T23:59:00Z", 1]], [["2026-11-23T00:00:00Z", 1], ["2026-11-30T00:00:00Z", 4]]],
+    // Calendar months of 31, 28 (2027) and 31 days; a month with no request stays, with 0.
+    ["month", [["2026-12-31T23:59:00Z", 1], ["2027-02-01T00:00:00Z", 2], ["2027-02-28T23:59:00Z", 1], ["2027-03-01T00:00:00Z", 5]], [["2026-12-01T00:00:00Z", 1], ["2027-01-01T00:00:00Z", 0], ["2027-02-01T00:00:00Z", 3], ["2027-03-01T00:00:00Z", 5]]],
+    // Before 1970 too.
+    ["week", [["1969-12-31T12:00:00Z", 1]], [["1969-12-29T00:00:00Z", 1]]],
+    ["month", [["1969-12-31T12:00:00Z", 1], ["1970-01-01T00:00:00Z", 1]], [["1969-12-01T00:00:00Z", 1], ["1970-01-01T00:00:00Z", 1]]],
+  ];
+  test.each(bucketCases)("--bucket %s", (bucket, minutes, expected) => {
+    const t = timeline(minutes.map(([iso, n]) => [at(iso), n]), bucket);
+    expect(t.unit).toBe(bucket);
+    expect(t.bucketMinutes).toBe(({ minute: 1, hour: 60, day: 1440, week: 10080, month: null } as const)[bucket]);
+    expect(t.buckets.map((b) => [b.start, b.count])).toEqual(expected);
+  });
+
+  test("--bucket with more buckets than a timeline can show is refused with a way out", () => {
+    const minutes: Array<[number, number]> = [[0, 1], [MAX_ASKED_BUCKETS, 1]];
+    expect(() => timeline(minutes, "minute")).toThrow(/--bucket minute makes 100,001 buckets.*--since\/--until/);
+    expect(timeline(minutes, "hour").buckets.length).toBe(Math.floor(MAX_ASKED_BUCKETS / 60) + 1);
+  });
+
+  test("a long --bucket timeline shows its empty stretches as one row each", () => {
+    const r = { ...report(line("a", "/", 200)), timeline: timeline([[at("2026-11-27T10:00:00Z"), 1], [at("2026-11-27T10:01:00Z"), 2], [at("2026-11-27T12:00:00Z"), 3]], "minute") };
+    const text = renderReport(r, null, { color: false, width: 100 });
+    const rows = text.slice(text.indexOf("Requests per minute")).split("\n").slice(1, 5);
+    expect(rows[0]).toMatch(/^  2026-11-27 10:00 +1 /);
+    expect(rows[1]).toMatch(/^  2026-11-27 10:01 +2 /);
+    expect(rows[2]).toMatch(/^  2026-11-27 10:02 +0 +\(118 empty minutes, to 2026-11-27 11:59\)$/);
+    expect(rows[3]).toMatch(/^  2026-11-27 12:00 +3 /);
   });
 
   test("a hostile log spanning millennia still gives a short timeline", () => {

@@ -95,3 +95,17 @@ export function checkArgs(rawArgs: readonly string[], def: ArgsDef, maxPositiona
   }
   return positionals;
 }
+
+/** Every value of a repeatable flag, in order (citty keeps only the last). */
+export function optionValues(rawArgs: readonly string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") break;
+    if (arg === `--${name}`) {
+      const next = rawArgs[++i];
+      if (next !== undefined) values.push(next);
+    } else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3));
+  }
+  return values;
+}

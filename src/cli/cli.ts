@@ -5,7 +5,8 @@ import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, sta
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
 import { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, InputError, LogmrError } from "../core/errors.ts";
-import { checkArgs, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
+import { checkArgs, optionValues, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
+import { checkPathGroups } from "../count/path-groups.ts";
 import { analyze, defaultWorkers, type Mapper, planAnalysis, reducePartials } from "../engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED } from "../core/traffic.ts";
 import { closeInputs, type ListedInput, type LogInput } from "../plan/resolve-inputs.ts";
@@ -19,7 +20,7 @@ import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/r
 import { logError, logWarn, setQuiet } from "./log.ts";
 import { isTerminal, writeAll } from "../core/fd.ts";
 import { ProgressLine } from "./progress.ts";
-import { renderJson, renderReport } from "../report/report.ts";
+import { renderJson, renderReport, TIMELINE_BUCKETS, type TimelineBucket } from "../report/report.ts";
 import { ENGINE_VERSION } from "../core/version.ts";
 
 export { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE } from "../core/errors.ts";
@@ -45,6 +46,8 @@ const analyzeArgs = {
   "format-file": { type: "string", description: "Read the format from this nginx or Apache configuration file (its log_format or LogFormat line)" },
   "format-name": { type: "string", description: "With --format-file: which of its formats, by name" },
   where: { type: "string", description: "Count only the lines this holds for, e.g. 'status >= 500 and path ~ \"^/api/\"': fields status, class, method, path, query, client, referer, agent, bytes, time, vhost, request_time; = != < <= > >= ~ !~ in, and, or, not, CIDR (client in 10.0.0.0/8), 1M, 250ms, 2026-11-27T10:00" },
+  "group-path": { type: "string", description: "Count paths by route: a template (/users/:id/posts, /static/**; repeatable, tried in order before the default folds); none: no default folds (alone: the paths as logged) [default: numeric ids, UUIDs and hex hashes as :id, :uuid, :hash]" },
+  bucket: { type: "string", description: "The timeline's bucket: minute, hour, day, week (from Monday) or month, in UTC [default: chosen from the log's span]" },
   vhost: { type: "string", description: "Count only these virtual hosts (comma-separated; with or without the port; *.example.com for subdomains): the format must name the host (%v, $host, $server_name, JSON's request.host)" },
   field: { type: "string", description: "With --format json: the log's own keys, NAME=KEY,... (client, method, uri, request, status, bytes, referer, agent, host, time, seconds, milliseconds, nanoseconds; KEY may be dotted: req.ip)" },
   "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
@@ -126,6 +129,7 @@ const planArgs = {
   field: analyzeArgs.field,
   vhost: analyzeArgs.vhost,
   where: analyzeArgs.where,
+  "group-path": analyzeArgs["group-path"],
   "skip-unreadable": analyzeArgs["skip-unreadable"],
   quiet: analyzeArgs.quiet,
   help: analyzeArgs.help,
@@ -138,6 +142,7 @@ const reduceArgs = {
   partials: { type: "positional", required: false, description: "Files of partials, one JSON object per line (none or -: stdin)" },
   plan: { type: "string", description: "The plan the partials answer: every task must have exactly one partial" },
   top: analyzeArgs.top,
+  bucket: analyzeArgs.bucket,
   json: analyzeArgs.json,
   help: { type: "boolean", alias: "h", description: "Show this help" },
 } as const satisfies ArgsDef;
@@ -203,6 +208,19 @@ function seedOf(text: string | undefined): number {
 
 type AnalyzeArgs = ReturnType<typeof parseArgs>;
 
+/** --bucket's value, checked. */
+function bucketOf(text: string | undefined): TimelineBucket | undefined {
+  if (text === undefined) return undefined;
+  if (!(TIMELINE_BUCKETS as readonly string[]).includes(text)) throw new UsageError(`--bucket must be one of ${TIMELINE_BUCKETS.join(", ")}, got ${JSON.stringify(text)}`);
+  return text as TimelineBucket;
+}
+
+/** The --group-path values, checked (none given: the default folds, told to no task; "none" with patterns: the patterns only). */
+function pathGroupsOf(values: readonly string[]): string[] | undefined {
+  if (values.length === 0) return undefined;
+  return checkPathGroups(values);
+}
+
 /** plan refuses the flags of a run it does not make (citty would take them silently). */
 function refuseRunFlags(rawArgs: readonly string[]): void {
   const names = (def: ArgsDef) => new Set(Object.entries(def).flatMap(([k, v]) => [k, ...("alias" in v && typeof v.alias === "string" ? [v.alias] : [])]));
@@ -215,7 +233,7 @@ function refuseRunFlags(rawArgs: readonly string[]): void {
 }
 
 /** The analysis options of the command line, every value checked. */
-function analyzeOptions(files: string[], args: AnalyzeArgs) {
+function analyzeOptions(files: string[], args: AnalyzeArgs, rawArgs: readonly string[]) {
   if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
   if (files.length > 0 && args.seed !== undefined) throw new UsageError("--seed applies to generated traffic, not to files");
   if (files.length === 0 && (args.format !== undefined || args["format-file"] !== undefined || args.field !== undefined)) throw new UsageError("--format applies to log files (generated traffic is Combined)");
@@ -235,6 +253,8 @@ function analyzeOptions(files: string[], args: AnalyzeArgs) {
     format: formatOf(args.format as string | undefined, args["format-file"] as string | undefined, args["format-name"] as string | undefined, args.field as string | undefined),
     hosts: args.vhost === undefined ? undefined : hostNamesOf(args.vhost as string),
     where: args.where as string | undefined,
+    pathGroups: pathGroupsOf(optionValues(rawArgs, "group-path")),
+    bucket: bucketOf(args.bucket as string | undefined),
     maxMalformed: args["max-malformed"] === undefined ? undefined : parsePercent(args["max-malformed"], "max-malformed") / 100,
     // Small segments make small stdin inputs several tasks (tests and the soak only).
     stdinSegmentBytes: process.env[SEGMENT_BYTES_ENV] ? parseCount(process.env[SEGMENT_BYTES_ENV], SEGMENT_BYTES_ENV) : undefined,
@@ -274,7 +294,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     writeStdout(`${ENGINE_VERSION}\n`);
     return EXIT_OK;
   }
-  const options = analyzeOptions(files, args);
+  const options = analyzeOptions(files, args, rawArgs);
   setQuiet(args.quiet === true);
   if (args["list-inputs"]) {
     if (files.length === 0) throw new UsageError("--list-inputs needs files or directories");
@@ -447,6 +467,7 @@ async function runReduce(rawArgs: string[]): Promise<number> {
     return EXIT_OK;
   }
   const top = args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top");
+  const bucket = bucketOf(args.bucket as string | undefined);
   const { inputsOfPlan, readPartials, readPlan } = await import("../cluster/cluster.ts");
   const open = (name: string) => {
     if (name === "-") return { name: "standard input", stream: Bun.stdin.stream() };
@@ -466,7 +487,7 @@ async function runReduce(rawArgs: string[]): Promise<number> {
   // Streamed, a file after the other: signals are handled between chunks.
   const partials = await readPartials((files.length ? files : ["-"]).map(open), plan);
   const tasks = plan ?? partials.map((p) => p.task);
-  const data = reducePartials({ tasks, ...inputsOfPlan(tasks) }, partials, { top });
+  const data = reducePartials({ tasks, ...inputsOfPlan(tasks) }, partials, { top, bucket });
   await reportNow();
   writeStdout(args.json ? renderJson(data, null) : renderReport(data, null, stdoutStyle()));
   return EXIT_OK;

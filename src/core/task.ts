@@ -32,6 +32,10 @@ interface TaskBase {
   hosts?: string[];
   /** --where: only lines the expression holds for are counted (count/where.ts). */
   where?: string;
+  /** --group-path: route templates, and "none" to leave out the default folds (count/path-groups.ts); absent: the default folds. */
+  pathGroups?: string[];
+  /** --by: the field every metric is also split by (count/by.ts). */
+  by?: string;
 }
 export interface GenerateTask extends TaskBase {
   kind: "generate";
@@ -196,6 +200,8 @@ export function parseTask(line: string): Task {
   if (t.format !== undefined && (typeof t.format !== "string" || t.format.length > 4096)) throw new TaskError("task.format is not a format string");
   if (t.hosts !== undefined && (!Array.isArray(t.hosts) || t.hosts.length === 0 || !t.hosts.every((h) => typeof h === "string" && h !== ""))) throw new TaskError("task.hosts is not a list of host names");
   if (t.where !== undefined && (typeof t.where !== "string" || t.where === "" || t.where.length > 65536)) throw new TaskError("task.where is not an expression");
+  if (t.pathGroups !== undefined && (!Array.isArray(t.pathGroups) || !t.pathGroups.every((g) => typeof g === "string" && g.length <= 4096))) throw new TaskError("task.pathGroups is not a list of patterns");
+  if (t.by !== undefined && typeof t.by !== "string") throw new TaskError("task.by is not a field name");
   if (t.attempt !== undefined) int("attempt");
   switch (t.kind) {
     case "generate": {

@@ -4,6 +4,7 @@
 // the fields it read (time, status, bytes).
 
 import { HostFilter } from "./host-filter.ts";
+import { PathGrouper } from "./path-groups.ts";
 import { compileWhere, parseWhere, type WherePredicate } from "./where.ts";
 import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
@@ -114,6 +115,13 @@ export class Tally {
       tail: (id) => this.tails.keyOf(id),
       host: (id) => this.hosts.keyOf(id),
     });
+  }
+
+  /** How paths fold into routes when the counts are made (--group-path; the default folds without it). */
+  pathGrouper = new PathGrouper();
+
+  groupPaths(specs: readonly string[]): void {
+    this.pathGrouper = new PathGrouper(specs);
   }
 
   /** Counts only lines of these virtual hosts (--vhost); the counter must then ask `countsHost` before counting a line. */
@@ -314,6 +322,7 @@ export class Tally {
     const classes = new Map<number, SketchData[]>();
     const paths = new Map<number, SketchData[]>();
     const pairs = this.latencyByPair.toData();
+    const grouper = this.pathGrouper;
     for (const [pair, sketch] of pairs) {
       const c = this.pairClass[pair]!;
       const path = this.pairPath[pair]!;
@@ -321,8 +330,15 @@ export class Tally {
       if (path >= 0) (paths.get(path) ?? paths.set(path, []).get(path)!).push(sketch);
     }
     const names = this.latencyPaths.entries();
-    // Paths in the order of their ids (first timed line first).
-    const byPath = [...paths].sort((a, b) => a[0] - b[0]).map(([id, list]) => [names[id]![0], mergeSketches(list)] as [string, SketchData]);
+    // Routes in the order of their first path's id (first timed line first).
+    const routes = new Map<string, SketchData[]>();
+    for (const [id, list] of [...paths].sort((a, b) => a[0] - b[0])) {
+      const route = grouper.groups ? grouper.route(names[id]![0]) : names[id]![0];
+      const seen = routes.get(route);
+      if (seen) seen.push(...list);
+      else routes.set(route, list);
+    }
+    const byPath = [...routes].map(([route, list]) => [route, mergeSketches(list)] as [string, SketchData]);
     return {
       all: mergeSketches([...pairs.values()]),
       byClass: [...classes].sort((a, b) => a[0] - b[0]).map(([c, list]) => [`${c}xx`, mergeSketches(list)] as [string, SketchData]),
@@ -339,14 +355,16 @@ export class Tally {
     const paths = new Map<string, number>();
     const notFoundPaths = new Map<string, number>();
     const requestRows = (this.full ? this.requestKeys.entries() : []) as Array<[string, number, number]>;
+    const grouper = this.pathGrouper.groups ? this.pathGrouper : null;
     // A key with no count was interned for a line --vhost then left out: not reported.
     for (const [key, count, notFound] of requestRows) {
       if (count === 0) continue;
       const space = key.indexOf(" ");
       add(methods, space < 0 ? key : key.slice(0, space), count);
       if (space < 0) continue;
-      add(paths, key.slice(space + 1), count);
-      if (notFound > 0) add(notFoundPaths, key.slice(space + 1), notFound);
+      const path = grouper ? grouper.route(key.slice(space + 1)) : key.slice(space + 1);
+      add(paths, path, count);
+      if (notFound > 0) add(notFoundPaths, path, notFound);
     }
     const referrers = new Map<string, number>();
     const agents = new Map<string, number>();

@@ -30,6 +30,8 @@ export interface StdinOptions {
   format?: string;
   hosts?: string[];
   where?: string;
+  pathGroups?: string[];
+  by?: string;
   /** Segments saved and not yet accepted, at most (then reading waits). */
   maxPending?: number;
 }
@@ -166,6 +168,8 @@ export class StdinSegments implements TaskSource {
       ...(this.options.format !== undefined ? { format: this.options.format } : {}),
       ...(this.options.hosts !== undefined ? { hosts: this.options.hosts } : {}),
       ...(this.options.where !== undefined ? { where: this.options.where } : {}),
+      ...(this.options.pathGroups !== undefined ? { pathGroups: this.options.pathGroups } : {}),
+      ...(this.options.by !== undefined ? { by: this.options.by } : {}),
     };
   }
 

@@ -2,6 +2,7 @@
 // render them for people (renderReport) or machines (renderJson).
 
 import { binaryToBytes } from "../core/partial.ts";
+import { LogmrError } from "../core/errors.ts";
 import type { CountsPartial, HostRow, KeyCount, LatencyPartial, LineCounts, MalformedSample } from "../core/partial.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
 import type { InputFormat } from "../core/codecs.ts";
@@ -38,6 +39,8 @@ export interface ReportData {
   vhosts: string[] | null;
   /** --where: the expression lines had to match, or null. */
   where: string | null;
+  /** How paths were folded into routes (--group-path): the user's templates, tried first, then the default folds or not. */
+  pathGrouping: { patterns: string[]; defaultFolds: boolean };
   lines: LineCounts;
   requests: number;
   bytes: number;
@@ -52,7 +55,8 @@ export interface ReportData {
   topNotFoundPaths: Ranked[];
   topReferrers: Ranked[];
   topAgents: Ranked[];
-  timeline: { unit: string; bucketMinutes: number; buckets: Array<{ start: string; count: number }> };
+  /** Requests over time; bucketMinutes is null for calendar months. */
+  timeline: { unit: string; bucketMinutes: number | null; buckets: Array<{ start: string; count: number }> };
   firstTime: string | null;
   lastTime: string | null;
   malformedSamples: MalformedLine[];
@@ -180,21 +184,71 @@ const BUCKETS: ReadonlyArray<readonly [number, string]> = [
   [43200, "30 days"], [525600, "365 days"], [5256000, "3650 days"], [52560000, "36500 days"], [525600000, "365000 days"],
 ];
 export const MAX_BUCKETS = 60;
+/** The buckets --bucket may ask for (UTC; weeks start on Monday, months are calendar months). */
+export const TIMELINE_BUCKETS = ["minute", "hour", "day", "week", "month"] as const;
+export type TimelineBucket = (typeof TIMELINE_BUCKETS)[number];
+const BUCKET_MINUTES: Record<Exclude<TimelineBucket, "month">, number> = { minute: 1, hour: 60, day: 1440, week: 10080 };
+/** Most buckets a --bucket timeline may have (gaps included): beyond, the timeline would not be read. */
+export const MAX_ASKED_BUCKETS = 100_000;
+/** 1970-01-01 was a Thursday: weeks start 4 days later, on Monday. */
+const WEEK_OFFSET_MINUTES = 4 * 1440;
 
-/** Requests over time, gaps filled with 0; however far apart the first and last requests, at most about 60 bars. */
-export function timeline(minutes: ReadonlyArray<[number, number]>): ReportData["timeline"] {
-  if (minutes.length === 0) return { unit: "minute", bucketMinutes: 1, buckets: [] };
+export class TimelineError extends LogmrError {}
+
+/**
+ * Requests over time, gaps filled with 0. Without `bucket`, however far apart
+ * the first and last requests, at most about 60 bars; with it, that bucket.
+ */
+export function timeline(minutes: ReadonlyArray<[number, number]>, bucket?: TimelineBucket): ReportData["timeline"] {
+  if (minutes.length === 0) return { unit: bucket ?? "minute", bucketMinutes: bucket === "month" ? null : bucket ? BUCKET_MINUTES[bucket] : 1, buckets: [] };
   const first = minutes[0]![0];
   const last = minutes[minutes.length - 1]![0];
-  const fits = ([w]: readonly [number, string]) => Math.floor(last / w) - Math.floor(first / w) + 1 <= MAX_BUCKETS;
-  const [width, unit] = BUCKETS.find(fits) ?? BUCKETS[BUCKETS.length - 1]!;
-  const start = Math.floor(first / width);
-  const counts = new Array<number>(Math.floor(last / width) - start + 1).fill(0);
-  for (const [minute, n] of minutes) counts[Math.floor(minute / width) - start]! += n;
+  if (bucket === "month") return monthTimeline(minutes, first, last);
+  let width: number;
+  let unit: string;
+  if (bucket) [width, unit] = [BUCKET_MINUTES[bucket], bucket];
+  else {
+    const fits = ([w]: readonly [number, string]) => Math.floor(last / w) - Math.floor(first / w) + 1 <= MAX_BUCKETS;
+    [width, unit] = BUCKETS.find(fits) ?? BUCKETS[BUCKETS.length - 1]!;
+  }
+  const offset = width === 10080 ? WEEK_OFFSET_MINUTES : 0;
+  const indexOf = (minute: number) => Math.floor((minute - offset) / width);
+  const start = indexOf(first);
+  const n = indexOf(last) - start + 1;
+  if (bucket && n > MAX_ASKED_BUCKETS) throw tooManyBuckets(bucket, n);
+  const counts = new Array<number>(n).fill(0);
+  for (const [minute, c] of minutes) counts[indexOf(minute) - start]! += c;
   return {
     unit,
     bucketMinutes: width,
-    buckets: counts.map((count, k) => ({ start: isoTime((start + k) * width * 60), count })),
+    buckets: counts.map((count, k) => ({ start: isoTime(((start + k) * width + offset) * 60), count })),
+  };
+}
+
+function tooManyBuckets(bucket: TimelineBucket, n: number): TimelineError {
+  return new TimelineError(`--bucket ${bucket} makes ${n.toLocaleString("en-US")} buckets over this log's span, more than ${MAX_ASKED_BUCKETS.toLocaleString("en-US")}: take a longer bucket, or narrow the span with --since/--until`);
+}
+
+/** Calendar months (UTC), gaps filled with 0. */
+function monthTimeline(minutes: ReadonlyArray<[number, number]>, first: number, last: number): ReportData["timeline"] {
+  const monthOf = (minute: number) => {
+    const d = new Date(minute * 60_000);
+    return d.getUTCFullYear() * 12 + d.getUTCMonth();
+  };
+  const start = monthOf(first);
+  const n = monthOf(last) - start + 1;
+  if (n > MAX_ASKED_BUCKETS) throw tooManyBuckets("month", n);
+  const counts = new Array<number>(n).fill(0);
+  for (const [minute, c] of minutes) counts[monthOf(minute) - start]! += c;
+  return {
+    unit: "month",
+    bucketMinutes: null,
+    buckets: counts.map((count, k) => {
+      const d = new Date(0);
+      // setUTCFullYear: Date.UTC maps the years 0..99 to 1900..1999.
+      d.setUTCFullYear(Math.floor((start + k) / 12), (start + k) % 12, 1);
+      return { start: isoTime(d.getTime() / 1000), count };
+    }),
   };
 }
 
@@ -204,7 +258,10 @@ export function isoTime(epochSeconds: number): string {
 
 export function buildReport(
   counts: CountsPartial,
-  options: { input: InputSummary; inputNames: readonly string[]; top: number; since?: number; until?: number; hosts?: readonly string[]; where?: string; skipped?: readonly string[] },
+  options: {
+    input: InputSummary; inputNames: readonly string[]; top: number; since?: number; until?: number;
+    hosts?: readonly string[]; where?: string; skipped?: readonly string[]; bucket?: TimelineBucket; pathGroups?: readonly string[];
+  },
 ): ReportData {
   const { requests, top } = { requests: counts.requests, top: options.top };
   const status = counts.status
@@ -241,6 +298,7 @@ export function buildReport(
     },
     vhosts: options.hosts ? [...options.hosts] : null,
     where: options.where ?? null,
+    pathGrouping: { patterns: (options.pathGroups ?? []).filter((g) => g !== "none"), defaultFolds: !(options.pathGroups ?? []).includes("none") },
     lines: counts.lines,
     requests,
     bytes: counts.bytes,
@@ -259,7 +317,7 @@ export function buildReport(
     topNotFoundPaths: rankRows(counts.notFoundPaths, top, count((c) => c === 404)),
     topReferrers: rankRows(counts.referrers, top, combinedRequests),
     topAgents: rankRows(counts.agents, top, combinedRequests),
-    timeline: timeline(counts.minutes),
+    timeline: timeline(counts.minutes, options.bucket),
     firstTime: counts.firstTime === null ? null : isoTime(counts.firstTime),
     lastTime: counts.lastTime === null ? null : isoTime(counts.lastTime),
     malformedSamples: counts.malformedSamples.map((s) => malformedLine(s, options.inputNames)),
@@ -398,6 +456,11 @@ function headerSection(data: ReportData, run: RunInfo | null, style: Style): str
   for (const s of data.skippedInputs) conf.push(["skipped", s]);
   if (data.vhosts) conf.push(["hosts", data.vhosts.join(", ")]);
   if (data.where) conf.push(["where", data.where]);
+  const grouping = data.pathGrouping;
+  if (grouping.patterns.length > 0 || (grouping.defaultFolds && data.topPaths.some((p) => /\/:(id|uuid|hash)(\/|$)/.test(p.key)))) {
+    const how = [...grouping.patterns, ...(grouping.defaultFolds ? ["ids, UUIDs and hashes folded"] : [])].join(", ");
+    conf.push(["paths", `by route: ${how} (--group-path none: as logged)`]);
+  }
   if (data.window.since || data.window.until) {
     conf.push(["time window", `${data.window.since ?? "start"} <= t < ${data.window.until ?? "end"}`]);
   }
@@ -534,14 +597,25 @@ function rankedSections(data: ReportData, style: Style): string[] {
 }
 
 function timelineSection(data: ReportData, style: Style, barWidth: number): string[] {
-  const maxBucket = Math.max(...data.timeline.buckets.map((b) => b.count), 0);
-  const label = (iso: string) => (data.timeline.bucketMinutes >= 1440 ? iso.slice(0, 10) : iso.slice(0, 16).replace("T", " "));
-  return [
-    section(style, `Requests per ${data.timeline.unit} (UTC)`),
-    data.timeline.buckets.length === 0
-      ? "  (none)"
-      : table(data.timeline.buckets.map((b) => [label(b.start), int(b.count), cyan(style.color, bar(b.count, maxBucket, barWidth))]), [false, true, false]),
-  ];
+  const buckets = data.timeline.buckets;
+  const maxBucket = buckets.reduce((m, b) => Math.max(m, b.count), 0);
+  const minutes = data.timeline.bucketMinutes;
+  const label = (iso: string) => (minutes === null ? iso.slice(0, 7) : minutes >= 1440 ? iso.slice(0, 10) : iso.slice(0, 16).replace("T", " "));
+  const rows: string[][] = [];
+  // A long --bucket timeline shows its empty stretches as one row each (--json keeps every bucket).
+  const fold = buckets.length > MAX_BUCKETS;
+  for (let k = 0; k < buckets.length; k++) {
+    let end = k;
+    while (fold && end < buckets.length && buckets[end]!.count === 0) end++;
+    if (end - k >= 3) {
+      rows.push([label(buckets[k]!.start), "0", `(${int(end - k)} empty ${data.timeline.unit}s, to ${label(buckets[end - 1]!.start)})`]);
+      k = end - 1;
+      continue;
+    }
+    const b = buckets[k]!;
+    rows.push([label(b.start), int(b.count), cyan(style.color, bar(b.count, maxBucket, barWidth))]);
+  }
+  return [section(style, `Requests per ${data.timeline.unit} (UTC)`), buckets.length === 0 ? "  (none)" : table(rows, [false, true, false])];
 }
 
 function malformedSection(data: ReportData, style: Style): string[] {

@@ -12,6 +12,7 @@ import { detectedNote, detectFormat, gzipSampleOf, sampleOf } from "./plan/detec
 import { compileFormat, FAST_FORMATS } from "./count/format.ts";
 import { parseWhere, WhereError } from "./count/where.ts";
 import { checkPathGroups } from "./count/path-groups.ts";
+import { BY_FIELDS } from "./count/by.ts";
 import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./map/run-tasks.ts";
 import { checkCoverage, mergeAll, type TaskPartial } from "./core/partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo, type TimelineBucket } from "./report/report.ts";
@@ -257,6 +258,12 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
     checkWhere(where, plan.files);
     plan.tasks = plan.tasks.map((t) => ({ ...t, where }));
   }
+  if (options.by !== undefined) {
+    const by = options.by;
+    if (!(BY_FIELDS as readonly string[]).includes(by)) throw new LogmrError(`--by ${JSON.stringify(by)}: not a field to split by (${BY_FIELDS.join(", ")})`, EXIT_USAGE);
+    if (by === "vhost") checkFormatsNameHosts(plan.files, "--by vhost");
+    plan.tasks = plan.tasks.map((t) => ({ ...t, by }));
+  }
   if (options.pathGroups !== undefined) {
     const pathGroups = checkPathGroups(options.pathGroups);
     plan.tasks = plan.tasks.map((t) => ({ ...t, pathGroups }));
@@ -283,14 +290,14 @@ function checkWhere(text: string, files: readonly LogInput[]): void {
 }
 
 /** --vhost needs every input's format to name the host of a line. */
-function checkFormatsNameHosts(files: readonly LogInput[]): void {
-  if (files.length === 0) throw new LogmrError("--vhost applies to log files whose format names the host (generated traffic has none)", EXIT_USAGE);
+function checkFormatsNameHosts(files: readonly LogInput[], flag = "--vhost"): void {
+  if (files.length === 0) throw new LogmrError(`${flag} applies to log files whose format names the host (generated traffic has none)`, EXIT_USAGE);
   for (const file of files) {
     const format = file.logFormat;
     if (format === "json" || format?.startsWith("json:")) continue;
     if (format !== undefined && compileFormat(format).host >= 0) continue;
     const name = file.format === "stdin" ? "standard input" : file.path;
-    throw new LogmrError(`--vhost: ${name} is read as ${format ?? "combined"}, which names no virtual host (give a --format with %v, $host or $server_name, or JSON lines with a host)`, EXIT_USAGE);
+    throw new LogmrError(`${flag}: ${name} is read as ${format ?? "combined"}, which names no virtual host (give a --format with %v, $host or $server_name, or JSON lines with a host)`, EXIT_USAGE);
   }
 }
 

@@ -39,6 +39,46 @@ export function binary(bytes: Uint8Array): string {
   return s;
 }
 
+/** One valid line's fields (binary strings); path without its query, undefined for a request without one. */
+export interface OracleLine {
+  client: string;
+  time: number;
+  method: string;
+  path?: string;
+  status: string;
+  bytes: number;
+  referer?: string;
+  agent?: string;
+}
+
+/** A line (without its LF) by the fixture rules, or null when malformed. */
+export function oracleLine(raw: string): OracleLine | null {
+  const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+  const m = LINE.exec(line);
+  if (!m) return null;
+  const day = Number(m[2]);
+  const month = MONTHS.indexOf(m[3]!);
+  const year = Number(m[4]);
+  // setUTCFullYear, since Date.UTC maps the years 0..99 to 1900..1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day);
+  // A real date, a real clock time (60 allows a leap second), and a zone offset
+  // of at most 23:59 (the fixture rules say only "+zzzz"; +3100 is no zone).
+  const valid = date.getUTCDate() === day && Number(m[5]) < 24 && Number(m[6]) < 60 && Number(m[7]) <= 60 && Number(m[9]) < 24 && Number(m[10]) < 60;
+  if (!valid) return null;
+  const offset = (m[8] === "-" ? -1 : 1) * (Number(m[9]) * 3600 + Number(m[10]) * 60);
+  const tokens = m[11]!.split(" ");
+  return {
+    client: m[1]!,
+    time: date.getTime() / 1000 + Number(m[5]) * 3600 + Number(m[6]) * 60 + Number(m[7]) - offset,
+    method: tokens[0]!,
+    ...(tokens.length >= 2 ? { path: tokens[1]!.split("?")[0]! } : {}),
+    status: m[12]!,
+    bytes: m[13] === "-" ? 0 : Number(m[13]),
+    ...(m[14] !== undefined ? { referer: m[14], agent: m[15]! } : {}),
+  };
+}
+
 /**
  * The engine's default path folds (--group-path), written as replacements
  * over the whole path: a segment right after a "/" that is all digits, a
@@ -63,47 +103,31 @@ export function oracleCount(text: string, window: { since?: number; until?: numb
   if (lines[lines.length - 1] === "") lines.pop();
   lines.forEach((raw, k) => {
     c.read++;
-    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
-    const m = LINE.exec(line);
-    const day = m ? Number(m[2]) : 0;
-    const month = m ? MONTHS.indexOf(m[3]!) : 0;
-    const year = m ? Number(m[4]) : 0;
-    // setUTCFullYear, since Date.UTC maps the years 0..99 to 1900..1999.
-    const date = new Date(0);
-    date.setUTCFullYear(year, month, day);
-    // A real date, a real clock time (60 allows a leap second), and a zone offset
-    // of at most 23:59 (the fixture rules say only "+zzzz"; +3100 is no zone).
-    const valid =
-      m && date.getUTCDate() === day && Number(m[5]) < 24 && Number(m[6]) < 60 && Number(m[7]) <= 60 && Number(m[9]) < 24 && Number(m[10]) < 60;
-    if (!m || !valid) {
+    const line = oracleLine(raw);
+    if (!line) {
       c.malformed++;
       c.malformedLines.push(k + 1);
       return;
     }
     c.valid++;
-    if (m[14] !== undefined) c.combined++;
+    if (line.referer !== undefined) c.combined++;
     else c.common++;
-    const offset = (m[8] === "-" ? -1 : 1) * (Number(m[9]) * 3600 + Number(m[10]) * 60);
-    const t = date.getTime() / 1000 + Number(m[5]) * 3600 + Number(m[6]) * 60 + Number(m[7]) - offset;
+    const t = line.time;
     if ((window.since !== undefined && t < window.since) || (window.until !== undefined && t >= window.until)) return;
-    const client = m[1]!;
-    const request = m[11]!;
-    const status = m[12]!;
+    const { client, status } = line;
     bump(c.clients, client);
     bump(c.status, status);
-    c.bytes += m[13] === "-" ? 0 : Number(m[13]);
-    const tokens = request.split(" ");
-    bump(c.methods, tokens[0]!);
-    if (tokens.length >= 2) {
-      const raw = tokens[1]!.split("?")[0]!;
-      const path = paths === "raw" ? raw : oracleRoute(raw);
+    c.bytes += line.bytes;
+    bump(c.methods, line.method);
+    if (line.path !== undefined) {
+      const path = paths === "raw" ? line.path : oracleRoute(line.path);
       bump(c.paths, path);
       if (status === "404") bump(c.notFoundPaths, path);
     }
     if (status === "404") bump(c.notFoundByClient, client);
-    if (m[14] !== undefined) {
-      bump(c.referrers, m[14]);
-      bump(c.agents, m[15]!);
+    if (line.referer !== undefined) {
+      bump(c.referrers, line.referer);
+      bump(c.agents, line.agent!);
     }
     bump(c.minutes, Math.floor(t / 60));
   });

@@ -47,6 +47,7 @@ const analyzeArgs = {
   "format-name": { type: "string", description: "With --format-file: which of its formats, by name" },
   where: { type: "string", description: "Count only the lines this holds for, e.g. 'status >= 500 and path ~ \"^/api/\"': fields status, class, method, path, query, client, referer, agent, bytes, time, vhost, request_time; = != < <= > >= ~ !~ in, and, or, not, CIDR (client in 10.0.0.0/8), 1M, 250ms, 2026-11-27T10:00" },
   "group-path": { type: "string", description: "Count paths by route: a template (/users/:id/posts, /static/**; repeatable, tried in order before the default folds); none: no default folds (alone: the paths as logged) [default: numeric ids, UUIDs and hex hashes as :id, :uuid, :hash]" },
+  by: { type: "string", description: "Also split requests, errors, clients, bytes and response times by one field: status, class, method, path (by route), client, referer, agent, vhost, hour, day, week or month" },
   bucket: { type: "string", description: "The timeline's bucket: minute, hour, day, week (from Monday) or month, in UTC [default: chosen from the log's span]" },
   vhost: { type: "string", description: "Count only these virtual hosts (comma-separated; with or without the port; *.example.com for subdomains): the format must name the host (%v, $host, $server_name, JSON's request.host)" },
   field: { type: "string", description: "With --format json: the log's own keys, NAME=KEY,... (client, method, uri, request, status, bytes, referer, agent, host, time, seconds, milliseconds, nanoseconds; KEY may be dotted: req.ip)" },
@@ -130,6 +131,7 @@ const planArgs = {
   vhost: analyzeArgs.vhost,
   where: analyzeArgs.where,
   "group-path": analyzeArgs["group-path"],
+  by: analyzeArgs.by,
   "skip-unreadable": analyzeArgs["skip-unreadable"],
   quiet: analyzeArgs.quiet,
   help: analyzeArgs.help,
@@ -254,6 +256,7 @@ function analyzeOptions(files: string[], args: AnalyzeArgs, rawArgs: readonly st
     hosts: args.vhost === undefined ? undefined : hostNamesOf(args.vhost as string),
     where: args.where as string | undefined,
     pathGroups: pathGroupsOf(optionValues(rawArgs, "group-path")),
+    by: args.by as string | undefined,
     bucket: bucketOf(args.bucket as string | undefined),
     maxMalformed: args["max-malformed"] === undefined ? undefined : parsePercent(args["max-malformed"], "max-malformed") / 100,
     // Small segments make small stdin inputs several tasks (tests and the soak only).

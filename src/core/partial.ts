@@ -77,9 +77,25 @@ export interface CountsPartial {
   latency?: LatencyPartial;
   /** Virtual hosts (formats that write them). */
   hosts?: HostRow[];
+  /** --by: every metric split by one field. */
+  groups?: GroupsPartial;
 }
 
 /** [host, requests, 4xx, 5xx, its response times or null] */
+/** One group of a partial. `classes`: lines answered 1xx..5xx, then any other code; `clients`: indices into the partial's clients (null for --by client). */
+export interface GroupRow {
+  key: string;
+  requests: number;
+  bytes: number;
+  classes: [number, number, number, number, number, number];
+  clients: number[] | null;
+  latency: SketchData | null;
+}
+export interface GroupsPartial {
+  field: string;
+  rows: GroupRow[];
+}
+
 export type HostRow = [string, number, number, number, SketchData | null];
 
 export interface LatencyPartial {
@@ -226,6 +242,8 @@ export function mergeAll(partials: readonly CountsPartial[]): CountsPartial {
     };
     if (timed.some((p) => p.latency!.byPath)) out.latency.byPath = mergePathLatency(timed.map((p) => p.latency!.byPath ?? []));
   }
+  const grouped = partials.filter((p) => p.groups);
+  if (grouped.length > 0) out.groups = mergeGroups(grouped, out.clients);
   return out;
 }
 
@@ -332,6 +350,8 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   checkReasons(p.malformedReasons, lines);
   if (p.latency !== undefined) checkLatency(p.latency, lines.requests, p.paths as KeyCount[]);
   if (p.hosts !== undefined) checkHosts(p.hosts, lines.requests);
+  if ((p.groups !== undefined) !== (task.by !== undefined)) fail(task.by === undefined ? "groups from a task without --by" : `no groups from a task split by ${task.by}`);
+  if (p.groups !== undefined) checkGroups(p.groups, lines.requests, p.bytes as number, p.status as KeyCount[], (p.clients as unknown[]).length, task.by!);
   checkCovered(p.covered, task);
   checkTimings(p.timings);
   return p as unknown as TaskPartial;
@@ -427,6 +447,77 @@ function checkSamples(x: unknown, task: Task, { read, malformed }: CheckedLines)
     if (sample.input !== undefined && sample.input !== task.input) fail("a malformed sample names another input");
   }
   if (x.length > malformed) fail("more malformed samples than malformed lines");
+}
+
+/** --by's groups: one row a key, in key order; together exactly the requests and bytes; clients the partial has. */
+function checkGroups(x: unknown, requests: number, bytes: number, status: readonly KeyCount[], clients: number, field: string): void {
+  const g = x as Record<string, unknown> | null;
+  if (typeof g !== "object" || g === null || !Array.isArray(g.rows)) fail("groups is not an object with rows");
+  if (g.field !== field) fail(`groups are by ${JSON.stringify(g.field)}, the task split by ${field}`);
+  let total = 0;
+  let totalBytes = 0;
+  const classTotals = [0, 0, 0, 0, 0, 0];
+  let previous: string | null = null;
+  for (const r of g.rows as unknown[]) {
+    const row = r as Record<string, unknown> | null;
+    if (typeof row !== "object" || row === null || typeof row.key !== "string" || row.key.length > MAX_KEY_CHARS) fail("groups has a bad row");
+    if (previous !== null && row.key <= previous) fail(`groups are out of key order or repeat ${JSON.stringify(row.key).slice(0, 80)}`);
+    previous = row.key;
+    const n = checkCount(row.requests, "a group's requests");
+    if (n === 0) fail("a group without requests");
+    totalBytes += checkCount(row.bytes, "a group's bytes");
+    if (!Array.isArray(row.classes) || row.classes.length !== 6) fail("a group's classes are not 6 counts");
+    checkEqual((row.classes as unknown[]).reduce((a: number, c) => a + checkCount(c, "a group's class count"), 0), n, "a group's classes != its requests");
+    (row.classes as number[]).forEach((c, k) => (classTotals[k]! += c));
+    if (field === "client") {
+      if (row.clients !== null) fail("a group by client lists clients");
+    } else {
+      if (!Array.isArray(row.clients) || row.clients.length === 0 || row.clients.length > n) fail("a group's clients are not 1 to its requests");
+      let last = -1;
+      for (const i of row.clients as unknown[]) {
+        if (!isCount(i) || i <= last || i >= clients) fail("a group names a client the partial does not have, or names one twice");
+        last = i;
+      }
+    }
+    if (row.latency !== null && checkSketch(row.latency, "a group's response times") > n) fail("a group has more response times than requests");
+    total += n;
+  }
+  checkEqual(total, requests, "groups != requests");
+  const statusTotals = [0, 0, 0, 0, 0, 0];
+  for (const [code, n] of status) {
+    const c = Number(code[0]);
+    statusTotals[code.length === 3 && c >= 1 && c <= 5 ? c - 1 : 5]! += n;
+  }
+  for (let k = 0; k < 6; k++) checkEqual(classTotals[k]!, statusTotals[k]!, "the groups' status classes != the status counts");
+  checkEqual(totalBytes, bytes, "the groups' bytes != bytes");
+}
+
+/** --by's groups of several partials: counts summed, clients united (as indices into the merged clients), times merged. */
+function mergeGroups(partials: readonly CountsPartial[], clients: readonly ClientRow[]): GroupsPartial {
+  const field = partials[0]!.groups!.field;
+  if (partials.some((p) => p.groups!.field !== field)) fail("partials split by different fields");
+  const index = field === "client" ? null : new Map(clients.map((c, i) => [c[0], i]));
+  const merged = new Map<string, { row: GroupRow; clients: Set<number> | null; sketches: SketchData[] }>();
+  for (const p of partials) {
+    for (const row of p.groups!.rows) {
+      let m = merged.get(row.key);
+      if (!m) {
+        m = { row: { ...row, requests: 0, bytes: 0, classes: [0, 0, 0, 0, 0, 0], clients: null, latency: null }, clients: index ? new Set() : null, sketches: [] };
+        merged.set(row.key, m);
+      }
+      m.row.requests += row.requests;
+      m.row.bytes += row.bytes;
+      for (let c = 0; c < 6; c++) m.row.classes[c]! += row.classes[c]!;
+      if (m.clients && row.clients) for (const i of row.clients) m.clients.add(index!.get(p.clients[i]![0])!);
+      if (row.latency) m.sketches.push(row.latency);
+    }
+  }
+  const rows = [...merged.values()].map(({ row, clients: set, sketches }) => ({
+    ...row,
+    clients: set ? [...set].sort((a, b) => a - b) : null,
+    latency: sketches.length > 0 ? mergeSketches(sketches) : null,
+  }));
+  return { field, rows: rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)) };
 }
 
 /** Hosts: a row each, at most one a request, errors at most requests. */

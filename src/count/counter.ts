@@ -10,6 +10,7 @@ import { type CompiledFormat, compileFormat, FAST_FORMATS, FormatCounter } from 
 import { JsonLinesCounter } from "./json-lines.ts";
 import { type CombinedShape, combinedShapeOf } from "./suffix.ts";
 import type { Tally } from "./tally.ts";
+import { BY_FIELDS, type ByField } from "./by.ts";
 
 export interface LineCounter {
   /**
@@ -37,6 +38,10 @@ export function counterFor(task: Pick<Task, "window" | "counters" | "format" | "
   if (task.hosts !== undefined) counter.tally.onlyHosts(task.hosts);
   if (task.where !== undefined) counter.tally.onlyWhere(task.where);
   if (task.pathGroups !== undefined) counter.tally.groupPaths(task.pathGroups);
+  if (task.by !== undefined) {
+    if (!(BY_FIELDS as readonly string[]).includes(task.by)) throw new TaskError(`task.by: ${JSON.stringify(task.by)} is not a field to split by`);
+    counter.tally.groupBy(task.by as ByField);
+  }
   return counter;
 }
 

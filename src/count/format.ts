@@ -300,6 +300,7 @@ export class FormatCounter extends LineByLineCounter {
       tally.filtered++;
       return;
     }
+    if (tally.by !== null) tally.by.count(status, bytes, time, seconds, clientId, requestId, tailId, hostId);
     tally.countRequest(time, status, bytes, clientId, requestId, tailId);
     const bucket = seconds >= 0 ? tally.countLatency(seconds, status, requestId) : 0;
     if (hostId >= 0) tally.countHost(hostId, status, seconds, bucket);

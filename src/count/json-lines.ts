@@ -153,6 +153,7 @@ export class JsonLinesCounter extends LineByLineCounter {
         return;
       }
     }
+    if (tally.by !== null) tally.by.count(status, bytes, time, timed ? duration : -1, clientId, requestId, tailId, hostId);
     tally.countRequest(time, status, bytes, clientId, requestId, tailId);
     const bucket = timed ? tally.countLatency(duration, status, requestId) : 0;
     if (hostId >= 0) tally.countHost(hostId, status, timed ? duration : -1, bucket);

@@ -5,7 +5,8 @@
 
 import { HostFilter } from "./host-filter.ts";
 import { PathGrouper } from "./path-groups.ts";
-import { compileWhere, parseWhere, type WherePredicate } from "./where.ts";
+import { compileWhere, parseWhere, type WhereKeys, type WherePredicate } from "./where.ts";
+import { type ByField, GroupCounter } from "./by.ts";
 import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
@@ -109,12 +110,23 @@ export class Tally {
 
   /** Counts only the lines an expression holds for (--where); the counter must then ask `where` before counting a line. */
   onlyWhere(text: string): void {
-    this.where = compileWhere(parseWhere(text), {
+    this.where = compileWhere(parseWhere(text), this.keyTexts());
+  }
+
+  private keyTexts(): WhereKeys {
+    return {
       client: (id) => this.clients.keyOf(id),
       request: (id) => this.requestKeys.keyOf(id),
       tail: (id) => this.tails.keyOf(id),
       host: (id) => this.hosts.keyOf(id),
-    });
+    };
+  }
+
+  /** --by's groups, or null; a counter hands it each line it counts, after the filters. */
+  by: GroupCounter | null = null;
+
+  groupBy(field: ByField): void {
+    this.by = new GroupCounter(field, this.keyTexts(), () => this.pathGrouper);
   }
 
   /** How paths fold into routes when the counts are made (--group-path; the default folds without it). */
@@ -346,6 +358,15 @@ export class Tally {
     };
   }
 
+  /** Client id -> index in the partial's clients (those with a request, in id order). */
+  private clientIndexes(): (id: number) => number {
+    const index = new Int32Array(this.clients.size).fill(-1);
+    const values = this.clients.values;
+    let n = 0;
+    for (let id = 0; id < this.clients.size; id++) if (values[id * CLIENT_COLUMNS + CLIENT_REQUESTS]! > 0) index[id] = n++;
+    return (id) => index[id]!;
+  }
+
   /** The counts as a partial (without task id and timings). */
   toCounts(): CountsPartial {
     this.flushMinute();
@@ -403,6 +424,7 @@ export class Tally {
       malformedReasons: [...this.malformedReasons],
       ...(this.pairIds.size > 0 ? { latency: this.latencyPartial() } : {}),
       ...(this.hosts.size > 0 ? { hosts: this.hostRows() } : {}),
+      ...(this.by !== null ? { groups: this.by.toPartial(this.clientIndexes()) } : {}),
     };
   }
 }

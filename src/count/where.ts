@@ -337,7 +337,7 @@ type KeyKind = "client" | "request" | "tail" | "host";
 const KEY_OF: Partial<Record<Field, KeyKind>> = { client: "client", method: "request", path: "request", referer: "tail", agent: "tail", vhost: "host" };
 
 /** The text of a keyed field out of its key's text. */
-function fieldText(field: Field, key: string): string {
+export function fieldText(field: Field, key: string): string {
   if (field === "method" || field === "path") {
     const space = key.indexOf(" ");
     if (field === "method") return space < 0 ? key : key.slice(0, space);

@@ -3,7 +3,8 @@
 
 import { binaryToBytes } from "../core/partial.ts";
 import { LogmrError } from "../core/errors.ts";
-import type { CountsPartial, HostRow, KeyCount, LatencyPartial, LineCounts, MalformedSample } from "../core/partial.ts";
+import type { CountsPartial, GroupsPartial, HostRow, KeyCount, LatencyPartial, LineCounts, MalformedSample } from "../core/partial.ts";
+import { KEY_ORDER_FIELDS, TIME_FIELDS } from "../count/by.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
 import type { InputFormat } from "../core/codecs.ts";
 import { quantile, type SketchData } from "../core/sketch.ts";
@@ -74,8 +75,29 @@ export interface ReportData {
     slowestPaths: Array<LatencySummary & { path: string }>;
     slowPathMinRequests: number;
   } | null;
+  /** --by: every metric split by one field; times, codes and classes all and in key order, other fields the top by requests. */
+  groups: {
+    field: string;
+    /** Distinct values of the field among the counted requests. */
+    count: number;
+    rows: GroupSummary[];
+  } | null;
   /** Malformed lines by reason, most frequent first; share of the malformed lines. */
   malformedReasons: Array<{ reason: string; count: number; share: number }>;
+}
+
+export interface GroupSummary {
+  key: string;
+  requests: number;
+  share: number;
+  bytes: number;
+  /** Distinct clients (null when split by client). */
+  uniqueClients: number | null;
+  classes: { "1xx": number; "2xx": number; "3xx": number; "4xx": number; "5xx": number; other: number };
+  errorRate4xx: number;
+  errorRate5xx: number;
+  /** Response times, when the format has them. */
+  latency: LatencySummary | null;
 }
 
 export interface LatencySummary {
@@ -113,6 +135,26 @@ function latencyReport(latency: LatencyPartial, paths: readonly KeyCount[], top:
       }),
     slowestPaths: slowest,
     slowPathMinRequests: SLOW_PATH_MIN_REQUESTS,
+  };
+}
+
+function groupsReport(groups: GroupsPartial, requests: number, top: number): NonNullable<ReportData["groups"]> {
+  const rows = KEY_ORDER_FIELDS.has(groups.field)
+    ? groups.rows
+    : [...groups.rows].sort((a, b) => b.requests - a.requests || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(0, top);
+  return {
+    field: groups.field,
+    count: groups.rows.length,
+    rows: rows.map((r) => {
+      const [c1, c2, c3, c4, c5, other] = r.classes;
+      return {
+        key: keyText(r.key), requests: r.requests, share: share(r.requests, requests), bytes: r.bytes,
+        uniqueClients: r.clients ? r.clients.length : null,
+        classes: { "1xx": c1, "2xx": c2, "3xx": c3, "4xx": c4, "5xx": c5, other },
+        errorRate4xx: share(c4, r.requests), errorRate5xx: share(c5, r.requests),
+        latency: r.latency ? latencySummary(r.latency) : null,
+      };
+    }),
   };
 }
 
@@ -324,6 +366,7 @@ export function buildReport(
     skippedInputs: [...(options.skipped ?? [])],
     topHosts: counts.hosts ? topHosts(counts.hosts, counts.requests, options.top) : null,
     latency: counts.latency ? latencyReport(counts.latency, counts.paths, top) : null,
+    groups: counts.groups ? groupsReport(counts.groups, requests, top) : null,
     malformedReasons: [...counts.malformedReasons]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([reason, n]) => ({ reason, count: n, share: counts.lines.malformed > 0 ? n / counts.lines.malformed : 0 })),
@@ -435,6 +478,7 @@ export function renderReport(data: ReportData, run: RunInfo | null, style: Style
     ...clientsSection(data, style),
     ...latencySection(data, style),
     ...hostsSection(data, style),
+    ...groupsSection(data, style),
     ...rankedSections(data, style),
     ...timelineSection(data, style, barWidth),
     ...malformedSection(data, style),
@@ -564,6 +608,32 @@ function pathLatencyTable(style: Style, title: string, rows: ReadonlyArray<Laten
       ],
       [false, true, true, true, true, true, true],
     ),
+  ];
+}
+
+function groupsSection(data: ReportData, style: Style): string[] {
+  const g = data.groups;
+  if (!g) return [];
+  const timed = g.rows.some((r) => r.latency !== null);
+  const clients = g.field !== "client";
+  const title = TIME_FIELDS.has(g.field) ? `By ${g.field} (UTC)` : KEY_ORDER_FIELDS.has(g.field) ? `By ${g.field}` : `By ${g.field}: top ${g.rows.length} of ${int(g.count)}`;
+  const label = (key: string) => (key === "" ? "(none)" : g.field === "hour" ? key.slice(0, 16).replace("T", " ") : key);
+  const head = ["", "requests", "share", "4xx", "5xx", ...(clients ? ["clients"] : []), "bytes", ...(timed ? ["p50", "p95", "p99"] : [])];
+  const time = (r: GroupSummary, q: "p50" | "p95" | "p99") => (r.latency ? seconds(r.latency[q]) : "-");
+  return [
+    section(style, title),
+    g.rows.length === 0
+      ? "  (none)"
+      : table(
+          [
+            head.map((h) => dim(style.color, h)),
+            ...g.rows.map((r) => [
+              clip(label(r.key), 50), int(r.requests), percent(r.share), percent(r.errorRate4xx), percent(r.errorRate5xx),
+              ...(clients ? [int(r.uniqueClients ?? 0)] : []), humanBytes(r.bytes), ...(timed ? [time(r, "p50"), time(r, "p95"), time(r, "p99")] : []),
+            ]),
+          ],
+          [false, ...head.slice(1).map(() => true)],
+        ),
   ];
 }
 

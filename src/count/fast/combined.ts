@@ -305,7 +305,7 @@ export class FastCombinedCounter implements LineCounter {
         tail = parsed[PARSED_TAIL]! | 0;
       }
 
-      if (suffix === null && !vhostPrefix && tally.where === null) tally.countRequest(time, status, bytes, client, request, tail);
+      if (suffix === null && !vhostPrefix && tally.where === null && tally.by === null) tally.countRequest(time, status, bytes, client, request, tail);
       else {
         // The host first: with --vhost, a line of another host is not counted.
         const host = vhostPrefix ? vhost : this.suffixHasHost ? tally.hosts.intern(buf, view, suffix!.hostStart, suffix!.hostEnd) : -1;
@@ -320,6 +320,7 @@ export class FastCombinedCounter implements LineCounter {
             continue;
           }
         }
+        if (tally.by !== null) tally.by.count(status, bytes, time, suffix !== null ? suffix.seconds : -1, client, request, tail, host);
         tally.countRequest(time, status, bytes, client, request, tail);
         if (suffix !== null) this.countSuffix(status, request, host);
         else if (host >= 0) tally.countHost(host, status, -1, 0);

@@ -1,0 +1,160 @@
+// --by FIELD: every counted line also counted in its group (its status class,
+// method, route, client, host, hour, day...): requests, bytes, status
+// classes, distinct clients and response times a group, all exact and
+// mergeable. Only a run with --by pays for it: counters call it after a
+// line passed the filters.
+
+import { bucketOf, KeyedSketches } from "../core/sketch.ts";
+import type { GroupRow, GroupsPartial } from "../core/partial.ts";
+import type { PathGrouper } from "./path-groups.ts";
+import { fieldText, type WhereKeys } from "./where.ts";
+
+export const BY_FIELDS = ["status", "class", "method", "path", "client", "referer", "agent", "vhost", "hour", "day", "week", "month"] as const;
+export type ByField = (typeof BY_FIELDS)[number];
+/** Fields whose groups are times. */
+export const TIME_FIELDS: ReadonlySet<string> = new Set(["hour", "day", "week", "month"]);
+/** Fields reported whole and in key order (times, codes, classes); the others as a top list by requests. */
+export const KEY_ORDER_FIELDS: ReadonlySet<string> = new Set([...TIME_FIELDS, "status", "class"]);
+
+/** 1970-01-01 was a Thursday: weeks start 4 days later, on Monday. */
+const WEEK_OFFSET_SECONDS = 4 * 86400;
+
+/** A time's bucket as [start, end) in epoch seconds, and its key. */
+function timeBucket(field: ByField, time: number): [number, number, string] {
+  const iso = (s: number) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
+  if (field === "month") {
+    // From the time's own Date: Date.UTC would map the years 0..99 to 1900..1999.
+    const first = new Date(time * 1000);
+    first.setUTCDate(1);
+    first.setUTCHours(0, 0, 0, 0);
+    const end = new Date(first.getTime());
+    end.setUTCMonth(end.getUTCMonth() + 1);
+    return [first.getTime() / 1000, end.getTime() / 1000, iso(first.getTime() / 1000).slice(0, 7)];
+  }
+  const width = field === "hour" ? 3600 : field === "day" ? 86400 : 7 * 86400;
+  const offset = field === "week" ? WEEK_OFFSET_SECONDS : 0;
+  const start = Math.floor((time - offset) / width) * width + offset;
+  return [start, start + width, field === "hour" ? iso(start) : iso(start).slice(0, 10)];
+}
+
+/** The groups of one task. */
+export class GroupCounter {
+  private readonly ids = new Map<string, number>();
+  private readonly keys: string[] = [];
+  private requests = new Float64Array(64);
+  private bytes = new Float64Array(64);
+  private classes = new Float64Array(64 * 6);
+  private readonly clientSets: Array<Set<number>> = [];
+  private readonly latency = new KeyedSketches();
+  /** The group of each key id of the field's table (-1: not looked up yet). */
+  private groupOfId = new Int32Array(64).fill(-1);
+  private timeStart = 0;
+  private timeEnd = 0;
+  private timeGroup = -1;
+
+  constructor(
+    readonly field: ByField,
+    private readonly keyTexts: WhereKeys,
+    private readonly grouper: () => PathGrouper,
+  ) {}
+
+  /** Counts a line that is counted: its fields as the counters have them (ids -1 when absent; seconds -1 without a time). */
+  count(status: number, bytes: number, time: number, seconds: number, client: number, request: number, tail: number, host: number): void {
+    const g = this.groupOf(status, time, client, request, tail, host);
+    if (g >= this.requests.length) this.grow(g);
+    this.requests[g]!++;
+    this.bytes[g]! += bytes;
+    const c = (status / 100) | 0;
+    this.classes[g * 6 + (c >= 1 && c <= 5 ? c - 1 : 5)]!++;
+    if (this.field !== "client") this.clientSets[g]!.add(client);
+    if (seconds >= 0) this.latency.addIn(g, seconds, Math.round(seconds * 1e6), seconds > 0 ? bucketOf(seconds) : 0);
+  }
+
+  private groupOf(status: number, time: number, client: number, request: number, tail: number, host: number): number {
+    const field = this.field;
+    switch (field) {
+      case "status":
+        return this.byId(status, () => String(status).padStart(3, "0"));
+      case "class":
+        return this.byId((status / 100) | 0, () => `${(status / 100) | 0}xx`);
+      case "client":
+        return this.byId(client, () => this.keyTexts.client(client));
+      case "method":
+      case "path":
+        return request < 0 ? this.group("") : this.byId(request, () => this.requestText(field, request));
+      case "referer":
+      case "agent":
+        return tail < 0 ? this.group("") : this.byId(tail, () => fieldText(field, this.keyTexts.tail(tail)));
+      case "vhost":
+        return host < 0 ? this.group("") : this.byId(host, () => this.keyTexts.host(host));
+      default: {
+        if (time >= this.timeStart && time < this.timeEnd) return this.timeGroup;
+        const [start, end, key] = timeBucket(field, time);
+        [this.timeStart, this.timeEnd, this.timeGroup] = [start, end, this.group(key)];
+        return this.timeGroup;
+      }
+    }
+  }
+
+  private requestText(field: "method" | "path", request: number): string {
+    const text = fieldText(field, this.keyTexts.request(request));
+    if (field !== "path") return text;
+    const grouper = this.grouper();
+    return grouper.groups ? grouper.route(text) : text;
+  }
+
+  /** The group of a key id of the field's table, looked up once an id. */
+  private byId(id: number, text: () => string): number {
+    if (id >= this.groupOfId.length) {
+      const bigger = new Int32Array(Math.max(id + 1, this.groupOfId.length * 2)).fill(-1);
+      bigger.set(this.groupOfId);
+      this.groupOfId = bigger;
+    }
+    let g = this.groupOfId[id]!;
+    if (g < 0) this.groupOfId[id] = g = this.group(text());
+    return g;
+  }
+
+  private group(key: string): number {
+    let g = this.ids.get(key);
+    if (g === undefined) {
+      g = this.keys.length;
+      this.ids.set(key, g);
+      this.keys.push(key);
+      this.clientSets.push(new Set());
+    }
+    return g;
+  }
+
+  private grow(g: number): void {
+    const size = Math.max(g + 1, this.requests.length * 2);
+    const grown = (a: Float64Array, width: number) => {
+      const b = new Float64Array(size * width);
+      b.set(a);
+      return b;
+    };
+    this.requests = grown(this.requests, 1);
+    this.bytes = grown(this.bytes, 1);
+    this.classes = grown(this.classes, 6);
+  }
+
+  /** The groups with a request, by key; `clientIndex` maps a client id to its index in the partial's clients. */
+  toPartial(clientIndex: (id: number) => number): GroupsPartial {
+    const sketches = this.latency.toData();
+    const rows: GroupRow[] = [];
+    for (let g = 0; g < this.keys.length; g++) {
+      if (this.requests[g]! === 0) continue;
+      const c = this.classes.subarray(g * 6, g * 6 + 6);
+      rows.push({
+        key: this.keys[g]!,
+        requests: this.requests[g]!,
+        bytes: this.bytes[g]!,
+        classes: [c[0]!, c[1]!, c[2]!, c[3]!, c[4]!, c[5]!],
+        clients: this.field === "client" ? null : [...this.clientSets[g]!].map(clientIndex).sort((a, b) => a - b),
+        latency: sketches.get(g) ?? null,
+      });
+    }
+    rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return { field: this.field, rows };
+  }
+}

@@ -104,7 +104,7 @@ describe("buildReport", () => {
   test("JSON keeps data apart from run, with a schema version", () => {
     const doc = JSON.parse(renderJson(report(line("1.1.1.1", "/", 200)), null));
     expect(Object.keys(doc)).toEqual(["schema", "engine", "data", "run"]);
-    expect(doc.schema).toBe(1);
+    expect(doc.schema).toBe(2);
     expect(doc.data.requests).toBe(1);
   });
 

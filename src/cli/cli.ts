@@ -20,7 +20,7 @@ import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/r
 import { logError, logWarn, setQuiet } from "./log.ts";
 import { isTerminal, writeAll } from "../core/fd.ts";
 import { ProgressLine } from "./progress.ts";
-import { renderJson, renderReport, TIMELINE_BUCKETS, type TimelineBucket } from "../report/report.ts";
+import { renderJson, renderReport, type ReportData, TIMELINE_BUCKETS, type TimelineBucket } from "../report/report.ts";
 import { ENGINE_VERSION } from "../core/version.ts";
 
 export { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE } from "../core/errors.ts";
@@ -163,7 +163,21 @@ const compareCommand = defineCommand({
   args: compareArgs,
 });
 
+const diffArgs = {
+  ...analyzeArgs,
+  files: { type: "positional", required: false, description: "Two reports saved with --json (A, then B); or, with --baseline-since/--baseline-until, the logs to read in both windows" },
+  "baseline-since": { type: "string", description: "Make A from the logs themselves: their requests at or after this time (B: --since/--until)" },
+  "baseline-until": { type: "string", description: "With the logs: A's requests before this time" },
+  top: { type: "string", description: `Movers shown per top list (and, with the logs, the length of each run's top lists) [default: ${DEFAULT_TOP}]` },
+  json: { type: "boolean", description: "Print the comparison as one JSON document" },
+} as const satisfies ArgsDef;
+const diffCommand = defineCommand({
+  meta: { name: "diff", description: "Compare two reports (saved with --json, or two windows of the same logs): totals, error rates, response times, and the movers of every top list" },
+  args: diffArgs,
+});
+
 const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = {
+  diff: diffCommand as CommandDef<ArgsDef>,
   plan: planCommand as CommandDef<ArgsDef>,
   reduce: reduceCommand as CommandDef<ArgsDef>,
   compare: compareCommand as CommandDef<ArgsDef>,
@@ -496,6 +510,53 @@ async function runReduce(rawArgs: string[]): Promise<number> {
   return EXIT_OK;
 }
 
+async function runDiff(rawArgs: string[]): Promise<number> {
+  const files = checkArgs(rawArgs, diffArgs);
+  const args = parseArgs(rawArgs, diffArgs);
+  if (args.help) {
+    await showHelp(diffCommand as CommandDef<ArgsDef>, analyzeCommand as CommandDef<ArgsDef>);
+    return EXIT_OK;
+  }
+  const { diffReports, readReport, renderDiff, renderDiffJson } = await import("../report/diff.ts");
+  const top = args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top");
+  const fromLogs = args["baseline-since"] !== undefined || args["baseline-until"] !== undefined;
+  let pair: [ReportData, ReportData];
+  let labels: [string, string];
+  if (!fromLogs) {
+    const allowed = new Set(["top", "json", "help", "h", "quiet", "q"]);
+    const runFlag = rawArgs.find((a) => a.startsWith("-") && a !== "-" && !allowed.has(a.replace(/^--?/, "").split("=")[0]!));
+    if (runFlag) throw new UsageError(`${runFlag.split("=")[0]} applies to diff over logs (with --baseline-since/--baseline-until), not to two saved reports`);
+    if (files.length !== 2) throw new UsageError("diff needs two reports saved with --json (A then B), or logs with --baseline-since/--baseline-until");
+    const read = (name: string) => {
+      try {
+        return readFileSync(name, "utf8");
+      } catch (err) {
+        throw new InputError(`cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      }
+    };
+    pair = [readReport(read(files[0]!), files[0]!), readReport(read(files[1]!), files[1]!)];
+    labels = [files[0]!, files[1]!];
+  } else {
+    if (files.includes("-")) throw new UsageError("diff reads the logs twice, so not from standard input");
+    const options = analyzeOptions(files, args, rawArgs);
+    const since = args["baseline-since"] === undefined ? undefined : parseTime(args["baseline-since"], "baseline-since");
+    const until = args["baseline-until"] === undefined ? undefined : parseTime(args["baseline-until"], "baseline-until");
+    if (since !== undefined && until !== undefined && since >= until) throw new UsageError("--baseline-since must be before --baseline-until");
+    setQuiet(args.quiet === true);
+    const runs: ReportData[] = [];
+    for (const [s, u] of [[since, until], [options.since, options.until]] as const) {
+      const { data, notes } = await analyze({ ...options, since: s, until: u });
+      for (const note of notes) await logWarn(note);
+      runs.push(data);
+    }
+    pair = [runs[0]!, runs[1]!];
+    labels = ["baseline", "current"];
+  }
+  const diff = diffReports(pair[0], pair[1], labels, top);
+  writeStdout(args.json ? renderDiffJson(diff) : renderDiff(diff));
+  return EXIT_OK;
+}
+
 async function runCompare(rawArgs: string[]): Promise<number> {
   const files = checkArgs(rawArgs, compareArgs);
   const args = parseArgs(rawArgs, compareArgs);
@@ -613,6 +674,7 @@ export async function main(argv: string[]): Promise<number> {
     if (sub === generateCommand) return await runGenerate(rest);
     if (sub === benchCommand) return await runBenchCommand(rest);
     if (sub === compareCommand) return await runCompare(rest);
+    if (sub === diffCommand) return await runDiff(rest);
     if (sub === planCommand) return await runAnalyze(rest, "plan");
     if (first === "help") return await runHelp(rest);
     if (sub === reduceCommand) return await runReduce(rest);

@@ -9,7 +9,8 @@ import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
 import type { InputFormat } from "../core/codecs.ts";
 import { quantile, type SketchData } from "../core/sketch.ts";
 
-export const REPORT_SCHEMA_VERSION = 1;
+/** 2: timeline.bucketMinutes may be null (months), pathGrouping, groups and top added. */
+export const REPORT_SCHEMA_VERSION = 2;
 
 export type InputSummary =
   | { kind: "generated"; seed: number; lines: number; startEpoch: number; linesPerSecond: number }
@@ -43,6 +44,8 @@ export interface ReportData {
   /** How paths were folded into routes (--group-path): the user's templates, tried first, then the default folds or not. */
   pathGrouping: { patterns: string[]; defaultFolds: boolean };
   lines: LineCounts;
+  /** The length of the top lists asked for (--top): a list shorter than it holds every key. */
+  top: number;
   requests: number;
   bytes: number;
   uniqueClients: number;
@@ -342,6 +345,7 @@ export function buildReport(
     where: options.where ?? null,
     pathGrouping: { patterns: (options.pathGroups ?? []).filter((g) => g !== "none"), defaultFolds: !(options.pathGroups ?? []).includes("none") },
     lines: counts.lines,
+    top,
     requests,
     bytes: counts.bytes,
     uniqueClients: clients.length,

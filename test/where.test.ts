@@ -80,6 +80,12 @@ describe("parseWhere: expressions and their trees", () => {
     ["path ~ '(a+)+$'", 8, "repeats a group that itself repeats"],
     ["agent ~ '(\\w*)*x'", 9, "exponential time"],
     ["path ~ '^(/[a-z]{2,})+$'", 8, "nested repetition"],
+    ["path ~ '^(a|aa)*$'", 8, "alternatives can start alike"],
+    ["agent ~ '(\\w|\\d)+x'", 9, "alternatives can start alike"],
+    ["path ~ '((a)|(aa))*b'", 8, "exponential time"],
+    ["path ~ '(?<n>ab|ac){2,}'", 8, "alternatives can start alike"],
+    ["path ~ '(a?|b)+'", 8, "alternatives can start alike"],
+    ["path ~ '(a|b|)*'", 8, "alternatives can start alike"],
   ])("refuses %j at column %d: %s", (text, column, words) => {
     let error: unknown;
     try {
@@ -93,7 +99,7 @@ describe("parseWhere: expressions and their trees", () => {
     expect((error as WhereError).message).toContain(`column ${column}`);
   });
 
-  test.each(["^/api/(v1|v2)/", "(ab)+", "^/item/[0-9]+$", "(?:a|b)+c", "\\(a+\\)+"])("a regex without nested repetition is taken: %s", (re) => {
+  test.each(["^/api/(v1|v2)/", "(ab)+", "^/item/[0-9]+$", "(?:a|b)+c", "\\(a+\\)+", "(GET|POST)+", "[(|)]+", "(\\.|-)+", "(ab|ac){1}", "(?=a|a)b+"])("a regex without nested repetition or overlapping repeated alternatives is taken: %s", (re) => {
     expect(parseWhere(`path ~ '${re}'`)).toMatchObject({ op: "match", regex: re });
   });
 
@@ -296,6 +302,18 @@ describe("--where on the command line", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(words);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  test("a regex the checks let through, stuck on a long line, is stopped by the task timeout and the message says why", async () => {
+    // (.*,){11}P is polynomial of degree 11: no check refuses it, and 60 commas take it minutes.
+    const log = join(mkdtempSync(join(tmpdir(), "logmr-slow-")), "slow.log");
+    writeFileSync(log, `1.1.1.1 - - [03/Dec/2026:10:00:00 +0000] "GET /${"1,".repeat(60)} HTTP/1.1" 200 1 "-" "ua"\n`);
+    const started = performance.now();
+    const r = await cli([log, "--where", "path ~ '(.*,){11}P'", "--task-timeout", "1", "--retries", "0"]);
+    expect(performance.now() - started).toBeLessThan(15_000);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("no progress for 1.0 s: killed (its --where has a regular expression: one that backtracks");
   });
 
   test("a format's own fields: vhost and request_time on the real nginx JSON log", async () => {

@@ -83,12 +83,83 @@ function tokenize(text: string): Token[] {
 
 /**
  * A group holding a repetition, itself repeated: the shape of most regexes
- * that backtrack exponentially ((a+)+, (\\w*)*, (a{2,})+). Overlapping
- * alternatives under a repetition ((a|aa)*) are not told apart from safe ones.
+ * that backtrack exponentially ((a+)+, (\\w*)*, (a{2,})+); overlapping
+ * alternatives under a repetition are the other (overlappingAlternation).
  * JavaScript's engine backtracks, and a worker stuck in one would only be
  * stopped by the task timeout, so such a regex is refused when parsed.
  */
 const NESTED_REPETITION = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)(?:[+*]|\{\d*,)/;
+
+/**
+ * Whether a repeated group's alternatives may start alike ((a|aa)*,
+ * (\\w|\\d)+): each alternative of a repeated group must start with its own
+ * literal character, as in (GET|POST)+, or the regex is refused.
+ */
+export function overlappingAlternation(regex: string): boolean {
+  const starts: number[] = [];
+  for (let k = 0; k < regex.length; k++) {
+    const c = regex[k];
+    if (c === "\\") k++;
+    else if (c === "[") {
+      // A character class: up to its unescaped "]" (a "]" first is literal).
+      k++;
+      if (regex[k] === "^") k++;
+      if (regex[k] === "]") k++;
+      while (k < regex.length && regex[k] !== "]") if (regex[k++] === "\\") k++;
+    } else if (c === "(") starts.push(k);
+    else if (c === ")") {
+      const start = starts.pop();
+      if (start === undefined) continue;
+      const next = regex.slice(k + 1);
+      if (!/^(?:[+*]|\{\d*,|\{\d*[2-9]\d*\})/.test(next)) continue;
+      let body = regex.slice(start + 1, k);
+      if (/^\?<?[=!]/.test(body)) continue;
+      body = body.replace(/^\?(?::|<[A-Za-z_]\w*>)/, "");
+      const alternatives = topLevelAlternatives(body);
+      if (alternatives.length < 2) continue;
+      const firsts = alternatives.map(firstLiteral);
+      if (firsts.some((f) => f === null) || new Set(firsts).size < firsts.length) return true;
+    }
+  }
+  return false;
+}
+
+function topLevelAlternatives(body: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let k = 0; k < body.length; k++) {
+    const c = body[k];
+    if (c === "\\") k++;
+    else if (c === "[") {
+      k++;
+      if (body[k] === "^") k++;
+      if (body[k] === "]") k++;
+      while (k < body.length && body[k] !== "]") if (body[k++] === "\\") k++;
+    } else if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "|" && depth === 0) {
+      out.push(body.slice(from, k));
+      from = k + 1;
+    }
+  }
+  out.push(body.slice(from));
+  return out;
+}
+
+/** An alternative's first character when it is a literal one (an escaped punctuation mark counts), else null. */
+function firstLiteral(alternative: string): string | null {
+  const c = alternative[0];
+  if (c === undefined) return null;
+  if (c === "\\") {
+    const e = alternative[1];
+    return e !== undefined && /[^A-Za-z0-9]/.test(e) ? e : null;
+  }
+  if ("()[].^$|?*+{".includes(c)) return null;
+  // A first character made optional or repeated does not tell the alternative apart.
+  if (/^[?*{]/.test(alternative.slice(1))) return null;
+  return c;
+}
 
 /** Parses and type-checks an expression; `has` says which format fields the inputs provide (vhost, request_time). */
 export function parseWhere(text: string, has: { vhost: boolean; request_time: boolean } = { vhost: true, request_time: true }): WhereNode {
@@ -176,6 +247,9 @@ export function parseWhere(text: string, has: { vhost: boolean; request_time: bo
       }
       if (NESTED_REPETITION.test(t.text)) {
         throw new WhereError("the regular expression repeats a group that itself repeats (like (a+)+): a backtracking engine can take exponential time on one line; write it without the nested repetition", t.at);
+      }
+      if (overlappingAlternation(t.text)) {
+        throw new WhereError("the regular expression repeats a group whose alternatives can start alike (like (a|aa)*): a backtracking engine can take exponential time on one line; give each alternative its own first character, or use a character class", t.at);
       }
       return { op: "match", field, regex: t.text, negate: op.text === "!~" };
     }

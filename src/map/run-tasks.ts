@@ -291,7 +291,9 @@ class ChildSession {
         : code !== 0
           ? `the worker exited with code ${code}`
           : "the worker printed nothing");
-    for (const task of this.inFlight) this.cause.set(task.id, why);
+    // A regex the parse-time check let through can still backtrack for long on one line: say so.
+    const regexNote = " (its --where has a regular expression: one that backtracks on a long line can take this long; simplify it)";
+    for (const task of this.inFlight) this.cause.set(task.id, this.timedOut && task.where?.includes("~") ? `${why}${regexNote}` : why);
     const good = [...this.partials.values()];
     return {
       ran: this.ran,

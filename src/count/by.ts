@@ -74,19 +74,19 @@ export class GroupCounter {
     const field = this.field;
     switch (field) {
       case "status":
-        return this.byId(status, () => String(status).padStart(3, "0"));
+        return this.byId(status);
       case "class":
-        return this.byId((status / 100) | 0, () => `${(status / 100) | 0}xx`);
+        return this.byId((status / 100) | 0);
       case "client":
-        return this.byId(client, () => this.keyTexts.client(client));
+        return this.byId(client);
       case "method":
       case "path":
-        return request < 0 ? this.group("") : this.byId(request, () => this.requestText(field, request));
+        return request < 0 ? this.group("") : this.byId(request);
       case "referer":
       case "agent":
-        return tail < 0 ? this.group("") : this.byId(tail, () => fieldText(field, this.keyTexts.tail(tail)));
+        return tail < 0 ? this.group("") : this.byId(tail);
       case "vhost":
-        return host < 0 ? this.group("") : this.byId(host, () => this.keyTexts.host(host));
+        return host < 0 ? this.group("") : this.byId(host);
       default: {
         if (time >= this.timeStart && time < this.timeEnd) return this.timeGroup;
         const [start, end, key] = timeBucket(field, time);
@@ -103,16 +103,39 @@ export class GroupCounter {
     return grouper.groups ? grouper.route(text) : text;
   }
 
-  /** The group of a key id of the field's table, looked up once an id. */
-  private byId(id: number, text: () => string): number {
+  /** The group of an id (a key id of the field's table, or a status code or class), looked up once an id. */
+  private byId(id: number): number {
+    const g = id < this.groupOfId.length ? this.groupOfId[id]! : -1;
+    return g >= 0 ? g : this.newId(id);
+  }
+
+  private newId(id: number): number {
     if (id >= this.groupOfId.length) {
       const bigger = new Int32Array(Math.max(id + 1, this.groupOfId.length * 2)).fill(-1);
       bigger.set(this.groupOfId);
       this.groupOfId = bigger;
     }
-    let g = this.groupOfId[id]!;
-    if (g < 0) this.groupOfId[id] = g = this.group(text());
-    return g;
+    return (this.groupOfId[id] = this.group(this.textOf(id)));
+  }
+
+  private textOf(id: number): string {
+    const field = this.field;
+    switch (field) {
+      case "status":
+        return String(id).padStart(3, "0");
+      case "class":
+        return `${id}xx`;
+      case "client":
+        return this.keyTexts.client(id);
+      case "method":
+      case "path":
+        return this.requestText(field, id);
+      case "referer":
+      case "agent":
+        return fieldText(field, this.keyTexts.tail(id));
+      default:
+        return this.keyTexts.host(id);
+    }
   }
 
   private group(key: string): number {

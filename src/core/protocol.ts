@@ -3,7 +3,8 @@
 
 /**
  * Marks a worker's last stderr line when its task cannot succeed on any
- * child (an input changed under the run, or is corrupt); it then exits EXIT_INPUT_CHANGED
+ * child (an input changed under the run, or is corrupt, or --where's regex
+ * cannot be answered on a line); it then exits EXIT_INPUT_CHANGED
  * and the parent stops the run with the message instead of retrying.
  */
 export const FATAL_PREFIX = "@fatal ";

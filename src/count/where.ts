@@ -6,6 +6,16 @@
 // read a line, not a string.
 
 import { epochOfTimeText } from "../core/text.ts";
+import { LogmrError } from "../core/errors.ts";
+
+/**
+ * JavaScriptCore stops a match that backtracks for about a second and answers
+ * "no match": a line that matches would be counted as filtered out. A test
+ * that takes this long fails the task instead (the same line would again).
+ */
+export const SLOW_MATCH_MS = 250;
+
+export class WhereTooSlowError extends LogmrError {}
 
 export type WhereNode =
   | { op: "or" | "and"; args: WhereNode[] }
@@ -430,7 +440,16 @@ export function fieldText(field: Field, key: string): string {
 function textTest(node: Extract<WhereNode, { op: "cmp" | "in" | "match" }>): (text: string) => boolean {
   if (node.op === "match") {
     const re = new RegExp(node.regex);
-    return node.negate ? (t) => !re.test(t) : (t) => re.test(t);
+    const test = (t: string) => {
+      const start = performance.now();
+      const hit = re.test(t);
+      const ms = performance.now() - start;
+      if (ms >= SLOW_MATCH_MS) {
+        throw new WhereTooSlowError(`--where: ${node.field} ~ '${node.regex}' took ${Math.round(ms)} ms on one ${node.field} of ${t.length.toLocaleString("en-US")} characters; the runtime gives up on such a match and answers "no match", so the count would be wrong: simplify the regular expression`);
+      }
+      return hit;
+    };
+    return node.negate ? (t) => !test(t) : test;
   }
   const values = node.op === "in" ? node.values : [node.value];
   if (node.field === "client") {

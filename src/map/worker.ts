@@ -12,6 +12,7 @@ import { identityProblem } from "./identity.ts";
 import { countFileRange, countGenerated, countCompressedFile, countStream, FileChangedError, InputFaultError, type ProgressHook } from "./read-input.ts";
 import type { TaskPartial } from "../core/partial.ts";
 import { EXIT_INPUT_CHANGED, EXIT_INPUT_CORRUPT, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "../core/protocol.ts";
+import { WhereTooSlowError } from "../count/where.ts";
 import { readSome, writeAll } from "../core/fd.ts";
 import { LineSplitter } from "../core/lines.ts";
 import { type FileRangeTask, type CompressedTask, parseTask, type Task } from "../core/task.ts";
@@ -225,10 +226,10 @@ async function main(): Promise<void> {
       writeAll(1, Buffer.from(`${(fault && (await injectFault(fault, json))) ?? json}\n`));
     }
   } catch (err) {
-    if (err instanceof InputFaultError) {
+    if (err instanceof InputFaultError || err instanceof WhereTooSlowError) {
       // The same task would fail again: the parent stops the run with this line (or skips a corrupt input).
       process.stderr.write(`${FATAL_PREFIX}${err.message}\n`);
-      process.exitCode = err instanceof FileChangedError ? EXIT_INPUT_CHANGED : EXIT_INPUT_CORRUPT;
+      process.exitCode = err instanceof FileChangedError || err instanceof WhereTooSlowError ? EXIT_INPUT_CHANGED : EXIT_INPUT_CORRUPT;
       return;
     }
     process.stderr.write(`worker error: ${errorMessage(err)}\n`);

@@ -77,7 +77,7 @@ const analyzeCommand = defineCommand({
   meta: {
     name: "analyze.ts",
     version: ENGINE_VERSION,
-    description: "MapReduce access-log analysis on every core. Subcommands: generate, bench, compare, plan, reduce, help. Name a file called like a subcommand as ./generate.",
+    description: "MapReduce access-log analysis on every core. Subcommands: generate, bench, compare, diff, plan, reduce, help. Name a file called like a subcommand as ./generate.",
   },
   args: analyzeArgs,
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SEGMENT_BYTES_ENV } from "../src/core/protocol.ts";
 import { generateText } from "../src/map/generate.ts";
-import { addressBytes, compileWhere, networkOf, parseWhere, WhereError, type WhereKeys, type WherePredicate } from "../src/count/where.ts";
+import { addressBytes, compileWhere, networkOf, parseWhere, statusVerdicts, WhereError, type WhereKeys, type WherePredicate } from "../src/count/where.ts";
 
 /** A line's fields by name, for the tests; the predicate takes them in order. */
 interface Line {
@@ -336,5 +336,21 @@ describe("--where on the command line", () => {
     const { data } = await cliJson([fixture("nginx-json.log"), "--where", "vhost = api.test and request_time > 100ms"]);
     expect(data.requests).toBe(want);
     expect(data.latency.all.count).toBe(want);
+  });
+});
+
+describe("statusVerdicts: a table for expressions of the status alone", () => {
+  const keys: WhereKeys = { client: () => "c", request: () => "GET /", tail: () => '-" "ua', host: () => "h" };
+  test.each(["status >= 500", "class = 4xx", "status in (200, 304) or not class in (2xx, 3xx)", "status != 404 and status < 600"])("%s: the table is the predicate's verdict on every code", (text) => {
+    const tree = parseWhere(text);
+    const predicate = compileWhere(tree, keys);
+    const table = statusVerdicts(tree, predicate)!;
+    const none = new Uint8Array(0);
+    for (let code = 0; code < 1000; code++) expect([code, table[code]]).toEqual([code, predicate(code, 1, 2, 0.5, 0, 0, 0, 0, none, 0, 0) ? 1 : 0]);
+    expect(table.reduce((a, v) => a + v, 0)).toBeGreaterThan(0);
+  });
+  test.each(["status >= 500 and path ~ '^/api'", "bytes > 1M", "request_time > 1s or status = 500", "client in 10.0.0.0/8"])("%s: no table", (text) => {
+    const tree = parseWhere(text);
+    expect(statusVerdicts(tree, compileWhere(tree, keys))).toBeNull();
   });
 });

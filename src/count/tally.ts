@@ -5,7 +5,7 @@
 
 import { HostFilter } from "./host-filter.ts";
 import { PathGrouper } from "./path-groups.ts";
-import { compileWhere, parseWhere, type WhereKeys, type WherePredicate } from "./where.ts";
+import { compileWhere, parseWhere, statusVerdicts, type WhereKeys, type WherePredicate } from "./where.ts";
 import { type ByField, GroupCounter } from "./by.ts";
 import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
@@ -110,8 +110,13 @@ export class Tally {
 
   /** Counts only the lines an expression holds for (--where); the counter must then ask `where` before counting a line. */
   onlyWhere(text: string): void {
-    this.where = compileWhere(parseWhere(text), this.keyTexts());
+    const tree = parseWhere(text);
+    this.where = compileWhere(tree, this.keyTexts());
+    this.whereByStatus = statusVerdicts(tree, this.where);
   }
+
+  /** With a --where of the status alone, its verdict a code (1: counted): a counter may read it instead of calling `where`. */
+  whereByStatus: Uint8Array | null = null;
 
   private keyTexts(): WhereKeys {
     return {

@@ -541,6 +541,20 @@ export function compileWhere(tree: WhereNode, keys: WhereKeys): WherePredicate {
   return factory(ctx);
 }
 
+/**
+ * For an expression of the status code alone (status, class): its verdict
+ * for each code 0..999 (1 holds), so that a counter can read a table instead
+ * of calling the predicate; null for any other expression.
+ */
+export function statusVerdicts(tree: WhereNode, predicate: WherePredicate): Uint8Array | null {
+  const fields: Field[] = ["method", "path", "query", "client", "referer", "agent", "bytes", "time", "vhost", "request_time"];
+  if (fields.some((f) => whereUses(tree, f))) return null;
+  const table = new Uint8Array(1000);
+  const none = new Uint8Array(0);
+  for (let code = 0; code < 1000; code++) table[code] = predicate(code, 0, 0, -1, -1, -1, -1, -1, none, 0, 0) ? 1 : 0;
+  return table;
+}
+
 /** Whether a tree asks for a field (so the parent can tell a format that lacks it). */
 export function whereUses(tree: WhereNode, field: Field): boolean {
   if ("args" in tree) return tree.args.some((a) => whereUses(a, field));

@@ -133,6 +133,9 @@ export class FastCombinedCounter implements LineCounter {
     const suffix = this.suffix;
     const vhostPrefix = this.vhostPrefix;
     const afterTail = this.afterTail;
+    // A plain Combined line is counted at once; a --where of the status alone is read from a table on the way.
+    const byStatus = tally.whereByStatus;
+    const plain = suffix === null && !vhostPrefix && tally.by === null && (tally.where === null || byStatus !== null);
     let p = start;
     while (p < end && p < startLimit) {
       // With vhost_combined's "host:port " first, the Combined part starts after it.
@@ -305,8 +308,13 @@ export class FastCombinedCounter implements LineCounter {
         tail = parsed[PARSED_TAIL]! | 0;
       }
 
-      if (suffix === null && !vhostPrefix && tally.where === null && tally.by === null) tally.countRequest(time, status, bytes, client, request, tail);
-      else {
+      if (plain) {
+        if (byStatus !== null && byStatus[status] === 0) {
+          tally.filtered++;
+          continue;
+        }
+        tally.countRequest(time, status, bytes, client, request, tail);
+      } else {
         // The host first: with --vhost, a line of another host is not counted.
         const host = vhostPrefix ? vhost : this.suffixHasHost ? tally.hosts.intern(buf, view, suffix!.hostStart, suffix!.hostEnd) : -1;
         if (host >= 0 && tally.filtersHosts && !tally.countsHost(host)) continue;

@@ -110,13 +110,8 @@ export function overlappingAlternation(regex: string): boolean {
   for (let k = 0; k < regex.length; k++) {
     const c = regex[k];
     if (c === "\\") k++;
-    else if (c === "[") {
-      // A character class: up to its unescaped "]" (a "]" first is literal).
-      k++;
-      if (regex[k] === "^") k++;
-      if (regex[k] === "]") k++;
-      while (k < regex.length && regex[k] !== "]") if (regex[k++] === "\\") k++;
-    } else if (c === "(") starts.push(k);
+    else if (c === "[") k = endOfClass(regex, k);
+    else if (c === "(") starts.push(k);
     else if (c === ")") {
       const start = starts.pop();
       if (start === undefined) continue;
@@ -134,6 +129,15 @@ export function overlappingAlternation(regex: string): boolean {
   return false;
 }
 
+/** The index of the "]" that ends the character class opened at `open` (a "]" right after "[" or "[^" is literal). */
+function endOfClass(regex: string, open: number): number {
+  let k = open + 1;
+  if (regex[k] === "^") k++;
+  if (regex[k] === "]") k++;
+  while (k < regex.length && regex[k] !== "]") if (regex[k++] === "\\") k++;
+  return k;
+}
+
 function topLevelAlternatives(body: string): string[] {
   const out: string[] = [];
   let depth = 0;
@@ -141,12 +145,8 @@ function topLevelAlternatives(body: string): string[] {
   for (let k = 0; k < body.length; k++) {
     const c = body[k];
     if (c === "\\") k++;
-    else if (c === "[") {
-      k++;
-      if (body[k] === "^") k++;
-      if (body[k] === "]") k++;
-      while (k < body.length && body[k] !== "]") if (body[k++] === "\\") k++;
-    } else if (c === "(") depth++;
+    else if (c === "[") k = endOfClass(body, k);
+    else if (c === "(") depth++;
     else if (c === ")") depth--;
     else if (c === "|" && depth === 0) {
       out.push(body.slice(from, k));

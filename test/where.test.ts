@@ -86,6 +86,7 @@ describe("parseWhere: expressions and their trees", () => {
     ["path ~ '(?<n>ab|ac){2,}'", 8, "alternatives can start alike"],
     ["path ~ '(a?|b)+'", 8, "alternatives can start alike"],
     ["path ~ '(a|b|)*'", 8, "alternatives can start alike"],
+    ["path ~ '(ab|ac){10}'", 8, "alternatives can start alike"],
   ])("refuses %j at column %d: %s", (text, column, words) => {
     let error: unknown;
     try {

@@ -116,7 +116,7 @@ export function overlappingAlternation(regex: string): boolean {
       const start = starts.pop();
       if (start === undefined) continue;
       const next = regex.slice(k + 1);
-      if (!/^(?:[+*]|\{\d*,|\{\d*[2-9]\d*\})/.test(next)) continue;
+      if (!/^(?:[+*]|\{\d*,|\{(?:[2-9]|\d{2,})\})/.test(next)) continue;
       let body = regex.slice(start + 1, k);
       if (/^\?<?[=!]/.test(body)) continue;
       body = body.replace(/^\?(?::|<[A-Za-z_]\w*>)/, "");

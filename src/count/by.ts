@@ -5,6 +5,7 @@
 // line passed the filters.
 
 import { bucketOf, KeyedSketches } from "../core/sketch.ts";
+import { isoTime, monthIndexOf, monthStart, WEEK_OFFSET_SECONDS } from "../core/calendar.ts";
 import type { GroupRow, GroupsPartial } from "../core/partial.ts";
 import type { PathGrouper } from "./path-groups.ts";
 import { fieldText, type WhereKeys } from "./where.ts";
@@ -16,25 +17,16 @@ export const TIME_FIELDS: ReadonlySet<string> = new Set(["hour", "day", "week", 
 /** Fields reported whole and in key order (times, codes, classes); the others as a top list by requests. */
 export const KEY_ORDER_FIELDS: ReadonlySet<string> = new Set([...TIME_FIELDS, "status", "class"]);
 
-/** 1970-01-01 was a Thursday: weeks start 4 days later, on Monday. */
-const WEEK_OFFSET_SECONDS = 4 * 86400;
-
 /** A time's bucket as [start, end) in epoch seconds, and its key. */
 function timeBucket(field: ByField, time: number): [number, number, string] {
-  const iso = (s: number) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
   if (field === "month") {
-    // From the time's own Date: Date.UTC would map the years 0..99 to 1900..1999.
-    const first = new Date(time * 1000);
-    first.setUTCDate(1);
-    first.setUTCHours(0, 0, 0, 0);
-    const end = new Date(first.getTime());
-    end.setUTCMonth(end.getUTCMonth() + 1);
-    return [first.getTime() / 1000, end.getTime() / 1000, iso(first.getTime() / 1000).slice(0, 7)];
+    const month = monthIndexOf(time);
+    return [monthStart(month), monthStart(month + 1), isoTime(monthStart(month)).slice(0, 7)];
   }
   const width = field === "hour" ? 3600 : field === "day" ? 86400 : 7 * 86400;
   const offset = field === "week" ? WEEK_OFFSET_SECONDS : 0;
   const start = Math.floor((time - offset) / width) * width + offset;
-  return [start, start + width, field === "hour" ? iso(start) : iso(start).slice(0, 10)];
+  return [start, start + width, field === "hour" ? isoTime(start) : isoTime(start).slice(0, 10)];
 }
 
 /** The groups of one task. */

@@ -3,6 +3,7 @@
 
 import { binaryToBytes } from "../core/partial.ts";
 import { LogmrError } from "../core/errors.ts";
+import { isoTime, monthIndexOf, monthStart, WEEK_OFFSET_SECONDS } from "../core/calendar.ts";
 import type { CountsPartial, GroupsPartial, HostRow, KeyCount, LatencyPartial, LineCounts, MalformedSample } from "../core/partial.ts";
 import { KEY_ORDER_FIELDS, TIME_FIELDS } from "../count/by.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
@@ -235,8 +236,6 @@ export type TimelineBucket = (typeof TIMELINE_BUCKETS)[number];
 const BUCKET_MINUTES: Record<Exclude<TimelineBucket, "month">, number> = { minute: 1, hour: 60, day: 1440, week: 10080 };
 /** Most buckets a --bucket timeline may have (gaps included): beyond, the timeline would not be read. */
 export const MAX_ASKED_BUCKETS = 100_000;
-/** 1970-01-01 was a Thursday: weeks start 4 days later, on Monday. */
-const WEEK_OFFSET_MINUTES = 4 * 1440;
 
 export class TimelineError extends LogmrError {}
 
@@ -256,7 +255,7 @@ export function timeline(minutes: ReadonlyArray<[number, number]>, bucket?: Time
     const fits = ([w]: readonly [number, string]) => Math.floor(last / w) - Math.floor(first / w) + 1 <= MAX_BUCKETS;
     [width, unit] = BUCKETS.find(fits) ?? BUCKETS[BUCKETS.length - 1]!;
   }
-  const offset = width === 10080 ? WEEK_OFFSET_MINUTES : 0;
+  const offset = width === 10080 ? WEEK_OFFSET_SECONDS / 60 : 0;
   const indexOf = (minute: number) => Math.floor((minute - offset) / width);
   const start = indexOf(first);
   const n = indexOf(last) - start + 1;
@@ -276,10 +275,7 @@ function tooManyBuckets(bucket: TimelineBucket, n: number): TimelineError {
 
 /** Calendar months (UTC), gaps filled with 0. */
 function monthTimeline(minutes: ReadonlyArray<[number, number]>, first: number, last: number): ReportData["timeline"] {
-  const monthOf = (minute: number) => {
-    const d = new Date(minute * 60_000);
-    return d.getUTCFullYear() * 12 + d.getUTCMonth();
-  };
+  const monthOf = (minute: number) => monthIndexOf(minute * 60);
   const start = monthOf(first);
   const n = monthOf(last) - start + 1;
   if (n > MAX_ASKED_BUCKETS) throw tooManyBuckets("month", n);
@@ -288,18 +284,11 @@ function monthTimeline(minutes: ReadonlyArray<[number, number]>, first: number, 
   return {
     unit: "month",
     bucketMinutes: null,
-    buckets: counts.map((count, k) => {
-      const d = new Date(0);
-      // setUTCFullYear: Date.UTC maps the years 0..99 to 1900..1999.
-      d.setUTCFullYear(Math.floor((start + k) / 12), (start + k) % 12, 1);
-      return { start: isoTime(d.getTime() / 1000), count };
-    }),
+    buckets: counts.map((count, k) => ({ start: isoTime(monthStart(start + k)), count })),
   };
 }
 
-export function isoTime(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString().replace(".000Z", "Z");
-}
+export { isoTime };
 
 export function buildReport(
   counts: CountsPartial,

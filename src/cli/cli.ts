@@ -492,15 +492,7 @@ async function runReduce(rawArgs: string[]): Promise<number> {
     return { name, stream: readable(name, file.stream()) };
   };
   let plan: Task[] | undefined;
-  if (args.plan) {
-    let text: string;
-    try {
-      text = await Bun.file(args.plan).text();
-    } catch (err) {
-      throw new InputError(`cannot read ${args.plan}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-    plan = readPlan(text, args.plan);
-  }
+  if (args.plan) plan = readPlan(readText(args.plan), args.plan);
   // Streamed, a file after the other: signals are handled between chunks.
   const partials = await readPartials((files.length ? files : ["-"]).map(open), plan);
   const tasks = plan ?? partials.map((p) => p.task);
@@ -508,6 +500,15 @@ async function runReduce(rawArgs: string[]): Promise<number> {
   await reportNow();
   writeStdout(args.json ? renderJson(data, null) : renderReport(data, null, stdoutStyle()));
   return EXIT_OK;
+}
+
+/** A small file the command reads whole (a plan, a saved report), or one line saying why not. */
+function readText(name: string): string {
+  try {
+    return readFileSync(name, "utf8");
+  } catch (err) {
+    throw new InputError(`cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
 }
 
 async function runDiff(rawArgs: string[]): Promise<number> {
@@ -527,14 +528,7 @@ async function runDiff(rawArgs: string[]): Promise<number> {
     const runFlag = rawArgs.find((a) => a.startsWith("-") && a !== "-" && !allowed.has(a.replace(/^--?/, "").split("=")[0]!));
     if (runFlag) throw new UsageError(`${runFlag.split("=")[0]} applies to diff over logs (with --baseline-since/--baseline-until), not to two saved reports`);
     if (files.length !== 2) throw new UsageError("diff needs two reports saved with --json (A then B), or logs with --baseline-since/--baseline-until");
-    const read = (name: string) => {
-      try {
-        return readFileSync(name, "utf8");
-      } catch (err) {
-        throw new InputError(`cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-      }
-    };
-    pair = [readReport(read(files[0]!), files[0]!), readReport(read(files[1]!), files[1]!)];
+    pair = [readReport(readText(files[0]!), files[0]!), readReport(readText(files[1]!), files[1]!)];
     labels = [files[0]!, files[1]!];
   } else {
     if (files.includes("-")) throw new UsageError("diff reads the logs twice, so not from standard input");

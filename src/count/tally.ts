@@ -204,7 +204,6 @@ export class Tally {
     if (tail >= 0) this.tails.values[tail]!++;
   }
 
-  /** A counted request's virtual host (its id in `hosts`), and its response time when it has one (else -1). */
   /** A counted request's virtual host; its response time (-1: none) with the bucket countLatency gave it. */
   countHost(host: number, status: number, seconds: number, bucket: number): void {
     const r = host * 3;

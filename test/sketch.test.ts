@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { rng } from "./helpers.ts";
-import { bucketOf, emptySketch, KeyedSketches, mergeSketches, quantile, RELATIVE_ERROR, type SketchData } from "../src/core/sketch.ts";
+import { bucketOf, emptySketch, KeyedSketches, mergeSketches, MS_LIMIT, quantile, RELATIVE_ERROR, type SketchData } from "../src/core/sketch.ts";
 
 /** Adds a value as the tally does: its whole microseconds and its bucket computed once. */
 const addTo = (s: KeyedSketches, key: number, v: number) => s.addIn(key, v, Math.round(v * 1e6), v > 0 ? bucketOf(v) : 0);
@@ -75,5 +75,42 @@ describe("KeyedSketches: many keys, dense rows for the busy ones, a map for the 
         else expect(Math.abs(got - exact) / exact).toBeLessThanOrEqual(RELATIVE_ERROR + 1e-12);
       }
     }
+  });
+});
+
+describe("KeyedSketches: dense rows and whole milliseconds", () => {
+  test.each<[string, number[]]>([
+    ["a zero as the value that makes the key busy", [...Array<number>(64).fill(0.004), 0, ...Array<number>(100).fill(0.004)]],
+    ["zeros around it", [...Array<number>(63).fill(0.002), 0, 0, 0, ...Array<number>(10).fill(0.1)]],
+    ["no zero", Array<number>(70).fill(0.25)],
+  ])("%s: the key moves to a dense row all the same", (_, values) => {
+    const s = new KeyedSketches();
+    for (const v of values) addTo(s, 5, v);
+    expect(s.denseKeys).toBe(1);
+    expect(s.toData().get(5)!.count).toBe(values.length);
+  });
+
+  test("addMsMany gives the sketches addIn gives for the same milliseconds, busy keys and rare ones, zeros and the largest", () => {
+    const r = rng(11);
+    const n = 50_000;
+    const keys = new Int32Array(n);
+    const ms = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      // A few busy keys, many rare ones (never dense), some zeros and values up to the limit.
+      keys[i] = r() < 0.7 ? Math.floor(r() * 4) : 4 + Math.floor(r() * 3000);
+      const x = r();
+      ms[i] = x < 0.1 ? 0 : x < 0.12 ? MS_LIMIT - 1 - Math.floor(r() * 10) : Math.floor(r() * r() * 3000);
+    }
+    const one = new KeyedSketches();
+    for (let i = 0; i < n; i++) addTo(one, keys[i]!, ms[i]! / 1000);
+    const many = new KeyedSketches();
+    // In uneven batches, as blocks of lines come.
+    for (let at = 0; at < n; ) {
+      const size = Math.min(n - at, 1 + Math.floor(r() * 5000));
+      many.addMsMany(keys.subarray(at, at + size), ms.subarray(at, at + size), size);
+      at += size;
+    }
+    expect(many.denseKeys).toBe(one.denseKeys);
+    expect(JSON.stringify([...many.toData()])).toBe(JSON.stringify([...one.toData()]));
   });
 });

@@ -109,7 +109,7 @@ export class KeyedSketches {
       return;
     }
     let row = this.rowOf[key]!;
-    if (row < 0 && n === DENSE_AFTER && this.rowCount < MAX_DENSE_ROWS) row = this.makeRow(key);
+    if (row < 0 && n >= DENSE_AFTER && this.rowCount < MAX_DENSE_ROWS) row = this.makeRow(key);
     const column = bucket + ROW_OFFSET;
     if (row >= 0 && column >= 0 && column < ROW_WIDTH) {
       this.rows[row * ROW_WIDTH + column]!++;
@@ -117,6 +117,31 @@ export class KeyedSketches {
     }
     const slot = key * BUCKETS + bucket + OFFSET;
     this.sparse.set(slot, (this.sparse.get(slot) ?? 0) + 1);
+  }
+
+  /** addIn of n durations of whole milliseconds (0 <= ms < MS_LIMIT), keys[i] and ms[i]. */
+  addMsMany(keys: Int32Array, ms: Int32Array, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const key = keys[i]!;
+      const v = ms[i]!;
+      const row = key < this.rowOf.length ? this.rowOf[key]! : -1;
+      if (row < 0 || v === 0) {
+        this.addIn(key, SECONDS_OF_MS[v]!, v * 1000, v > 0 ? MS_BUCKETS[v]! : 0);
+        continue;
+      }
+      const stats = this.stats;
+      const at = key * STATS;
+      stats[at]!++;
+      stats[at + 1]! += v * 1000;
+      const seconds = SECONDS_OF_MS[v]!;
+      if (seconds > stats[at + 2]!) stats[at + 2] = seconds;
+      this.rows[row * ROW_WIDTH + MS_BUCKETS[v]! + ROW_OFFSET]!++;
+    }
+  }
+
+  /** How many keys have a dense row. */
+  get denseKeys(): number {
+    return this.rowCount;
   }
 
   /** Moves the buckets a row holds of a key from the map to a new dense row. */

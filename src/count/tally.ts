@@ -42,6 +42,9 @@ const LAST_TIME = 2;
 const CURRENT_MINUTE = 3;
 const BYTES_SERVED = 4;
 
+/** Response times a tally queues before counting them (queueLatencyMs). */
+const LATENCY_QUEUE = 1024;
+
 export class Tally {
   linesRead = 0;
   malformed = 0;
@@ -85,6 +88,12 @@ export class Tally {
    * enough to stay in the caches.
    */
   private readonly latencyByPair = new KeyedSketches();
+  /** Response times queueLatencyMs holds for flushLatency: request key, status, milliseconds; the pairs they go to. */
+  private queued = 0;
+  private readonly queuedRequests = new Int32Array(LATENCY_QUEUE);
+  private readonly queuedStatus = new Uint16Array(LATENCY_QUEUE);
+  private readonly queuedMs = new Int32Array(LATENCY_QUEUE);
+  private readonly queuedPairs = new Int32Array(LATENCY_QUEUE);
   /** Each pair's latencyPaths id (-1: no path, or minimal counters) and status class. */
   private pairPath = new Int32Array(64);
   private pairClass = new Uint8Array(64);
@@ -219,8 +228,43 @@ export class Tally {
     return this.countLatencyIn(seconds, Math.round(seconds * 1e6), seconds > 0 ? bucketOf(seconds) : 0, status, request);
   }
 
+  /**
+   * countLatency of whole milliseconds (0 <= ms < MS_LIMIT), counted at the
+   * next flushLatency: a tight loop over a block's lines costs less than
+   * the calls a line would make (see docs/performance.md).
+   */
+  queueLatencyMs(ms: number, status: number, request: number): void {
+    if (this.queued === LATENCY_QUEUE) this.flushLatency();
+    const at = this.queued;
+    this.queuedRequests[at] = request;
+    this.queuedStatus[at] = status;
+    this.queuedMs[at] = ms;
+    this.queued = at + 1;
+  }
+
+  /** Counts the queued response times, in the order they came. */
+  flushLatency(): void {
+    const n = this.queued;
+    if (n === 0) return;
+    this.queued = 0;
+    const requests = this.queuedRequests;
+    const statuses = this.queuedStatus;
+    const pairs = this.queuedPairs;
+    for (let i = 0; i < n; i++) {
+      const request = requests[i]!;
+      const c = (statuses[i]! / 100) | 0;
+      const slot = request * 8 + (c & 7);
+      let pair = slot < this.pairOfRequest.length ? this.pairOfRequest[slot]! - 1 : -1;
+      if (pair < 0 || this.pairClass[pair] !== c) pair = this.pairOf(request, c, slot);
+      pairs[i] = pair;
+    }
+    this.latencyByPair.addMsMany(pairs, this.queuedMs, n);
+  }
+
   /** countLatency with the whole microseconds and the bucket already known (a reader that has the milliseconds); returns the bucket. */
   countLatencyIn(seconds: number, micros: number, bucket: number, status: number, request: number): number {
+    // In line order with the queued ones, so that pairs get the same ids either way.
+    if (this.queued !== 0) this.flushLatency();
     const c = (status / 100) | 0;
     const slot = request * 8 + (c & 7);
     let pair = slot < this.pairOfRequest.length ? this.pairOfRequest[slot]! - 1 : -1;
@@ -374,6 +418,7 @@ export class Tally {
   /** The counts as a partial (without task id and timings). */
   toCounts(): CountsPartial {
     this.flushMinute();
+    this.flushLatency();
     const status = statusRows(this.status);
     // Split the combined keys back into their fields.
     const methods = new Map<string, number>();

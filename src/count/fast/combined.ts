@@ -108,6 +108,12 @@ export class FastCombinedCounter implements LineCounter {
    * the first line at or past `startLimit`.
    */
   countBlock(buf: Uint8Array, start: number, end: number, final: boolean, origin: number, startLimit = end): number {
+    const consumed = this.countLines(buf, start, end, final, origin, startLimit);
+    this.tally.flushLatency();
+    return consumed;
+  }
+
+  private countLines(buf: Uint8Array, start: number, end: number, final: boolean, origin: number, startLimit: number): number {
     if (buf !== this.viewed) {
       this.viewed = buf;
       this.view = viewOf(buf);
@@ -368,6 +374,10 @@ export class FastCombinedCounter implements LineCounter {
     const tally = this.tally;
     const seconds = suffix.seconds;
     const ms = suffix.milliseconds;
+    if (host < 0 && ms >= 0 && ms < MS_LIMIT) {
+      tally.queueLatencyMs(ms, status, request);
+      return;
+    }
     let bucket = 0;
     if (ms >= 0 && ms < MS_LIMIT) bucket = tally.countLatencyIn(seconds, ms * 1000, ms > 0 ? bucketOfMs(ms) : 0, status, request);
     else if (seconds >= 0) bucket = tally.countLatency(seconds, status, request);

@@ -251,12 +251,7 @@ export class Tally {
     const statuses = this.queuedStatus;
     const pairs = this.queuedPairs;
     for (let i = 0; i < n; i++) {
-      const request = requests[i]!;
-      const c = (statuses[i]! / 100) | 0;
-      const slot = request * 8 + (c & 7);
-      let pair = slot < this.pairOfRequest.length ? this.pairOfRequest[slot]! - 1 : -1;
-      if (pair < 0 || this.pairClass[pair] !== c) pair = this.pairOf(request, c, slot);
-      pairs[i] = pair;
+      pairs[i] = this.pairFor(requests[i]!, statuses[i]!);
     }
     this.latencyByPair.addMsMany(pairs, this.queuedMs, n);
   }
@@ -265,12 +260,16 @@ export class Tally {
   countLatencyIn(seconds: number, micros: number, bucket: number, status: number, request: number): number {
     // In line order with the queued ones, so that pairs get the same ids either way.
     if (this.queued !== 0) this.flushLatency();
+    this.latencyByPair.addIn(this.pairFor(request, status), seconds, micros, bucket);
+    return bucket;
+  }
+
+  /** The (path, status class) pair of a request key's line with this status. */
+  private pairFor(request: number, status: number): number {
     const c = (status / 100) | 0;
     const slot = request * 8 + (c & 7);
-    let pair = slot < this.pairOfRequest.length ? this.pairOfRequest[slot]! - 1 : -1;
-    if (pair < 0 || this.pairClass[pair] !== c) pair = this.pairOf(request, c, slot);
-    this.latencyByPair.addIn(pair, seconds, micros, bucket);
-    return bucket;
+    const pair = slot < this.pairOfRequest.length ? this.pairOfRequest[slot]! - 1 : -1;
+    return pair >= 0 && this.pairClass[pair] === c ? pair : this.pairOf(request, c, slot);
   }
 
   /** The (path, class) pair of a request key's line, made when new, remembered by slot (classes 8 and 9 share theirs with 0 and 1). */

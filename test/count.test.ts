@@ -201,9 +201,9 @@ describe("parser", () => {
     const text = at("27/Nov/2026:10:00:00 +0100") + at("27/Nov/2026:10:00:00 -0100") + at("27/Nov/2026:10:00:00 -0100") + at("27/Nov/2026:10:00:01 -0100") + at("28/Nov/2026:10:00:01 -0100");
     const c = countText(text).toCounts();
     expect(c.minutes).toEqual([
-      [Date.UTC(2026, 10, 27, 9) / 60000, 1],
-      [Date.UTC(2026, 10, 27, 11) / 60000, 3],
-      [Date.UTC(2026, 10, 28, 11) / 60000, 1],
+      [Date.UTC(2026, 10, 27, 9) / 60000, 1, 0, 0],
+      [Date.UTC(2026, 10, 27, 11) / 60000, 3, 0, 0],
+      [Date.UTC(2026, 10, 28, 11) / 60000, 1, 0, 0],
     ]);
     expect(c.firstTime).toBe(Date.UTC(2026, 10, 27, 9) / 1000);
     expect(c.lastTime).toBe(Date.UTC(2026, 10, 28, 11, 0, 1) / 1000);
@@ -400,7 +400,9 @@ describe("the fast path's memos never change a verdict", () => {
       expect(c.bytes).toBe(o.bytes);
       expect(sorted(toMap(c.status))).toEqual(sorted(o.status));
       expectKeyCountsLikeOracle(c, o);
-      expect(sorted(new Map(c.minutes))).toEqual(sorted(o.minutes));
+      expect(sorted(toMap(c.minutes))).toEqual(sorted(o.minutes));
+      expect(sorted(new Map(c.minutes.filter((m) => m[2] > 0).map((m) => [m[0], m[2]])))).toEqual(sorted(o.minutes4xx));
+      expect(sorted(new Map(c.minutes.filter((m) => m[3] > 0).map((m) => [m[0], m[3]])))).toEqual(sorted(o.minutes5xx));
     });
   }
 });

@@ -26,6 +26,9 @@ export interface OracleCounts {
   agents: Map<string, number>;
   notFoundByClient: Map<string, number>;
   minutes: Map<number, number>;
+  /** Minutes with 4xx (5xx) responses: how many. */
+  minutes4xx: Map<number, number>;
+  minutes5xx: Map<number, number>;
 }
 
 function bump<K>(m: Map<K, number>, k: K, n = 1): void {
@@ -97,7 +100,7 @@ export function oracleCount(text: string, window: { since?: number; until?: numb
   const c: OracleCounts = {
     read: 0, valid: 0, malformed: 0, malformedLines: [], combined: 0, common: 0, bytes: 0,
     clients: new Map(), status: new Map(), methods: new Map(), paths: new Map(), notFoundPaths: new Map(),
-    referrers: new Map(), agents: new Map(), notFoundByClient: new Map(), minutes: new Map(),
+    referrers: new Map(), agents: new Map(), notFoundByClient: new Map(), minutes: new Map(), minutes4xx: new Map(), minutes5xx: new Map(),
   };
   const lines = text.split("\n");
   if (lines[lines.length - 1] === "") lines.pop();
@@ -130,6 +133,8 @@ export function oracleCount(text: string, window: { since?: number; until?: numb
       bump(c.agents, line.agent!);
     }
     bump(c.minutes, Math.floor(t / 60));
+    if (status.startsWith("4")) bump(c.minutes4xx, Math.floor(t / 60));
+    if (status.startsWith("5")) bump(c.minutes5xx, Math.floor(t / 60));
   });
   return c;
 }

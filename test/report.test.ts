@@ -36,12 +36,21 @@ describe("buildReport", () => {
     expect(day.timeline.unit).toBe("hour");
     expect(day.timeline.buckets.length).toBe(24);
     expect(day.timeline.buckets.slice(0, 4)).toEqual([
-      { start: "2026-11-27T10:00:00Z", count: 1 }, { start: "2026-11-27T11:00:00Z", count: 0 },
-      { start: "2026-11-27T12:00:00Z", count: 0 }, { start: "2026-11-27T13:00:00Z", count: 1 },
+      { start: "2026-11-27T10:00:00Z", count: 1, errors4xx: 0, errors5xx: 0 }, { start: "2026-11-27T11:00:00Z", count: 0, errors4xx: 0, errors5xx: 0 },
+      { start: "2026-11-27T12:00:00Z", count: 0, errors4xx: 0, errors5xx: 0 }, { start: "2026-11-27T13:00:00Z", count: 1, errors4xx: 0, errors5xx: 0 },
     ]);
     const hours = report(line("a", "/", 200, "27/Nov/2026:10:00:00 +0000") + line("a", "/", 200, "27/Nov/2026:13:30:00 +0000"));
     expect(hours.timeline.unit).toBe("5 minutes");
     expect(hours.timeline.buckets.length).toBe(43);
+  });
+
+  test("each bucket counts its 4xx and 5xx responses (hand-counted)", () => {
+    const at = (hm: string) => `27/Nov/2026:${hm}:00 +0000`;
+    const r = report(
+      line("a", "/", 404, at("10:00")) + line("a", "/", 200, at("10:00")) + line("b", "/", 503, at("10:00")) +
+      line("a", "/", 500, at("10:02")) + line("a", "/", 502, at("10:02")) + line("c", "/", 301, at("10:02")) + line("c", "/", 410, at("10:03")),
+    );
+    expect(r.timeline.buckets.map((b) => [b.count, b.errors4xx, b.errors5xx])).toEqual([[3, 1, 1], [0, 0, 0], [3, 0, 2], [1, 1, 0]]);
   });
 
   // Minutes since the epoch of hand-picked times (UTC), and each bucket's first minute as ISO.
@@ -59,20 +68,28 @@ describe("buildReport", () => {
     ["month", [["1969-12-31T12:00:00Z", 1], ["1970-01-01T00:00:00Z", 1]], [["1969-12-01T00:00:00Z", 1], ["1970-01-01T00:00:00Z", 1]]],
   ];
   test.each(bucketCases)("--bucket %s", (bucket, minutes, expected) => {
-    const t = timeline(minutes.map(([iso, n]) => [at(iso), n]), bucket);
+    const t = timeline(minutes.map(([iso, n]) => [at(iso), n, n >> 1, n >> 2]), bucket);
     expect(t.unit).toBe(bucket);
     expect(t.bucketMinutes).toBe(({ minute: 1, hour: 60, day: 1440, week: 10080, month: null } as const)[bucket]);
     expect(t.buckets.map((b) => [b.start, b.count])).toEqual(expected);
+    // Errors are summed into the same buckets as the requests.
+    const bucketOfMinute = (iso: string) => expected.findLastIndex(([start]) => start <= iso);
+    const errors = expected.map(() => [0, 0]);
+    for (const [iso, n] of minutes) {
+      errors[bucketOfMinute(iso)]![0]! += n >> 1;
+      errors[bucketOfMinute(iso)]![1]! += n >> 2;
+    }
+    expect(t.buckets.map((b) => [b.errors4xx, b.errors5xx])).toEqual(errors);
   });
 
   test("--bucket with more buckets than a timeline can show is refused with a way out", () => {
-    const minutes: Array<[number, number]> = [[0, 1], [MAX_ASKED_BUCKETS, 1]];
+    const minutes: Array<[number, number, number, number]> = [[0, 1, 0, 0], [MAX_ASKED_BUCKETS, 1, 0, 0]];
     expect(() => timeline(minutes, "minute")).toThrow(/--bucket minute makes 100,001 buckets.*--since\/--until/);
     expect(timeline(minutes, "hour").buckets.length).toBe(Math.floor(MAX_ASKED_BUCKETS / 60) + 1);
   });
 
   test("a long --bucket timeline shows its empty stretches as one row each", () => {
-    const r = { ...report(line("a", "/", 200)), timeline: timeline([[at("2026-11-27T10:00:00Z"), 1], [at("2026-11-27T10:01:00Z"), 2], [at("2026-11-27T12:00:00Z"), 3]], "minute") };
+    const r = { ...report(line("a", "/", 200)), timeline: timeline([[at("2026-11-27T10:00:00Z"), 1, 0, 0], [at("2026-11-27T10:01:00Z"), 2, 0, 0], [at("2026-11-27T12:00:00Z"), 3, 0, 0]], "minute") };
     const text = renderReport(r, null, { color: false, width: 100 });
     const rows = text.slice(text.indexOf("Requests per minute")).split("\n").slice(1, 5);
     expect(rows[0]).toMatch(/^  2026-11-27 10:00 +1 /);

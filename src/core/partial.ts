@@ -10,7 +10,7 @@ import { LogmrError } from "./errors.ts";
 import { MAX_BUCKET, mergeSketches, MIN_BUCKET, type SketchData } from "./sketch.ts";
 
 // 2: partials carry the task they answer and, for byte ranges, the bytes their lines cover.
-export const PARTIAL_VERSION = 2;
+export const PARTIAL_VERSION = 3;
 
 /** The bytes of a binary string (one char per byte), as keys and samples are written. */
 export function binaryToBytes(key: string): Uint8Array {
@@ -66,8 +66,8 @@ export interface CountsPartial {
   notFoundPaths: KeyCount[];
   referrers: KeyCount[];
   agents: KeyCount[];
-  /** [epoch minute, requests] */
-  minutes: Array<[number, number]>;
+  /** [epoch minute, requests, 4xx, 5xx] */
+  minutes: Array<[number, number, number, number]>;
   firstTime: number | null;
   lastTime: number | null;
   malformedSamples: MalformedSample[];
@@ -411,8 +411,11 @@ function checkCountTables(p: Record<string, unknown>, { requests, combined }: Ch
   const [agentSum] = checkRows(p.agents, "agents", 1);
   checkEqual(refSum!, agentSum!, "referrer and agent counts differ");
   if (refSum! > requests || refSum! > combined) fail("more referrers than requests in the Combined format");
-  const [minuteSum] = checkRows(p.minutes, "minutes", 1, true);
+  const [minuteSum, minute4xx, minute5xx] = checkRows(p.minutes, "minutes", 3, true);
   checkEqual(minuteSum!, requests, "minute counts do not sum to requests");
+  checkEqual(minute4xx!, clientSums[1]!, "the 4xx of the minutes and of the clients differ");
+  checkEqual(minute5xx!, clientSums[2]!, "the 5xx of the minutes and of the clients differ");
+  for (const [, n, c4, c5] of p.minutes as Array<[number, number, number, number]>) if (c4 + c5 > n) fail("a minute has more 4xx and 5xx responses than requests");
 }
 
 /** First and last times: real dates, in order, in the task's window, with every minute between them. */
@@ -426,7 +429,7 @@ function checkTimes(p: Record<string, unknown>, task: Task, requests: number): v
   if (first > last) fail(`firstTime ${first} is after lastTime ${last}`);
   const window = task.window;
   if ((window?.since !== undefined && first < window.since) || (window?.until !== undefined && last >= window.until)) fail("a request outside its task's time window");
-  for (const [minute] of p.minutes as Array<[number, number]>) {
+  for (const [minute] of p.minutes as Array<[number, number, number, number]>) {
     if (minute < Math.floor(first / 60) || minute > Math.floor(last / 60)) fail(`minute ${minute} is outside firstTime..lastTime`);
   }
 }

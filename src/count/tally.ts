@@ -64,6 +64,8 @@ export class Tally {
   // tally (one per task) leave the optimised code and recompile it.
   private readonly wide = new Float64Array([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN, 0]);
   private currentMinuteCount = 0;
+  private currentMinute4xx = 0;
+  private currentMinute5xx = 0;
   readonly status = new Float64Array(1000);
   readonly clients = new KeyTable(CLIENT_COLUMNS);
   /**
@@ -73,7 +75,8 @@ export class Tally {
    */
   readonly requestKeys = new KeyTable(2);
   readonly tails = new KeyTable(1);
-  readonly minutes = new Map<number, number>();
+  /** Epoch minute to [requests, 4xx, 5xx]. */
+  readonly minutes = new Map<number, [number, number, number]>();
   readonly malformedSamples: MalformedSample[] = [];
   /** Malformed lines by reason. */
   readonly malformedReasons = new Map<string, number>();
@@ -199,9 +202,11 @@ export class Tally {
     if (status < 400) return;
     if (status < 500) {
       cv[c + CLIENT_4XX]!++;
+      this.currentMinute4xx++;
       if (status === 404) cv[c + CLIENT_404]!++;
     } else if (status < 600) {
       cv[c + CLIENT_5XX]!++;
+      this.currentMinute5xx++;
     }
   }
 
@@ -340,9 +345,18 @@ export class Tally {
   private flushMinute(): void {
     if (this.currentMinuteCount > 0) {
       const minute = this.wide[CURRENT_MINUTE]!;
-      this.minutes.set(minute, (this.minutes.get(minute) ?? 0) + this.currentMinuteCount);
+      const row = this.minutes.get(minute);
+      if (row) {
+        row[0] += this.currentMinuteCount;
+        row[1] += this.currentMinute4xx;
+        row[2] += this.currentMinute5xx;
+      } else {
+        this.minutes.set(minute, [this.currentMinuteCount, this.currentMinute4xx, this.currentMinute5xx]);
+      }
     }
     this.currentMinuteCount = 0;
+    this.currentMinute4xx = 0;
+    this.currentMinute5xx = 0;
   }
 
   /**
@@ -465,7 +479,7 @@ export class Tally {
       notFoundPaths: rows(notFoundPaths),
       referrers: rows(referrers),
       agents: rows(agents),
-      minutes: [...this.minutes].sort((a, b) => a[0] - b[0]),
+      minutes: [...this.minutes].map(([m, [n, c4, c5]]) => [m, n, c4, c5] as [number, number, number, number]).sort((a, b) => a[0] - b[0]),
       firstTime: this.requests > 0 ? this.wide[FIRST_TIME]! : null,
       lastTime: this.requests > 0 ? this.wide[LAST_TIME]! : null,
       malformedSamples: this.malformedSamples,

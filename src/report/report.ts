@@ -60,8 +60,8 @@ export interface ReportData {
   topNotFoundPaths: Ranked[];
   topReferrers: Ranked[];
   topAgents: Ranked[];
-  /** Requests over time; bucketMinutes is null for calendar months. */
-  timeline: { unit: string; bucketMinutes: number | null; buckets: Array<{ start: string; count: number }> };
+  /** Requests over time, with their 4xx and 5xx; bucketMinutes is null for calendar months. */
+  timeline: { unit: string; bucketMinutes: number | null; buckets: TimelineBucketRow[] };
   firstTime: string | null;
   lastTime: string | null;
   malformedSamples: MalformedLine[];
@@ -89,6 +89,14 @@ export interface ReportData {
   /** Malformed lines by reason, most frequent first; share of the malformed lines. */
   malformedReasons: Array<{ reason: string; count: number; share: number }>;
 }
+
+export interface TimelineBucketRow {
+  start: string;
+  count: number;
+  errors4xx: number;
+  errors5xx: number;
+}
+type MinuteRow = readonly [number, number, number, number];
 
 export interface GroupSummary {
   key: string;
@@ -243,11 +251,14 @@ export class TimelineError extends LogmrError {}
  * Requests over time, gaps filled with 0. Without `bucket`, however far apart
  * the first and last requests, at most about 60 bars; with it, that bucket.
  */
-export function timeline(minutes: ReadonlyArray<[number, number]>, bucket?: TimelineBucket): ReportData["timeline"] {
+export function timeline(minutes: ReadonlyArray<MinuteRow>, bucket?: TimelineBucket): ReportData["timeline"] {
   if (minutes.length === 0) return { unit: bucket ?? "minute", bucketMinutes: bucket === "month" ? null : bucket ? BUCKET_MINUTES[bucket] : 1, buckets: [] };
   const first = minutes[0]![0];
   const last = minutes[minutes.length - 1]![0];
-  if (bucket === "month") return monthTimeline(minutes, first, last);
+  if (bucket === "month") {
+    const monthOf = (minute: number) => monthIndexOf(minute * 60);
+    return { unit: "month", bucketMinutes: null, buckets: fillBuckets(minutes, "month", monthOf, (k) => isoTime(monthStart(k))) };
+  }
   let width: number;
   let unit: string;
   if (bucket) [width, unit] = [BUCKET_MINUTES[bucket], bucket];
@@ -257,35 +268,26 @@ export function timeline(minutes: ReadonlyArray<[number, number]>, bucket?: Time
   }
   const offset = width === 10080 ? WEEK_OFFSET_SECONDS / 60 : 0;
   const indexOf = (minute: number) => Math.floor((minute - offset) / width);
-  const start = indexOf(first);
-  const n = indexOf(last) - start + 1;
-  if (bucket && n > MAX_ASKED_BUCKETS) throw tooManyBuckets(bucket, n);
-  const counts = new Array<number>(n).fill(0);
-  for (const [minute, c] of minutes) counts[indexOf(minute) - start]! += c;
-  return {
-    unit,
-    bucketMinutes: width,
-    buckets: counts.map((count, k) => ({ start: isoTime(((start + k) * width + offset) * 60), count })),
-  };
+  return { unit, bucketMinutes: width, buckets: fillBuckets(minutes, bucket, indexOf, (k) => isoTime((k * width + offset) * 60)) };
+}
+
+/** The minutes summed into buckets by index, gaps filled with 0 (the minutes are in order). */
+function fillBuckets(minutes: ReadonlyArray<MinuteRow>, asked: TimelineBucket | undefined, indexOf: (minute: number) => number, startOf: (k: number) => string): TimelineBucketRow[] {
+  const start = indexOf(minutes[0]![0]);
+  const n = indexOf(minutes[minutes.length - 1]![0]) - start + 1;
+  if (asked && n > MAX_ASKED_BUCKETS) throw tooManyBuckets(asked, n);
+  const buckets = Array.from({ length: n }, (_, k) => ({ start: startOf(start + k), count: 0, errors4xx: 0, errors5xx: 0 }));
+  for (const [minute, c, c4, c5] of minutes) {
+    const b = buckets[indexOf(minute) - start]!;
+    b.count += c;
+    b.errors4xx += c4;
+    b.errors5xx += c5;
+  }
+  return buckets;
 }
 
 function tooManyBuckets(bucket: TimelineBucket, n: number): TimelineError {
   return new TimelineError(`--bucket ${bucket} makes ${n.toLocaleString("en-US")} buckets over this log's span, more than ${MAX_ASKED_BUCKETS.toLocaleString("en-US")}: take a longer bucket, or narrow the span with --since/--until`);
-}
-
-/** Calendar months (UTC), gaps filled with 0. */
-function monthTimeline(minutes: ReadonlyArray<[number, number]>, first: number, last: number): ReportData["timeline"] {
-  const monthOf = (minute: number) => monthIndexOf(minute * 60);
-  const start = monthOf(first);
-  const n = monthOf(last) - start + 1;
-  if (n > MAX_ASKED_BUCKETS) throw tooManyBuckets("month", n);
-  const counts = new Array<number>(n).fill(0);
-  for (const [minute, c] of minutes) counts[monthOf(minute) - start]! += c;
-  return {
-    unit: "month",
-    bucketMinutes: null,
-    buckets: counts.map((count, k) => ({ start: isoTime(monthStart(start + k)), count })),
-  };
 }
 
 export { isoTime };

@@ -1,7 +1,7 @@
 // The library core of one analysis: plan tasks, run the map phase on child
 // processes, reduce, and build the report data and run timings.
 
-import { cpus, platform, release, availableParallelism } from "node:os";
+import { cpus, hostname, platform, release, availableParallelism } from "node:os";
 import type { Counters, TimeWindow } from "./core/task.ts";
 import { DEFAULT_GENERATOR, type GeneratorSettings } from "./core/traffic.ts";
 import { statSync } from "node:fs";
@@ -392,6 +392,8 @@ function runInfo(map: MapResult, r: { workers: number; tasks: number; autoWorker
     cpuModel: cpuModel(),
     cores: availableParallelism(),
     platform: `${platform()} ${release()}`,
+    hostname: hostname(),
+    startedAt: new Date(Math.floor((Date.now() - r.wallMs) / 1000) * 1000).toISOString().replace(".000Z", "Z"),
     workers: r.workers,
     autoWorkers: r.autoWorkers,
     tasks: r.tasks,

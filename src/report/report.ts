@@ -192,6 +192,9 @@ export interface RunInfo {
   cpuModel: string;
   cores: number;
   platform: string;
+  /** The machine the parent ran on, and when the run began (UTC, to the second). */
+  hostname: string;
+  startedAt: string;
   workers: number;
   /** The worker count came from the size of the work (no --workers given). */
   autoWorkers: boolean;

@@ -1,7 +1,7 @@
 // The thin CLI over the engine: argument checking, dispatch between the
 // analyze command (the default) and subcommands, output, exit codes, signals.
 
-import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
 import { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, InputError, LogmrError } from "../core/errors.ts";
@@ -20,7 +20,7 @@ import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/r
 import { logError, logWarn, setQuiet } from "./log.ts";
 import { isTerminal, writeAll } from "../core/fd.ts";
 import { ProgressLine } from "./progress.ts";
-import { renderJson, renderReport, type ReportData, TIMELINE_BUCKETS, type TimelineBucket } from "../report/report.ts";
+import { renderJson, renderReport, type ReportData, type RunInfo, TIMELINE_BUCKETS, type TimelineBucket } from "../report/report.ts";
 import { ENGINE_VERSION } from "../core/version.ts";
 
 export { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE } from "../core/errors.ts";
@@ -61,6 +61,9 @@ const analyzeArgs = {
   ssh: { type: "string", description: "The ssh command GNU parallel uses (e.g. \"ssh -p 2222 -i key\")" },
   "jobs-per-host": { type: "string", description: "Tasks at once per host with --hosts [default: one per core]" },
   json: { type: "boolean", description: "Print the report as one JSON document" },
+  html: { type: "string", description: "Also write the report as one self-contained HTML page (charts, sortable tables) to this file; with --quiet, instead of the report on stdout" },
+  csv: { type: "string", description: "Also write every table of the report to this CSV file (one table, a section column saying which list a row is from)" },
+  out: { type: "string", alias: "o", description: "Write the report to this file instead of stdout, in the form its name ends with: .html, .json, .csv or .txt (- : stdout)" },
   quiet: { type: "boolean", alias: "q", description: "No progress or messages on stderr except errors" },
   version: { type: "boolean", alias: "v", description: "Print the engine version" },
   help: { type: "boolean", alias: "h", description: "Show this help" },
@@ -146,6 +149,10 @@ const reduceArgs = {
   top: analyzeArgs.top,
   bucket: analyzeArgs.bucket,
   json: analyzeArgs.json,
+  html: analyzeArgs.html,
+  csv: analyzeArgs.csv,
+  out: analyzeArgs.out,
+  quiet: { type: "boolean", alias: "q", description: "With --html or --csv: no report on stdout" },
   help: { type: "boolean", alias: "h", description: "Show this help" },
 } as const satisfies ArgsDef;
 const reduceCommand = defineCommand({
@@ -163,8 +170,10 @@ const compareCommand = defineCommand({
   args: compareArgs,
 });
 
+// diff prints a comparison, not a report: the report's files are not its flags.
+const { html: _html, csv: _csv, out: _out, ...analyzeRunArgs } = analyzeArgs;
 const diffArgs = {
-  ...analyzeArgs,
+  ...analyzeRunArgs,
   files: { type: "positional", required: false, description: "Two reports saved with --json (A, then B); or, with --baseline-since/--baseline-until, the logs to read in both windows" },
   "baseline-since": { type: "string", description: "Make A from the logs themselves: their requests at or after this time (B: --since/--until)" },
   "baseline-until": { type: "string", description: "With the logs: A's requests before this time" },
@@ -338,7 +347,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   activeProgress = null;
   for (const note of notes) await logWarn(note);
   await reportNow();
-  writeStdout(args.json ? renderJson(data, run) : renderReport(data, run, stdoutStyle()));
+  await writeReport(data, run, reportTargets(args));
   // After the report, so that it is there to read; the exit code is what a cron job sees.
   for (const line of tooMalformed) await logError(line);
   return tooMalformed.length > 0 ? EXIT_FAILED : EXIT_OK;
@@ -498,8 +507,53 @@ async function runReduce(rawArgs: string[]): Promise<number> {
   const tasks = plan ?? partials.map((p) => p.task);
   const data = reducePartials({ tasks, ...inputsOfPlan(tasks) }, partials, { top, bucket });
   await reportNow();
-  writeStdout(args.json ? renderJson(data, null) : renderReport(data, null, stdoutStyle()));
+  await writeReport(data, null, reportTargets(args));
   return EXIT_OK;
+}
+
+type ReportTargets = { json?: boolean; html?: string; csv?: string; out?: string; quiet?: boolean };
+function reportTargets(args: Record<string, unknown>): ReportTargets {
+  const text = (k: string) => args[k] as string | undefined;
+  return { json: args.json as boolean | undefined, html: text("html"), csv: text("csv"), out: text("out"), quiet: args.quiet as boolean | undefined };
+}
+
+const REPORT_FORMS = [".html", ".json", ".csv", ".txt"] as const;
+
+/** The report on stdout (text or --json), to -o FILE in the form its name says, and as a page to --html FILE and tables to --csv FILE. */
+async function writeReport(data: ReportData, run: RunInfo | null, args: ReportTargets): Promise<void> {
+  const form = (name: string) => REPORT_FORMS.find((ext) => name.toLowerCase().endsWith(ext));
+  const toFile = args.out !== undefined && args.out !== "-";
+  if (toFile && !form(args.out!)) throw new UsageError(`-o ${args.out}: the name must end with ${REPORT_FORMS.join(", ")} (the form to write), or be - for stdout`);
+  if (toFile && args.json) throw new UsageError("-o FILE takes its form from the name: leave out --json (or name it .json)");
+  const html = async () => (await import("../report/html.ts")).renderHtml(data, run);
+  const csv = async () => (await import("../report/csv.ts")).renderCsv(data);
+  if (args.html !== undefined) writeFileAtomic(args.html, await html());
+  if (args.csv !== undefined) writeFileAtomic(args.csv, await csv());
+  if (toFile) {
+    const ext = form(args.out!);
+    const text = ext === ".html" ? await html() : ext === ".csv" ? await csv() : ext === ".json" ? renderJson(data, run) : renderReport(data, run, { color: false, width: 100 });
+    writeFileAtomic(args.out!, text);
+    return;
+  }
+  if (args.quiet && (args.html !== undefined || args.csv !== undefined)) return;
+  writeStdout(args.json ? renderJson(data, run) : renderReport(data, run, stdoutStyle()));
+}
+
+/** Writes a whole file under a temporary name, then renames it: a reader never sees half of it. */
+function writeFileAtomic(path: string, text: string): void {
+  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const remove = whileRunning(() => rmSync(temp, { force: true }));
+  try {
+    writeFileSync(temp, text);
+    renameSync(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? `there is no folder ${dirname(path)}` : code === "EACCES" ? `no permission to write in ${dirname(path)}` : code === "EISDIR" ? "it is a folder" : code ?? String(err);
+    throw new InputError(`cannot write ${path}: ${why}`);
+  } finally {
+    remove();
+  }
 }
 
 /** A small file the command reads whole (a plan, a saved report), or one line saying why not. */

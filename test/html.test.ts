@@ -274,6 +274,28 @@ describe("the page's bytes", () => {
   });
 });
 
+describe("the page of a bench result", () => {
+  test("shows every run and one scaling point per engine row, fetching nothing", async () => {
+    const html = join(dir, "bench.html");
+    const json = join(dir, "bench.json");
+    const r = await cli(["bench", "--lines", "3000", "--workers", "1,2", "--runs", "2", "--warmup", "0", "--reference-lines", "500", "--no-yardsticks", "--html", html, "--export-json", json]);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(readFileSync(json, "utf8"));
+    const opened = await open(html);
+    try {
+      expect(opened.problems).toEqual([]);
+      expect(await cellTexts(opened.page, "runs", 0)).toEqual(result.rows.map((row: { name: string }) => row.name));
+      const points = await opened.page.$$eval("circle.point", (ps) => ps.map((p) => [Number(p.getAttribute("data-workers")), Number(p.getAttribute("data-speedup"))]));
+      const engine = result.rows.filter((row: { kind: string }) => row.kind === "engine");
+      expect(points).toEqual(engine.map((row: { workers: number; speedup: number }) => [row.workers, row.speedup]));
+      expect(points).toHaveLength(2);
+      expect(await opened.page.textContent("#findings")).toContain("workers=2 ran");
+    } finally {
+      await opened.page.close();
+    }
+  });
+});
+
 describe("scriptJson", () => {
   test.each([
     ["a closing tag", "</script><script>alert(1)</script>"],
@@ -307,6 +329,26 @@ describe("writing the report", () => {
     expect(s).toContain("\nTiming\n");
     return s.slice(0, s.indexOf("\nTiming\n"));
   };
+
+  test("--html - and --csv - put the page or the tables on stdout", async () => {
+    const page = await cli([fixture("nginx-access.log"), "--html", "-"]);
+    expect(page.code).toBe(0);
+    expect(embeddedData(page.stdout).requests).toBe(1816);
+    const csv = await cli([fixture("nginx-access.log"), "--csv", "-"]);
+    expect(csv.code).toBe(0);
+    expect(csv.stdout).toStartWith("section,");
+    const both = await cli([fixture("nginx-access.log"), "--csv", "-", "--html", "-"]);
+    expect(both.code).toBe(2);
+  });
+
+  test("a missing folder is refused before the work starts", async () => {
+    const started = performance.now();
+    const r = await cli(["bench", "--lines", "5000000", "--html", "/nonexistent/b.html"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("cannot write /nonexistent/b.html: there is no folder /nonexistent");
+    // a bench of 5,000,000 lines would take far longer than this
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
 
   test("-o picks the form by the name and equals what stdout would carry", async () => {
     const json = await cli([fixture("nginx-access.log"), "--json"]);

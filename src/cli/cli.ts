@@ -61,8 +61,8 @@ const analyzeArgs = {
   ssh: { type: "string", description: "The ssh command GNU parallel uses (e.g. \"ssh -p 2222 -i key\")" },
   "jobs-per-host": { type: "string", description: "Tasks at once per host with --hosts [default: one per core]" },
   json: { type: "boolean", description: "Print the report as one JSON document" },
-  html: { type: "string", description: "Also write the report as one self-contained HTML page (charts, sortable tables) to this file; with --quiet, instead of the report on stdout" },
-  csv: { type: "string", description: "Also write every table of the report to this CSV file (one table, a section column saying which list a row is from)" },
+  html: { type: "string", description: "Also write the report as one self-contained HTML page (charts, sortable tables) to this file; with --quiet, instead of the report on stdout (- : the page on stdout)" },
+  csv: { type: "string", description: "Also write every table of the report to this CSV file (one table, a section column saying which list a row is from; - : on stdout)" },
   out: { type: "string", alias: "o", description: "Write the report to this file instead of stdout, in the form its name ends with: .html, .json, .csv or .txt (- : stdout)" },
   quiet: { type: "boolean", alias: "q", description: "No progress or messages on stderr except errors" },
   version: { type: "boolean", alias: "v", description: "Print the engine version" },
@@ -102,6 +102,7 @@ const benchArgs = {
   "export-json": { type: "string", description: "Also save the result as JSON to this file" },
   "export-markdown": { type: "string", description: "Also save the result as a Markdown table to this file" },
   svg: { type: "string", description: "Also draw the scaling curve (speedup against workers, with the ideal) to this SVG file" },
+  html: { type: "string", description: "Also write the runs table and the scaling curve as one self-contained HTML page to this file (- : instead of the table on stdout)" },
   counters: { type: "enum", options: ["full", "both"], description: "both: also time every worker count with --counters minimal, to show what the full counters cost [default: full]" },
   format: analyzeArgs.format,
   "format-file": analyzeArgs["format-file"],
@@ -321,6 +322,7 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
     return EXIT_OK;
   }
   const options = analyzeOptions(files, args, rawArgs);
+  if (mode === "analyze") checkReportTargets(reportTargets(args));
   setQuiet(args.quiet === true);
   if (args["list-inputs"]) {
     if (files.length === 0) throw new UsageError("--list-inputs needs files or directories");
@@ -456,9 +458,10 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
   if (args.baseline !== undefined && files.length === 0) throw new UsageError("--baseline compares log files: give the file to bench too");
   if (args.baseline !== undefined && !statSync(args.baseline, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`--baseline: ${args.baseline} is not a file`);
   const format = formatOf(args.format as string | undefined, args["format-file"] as string | undefined, args["format-name"] as string | undefined, args.field as string | undefined);
+  checkReportTargets({ html: args.html as string | undefined });
   const cores = defaultWorkers();
   const progress = !args.quiet && isTerminal(2);
-  const { renderBench, renderBenchMarkdown, runBench, scalingPoints } = await import("./bench.ts");
+  const { comparisons, renderBench, renderBenchMarkdown, runBench, scalingPoints } = await import("./bench.ts");
   const { scalingChart, scalingSvg } = await import("./chart.ts");
   const result = await runBench({
     inputs: files,
@@ -480,6 +483,9 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
   if (args["export-markdown"]) await Bun.write(args["export-markdown"], renderBenchMarkdown(result));
   const points = scalingPoints(result);
   if (args.svg) await Bun.write(args.svg, scalingSvg(points, `Scaling: ${result.input} (${result.environment.cpuModel})`));
+  const page = args.html ? (await import("../report/html.ts")).renderBenchHtml(result, comparisons(result)) : "";
+  if (args.html === "-") return (writeStdout(page), EXIT_OK);
+  if (args.html) writeFileAtomic(args.html, page);
   const chart = points.length > 1 ? `${scalingChart(points)}\n` : "";
   writeStdout(args.json ? `${JSON.stringify(result, null, 2)}\n` : `${renderBench(result)}${chart}`);
   return EXIT_OK;
@@ -494,6 +500,7 @@ async function runReduce(rawArgs: string[]): Promise<number> {
   }
   const top = args.top === undefined ? DEFAULT_TOP : parseCount(args.top, "top");
   const bucket = bucketOf(args.bucket as string | undefined);
+  checkReportTargets(reportTargets(args));
   const { inputsOfPlan, readPartials, readPlan } = await import("../cluster/cluster.ts");
   const open = (name: string) => {
     if (name === "-") return { name: "standard input", stream: Bun.stdin.stream() };
@@ -519,22 +526,37 @@ function reportTargets(args: Record<string, unknown>): ReportTargets {
 
 const REPORT_FORMS = [".html", ".json", ".csv", ".txt"] as const;
 
+/**
+ * Refuses, before any work, report files that could not be written: a name
+ * with no known form, or a folder that is not there. Returns -o's form, or null for stdout.
+ */
+function checkReportTargets(args: ReportTargets): (typeof REPORT_FORMS)[number] | null {
+  for (const path of [args.html, args.csv, args.out]) {
+    if (path === undefined || path === "-") continue;
+    if (!statSync(dirname(path), { throwIfNoEntry: false })?.isDirectory()) throw new InputError(`cannot write ${path}: there is no folder ${dirname(path)}`);
+  }
+  if (args.html === "-" && args.csv === "-") throw new UsageError("--html - and --csv - would both write to stdout: give one of them a file");
+  if ((args.html === "-" || args.csv === "-") && args.out !== undefined) throw new UsageError("-o and --html -/--csv - both say what goes to stdout: give the page or the tables a file");
+  if (args.out === undefined || args.out === "-") return null;
+  const form = REPORT_FORMS.find((ext) => args.out!.toLowerCase().endsWith(ext));
+  if (!form) throw new UsageError(`-o ${args.out}: the name must end with ${REPORT_FORMS.join(", ")} (the form to write), or be - for stdout`);
+  if (args.json) throw new UsageError("-o FILE takes its form from the name: leave out --json (or name it .json)");
+  return form;
+}
+
 /** The report on stdout (text or --json), to -o FILE in the form its name says, and as a page to --html FILE and tables to --csv FILE. */
 async function writeReport(data: ReportData, run: RunInfo | null, args: ReportTargets): Promise<void> {
-  const form = (name: string) => REPORT_FORMS.find((ext) => name.toLowerCase().endsWith(ext));
-  const toFile = args.out !== undefined && args.out !== "-";
-  if (toFile && !form(args.out!)) throw new UsageError(`-o ${args.out}: the name must end with ${REPORT_FORMS.join(", ")} (the form to write), or be - for stdout`);
-  if (toFile && args.json) throw new UsageError("-o FILE takes its form from the name: leave out --json (or name it .json)");
+  const form = checkReportTargets(args);
   const html = async () => (await import("../report/html.ts")).renderHtml(data, run);
   const csv = async () => (await import("../report/csv.ts")).renderCsv(data);
-  if (args.html !== undefined) writeFileAtomic(args.html, await html());
-  if (args.csv !== undefined) writeFileAtomic(args.csv, await csv());
-  if (toFile) {
-    const ext = form(args.out!);
-    const text = ext === ".html" ? await html() : ext === ".csv" ? await csv() : ext === ".json" ? renderJson(data, run) : renderReport(data, run, { color: false, width: 100 });
-    writeFileAtomic(args.out!, text);
-    return;
-  }
+  const text = async (ext: (typeof REPORT_FORMS)[number]) =>
+    ext === ".html" ? await html() : ext === ".csv" ? await csv() : ext === ".json" ? renderJson(data, run) : renderReport(data, run, { color: false, width: 100 });
+  if (args.html !== undefined && args.html !== "-") writeFileAtomic(args.html, await html());
+  if (args.csv !== undefined && args.csv !== "-") writeFileAtomic(args.csv, await csv());
+  if (form !== null) return writeFileAtomic(args.out!, await text(form));
+  // --html - and --csv -: the page or the tables take the report's place on stdout.
+  if (args.html === "-") return writeStdout(await html());
+  if (args.csv === "-") return writeStdout(await csv());
   if (args.quiet && (args.html !== undefined || args.csv !== undefined)) return;
   writeStdout(args.json ? renderJson(data, run) : renderReport(data, run, stdoutStyle()));
 }

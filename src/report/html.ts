@@ -1,6 +1,7 @@
 // The HTML report: one self-contained file (style, script and data inline,
 // nothing fetched), so it opens from file:// and can be mailed as is.
 import { readFileSync } from "node:fs";
+import type { BenchResult } from "../cli/bench.ts";
 import { REPORT_SCHEMA_VERSION, type ReportData, type RunInfo } from "./report.ts";
 
 const CSS = readFileSync(new URL("./page.css", import.meta.url), "utf8");
@@ -26,6 +27,15 @@ function sha256(text: string): string {
  * block, whatever the worker count.
  */
 export function renderHtml(data: ReportData, run: RunInfo | null): string {
+  return page("Access log report", [["report-data", data], ["report-run", run]]);
+}
+
+/** The page for a bench result: its runs table, the scaling curve and the findings. */
+export function renderBenchHtml(result: BenchResult, comparisons: string[]): string {
+  return page("Benchmark", [["bench-data", { result, comparisons }]]);
+}
+
+function page(title: string, blocks: Array<[id: string, value: unknown]>): string {
   // Only the inline style and script, by hash, may run; no request may leave the page.
   const csp = `default-src 'none'; style-src 'sha256-${sha256(CSS)}'; script-src 'sha256-${sha256(SCRIPT)}'; img-src data:; base-uri 'none'; form-action 'none'`;
   return [
@@ -36,13 +46,12 @@ export function renderHtml(data: ReportData, run: RunInfo | null): string {
     `<meta http-equiv="Content-Security-Policy" content="${csp}">`,
     `<meta name="viewport" content="width=device-width, initial-scale=1">`,
     `<meta name="generator" content="logmr (report schema ${REPORT_SCHEMA_VERSION})">`,
-    "<title>Access log report</title>",
+    `<title>${title}</title>`,
     `<style>${CSS}</style>`,
     "</head>",
     "<body>",
     "<main></main>",
-    `<script type="application/json" id="report-data">${scriptJson(data)}</script>`,
-    `<script type="application/json" id="report-run">${scriptJson(run)}</script>`,
+    ...blocks.map(([id, value]) => `<script type="application/json" id="${id}">${scriptJson(value)}</script>`),
     `<script>${SCRIPT}</script>`,
     "</body>",
     "</html>",

@@ -9,7 +9,7 @@
 
   const int = (n) => Math.round(n).toLocaleString("en-US");
   const pct = (x) => `${(x * 100).toFixed(2)}%`;
-  const secs = (s) => (s >= 10 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)} ms`);
+  const secs = (s) => (s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)} ms`);
   const bytes = (n) => {
     const units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let k = 0;

@@ -140,6 +140,14 @@ describe.each([
     expect(points.length).toBeGreaterThan(0);
   });
 
+  test("hovering a point shows its bucket's requests, 4xx and 5xx", async () => {
+    const last = data.timeline.buckets.at(-1);
+    await opened.page.hover("circle.point >> nth=-1", { force: true });
+    const tip = opened.page.locator(".tip");
+    expect(await tip.isVisible()).toBe(true);
+    expect(await tip.textContent()).toEndWith(`${grouped(last.count)} requests, ${grouped(last.errors4xx)} 4xx, ${grouped(last.errors5xx)} 5xx`);
+  });
+
   test("every table holds its list, in its order", async () => {
     let shown = 0;
     for (const [table, path, key] of TABLES) {

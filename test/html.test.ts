@@ -161,6 +161,17 @@ describe.each([
     const clients = await cellTexts(opened.page, "clients", 1);
     expect(clients).toEqual(data.topClients.map((c: { requests: number }) => grouped(c.requests)));
   });
+
+  test("at a phone's width the page needs no sideways scroll", async () => {
+    const phone = await open(opened.page.url().slice("file://".length), { width: 390, height: 844 });
+    try {
+      expect(phone.problems).toEqual([]);
+      const width = await phone.page.$eval("html", (e) => e.scrollWidth);
+      expect(width).toBeLessThanOrEqual(390);
+    } finally {
+      await phone.page.close();
+    }
+  });
 });
 
 describe("sorting and filtering", () => {

@@ -153,3 +153,23 @@ describe("LineAssembler", () => {
     }
   });
 });
+
+describe("a last line without its newline", () => {
+  // What an earlier read left in the buffer past the line must not change what the line is called.
+  test.each([
+    ["after a client", "203.0.113.199"],
+    ["after the user field", "203.0.113.199 - -"],
+    ["inside the time", "203.0.113.199 - - [27/Nov/2026:10:0"],
+  ])("cut %s: the same reason whatever bytes follow it in the buffer", (_where, fragment) => {
+    const reasons = ["", `${"x ".repeat(40)}\n`, `${" ".repeat(80)}\n`, `${"[".repeat(80)}\n`].map((before) => {
+      const counter = new LogCounter();
+      const lines = new LineAssembler(counter, { firstBytes: 128 });
+      lines.push(new TextEncoder().encode(before + fragment));
+      lines.end();
+      const last = counter.toCounts().malformedSamples.at(-1);
+      expect(last?.text).toBe(fragment);
+      return last?.reason;
+    });
+    expect(new Set(reasons)).toEqual(new Set([reasons[0]]));
+  });
+});

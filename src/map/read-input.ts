@@ -61,6 +61,15 @@ export class LineAssembler {
   }
   private readonly startLimit: number;
 
+  private sentinel(): void {
+    if (this.len === this.buf.length) {
+      const bigger = new Uint8Array(this.len + 1);
+      bigger.set(this.buf);
+      this.buf = bigger;
+    }
+    this.buf[this.len] = LF;
+  }
+
   /** Free space to read into (then call commit with the count written). */
   get space(): Uint8Array {
     return this.buf.subarray(this.len);
@@ -85,7 +94,10 @@ export class LineAssembler {
       this.coveredFrom ??= this.offset + p;
     }
     const limit = this.startLimit - this.offset;
-    const q = p >= limit ? p : this.counter.countBlock(buf, p, this.len, eof, this.offset, limit);
+    // A last line without its newline: the parsers may look one byte past a line, and must see
+    // a line end there, not what an earlier read left in the buffer.
+    if (eof && this.len > p && buf[this.len - 1] !== LF) this.sentinel();
+    const q = p >= limit ? p : this.counter.countBlock(this.buf, p, this.len, eof, this.offset, limit);
     if (q >= limit || eof) {
       this.finish(this.offset + q);
       return;

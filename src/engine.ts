@@ -19,6 +19,7 @@ import { buildReport, type InputSummary, type ReportData, type RunInfo, type Tim
 import { describeTask, splitGuided, TASK_VERSION, type Task } from "./core/task.ts";
 import { stats as summary } from "./core/stats.ts";
 import { ENGINE_VERSION } from "./core/version.ts";
+import type { IncrementalRun, StateReport } from "./state/incremental.ts";
 
 export interface AnalyzeOptions {
   /** Files, directories or "-"; empty for generated traffic. */
@@ -56,6 +57,8 @@ export interface AnalyzeOptions {
   stdin?: AsyncIterable<Uint8Array>;
   /** Size of the segments stdin is cut into (default SEGMENT_BYTES). */
   stdinSegmentBytes?: number;
+  /** --state FILE: the SQLite file of partials already counted (see state/). */
+  stateFile?: string;
 }
 
 export interface Analysis {
@@ -207,7 +210,7 @@ function detectFormats(files: LogInput[], given: string | undefined): string[] {
   return notes;
 }
 
-export function planAnalysis(options: AnalyzeOptions): Plan {
+export function planAnalysis(options: AnalyzeOptions, state?: IncrementalRun): Plan {
   const window = windowOf(options);
   let detected: string[] = [];
   let plan: Plan;
@@ -232,6 +235,7 @@ export function planAnalysis(options: AnalyzeOptions): Plan {
     const { inputs: files, skipped, leftOut, listing } = resolveInputs(options.inputs, { skipUnreadable: options.skipUnreadable });
     detected = detectFormats(files, options.format);
     if (files.length === 0) throw new InputError(`no input can be read (skipped: ${skipped.join("; ")})`);
+    if (state) detected.push(...state.prepare(files));
     const wanted = options.workers ?? autoWorkers(defaultWorkers(), { files });
     const tasks = planFileTasks(files, wanted, window);
     const stdin = files.some((f) => f.format === "stdin");
@@ -422,14 +426,39 @@ function runInfo(map: MapResult, r: { workers: number; tasks: number; autoWorker
 }
 
 export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTasks): Promise<Analysis> {
+  if (options.stateFile === undefined) return analyzeWith(options, mapper);
+  const { openIncremental } = await import("./state/incremental.ts");
+  const state = openIncremental(options.stateFile, stateSettingsOf(options));
+  try {
+    return await analyzeWith(options, mapper, state);
+  } finally {
+    state.close();
+  }
+}
+
+/** What the partials of a state are counted with (the format is kept per input). */
+function stateSettingsOf(options: AnalyzeOptions) {
+  return {
+    window: windowOf(options),
+    counters: options.counters === "minimal" ? ("minimal" as const) : undefined,
+    hosts: options.hosts,
+    where: options.where,
+    pathGroups: options.pathGroups,
+    by: options.by,
+  };
+}
+
+async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: IncrementalRun): Promise<Analysis> {
   const t0 = performance.now();
-  const plan = planAnalysis(options);
+  const plan = planAnalysis(options, state);
   const { workers } = plan;
   const stdinAt = plan.files.findIndex((f) => f.format === "stdin");
   let source: import("./map/stdin-segments.ts").StdinSegments | undefined;
   let map: MapResult;
   let notes: string[];
   let skippedInputs: string[];
+  let stateReport: StateReport | undefined;
+  let mappedTasks = 0;
   try {
     if (stdinAt >= 0) {
       const { StdinSegments } = await import("./map/stdin-segments.ts");
@@ -455,7 +484,18 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
       onProgress: options.onProgress,
       source,
       skipCorrupt: options.skipUnreadable,
+      onPartial: state ? (task, partial) => state.storePartial(task, partial) : undefined,
     });
+    mappedTasks = map.tasks.length;
+    if (state) {
+      // A mapper that reports only at its end (GNU parallel) stores here; each partial is stored once.
+      const taskOf = new Map(map.tasks.map((t) => [t.id, t]));
+      for (const p of map.partials) state.storePartial(taskOf.get(p.taskId) ?? p.task, p);
+      const firstId = map.tasks.reduce((a, t) => Math.max(a, t.id), -1) + 1;
+      const merged = state.finish(plan.files, map.tasks, map.partials, firstId);
+      map = { ...map, tasks: merged.tasks, partials: merged.partials };
+      stateReport = merged.report;
+    }
     skippedInputs = [...plan.skipped, ...(map.skipped ?? []).map((s) => s.why)];
     notes = [...plan.leftOut, ...skippedInputs.map((s) => `skipped ${s}`), ...checkInputsAfterMap(plan.files, map.tasks, map.partials, source?.bytes ?? 0)];
   } finally {
@@ -471,7 +511,8 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTa
   const data = reducePartials({ ...plan, tasks }, map.partials, { ...options, skipped: skippedInputs });
   const tEnd = performance.now();
 
-  const run = runInfo(map, { workers, tasks: tasks.length, autoWorkers: options.workers === undefined, wallMs: tEnd - t0, reduceMs: tEnd - tReduce, linesRead: data.lines.read });
+  const run = runInfo(map, { workers, tasks: mappedTasks, autoWorkers: options.workers === undefined, wallMs: tEnd - t0, reduceMs: tEnd - tReduce, linesRead: data.lines.read });
+  if (stateReport && state) run.state = { file: state.path, ...stateReport };
   if (plan.hasFiles && data.lines.valid === 0) throw new NoValidLinesError(data);
   const tooMalformed = overMalformed(tasks, map.partials, plan.inputNames, options.maxMalformed ?? DEFAULT_MAX_MALFORMED);
   return { data, run, notes, tooMalformed };

@@ -20,7 +20,7 @@ const ENTRY = new URL("../../analyze.ts", import.meta.url).pathname;
 export interface BenchRow {
   /** "workers=2", "reference", "C limit gen", "wc -l", "mawk" */
   name: string;
-  kind: "engine" | "engine-minimal" | "baseline" | "reference" | "yardstick";
+  kind: "engine" | "engine-minimal" | "state-first" | "state-unchanged" | "baseline" | "reference" | "yardstick";
   workers: number | null;
   /** Wall seconds per run. */
   seconds: Stats;
@@ -105,6 +105,8 @@ export interface BenchOptions {
   baseline?: string;
   /** --where of the engine rows (not the baseline's): what a filter costs, with the same file as the baseline. */
   where?: string;
+  /** Also time each worker count with --state: a first run (empty state) and a run over the unchanged files. */
+  state?: boolean;
   onProgress?: (message: string) => void;
 }
 
@@ -169,12 +171,18 @@ interface TimedCommand {
   lines?: number;
   /** A yardstick that failed is left out; an engine run that fails ends the bench. */
   failed: boolean;
+  /** Untimed, before each run (--state rows: remove the state, or make it once). */
+  before?: () => void;
 }
+
+/** The files of an SQLite state. */
+const stateFiles = (path: string) => [path, `${path}-wal`, `${path}-shm`];
 
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const files = options.inputs;
   const bytes = files.length > 0 ? files.reduce((a, f) => a + (f === "-" ? 0 : statSync(f).size), 0) : null;
-  const commands = engineCommands(options);
+  const stateDir = options.state ? mkdtempSync(join(tmpdir(), "logmr-bench-state-")) : null;
+  const commands = engineCommands(options, stateDir);
   const yardstickStart = commands.length;
   const build = options.yardsticks ? yardstickCommands(options) : { commands: [], buildDir: null };
   let lines = options.lines;
@@ -183,6 +191,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     lines = (await runRounds(commands, yardstickStart, options)) ?? lines;
   } finally {
     if (build.buildDir !== null) rmSync(build.buildDir, { recursive: true, force: true });
+    if (stateDir !== null) rmSync(stateDir, { recursive: true, force: true });
   }
   const row = (c: TimedCommand): BenchRow => {
     const s = stats(c.seconds);
@@ -203,6 +212,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       r.speedup = one.seconds.median / r.seconds.median;
       r.efficiency = r.speedup / r.workers!;
     }
+  }
+  for (const r of rows.filter((x) => x.kind === "state-unchanged")) {
+    const first = rows.find((x) => x.kind === "state-first" && x.workers === r.workers);
+    if (first) r.note = `${((100 * r.seconds.median) / first.seconds.median).toFixed(1)}% of the first run's time`;
   }
   if (options.referenceLines > 0 && files.length === 0) rows.push(...referenceRows(options, lines));
   for (const c of commands.slice(yardstickStart)) {
@@ -226,8 +239,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
   };
 }
 
-/** The engine's runs: one command per worker count (and its minimal-counters twin). */
-function engineCommands(options: BenchOptions): TimedCommand[] {
+/** The engine's runs: one command per worker count (and its minimal-counters twin, and its --state twins). */
+function engineCommands(options: BenchOptions, stateDir: string | null = null): TimedCommand[] {
   const files = options.inputs;
   const baseline = options.baseline;
   const baselines: TimedCommand[] = baseline
@@ -253,7 +266,27 @@ function engineCommands(options: BenchOptions): TimedCommand[] {
       ],
       seconds: [], rss: 0, failed: false,
     }));
-  return [...engine, ...baselines];
+  const stateful: TimedCommand[] = stateDir === null ? [] : options.workers.flatMap((workers) => {
+    const base = engine.find((c) => c.kind === "engine" && c.workers === workers)!;
+    const first = join(stateDir, `first-${workers}.db`);
+    const kept = join(stateDir, `kept-${workers}.db`);
+    return [
+      {
+        name: `workers=${workers} --state, first run`, kind: "state-first" as const, workers, argv: [...base.argv, "--state", first],
+        seconds: [], rss: 0, failed: false, before: () => stateFiles(first).forEach((f) => rmSync(f, { force: true })),
+      },
+      {
+        name: `workers=${workers} --state, unchanged`, kind: "state-unchanged" as const, workers, argv: [...base.argv, "--state", kept],
+        seconds: [], rss: 0, failed: false,
+        before: () => {
+          if (existsSync(kept)) return;
+          const made = Bun.spawnSync([...base.argv, "--state", kept], { stdout: "ignore", stderr: "pipe" });
+          if (made.exitCode !== 0) throw new BenchError(`the engine failed making a state (exit ${made.exitCode}): ${made.stderr.toString().trim().split("\n")[0] ?? ""}`);
+        },
+      },
+    ];
+  });
+  return [...engine, ...stateful, ...baselines];
 }
 
 /**
@@ -270,6 +303,7 @@ async function runRounds(commands: TimedCommand[], yardstickStart: number, optio
       const c = commands[k]!;
       if (c.failed) continue;
       say(`round ${round + 1} of ${rounds}${warm ? " (warm-up)" : ""}: ${c.name}`);
+      c.before?.();
       readThrough(options.inputs);
       const r = await timeCommand(c.argv);
       if (r.code !== 0) {
@@ -397,6 +431,11 @@ export function comparisons(result: BenchResult): string[] {
   for (const m of result.rows.filter((r) => r.kind === "engine-minimal")) {
     const e = engine.find((r) => r.workers === m.workers);
     if (e) out.push(`the full counters cost ${(100 * (e.seconds.median / m.seconds.median - 1)).toFixed(0)}% on ${m.workers} worker${m.workers === 1 ? "" : "s"} (${sec(e.seconds.median)} against ${sec(m.seconds.median)} for clients and statuses only)`);
+  }
+  for (const u of result.rows.filter((r) => r.kind === "state-unchanged")) {
+    const first = result.rows.find((r) => r.kind === "state-first" && r.workers === u.workers);
+    const plain = engine.find((r) => r.workers === u.workers);
+    if (first) out.push(`a second --state run over unchanged files took ${((100 * u.seconds.median) / first.seconds.median).toFixed(1)}% of the first one's time at ${u.workers} worker${u.workers === 1 ? "" : "s"} (${sec(u.seconds.median)} against ${sec(first.seconds.median)}${plain ? `; without --state ${sec(plain.seconds.median)}` : ""})`);
   }
   for (const y of result.rows.filter((r) => r.kind === "reference" || r.kind === "yardstick")) {
     // The C program runs on as many processes as an engine row; other yardsticks face the fastest row.

@@ -22,6 +22,7 @@ import { isTerminal, writeAll } from "../core/fd.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderJson, renderReport, type ReportData, type RunInfo, TIMELINE_BUCKETS, type TimelineBucket } from "../report/report.ts";
 import { ENGINE_VERSION } from "../core/version.ts";
+import { runStateCommand, stateCommand } from "./state-command.ts";
 
 export { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE } from "../core/errors.ts";
 
@@ -51,6 +52,7 @@ const analyzeArgs = {
   bucket: { type: "string", description: "The timeline's bucket: minute, hour, day, week (from Monday) or month, in UTC [default: chosen from the log's span]" },
   vhost: { type: "string", description: "Count only these virtual hosts (comma-separated; with or without the port; *.example.com for subdomains): the format must name the host (%v, $host, $server_name, JSON's request.host)" },
   field: { type: "string", description: "With --format json: the log's own keys, NAME=KEY,... (client, method, uri, request, status, bytes, referer, agent, host, time, seconds, milliseconds, nanoseconds; KEY may be dotted: req.ip)" },
+  state: { type: "string", description: "Remember what was counted in this SQLite file: a later run with it reads only the bytes no earlier run counted (rotated files are known by inode and first bytes) and reports the whole" },
   "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
   "max-malformed": { type: "string", description: "Percent of an input's lines that may be malformed: above it the report says so and the run exits 1 after it; 0 = strict, 100 = accept anything [default: 10]" },
   "skip-unreadable": { type: "boolean", description: "Leave out files that cannot be read (dangling links, no permission), each named on stderr, instead of failing the run" },
@@ -110,6 +112,7 @@ const benchArgs = {
   field: analyzeArgs.field,
   baseline: { type: "string", description: "Also time this Combined log with the same worker counts in the same rounds, and compare (what a --format or a --where costs)" },
   where: analyzeArgs.where,
+  state: { type: "boolean", description: "Also time each worker count with --state: a first run into an empty state, and a run over the unchanged files (what a cron job pays when nothing is new)" },
   quiet: { type: "boolean", alias: "q", description: "No progress on stderr" },
   help: { type: "boolean", alias: "h", description: "Show this help" },
 } as const satisfies ArgsDef;
@@ -172,7 +175,7 @@ const compareCommand = defineCommand({
 });
 
 // diff prints a comparison, not a report: the report's files are not its flags.
-const { html: _html, csv: _csv, out: _out, ...analyzeRunArgs } = analyzeArgs;
+const { html: _html, csv: _csv, out: _out, state: _state, ...analyzeRunArgs } = analyzeArgs;
 const diffArgs = {
   ...analyzeRunArgs,
   files: { type: "positional", required: false, description: "Two reports saved with --json (A, then B); or, with --baseline-since/--baseline-until, the logs to read in both windows" },
@@ -193,6 +196,7 @@ const SUBCOMMANDS: Record<string, CommandDef<ArgsDef>> = {
   compare: compareCommand as CommandDef<ArgsDef>,
   generate: generateCommand as CommandDef<ArgsDef>,
   bench: benchCommand as CommandDef<ArgsDef>,
+  state: stateCommand as CommandDef<ArgsDef>,
 };
 
 function useColor(terminal: boolean): boolean {
@@ -289,7 +293,13 @@ function analyzeOptions(files: string[], args: AnalyzeArgs, rawArgs: readonly st
   if (options.since !== undefined && options.until !== undefined && options.since >= options.until) {
     throw new UsageError("--since must be before --until");
   }
-  return options;
+  const stateFile = args.state as string | undefined;
+  if (stateFile !== undefined) {
+    if (files.length === 0) throw new UsageError("--state remembers log files: give the files (generated traffic is made again by each run)");
+    if (files.includes("-")) throw new UsageError("--state cannot remember standard input (it has no name or inode to know it by next time)");
+    if (stateFile === "") throw new UsageError("--state needs a file name");
+  }
+  return { ...options, stateFile };
 }
 
 /** The mapper --hosts or --sshlogin-file ask for (GNU parallel over ssh), or undefined for local children. */
@@ -456,6 +466,7 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
   if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
   if (files.length === 0 && (args.format !== undefined || args["format-file"] !== undefined || args.field !== undefined)) throw new UsageError("--format applies to log files (generated traffic is Combined)");
   if (args.baseline !== undefined && files.length === 0) throw new UsageError("--baseline compares log files: give the file to bench too");
+  if (args.state === true && files.length === 0) throw new UsageError("bench --state times runs over log files: give the files");
   if (args.baseline !== undefined && !statSync(args.baseline, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`--baseline: ${args.baseline} is not a file`);
   const format = formatOf(args.format as string | undefined, args["format-file"] as string | undefined, args["format-name"] as string | undefined, args.field as string | undefined);
   checkReportTargets({ html: args.html as string | undefined });
@@ -475,6 +486,7 @@ async function runBenchCommand(rawArgs: string[]): Promise<number> {
     format,
     baseline: args.baseline,
     where: args.where as string | undefined,
+    state: args.state === true,
     yardstickSource: args["yardstick-c"] ?? join(dirname(new URL("../..", import.meta.url).pathname), "shared/bench/limit.c"),
     onProgress: progress ? (m) => process.stderr.write(`\r\x1b[K${m}`) : undefined,
   });
@@ -748,6 +760,13 @@ export async function main(argv: string[]): Promise<number> {
     if (sub === planCommand) return await runAnalyze(rest, "plan");
     if (first === "help") return await runHelp(rest);
     if (sub === reduceCommand) return await runReduce(rest);
+    if (sub === stateCommand) {
+      if (rest.includes("--help") || rest.includes("-h")) {
+        await showHelp(stateCommand as CommandDef<ArgsDef>, analyzeCommand as CommandDef<ArgsDef>);
+        return EXIT_OK;
+      }
+      return runStateCommand(rest, writeStdout, (line) => void logWarn(line));
+    }
     return await runAnalyze(argv);
   } catch (err) {
     if (interrupted) return EXIT_FAILED;

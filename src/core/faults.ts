@@ -45,3 +45,18 @@ export function faultFor(faults: readonly Fault[], task: number, attempt: number
 export function pausesAt(faults: readonly Fault[], task: number, attempt: number): boolean {
   return faults.some((f) => f.kind === "pause" && applies(f, task, attempt));
 }
+
+/**
+ * The parent's own death, for the --state crash tests: "write:N" dies by
+ * SIGKILL inside the Nth write to the state (before its commit), "after:N"
+ * right after the Nth commit (between tasks).
+ */
+export const STATE_FAULT_ENV = "LOGMR_STATE_FAULT";
+export type StateFaultPoint = "write" | "after";
+
+export function parseStateFault(text: string | undefined): { point: StateFaultPoint; n: number } | null {
+  if (!text) return null;
+  const m = /^(write|after):(\d+)$/.exec(text.trim());
+  if (!m) throw new Error(`bad ${STATE_FAULT_ENV} ${JSON.stringify(text)}`);
+  return { point: m[1] as StateFaultPoint, n: Number(m[2]) };
+}

@@ -7,7 +7,7 @@ import { fstatSync, readSync } from "node:fs";
 import { FINGERPRINT_BYTES, type FileIdentity } from "../core/task.ts";
 
 /** A hash of bytes [from, from + n) of fd, as hex. */
-function hashRange(fd: number, from: number, n: number): string {
+export function hashRange(fd: number, from: number, n: number): string {
   const buf = new Uint8Array(n);
   let got = 0;
   while (got < n) {

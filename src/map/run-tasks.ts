@@ -75,6 +75,8 @@ export interface MapOptions {
   source?: TaskSource;
   /** A task whose input is corrupt is left out (and listed) instead of failing the run. */
   skipCorrupt?: boolean;
+  /** Told of each partial as it is accepted (--state stores it at once, so a run killed later keeps it). */
+  onPartial?: (task: Task, partial: TaskPartial) => void;
 }
 
 export interface TaskSource {
@@ -506,6 +508,14 @@ class MapRun {
     if (partial) {
       this.done.set(task.id, partial);
       this.onProgress(task.id, taskSize(task));
+      try {
+        this.options.onPartial?.(task, partial);
+      } catch (err) {
+        this.fatal ??= err instanceof MapError ? err : new MapError(err instanceof Error ? err.message : String(err), err instanceof LogmrError ? err.exitCode : undefined);
+        this.stop();
+        killChildren();
+        return false;
+      }
       return true;
     }
     const attempt = task.attempt ?? 1;

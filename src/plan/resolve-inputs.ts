@@ -21,6 +21,8 @@ export interface LogInput {
   fd?: number;
   /** Its log format, when not Common/Combined (given, or detected from its first lines). */
   logFormat?: string;
+  /** The byte ranges to read, when not all of it (--state: what no stored partial covers); empty: none (a compressed file: none). */
+  ranges?: Array<[number, number]>;
 }
 
 export interface ResolvedInputs {
@@ -278,14 +280,19 @@ export function planFileTasks(inputs: readonly LogInput[], workers: number, wind
     if (input.format === "stdin") {
       // Its tasks come as it is read (see StdinSegments).
     } else if (input.format !== "plain") {
+      if (input.ranges?.length === 0) return;
       tasks.push({ ...base, id: tasks.length, input: k, kind: "compressed", codec: input.format, path: input.path, bytes: input.bytes ?? 0, ...pinned(input), ...formatOf(input) });
     } else {
       const size = input.bytes ?? 0;
+      const wanted = input.ranges ?? [[0, size] as [number, number]];
+      const bytes = wanted.reduce((a, [s, e]) => a + e - s, 0);
       // Ranges shrinking with the bytes left, fed largest first as workers
       // finish (see splitGuided); the smallest about 1/32 of a worker's share.
-      const minPart = Math.max(MIN_SPLIT_BYTES, Math.ceil(size / (workers * 32)));
-      for (const [start, end] of size === 0 ? [[0, 0] as [number, number]] : splitGuided(size, workers, minPart)) {
-        tasks.push({ ...base, id: tasks.length, input: k, kind: "file", path: input.path, start, end, ...pinned(input), ...formatOf(input) });
+      const minPart = Math.max(MIN_SPLIT_BYTES, Math.ceil(bytes / (workers * 32)));
+      for (const [from, to] of wanted) {
+        for (const [start, end] of to === from ? [[0, 0] as [number, number]] : splitGuided(to - from, workers, minPart)) {
+          tasks.push({ ...base, id: tasks.length, input: k, kind: "file", path: input.path, start: from + start, end: from + end, ...pinned(input), ...formatOf(input) });
+        }
       }
     }
   });

@@ -193,6 +193,7 @@
       run ? ["engine", `logmr ${run.engineVersion}, Bun ${run.bunVersion}`] : null,
       run?.hostname ? ["host", run.hostname] : null,
       run?.startedAt ? ["ran", run.startedAt] : null,
+      run?.state ? ["state", run.state.bypassed ? `${run.state.file}: not used` : `${run.state.file}: ${int(run.state.bytesMapped)} bytes read now, ${int(run.state.bytesFromState)} counted before`] : null,
       run ? ["took", `${int(run.wallMs)} ms on ${run.workers} worker${run.workers === 1 ? "" : "s"}`] : null,
     ].filter(Boolean);
     root.append(el("header", null, el("h1", null, "Access log report"),

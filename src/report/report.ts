@@ -210,6 +210,8 @@ export interface RunInfo {
   /** Tasks that failed at least once and were run again. */
   retries: Array<{ task: string; failedAttempts: number; causes: string[]; costMs: number }>;
   workerTimings: WorkerTiming[];
+  /** --state: the bytes this run mapped and those whose counts came from the state file. */
+  state?: { file: string; bytesMapped: number; bytesFromState: number; partialsFromState: number; bypassed: boolean };
 }
 
 const utf8 = new TextDecoder();
@@ -509,6 +511,10 @@ function headerSection(data: ReportData, run: RunInfo | null, style: Style): str
   if (run) {
     const fewer = run.autoWorkers && run.workers < run.cores ? "; more would not pay for this little work (--workers N to choose)" : "";
     conf.push(["workers", `${run.workers} (${run.tasks} task${run.tasks === 1 ? "" : "s"}) on ${run.cores} cores${fewer}`]);
+    if (run.state) {
+      const st = run.state;
+      conf.push(["state", st.bypassed ? `${st.file}: not used (other settings), every byte read` : `${st.file}: ${int(st.bytesMapped)} bytes read now, ${int(st.bytesFromState)} counted by earlier runs`]);
+    }
     conf.push(["runtime", `Bun ${run.bunVersion}, engine ${run.engineVersion}, ${run.platform}`]);
     conf.push(["cpu", run.cpuModel]);
   }

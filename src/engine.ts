@@ -9,11 +9,9 @@ import { EXIT_FAILED, EXIT_USAGE, InputError, LogmrError } from "./core/errors.t
 import { compareIdentity, readIdentity } from "./map/identity.ts";
 import { closeInputs, type ListedInput, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
 import { detectedNote, detectFormat, gzipSampleOf, sampleOf } from "./plan/detect-format.ts";
-import { compileFormat, FAST_FORMATS } from "./count/format.ts";
-import { parseWhere, WhereError } from "./count/where.ts";
-import { checkPathGroups } from "./count/path-groups.ts";
-import { BY_FIELDS } from "./count/by.ts";
-import { type MapOptions, type MapProgress, type MapResult, runMapTasks } from "./map/run-tasks.ts";
+import { FAST_FORMATS } from "./count/format-names.ts";
+import { BY_FIELDS } from "./count/by-fields.ts";
+import type { MapOptions, MapProgress, MapResult } from "./map/run-tasks.ts";
 import { checkCoverage, mergeAll, type TaskPartial } from "./core/partial.ts";
 import { buildReport, type InputSummary, type ReportData, type RunInfo, type TimelineBucket } from "./report/report.ts";
 import { describeTask, splitGuided, TASK_VERSION, type Task } from "./core/task.ts";
@@ -269,6 +267,7 @@ export function planAnalysis(options: AnalyzeOptions, state?: IncrementalRun): P
     plan.tasks = plan.tasks.map((t) => ({ ...t, by }));
   }
   if (options.pathGroups !== undefined) {
+    const { checkPathGroups } = require("./count/path-groups.ts") as typeof import("./count/path-groups.ts");
     const pathGroups = checkPathGroups(options.pathGroups);
     plan.tasks = plan.tasks.map((t) => ({ ...t, pathGroups }));
   }
@@ -280,6 +279,8 @@ export function planAnalysis(options: AnalyzeOptions, state?: IncrementalRun): P
 function checkWhere(text: string, files: readonly LogInput[]): void {
   const formats = files.length === 0 ? [undefined] : files.map((f) => f.logFormat);
   const json = (f: string | undefined) => f === "json" || f?.startsWith("json:") === true;
+  const { compileFormat } = require("./count/format.ts") as typeof import("./count/format.ts");
+  const { parseWhere, WhereError } = require("./count/where.ts") as typeof import("./count/where.ts");
   const compiled = (f: string | undefined) => (f === undefined || FAST_FORMATS.has(f) ? null : compileFormat(f));
   const has = {
     vhost: formats.every((f) => json(f) || (compiled(f)?.host ?? -1) >= 0),
@@ -299,7 +300,7 @@ function checkFormatsNameHosts(files: readonly LogInput[], flag = "--vhost"): vo
   for (const file of files) {
     const format = file.logFormat;
     if (format === "json" || format?.startsWith("json:")) continue;
-    if (format !== undefined && compileFormat(format).host >= 0) continue;
+    if (format !== undefined && (require("./count/format.ts") as typeof import("./count/format.ts")).compileFormat(format).host >= 0) continue;
     const name = file.format === "stdin" ? "standard input" : file.path;
     throw new LogmrError(`${flag}: ${name} is read as ${format ?? "combined"}, which names no virtual host (give a --format with %v, $host or $server_name, or JSON lines with a host)`, EXIT_USAGE);
   }
@@ -425,7 +426,14 @@ function runInfo(map: MapResult, r: { workers: number; tasks: number; autoWorker
   };
 }
 
-export async function analyze(options: AnalyzeOptions, mapper: Mapper = runMapTasks): Promise<Analysis> {
+/** The local mapper, loaded when there is something to map (a --state run over unchanged files has nothing). */
+const localMapper: Mapper = async (tasks, options) => {
+  if (tasks.length === 0 && !options.source) return { tasks: [], partials: [], children: [], retried: [], skipped: [] };
+  const { runMapTasks } = await import("./map/run-tasks.ts");
+  return runMapTasks(tasks, options);
+};
+
+export async function analyze(options: AnalyzeOptions, mapper: Mapper = localMapper): Promise<Analysis> {
   if (options.stateFile === undefined) return analyzeWith(options, mapper);
   const { openIncremental } = await import("./state/incremental.ts");
   const state = openIncremental(options.stateFile, stateSettingsOf(options));

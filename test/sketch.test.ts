@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { rng } from "./helpers.ts";
-import { bucketOf, emptySketch, KeyedSketches, mergeSketches, MS_LIMIT, quantile, RELATIVE_ERROR, type SketchData } from "../src/core/sketch.ts";
+import { emptySketch, mergeSketches, quantile, RELATIVE_ERROR, type SketchData } from "../src/core/sketch.ts";
+import { bucketOf, bucketOfMs, KeyedSketches, MS_LIMIT, slowBucketOf } from "../src/core/sketch-counting.ts";
 
 /** Adds a value as the tally does: its whole microseconds and its bucket computed once. */
 const addTo = (s: KeyedSketches, key: number, v: number) => s.addIn(key, v, Math.round(v * 1e6), v > 0 ? bucketOf(v) : 0);
@@ -113,4 +114,12 @@ describe("KeyedSketches: dense rows and whole milliseconds", () => {
     expect(many.denseKeys).toBe(one.denseKeys);
     expect(JSON.stringify([...many.toData()])).toBe(JSON.stringify([...one.toData()]));
   });
+});
+
+test("the table of whole milliseconds holds each one's bucket by its logarithm", () => {
+  for (let ms = 1; ms < MS_LIMIT; ms++) {
+    if (bucketOfMs(ms) !== slowBucketOf(ms / 1000)) throw new Error(`${ms} ms: table ${bucketOfMs(ms)}, logarithm ${slowBucketOf(ms / 1000)}`);
+  }
+  expect(bucketOfMs(1)).toBe(slowBucketOf(0.001));
+  expect(bucketOfMs(MS_LIMIT - 1)).toBe(slowBucketOf((MS_LIMIT - 1) / 1000));
 });

@@ -1,7 +1,7 @@
 // Command-line values: citty 0.2 has no number type and accepts unknown flags
 // silently, so every value is checked here, with one-line messages.
 
-import type { ArgsDef } from "citty";
+import type { ArgsDef, CommandDef, ParsedArgs } from "citty";
 import { EXIT_USAGE, LogmrError } from "../core/errors.ts";
 import { epochOfTimeText } from "../core/text.ts";
 
@@ -108,4 +108,69 @@ export function optionValues(rawArgs: readonly string[], name: string): string[]
     } else if (arg.startsWith(`--${name}=`)) values.push(arg.slice(name.length + 3));
   }
   return values;
+}
+
+/**
+ * The values of `def`'s flags in `rawArgs` (which checkArgs has checked), as
+ * citty's parseArgs gives them: by each flag's own name, booleans true, or
+ * false as --no-NAME, defaults, enum values checked, positional arguments in
+ * `_` and under their names. Here because citty takes several milliseconds
+ * to load and to parse at every start; it is loaded for --help only.
+ */
+export function parseFlags<T extends ArgsDef>(rawArgs: readonly string[], def: T): ParsedArgs<T> {
+  const spellings = new Map<string, string>();
+  const out: Record<string, unknown> = { _: [] };
+  for (const [name, arg] of Object.entries(def)) {
+    if (arg.type === "positional") continue;
+    const alias = "alias" in arg ? arg.alias : undefined;
+    const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    for (const n of [name, kebab, camel, ...(alias === undefined ? [] : Array.isArray(alias) ? alias : [alias])]) spellings.set(n, name);
+    if ("default" in arg && arg.default !== undefined) out[name] = arg.default;
+  }
+  const positionals = out._ as string[];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") {
+      positionals.push(...rawArgs.slice(i + 1));
+      break;
+    }
+    if (arg === "-" || !arg.startsWith("-")) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const spelled = arg.replace(/^--?/, "").slice(0, eq < 0 ? undefined : eq - (arg.startsWith("--") ? 2 : 1));
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    let name = spellings.get(spelled);
+    let negated = false;
+    if (name === undefined && spelled.startsWith("no-")) {
+      name = spellings.get(spelled.slice(3));
+      negated = true;
+    }
+    const flag = name === undefined ? undefined : def[name];
+    if (name === undefined || flag === undefined) throw new UsageError(`unknown option ${arg.slice(0, eq < 0 ? undefined : eq)}`);
+    if (flag.type === "boolean") {
+      out[name] = negated ? false : inline === undefined ? true : inline !== "false";
+      continue;
+    }
+    const value = inline ?? rawArgs[++i];
+    if (value === undefined) throw new UsageError(`${arg} needs a value`);
+    if (flag.type === "enum" && flag.options && !flag.options.includes(value)) {
+      throw new UsageError(`--${name} must be one of ${flag.options.join(", ")}, got ${JSON.stringify(value)}`);
+    }
+    out[name] = value;
+  }
+  const rest = [...positionals];
+  for (const [name, arg] of Object.entries(def)) {
+    if (arg.type !== "positional") continue;
+    const value = rest.shift();
+    if (value !== undefined) out[name] = value;
+  }
+  return out as ParsedArgs<T>;
+}
+
+/** citty's defineCommand (which returns its argument), without loading citty. */
+export function defineCommand<T extends ArgsDef>(def: CommandDef<T>): CommandDef<T> {
+  return def;
 }

@@ -3,26 +3,24 @@
 
 import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { type ArgsDef, type CommandDef, defineCommand, parseArgs, renderUsage } from "citty";
+import type { ArgsDef, CommandDef } from "citty";
 import { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, InputError, LogmrError } from "../core/errors.ts";
-import { checkArgs, optionValues, parseCount, parseCountList, parseTime, UsageError } from "./args.ts";
-import { checkPathGroups } from "../count/path-groups.ts";
+import { checkArgs, defineCommand, optionValues, parseCount, parseCountList, parseFlags as parseArgs, parseTime, UsageError } from "./args.ts";
 import { analyze, defaultWorkers, type Mapper, planAnalysis, reducePartials } from "../engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED } from "../core/traffic.ts";
 import { closeInputs, type ListedInput, type LogInput } from "../plan/resolve-inputs.ts";
 import { runCleanups, whileRunning } from "../core/cleanup.ts";
 import { SEGMENT_BYTES_ENV } from "../core/protocol.ts";
-import { compileFormat, FAST_FORMATS, formatFromConfig } from "../count/format.ts";
+import { FAST_FORMATS } from "../count/format-names.ts";
 import { parseHostNames } from "../count/host-filter.ts";
-import { jsonFieldNames } from "../count/json-lines.ts";
 import type { Task } from "../core/task.ts";
-import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/run-tasks.ts";
+import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/children.ts";
 import { logError, logWarn, setQuiet } from "./log.ts";
 import { isTerminal, writeAll } from "../core/fd.ts";
 import { ProgressLine } from "./progress.ts";
 import { renderJson, renderReport, type ReportData, type RunInfo, TIMELINE_BUCKETS, type TimelineBucket } from "../report/report.ts";
 import { ENGINE_VERSION } from "../core/version.ts";
-import { runStateCommand, stateCommand } from "./state-command.ts";
+import { stateCommand } from "./state-args.ts";
 
 export { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE } from "../core/errors.ts";
 
@@ -223,6 +221,7 @@ function writeStdout(text: string): void {
 }
 
 async function showHelp(cmd: CommandDef<ArgsDef>, parent?: CommandDef<ArgsDef>): Promise<void> {
+  const { renderUsage } = await import("citty");
   let text = (await renderUsage(cmd, parent)).replace(/ +$/gm, "");
   // citty colours by environment only; colour only a terminal here.
   if (!useColor(isTerminal(1))) text = text.replace(/\x1b\[[0-9;]*m/g, "");
@@ -248,6 +247,7 @@ function bucketOf(text: string | undefined): TimelineBucket | undefined {
 /** The --group-path values, checked (none given: the default folds, told to no task; "none" with patterns: the patterns only). */
 function pathGroupsOf(values: readonly string[]): string[] | undefined {
   if (values.length === 0) return undefined;
+  const { checkPathGroups } = require("../count/path-groups.ts") as typeof import("../count/path-groups.ts");
   return checkPathGroups(values);
 }
 
@@ -691,7 +691,7 @@ function formatOf(given: string | undefined, file?: string, name?: string, field
   if (fields !== undefined) {
     if ((given ?? "json") !== "json" || file !== undefined) throw new UsageError("--field goes with --format json");
     const text = `json:${fields}`;
-    jsonFieldNames(text);
+    (require("../count/json-lines.ts") as typeof import("../count/json-lines.ts")).jsonFieldNames(text);
     return text;
   }
   if (file !== undefined && given !== undefined) throw new UsageError("--format and --format-file: give one of them");
@@ -704,11 +704,12 @@ function formatOf(given: string | undefined, file?: string, name?: string, field
     } catch (err) {
       throw new InputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    text = formatFromConfig(config, file, name);
+    text = (require("../count/format.ts") as typeof import("../count/format.ts")).formatFromConfig(config, file, name);
   }
   // A format given, even the default, is kept: it turns detection off.
   if (text === undefined || FAST_FORMATS.has(text)) return text;
-  if (text !== "json") compileFormat(text);
+  // The compiler (and the parsers it builds on) is loaded only when a format string is given.
+  if (text !== "json") (require("../count/format.ts") as typeof import("../count/format.ts")).compileFormat(text);
   return text;
 }
 
@@ -765,6 +766,7 @@ export async function main(argv: string[]): Promise<number> {
         await showHelp(stateCommand as CommandDef<ArgsDef>, analyzeCommand as CommandDef<ArgsDef>);
         return EXIT_OK;
       }
+      const { runStateCommand } = await import("./state-command.ts");
       return runStateCommand(rest, writeStdout, (line) => void logWarn(line));
     }
     return await runAnalyze(argv);

@@ -3,21 +3,10 @@
 
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import { defineCommand, parseArgs, type ArgsDef } from "citty";
-import { checkArgs, UsageError } from "./args.ts";
+import { stateArgs } from "./state-args.ts";
+import { checkArgs, parseFlags, UsageError } from "./args.ts";
 import { int } from "../report/report.ts";
 import { StateStore } from "../state/store.ts";
-
-export const stateArgs = {
-  action: { type: "positional", required: false, description: "info: what the state holds; forget: drop inputs (all when none is named), so the next run counts them again" },
-  json: { type: "boolean", description: "info as one JSON document" },
-  help: { type: "boolean", alias: "h", description: "Show this help" },
-} as const satisfies ArgsDef;
-
-export const stateCommand = defineCommand({
-  meta: { name: "state", description: "Look into a --state file (state info FILE) or drop inputs from it (state forget FILE [INPUT...])" },
-  args: stateArgs,
-});
 
 const plural = (n: number, what: string) => `${int(n)} ${what}${n === 1 ? "" : "s"}`;
 const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
@@ -37,7 +26,7 @@ function whereNow(path: string, dev: number, ino: number): string {
 
 export function runStateCommand(rawArgs: string[], write: (text: string) => void, warn: (text: string) => void): number {
   const positional = checkArgs(rawArgs, stateArgs);
-  const args = parseArgs(rawArgs, stateArgs);
+  const args = parseFlags(rawArgs, stateArgs);
   const [action, file, ...inputs] = positional;
   if (action !== "info" && action !== "forget") throw new UsageError(`state needs info or forget, then the state file${action === undefined ? "" : `, got ${JSON.stringify(action)}`}`);
   if (file === undefined) throw new UsageError(`state ${action} needs the state file`);

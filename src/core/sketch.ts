@@ -7,7 +7,7 @@
 /** Relative error of every quantile the sketch answers. */
 export const RELATIVE_ERROR = 0.01;
 const GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR);
-const LOG_GAMMA = Math.log(GAMMA);
+export const LOG_GAMMA = Math.log(GAMMA);
 
 /** A sketch as the partial carries it: buckets as [index, count], zeros apart. */
 export interface SketchData {
@@ -25,178 +25,11 @@ export interface SketchData {
 }
 
 /** Buckets a dense sketch holds: indexes -OFFSET..OFFSET-1 span 1e-18 s to 1e17 s, far past any response time. */
-const BUCKETS = 4096;
-const OFFSET = BUCKETS / 2;
+export const BUCKETS = 4096;
+export const OFFSET = BUCKETS / 2;
 /** The bucket indexes a sketch may hold. */
 export const MIN_BUCKET = -OFFSET;
 export const MAX_BUCKET = OFFSET - 1;
-
-/** Exact bucketOf for durations of whole milliseconds below a minute (what nginx and Caddy mostly write). */
-const MS_BUCKETS = (() => {
-  const table = new Int16Array(60_000); // MS_LIMIT
-  for (let ms = 1; ms < table.length; ms++) table[ms] = slowBucketOf(ms / 1000);
-  return table;
-})();
-
-/** The seconds of n whole milliseconds, n / 1000 as the division gives it, for readers that have n (a table read is cheaper than a division). */
-export const SECONDS_OF_MS = (() => {
-  const table = new Float64Array(MS_BUCKETS.length);
-  for (let ms = 0; ms < table.length; ms++) table[ms] = ms / 1000;
-  return table;
-})();
-
-/** Whole milliseconds below this have their seconds in SECONDS_OF_MS and their bucket in bucketOfMs. */
-export const MS_LIMIT = 60_000;
-
-/** bucketOf(ms / 1000) for 0 < ms < MS_LIMIT. */
-export function bucketOfMs(ms: number): number {
-  return MS_BUCKETS[ms]!;
-}
-
-function slowBucketOf(seconds: number): number {
-  const k = Math.ceil(Math.log(seconds) / LOG_GAMMA);
-  return k < -OFFSET ? -OFFSET : k >= OFFSET ? OFFSET - 1 : k;
-}
-
-/**
- * The bucket of a duration of `seconds` > 0, clamped to the dense range.
- * Computed once a line and handed to every sketch the line goes into.
- */
-export function bucketOf(seconds: number): number {
-  // A table lookup when the value is the double of a whole number of milliseconds (a logarithm costs more).
-  const ms = Math.round(seconds * 1000);
-  return ms > 0 && ms < 60_000 && ms / 1000 === seconds ? MS_BUCKETS[ms]! : slowBucketOf(seconds);
-}
-
-/** Keys whose buckets move to a dense row once they have this many values, and how many rows at most. */
-const DENSE_AFTER = 64;
-const MAX_DENSE_ROWS = 512;
-/** A dense row's buckets: -1024..1023 span about 1 ns to 24 years (8 KiB a row); others stay in the map. A task counts far fewer than 2^31 lines. */
-const ROW_WIDTH = 2048;
-const ROW_OFFSET = ROW_WIDTH / 2;
-/** Numbers kept a key: count, microseconds, max, zeros. */
-const STATS = 4;
-
-/**
- * A sketch for each of many keys (request and status class, host), by key
- * id: the totals in growable arrays, a busy key's buckets in a dense row,
- * the others' in one map, so a rare key costs only the buckets it uses.
- */
-export class KeyedSketches {
-  /** A key's count, microseconds, max and zeros side by side: one cache line a key, not four. */
-  private stats = new Float64Array(64 * STATS);
-  /** A key's dense row, or -1 while its buckets are in `sparse`. */
-  private rowOf = new Int32Array(64).fill(-1);
-  private rows = new Int32Array(0);
-  private rowCount = 0;
-  /** key * BUCKETS + bucket + OFFSET -> values. */
-  private readonly sparse = new Map<number, number>();
-  /** Key ids with a value, in the order first seen. */
-  private readonly keys: number[] = [];
-
-  /** Adds a duration, its whole microseconds and its bucket (bucketOf; anything for 0), computed once by the caller. */
-  addIn(key: number, seconds: number, micros: number, bucket: number): void {
-    if (key >= this.rowOf.length) this.grow(key);
-    const stats = this.stats;
-    const at = key * STATS;
-    const n = stats[at]!;
-    if (n === 0) this.keys.push(key);
-    stats[at] = n + 1;
-    stats[at + 1]! += micros;
-    if (seconds > stats[at + 2]!) stats[at + 2] = seconds;
-    if (seconds <= 0) {
-      stats[at + 3]!++;
-      return;
-    }
-    let row = this.rowOf[key]!;
-    if (row < 0 && n >= DENSE_AFTER && this.rowCount < MAX_DENSE_ROWS) row = this.makeRow(key);
-    const column = bucket + ROW_OFFSET;
-    if (row >= 0 && column >= 0 && column < ROW_WIDTH) {
-      this.rows[row * ROW_WIDTH + column]!++;
-      return;
-    }
-    const slot = key * BUCKETS + bucket + OFFSET;
-    this.sparse.set(slot, (this.sparse.get(slot) ?? 0) + 1);
-  }
-
-  /** addIn of n durations of whole milliseconds (0 <= ms < MS_LIMIT), keys[i] and ms[i]. */
-  addMsMany(keys: Int32Array, ms: Int32Array, n: number): void {
-    for (let i = 0; i < n; i++) {
-      const key = keys[i]!;
-      const v = ms[i]!;
-      const row = key < this.rowOf.length ? this.rowOf[key]! : -1;
-      if (row < 0 || v === 0) {
-        this.addIn(key, SECONDS_OF_MS[v]!, v * 1000, v > 0 ? MS_BUCKETS[v]! : 0);
-        continue;
-      }
-      const stats = this.stats;
-      const at = key * STATS;
-      stats[at]!++;
-      stats[at + 1]! += v * 1000;
-      const seconds = SECONDS_OF_MS[v]!;
-      if (seconds > stats[at + 2]!) stats[at + 2] = seconds;
-      this.rows[row * ROW_WIDTH + MS_BUCKETS[v]! + ROW_OFFSET]!++;
-    }
-  }
-
-  /** How many keys have a dense row. */
-  get denseKeys(): number {
-    return this.rowCount;
-  }
-
-  /** Moves the buckets a row holds of a key from the map to a new dense row. */
-  private makeRow(key: number): number {
-    const row = this.rowCount++;
-    if (this.rows.length < this.rowCount * ROW_WIDTH) {
-      const bigger = new Int32Array(Math.min(MAX_DENSE_ROWS, this.rowCount * 2) * ROW_WIDTH);
-      bigger.set(this.rows);
-      this.rows = bigger;
-    }
-    for (let at = 0; at < ROW_WIDTH; at++) {
-      const slot = key * BUCKETS + at - ROW_OFFSET + OFFSET;
-      const n = this.sparse.get(slot);
-      if (n === undefined) continue;
-      this.rows[row * ROW_WIDTH + at] = n;
-      this.sparse.delete(slot);
-    }
-    this.rowOf[key] = row;
-    return row;
-  }
-
-  private grow(key: number): void {
-    const size = Math.max(key + 1, this.rowOf.length * 2);
-    const stats = new Float64Array(size * STATS);
-    stats.set(this.stats);
-    this.stats = stats;
-    const rowOf = new Int32Array(size).fill(-1);
-    rowOf.set(this.rowOf);
-    this.rowOf = rowOf;
-  }
-
-  /** Every key's sketch, by key id. */
-  toData(): Map<number, SketchData> {
-    const out = new Map<number, SketchData>();
-    for (const key of this.keys) {
-      const row = this.rowOf[key]!;
-      const buckets: Array<[number, number]> = [];
-      if (row >= 0) {
-        for (let at = 0; at < ROW_WIDTH; at++) {
-          const n = this.rows[row * ROW_WIDTH + at]!;
-          if (n > 0) buckets.push([at - ROW_OFFSET, n]);
-        }
-      }
-      const at = key * STATS;
-      const stats = this.stats;
-      out.set(key, { count: stats[at]!, sumMicros: stats[at + 1]!, max: stats[at + 2]!, zeros: stats[at + 3]!, buckets });
-    }
-    for (const [slot, n] of this.sparse) {
-      const key = Math.floor(slot / BUCKETS);
-      out.get(key)!.buckets.push([slot - key * BUCKETS - OFFSET, n]);
-    }
-    for (const s of out.values()) s.buckets.sort((a, b) => a[0] - b[0]);
-    return out;
-  }
-}
 
 export function emptySketch(): SketchData {
   return { count: 0, sumMicros: 0, max: 0, zeros: 0, buckets: [] };

@@ -4,18 +4,14 @@
 // mergeable. Only a run with --by pays for it: counters call it after a
 // line passed the filters.
 
-import { bucketOf, KeyedSketches } from "../core/sketch.ts";
+import { bucketOf, KeyedSketches } from "../core/sketch-counting.ts";
 import { isoTime, monthIndexOf, monthStart, WEEK_OFFSET_SECONDS } from "../core/calendar.ts";
 import type { GroupRow, GroupsPartial } from "../core/partial.ts";
 import type { PathGrouper } from "./path-groups.ts";
 import { fieldText, type WhereKeys } from "./where.ts";
 
-export const BY_FIELDS = ["status", "class", "method", "path", "client", "referer", "agent", "vhost", "hour", "day", "week", "month"] as const;
-export type ByField = (typeof BY_FIELDS)[number];
-/** Fields whose groups are times. */
-export const TIME_FIELDS: ReadonlySet<string> = new Set(["hour", "day", "week", "month"]);
-/** Fields reported whole and in key order (times, codes, classes); the others as a top list by requests. */
-export const KEY_ORDER_FIELDS: ReadonlySet<string> = new Set([...TIME_FIELDS, "status", "class"]);
+export { BY_FIELDS, type ByField, KEY_ORDER_FIELDS, TIME_FIELDS } from "./by-fields.ts";
+import type { ByField } from "./by-fields.ts";
 
 /** A time's bucket as [start, end) in epoch seconds, and its key. */
 function timeBucket(field: ByField, time: number): [number, number, string] {

@@ -63,17 +63,8 @@ const APACHE_FIELDS: Record<string, FieldKind> = {
 const APACHE_HEADERS: Record<string, FieldKind> = { referer: "referer", "user-agent": "agent", host: "host" };
 
 /** Formats by name. `combined`, `common` and `nginx` are read by the Combined fast path. */
-export const FORMAT_PRESETS: Record<string, string> = {
-  combined: '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"',
-  nginx: '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"',
-  common: '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent',
-  // Not a name nginx has: its combined with the two times most setups append (and what `generate --format nginx-timed` writes).
-  "nginx-timed": '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $upstream_response_time',
-  vhost_combined: 'apache:%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
-};
-
-/** Names the Combined fast path reads (a format string equal to theirs is taken as them). */
-export const FAST_FORMATS = new Set(["combined", "nginx", "common"]);
+export { FAST_FORMATS, FORMAT_PRESETS } from "./format-names.ts";
+import { FORMAT_PRESETS } from "./format-names.ts";
 
 const enc = new TextEncoder();
 

@@ -3,7 +3,7 @@
 // fast path reads their Combined part as always and the appended fields
 // with a SuffixReader, so the most common real formats keep its speed.
 
-import { MS_LIMIT, SECONDS_OF_MS } from "../core/sketch.ts";
+import { MS_LIMIT, SECONDS_OF_MS } from "../core/sketch-counting.ts";
 import { QUOTE } from "./clf.ts";
 import { parseSeconds } from "./durations.ts";
 import { type CompiledFormat, compileFormat, type FieldKind, type FormatField } from "./format.ts";

@@ -10,7 +10,8 @@ import { type ByField, GroupCounter } from "./by.ts";
 import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, type MalformedSample, PARTIAL_VERSION } from "../core/partial.ts";
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
-import { bucketOf, KeyedSketches, mergeSketches, type SketchData } from "../core/sketch.ts";
+import { bucketOf, KeyedSketches } from "../core/sketch-counting.ts";
+import { mergeSketches, type SketchData } from "../core/sketch.ts";
 import { BACKSLASH, QUOTE } from "../core/text.ts";
 
 /** Client counter columns. */

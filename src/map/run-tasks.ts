@@ -12,12 +12,8 @@ import { EXIT_INPUT_CHANGED, EXIT_INPUT_CORRUPT, FATAL_PREFIX, PARENT_PID_ENV, P
 import { LogmrError } from "../core/errors.ts";
 
 export const WORKER_PATH = new URL("./worker.ts", import.meta.url).pathname;
-export const DEFAULT_RETRIES = 2;
-/** A child that reports no progress for this long is stuck. */
-export const DEFAULT_TASK_TIMEOUT_MS = 30_000;
-
-/** Children still running, so a signal to the parent can take them down too. */
-export const liveChildren = new Set<Subprocess>();
+export { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, liveChildren } from "./children.ts";
+import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren, liveChildren } from "./children.ts";
 
 export interface ChildRun {
   pid: number;
@@ -538,13 +534,4 @@ class MapRun {
   }
 }
 
-/** Kills every live child (on SIGINT/SIGTERM, or when the run has failed). */
-export function killChildren(): void {
-  for (const child of liveChildren) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-}
+

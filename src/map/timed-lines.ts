@@ -5,7 +5,7 @@
 // same file can be made on any machine.
 
 import { LF, QUOTE, SPACE } from "../core/text.ts";
-import { FORMAT_PRESETS } from "../count/format.ts";
+import { FORMAT_PRESETS } from "../count/format-names.ts";
 import { mix32 } from "./generate.ts";
 
 /** The nginx log_format the timed lines are written in (the preset nginx-timed). */

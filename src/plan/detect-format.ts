@@ -4,7 +4,7 @@
 
 import { closeSync, openSync, readSync } from "node:fs";
 import type { LineCounter } from "../count/counter.ts";
-import { FORMAT_PRESETS } from "../count/format.ts";
+import { FORMAT_PRESETS } from "../count/format-names.ts";
 
 /**
  * The shape of a Combined or Common line, roughly: enough to see at once

@@ -5,7 +5,7 @@ import { binaryToBytes } from "../core/partial.ts";
 import { LogmrError } from "../core/errors.ts";
 import { isoTime, monthIndexOf, monthStart, WEEK_OFFSET_SECONDS } from "../core/calendar.ts";
 import type { CountsPartial, GroupsPartial, HostRow, KeyCount, LatencyPartial, LineCounts, MalformedSample } from "../core/partial.ts";
-import { KEY_ORDER_FIELDS, TIME_FIELDS } from "../count/by.ts";
+import { KEY_ORDER_FIELDS, TIME_FIELDS } from "../count/by-fields.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
 import type { InputFormat } from "../core/codecs.ts";
 import { quantile, type SketchData } from "../core/sketch.ts";

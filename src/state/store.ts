@@ -137,6 +137,8 @@ export class StateStore {
       db.run("PRAGMA busy_timeout = 10000");
       // WAL: a reader (state info) never waits for a run, and a commit is one append.
       db.run("PRAGMA journal_mode = WAL");
+      // In WAL mode a killed process never loses a commit; only a power cut may undo the last ones, which are then counted again.
+      db.run("PRAGMA synchronous = NORMAL");
       db.run("PRAGMA foreign_keys = ON");
     } catch (err) {
       throw new StateError(`cannot open the state ${path}: ${err instanceof Error ? err.message : String(err)}`);

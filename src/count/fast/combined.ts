@@ -7,7 +7,7 @@
 // their internals are this folder's own.
 
 import type { CountsPartial } from "../../core/partial.ts";
-import { bucketOfMs, MS_LIMIT } from "../../core/sketch.ts";
+import { bucketOfMs, MS_LIMIT } from "../../core/sketch-counting.ts";
 import type { Counters, TimeWindow } from "../../core/task.ts";
 import { BACKSLASH, closingQuote, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClock, parseLogDay, QUESTION, QUOTE, SPACE } from "../clf.ts";
 import type { LineCounter } from "../counter.ts";

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { checkArgs, parseCount, parseTime, UsageError } from "../src/cli/args.ts";
+import { parseArgs, type ArgsDef } from "citty";
+import { checkArgs, parseCount, parseFlags, parseTime, UsageError } from "../src/cli/args.ts";
 
 describe("parseCount", () => {
   test.each([
@@ -54,4 +55,37 @@ describe("checkArgs", () => {
     expect(() => checkArgs(args, def)).toThrow(message);
   });
   test("too many positionals", () => expect(() => checkArgs(["a", "b"], def, 1)).toThrow('unexpected argument "b"'));
+});
+
+describe("parseFlags gives what citty's parseArgs gives", () => {
+  const def = {
+    files: { type: "positional", required: false },
+    workers: { type: "string", alias: "w" },
+    "format-file": { type: "string" },
+    json: { type: "boolean" },
+    quiet: { type: "boolean", alias: "q" },
+    yardsticks: { type: "boolean", default: true },
+    counters: { type: "enum", options: ["full", "minimal"] },
+  } as const satisfies ArgsDef;
+  const names = Object.keys(def);
+  test.each([
+    [[]],
+    [["a.log", "b.log"]],
+    [["-w", "2", "a.log", "--json"]],
+    [["--workers=3", "--format-file", "nginx.conf"]],
+    [["--formatFile", "x.conf"]],
+    [["-q", "--no-yardsticks", "a.log"]],
+    [["--yardsticks", "--counters", "minimal"]],
+    [["--", "--json", "-"]],
+    [["-", "--quiet"]],
+    [["--json=false", "--workers", "-1"]],
+  ])("%j", (argv) => {
+    const ours = parseFlags(argv, def) as Record<string, unknown>;
+    const theirs = parseArgs(argv, def) as Record<string, unknown>;
+    for (const name of names) expect({ name, value: ours[name] }).toEqual({ name, value: theirs[name] });
+    expect(ours._).toEqual(theirs._);
+  });
+  test("an enum value out of its options is a usage error naming them", () => {
+    expect(() => parseFlags(["--counters", "some"], def)).toThrow("--counters must be one of full, minimal");
+  });
 });

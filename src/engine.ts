@@ -7,7 +7,7 @@ import { DEFAULT_GENERATOR, type GeneratorSettings } from "./core/traffic.ts";
 import { statSync } from "node:fs";
 import { EXIT_FAILED, EXIT_USAGE, InputError, LogmrError } from "./core/errors.ts";
 import { compareIdentity, readIdentity } from "./map/identity.ts";
-import { closeInputs, type ListedInput, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
+import { closeInputs, lastLineEnd, type ListedInput, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
 import { detectedNote, detectFormat, gzipSampleOf, sampleOf } from "./plan/detect-format.ts";
 import { FAST_FORMATS } from "./count/format-names.ts";
 import { BY_FIELDS } from "./count/by-fields.ts";
@@ -57,6 +57,8 @@ export interface AnalyzeOptions {
   stdinSegmentBytes?: number;
   /** --state FILE: the SQLite file of partials already counted (see state/). */
   stateFile?: string;
+  /** --follow: count complete lines only (a last line without its newline waits), and keep the files open for the follower. */
+  follow?: boolean;
 }
 
 export interface Analysis {
@@ -66,6 +68,16 @@ export interface Analysis {
   notes: string[];
   /** Inputs over --max-malformed, one line each: the report is printed, then the run exits 1. */
   tooMalformed: string[];
+  /** --follow: what the follower goes on from (the files still open, the state still held). */
+  live?: LiveRun;
+}
+
+/** The end of a first pass that goes on (--follow): its plan and partials, the files open, the state held. */
+export interface LiveRun {
+  plan: Plan;
+  tasks: Task[];
+  partials: TaskPartial[];
+  state?: IncrementalRun;
 }
 
 /** Nothing valid to analyze: the caller shows what was read and exits 1. */
@@ -175,6 +187,8 @@ export interface Plan {
   leftOut: string[];
   /** Every file considered, read or not, and why. */
   listing: ListedInput[];
+  /** What every task carries beside its input (window, counters, filters, split): tasks made later (--follow) carry the same. */
+  settings: Partial<Task>;
 }
 
 /** Cuts the analysis into map tasks (no process is started). */
@@ -228,12 +242,21 @@ export function planAnalysis(options: AnalyzeOptions, state?: IncrementalRun): P
       skipped: [],
       leftOut: [],
       listing: [],
+      settings: {},
     };
   } else {
     const { inputs: files, skipped, leftOut, listing } = resolveInputs(options.inputs, { skipUnreadable: options.skipUnreadable });
     detected = detectFormats(files, options.format);
     if (files.length === 0) throw new InputError(`no input can be read (skipped: ${skipped.join("; ")})`);
     if (state) detected.push(...state.prepare(files));
+    else if (options.follow) {
+      // A last line without its newline is not counted until it has one.
+      for (const f of files) {
+        if (f.format !== "plain" || f.fd === undefined) continue;
+        f.countedEnd = lastLineEnd(f.fd, 0, f.bytes ?? 0);
+        f.ranges = [[0, f.countedEnd]];
+      }
+    }
     const wanted = options.workers ?? autoWorkers(defaultWorkers(), { files });
     const tasks = planFileTasks(files, wanted, window);
     const stdin = files.some((f) => f.format === "stdin");
@@ -247,30 +270,33 @@ export function planAnalysis(options: AnalyzeOptions, state?: IncrementalRun): P
       skipped,
       leftOut: [...leftOut, ...detected],
       listing,
+      settings: {},
     };
   }
-  if (options.counters === "minimal") plan.tasks = plan.tasks.map((t) => ({ ...t, counters: "minimal" as const }));
+  if (window) plan.settings.window = window;
+  if (options.counters === "minimal") plan.settings.counters = "minimal";
   if (options.hosts !== undefined) {
     const hosts = options.hosts;
     checkFormatsNameHosts(plan.files);
-    plan.tasks = plan.tasks.map((t) => ({ ...t, hosts }));
+    plan.settings.hosts = hosts;
   }
   if (options.where !== undefined) {
     const where = options.where;
     checkWhere(where, plan.files);
-    plan.tasks = plan.tasks.map((t) => ({ ...t, where }));
+    plan.settings.where = where;
   }
   if (options.by !== undefined) {
     const by = options.by;
     if (!(BY_FIELDS as readonly string[]).includes(by)) throw new LogmrError(`--by ${JSON.stringify(by)}: not a field to split by (${BY_FIELDS.join(", ")})`, EXIT_USAGE);
     if (by === "vhost") checkFormatsNameHosts(plan.files, "--by vhost");
-    plan.tasks = plan.tasks.map((t) => ({ ...t, by }));
+    plan.settings.by = by;
   }
   if (options.pathGroups !== undefined) {
     const { checkPathGroups } = require("./count/path-groups.ts") as typeof import("./count/path-groups.ts");
-    const pathGroups = checkPathGroups(options.pathGroups);
-    plan.tasks = plan.tasks.map((t) => ({ ...t, pathGroups }));
+    plan.settings.pathGroups = checkPathGroups(options.pathGroups);
   }
+  const { window: _window, ...rest } = plan.settings;
+  if (Object.keys(rest).length > 0) plan.tasks = plan.tasks.map((t) => ({ ...t, ...rest }) as Task);
 
   return plan;
 }
@@ -369,7 +395,7 @@ export function checkInputsAfterMap(files: readonly LogInput[], tasks: readonly 
   files.forEach((file, k) => {
     const mine = tasks.filter((t) => t.input === k).map((t) => byTask.get(t.id)).filter((p): p is TaskPartial => p !== undefined);
     try {
-      checkCoverage(mine, file.format === "stdin" ? "standard input" : file.path, file.format === "stdin" ? stdinBytes : file.format === "plain" ? (file.identity?.size ?? undefined) : undefined);
+      checkCoverage(mine, file.format === "stdin" ? "standard input" : file.path, file.format === "stdin" ? stdinBytes : file.format === "plain" ? (file.countedEnd ?? file.identity?.size ?? undefined) : undefined);
     } catch (err) {
       throw new InputError(`${err instanceof Error ? err.message : String(err)}: the report would be wrong`);
     }
@@ -427,7 +453,7 @@ function runInfo(map: MapResult, r: { workers: number; tasks: number; autoWorker
 }
 
 /** The local mapper, loaded when there is something to map (a --state run over unchanged files has nothing). */
-const localMapper: Mapper = async (tasks, options) => {
+export const localMapper: Mapper = async (tasks, options) => {
   if (tasks.length === 0 && !options.source) return { tasks: [], partials: [], children: [], retried: [], skipped: [] };
   const { runMapTasks } = await import("./map/run-tasks.ts");
   return runMapTasks(tasks, options);
@@ -437,10 +463,14 @@ export async function analyze(options: AnalyzeOptions, mapper: Mapper = localMap
   if (options.stateFile === undefined) return analyzeWith(options, mapper);
   const { openIncremental } = await import("./state/incremental.ts");
   const state = openIncremental(options.stateFile, stateSettingsOf(options));
+  state.completeLinesOnly = options.follow === true;
+  let handed = false;
   try {
-    return await analyzeWith(options, mapper, state);
+    const analysis = await analyzeWith(options, mapper, state);
+    handed = analysis.live !== undefined;
+    return analysis;
   } finally {
-    state.close();
+    if (!handed) state.close();
   }
 }
 
@@ -506,9 +536,12 @@ async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: Incr
     }
     skippedInputs = [...plan.skipped, ...(map.skipped ?? []).map((s) => s.why)];
     notes = [...plan.leftOut, ...skippedInputs.map((s) => `skipped ${s}`), ...checkInputsAfterMap(plan.files, map.tasks, map.partials, source?.bytes ?? 0)];
+  } catch (err) {
+    if (options.follow) closeInputs(plan.files);
+    throw err;
   } finally {
     source?.close();
-    closeInputs(plan.files);
+    if (!options.follow) closeInputs(plan.files);
   }
   if (source) {
     const entry = plan.input.kind === "files" ? plan.input.files[stdinAt] : undefined;
@@ -521,7 +554,9 @@ async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: Incr
 
   const run = runInfo(map, { workers, tasks: mappedTasks, autoWorkers: options.workers === undefined, wallMs: tEnd - t0, reduceMs: tEnd - tReduce, linesRead: data.lines.read });
   if (stateReport && state) run.state = { file: state.path, ...stateReport };
-  if (plan.hasFiles && data.lines.valid === 0) throw new NoValidLinesError(data);
+  // A followed log may start empty: its lines are still to come.
+  if (plan.hasFiles && data.lines.valid === 0 && !(options.follow && data.lines.read === 0)) throw new NoValidLinesError(data);
   const tooMalformed = overMalformed(tasks, map.partials, plan.inputNames, options.maxMalformed ?? DEFAULT_MAX_MALFORMED);
-  return { data, run, notes, tooMalformed };
+  const live = options.follow ? { plan, tasks, partials: map.partials, ...(state ? { state } : {}) } : undefined;
+  return { data, run, notes, tooMalformed, ...(live ? { live } : {}) };
 }

@@ -8,7 +8,8 @@ import { appendFileSync, closeSync, copyFileSync, mkdtempSync, openSync, readFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { lastLineEnd, settingsKey } from "../src/state/incremental.ts";
+import { settingsKey } from "../src/state/incremental.ts";
+import { lastLineEnd } from "../src/plan/resolve-inputs.ts";
 import { cli, fixture, rng, sleep } from "./helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "logmr-state-"));

@@ -6,7 +6,7 @@ import { basename, dirname, join } from "node:path";
 import type { ArgsDef, CommandDef } from "citty";
 import { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE, InputError, LogmrError } from "../core/errors.ts";
 import { checkArgs, defineCommand, optionValues, parseCount, parseCountList, parseFlags as parseArgs, parseTime, UsageError } from "./args.ts";
-import { analyze, defaultWorkers, type Mapper, planAnalysis, reducePartials } from "../engine.ts";
+import { analyze, defaultWorkers, type LiveRun, localMapper as analyzeMapper, type Mapper, planAnalysis, reducePartials } from "../engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED } from "../core/traffic.ts";
 import { closeInputs, type ListedInput, type LogInput } from "../plan/resolve-inputs.ts";
 import { runCleanups, whileRunning } from "../core/cleanup.ts";
@@ -18,7 +18,7 @@ import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS, killChildren } from "../map/c
 import { logError, logWarn, setQuiet } from "./log.ts";
 import { isTerminal, writeAll } from "../core/fd.ts";
 import { ProgressLine } from "./progress.ts";
-import { renderJson, renderReport, type ReportData, type RunInfo, TIMELINE_BUCKETS, type TimelineBucket } from "../report/report.ts";
+import { REPORT_SCHEMA_VERSION, renderJson, renderReport, type ReportData, type RunInfo, TIMELINE_BUCKETS, type TimelineBucket } from "../report/report.ts";
 import { ENGINE_VERSION } from "../core/version.ts";
 import { stateCommand } from "./state-args.ts";
 
@@ -50,6 +50,8 @@ const analyzeArgs = {
   bucket: { type: "string", description: "The timeline's bucket: minute, hour, day, week (from Monday) or month, in UTC [default: chosen from the log's span]" },
   vhost: { type: "string", description: "Count only these virtual hosts (comma-separated; with or without the port; *.example.com for subdomains): the format must name the host (%v, $host, $server_name, JSON's request.host)" },
   field: { type: "string", description: "With --format json: the log's own keys, NAME=KEY,... (client, method, uri, request, status, bytes, referer, agent, host, time, seconds, milliseconds, nanoseconds; KEY may be dotted: req.ip)" },
+  follow: { type: "boolean", alias: "f", description: "After the report, keep watching the files (as tail -F: renamed and truncated ones too) and count their new lines as they come: the report is drawn again every --interval on a terminal, or one --json document a line per interval on a pipe; Ctrl-C ends it with a last report" },
+  interval: { type: "string", description: "With --follow: seconds between reports [default: 2]" },
   state: { type: "string", description: "Remember what was counted in this SQLite file: a later run with it reads only the bytes no earlier run counted (rotated files are known by inode and first bytes) and reports the whole" },
   "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
   "max-malformed": { type: "string", description: "Percent of an input's lines that may be malformed: above it the report says so and the run exits 1 after it; 0 = strict, 100 = accept anything [default: 10]" },
@@ -299,7 +301,15 @@ function analyzeOptions(files: string[], args: AnalyzeArgs, rawArgs: readonly st
     if (files.includes("-")) throw new UsageError("--state cannot remember standard input (it has no name or inode to know it by next time)");
     if (stateFile === "") throw new UsageError("--state needs a file name");
   }
-  return { ...options, stateFile };
+  const follow = args.follow === true;
+  if (follow) {
+    if (files.length === 0) throw new UsageError("--follow watches log files: give the files (generated traffic does not grow)");
+    if (files.includes("-")) throw new UsageError("--follow watches files by name; standard input is read to its end without it");
+  }
+  if (args.interval !== undefined && !follow) throw new UsageError("--interval goes with --follow");
+  const intervalMs = args.interval === undefined ? 2000 : parseSeconds(args.interval as string, "interval") * 1000;
+  if (follow && intervalMs < 100) throw new UsageError(`--interval must be at least 0.1 seconds, got ${JSON.stringify(args.interval)}`);
+  return { ...options, stateFile, follow, intervalMs };
 }
 
 /** The mapper --hosts or --sshlogin-file ask for (GNU parallel over ssh), or undefined for local children. */
@@ -354,15 +364,61 @@ async function runAnalyze(rawArgs: string[], mode: "analyze" | "plan" = "analyze
   const mapper = await mapperOf(args);
   const progress = !args.quiet && isTerminal(2) ? new ProgressLine(process.stderr, files.length > 0 ? "bytes" : "lines") : null;
   activeProgress = progress;
-  const { data, run, notes, tooMalformed } = await analyze({ ...options, onProgress: progress?.update }, mapper);
+  if (options.follow && mapper) throw new UsageError("--follow maps on this machine: leave out --hosts");
+  const { data, run, notes, tooMalformed, live } = await analyze({ ...options, onProgress: progress?.update }, mapper);
   progress?.finish(true);
   activeProgress = null;
   for (const note of notes) await logWarn(note);
   await reportNow();
+  if (live) return await followOn(live, data, run, options, args);
   await writeReport(data, run, reportTargets(args));
   // After the report, so that it is there to read; the exit code is what a cron job sees.
   for (const line of tooMalformed) await logError(line);
   return tooMalformed.length > 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+/**
+ * --follow after the first pass: on a terminal the report is drawn again in
+ * place, with --json one document a line per interval (for a program that
+ * reads the pipe), otherwise only the last report at the end. Ctrl-C (or
+ * SIGTERM) ends it with exit 0 once the last report is out.
+ */
+async function followOn(live: LiveRun, data: ReportData, run: RunInfo, options: ReturnType<typeof analyzeOptions>, args: AnalyzeArgs): Promise<number> {
+  const { Follower } = await import("../follow/follow.ts");
+  const terminal = isTerminal(1) && !args.json;
+  const targets = reportTargets(args);
+  const show = async (d: ReportData, r: RunInfo, last: boolean) => {
+    if (args.json) writeStdout(`${JSON.stringify({ schema: REPORT_SCHEMA_VERSION, engine: r.engineVersion, data: d, run: r })}\n`);
+    else if (terminal) writeStdout(`\x1b[H\x1b[2J${renderReport(d, r, stdoutStyle())}`);
+    else if (last) await writeReport(d, r, targets);
+    if (last && (targets.html !== undefined || targets.csv !== undefined || targets.out !== undefined) && (args.json || terminal)) await writeReport(d, r, { ...targets, json: false, quiet: true });
+  };
+  await show(data, run, false);
+  let stop = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  onFollowStop = stop;
+  const follower = new Follower(live, run, {
+    mapper: (tasks, o) => analyzeMapper(tasks, o),
+    workers: Math.max(1, options.workers ?? defaultWorkers()),
+    retries: options.retries,
+    taskTimeoutMs: options.taskTimeoutMs,
+    top: options.top,
+    since: options.since,
+    until: options.until,
+    bucket: options.bucket,
+    intervalMs: options.intervalMs,
+    pollMs: Math.min(1000, options.intervalMs),
+    onReport: show,
+    onNote: (line) => logWarn(line),
+    stopped,
+  });
+  try {
+    await follower.run();
+  } finally {
+    onFollowStop = null;
+    follower.close();
+  }
+  return EXIT_OK;
 }
 
 async function runGenerate(rawArgs: string[]): Promise<number> {
@@ -740,7 +796,15 @@ function parseSeconds(text: string, flag: string): number {
   return value;
 }
 
+/** Set while --follow runs: the first SIGINT or SIGTERM ends it with a last report instead of at once. */
+let onFollowStop: (() => void) | null = null;
+
 function onSignal(signal: "SIGINT" | "SIGTERM"): void {
+  if (onFollowStop) {
+    onFollowStop();
+    onFollowStop = null;
+    return;
+  }
   interrupted = true;
   killChildren();
   runCleanups();

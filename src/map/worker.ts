@@ -50,11 +50,11 @@ function progressReporter(task: Task): ProgressHook {
  * file it planned, whatever has the name now), else by name; either way
  * checked against the identity planned.
  */
-function openPinned(task: FileRangeTask | CompressedTask): number {
+function openPinned(task: FileRangeTask | CompressedTask, parentPid = process.env[PARENT_PID_ENV]): number {
   let fd: number | undefined;
-  if (task.fd !== undefined && process.env[PARENT_PID_ENV]) {
+  if (task.fd !== undefined && parentPid) {
     try {
-      fd = openSync(`/proc/${process.env[PARENT_PID_ENV]}/fd/${task.fd}`, "r");
+      fd = openSync(`/proc/${parentPid}/fd/${task.fd}`, "r");
     } catch {
       // no /proc here, or not allowed: by name, checked below
     }
@@ -70,7 +70,12 @@ function openPinned(task: FileRangeTask | CompressedTask): number {
   return fd;
 }
 
-export async function runTask(task: Task, progress?: ProgressHook): Promise<TaskPartial> {
+/**
+ * Runs one task to its partial. `parentPid` is the process whose descriptors
+ * the task names (the parent's, or this process's own when the parent maps
+ * a small stretch itself, --follow).
+ */
+export async function runTask(task: Task, progress?: ProgressHook, parentPid?: string): Promise<TaskPartial> {
   const startedAt = now();
   const counter = counterFor(task);
   let covered: [number, number] | undefined;
@@ -82,7 +87,7 @@ export async function runTask(task: Task, progress?: ProgressHook): Promise<Task
       break;
     }
     case "file": {
-      const fd = openPinned(task);
+      const fd = openPinned(task, parentPid);
       try {
         covered = countFileRange(fd, task.start, task.end, counter, { size: task.identity?.size, name: task.path, progress });
       } finally {
@@ -100,7 +105,7 @@ export async function runTask(task: Task, progress?: ProgressHook): Promise<Task
       break;
     }
     case "compressed": {
-      const fd = openPinned(task);
+      const fd = openPinned(task, parentPid);
       try {
         await countCompressedFile(fd, task.identity?.size ?? fstatSync(fd).size, task.codec, counter, { name: task.path, progress });
       } finally {

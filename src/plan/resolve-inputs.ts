@@ -23,6 +23,8 @@ export interface LogInput {
   logFormat?: string;
   /** The byte ranges to read, when not all of it (--state: what no stored partial covers); empty: none (a compressed file: none). */
   ranges?: Array<[number, number]>;
+  /** Where the counted bytes end when not at its planned size (--follow: after its last complete line). */
+  countedEnd?: number;
 }
 
 export interface ResolvedInputs {
@@ -297,4 +299,22 @@ export function planFileTasks(inputs: readonly LogInput[], workers: number, wind
     }
   });
   return tasks;
+}
+
+/** Just past the last line end in bytes [from, size) of fd; `from` when no line ends there. */
+export function lastLineEnd(fd: number, from: number, size: number): number {
+  const buf = new Uint8Array(1 << 16);
+  for (let end = size; end > from; ) {
+    const start = Math.max(from, end - buf.length);
+    let got = 0;
+    while (got < end - start) {
+      const n = readSync(fd, buf, got, end - start - got, start + got);
+      if (n === 0) break;
+      got += n;
+    }
+    const lf = buf.subarray(0, got).lastIndexOf(10);
+    if (lf >= 0) return start + lf + 1;
+    end = start;
+  }
+  return from;
 }

@@ -7,7 +7,7 @@ import { readSync } from "node:fs";
 import { FINGERPRINT_BYTES, type Task, type TimeWindow } from "../core/task.ts";
 import { mergeAll, PARTIAL_VERSION, type TaskPartial, validatePartial } from "../core/partial.ts";
 import { hashRange } from "../map/identity.ts";
-import type { LogInput } from "../plan/resolve-inputs.ts";
+import { lastLineEnd, type LogInput } from "../plan/resolve-inputs.ts";
 import { gzipSampleOf } from "../plan/detect-format.ts";
 import { whileRunning } from "../core/cleanup.ts";
 import { type StoredInput, StateError, StateStore } from "./store.ts";
@@ -42,24 +42,6 @@ function describeSettings(key: string): string {
 }
 
 const count = (n: number) => n.toLocaleString("en-US");
-
-/** Just past the last line end in bytes [from, size) of fd; `from` when no line ends there. */
-export function lastLineEnd(fd: number, from: number, size: number): number {
-  const buf = new Uint8Array(1 << 16);
-  for (let end = size; end > from; ) {
-    const start = Math.max(from, end - buf.length);
-    let got = 0;
-    while (got < end - start) {
-      const n = readSync(fd, buf, got, end - start - got, start + got);
-      if (n === 0) break;
-      got += n;
-    }
-    const lf = buf.subarray(0, got).lastIndexOf(10);
-    if (lf >= 0) return start + lf + 1;
-    end = start;
-  }
-  return from;
-}
 
 /** The uncompressed size a gzip file states in its last 4 bytes (modulo 2^32). */
 function gzipStatedSize(fd: number, size: number): number | null {
@@ -110,6 +92,9 @@ export class IncrementalRun {
   bypassed = false;
   private bytesMapped = 0;
 
+  /** --follow: a last line without its newline is left for later, not counted in this report. */
+  completeLinesOnly = false;
+
   constructor(
     private readonly store: StateStore,
     private readonly settings: string,
@@ -140,19 +125,22 @@ export class IncrementalRun {
     const stale = new Map<number, string>();
     const take = (k: number, input: StoredInput) => {
       claimed.add(input.id);
+      if (files[k]?.fd !== undefined) this.fds.set(k, files[k]!.fd!);
       this.claims.set(k, { input, storableEnd: Number.POSITIVE_INFINITY });
     };
     // First by inode, then by content: a copy (copytruncate) or a compressed rotation.
     files.forEach((file, k) => {
       if (file.format !== "plain" || file.fd === undefined || !file.identity) return;
-      const { dev, ino, size } = file.identity;
-      const same = known.find((s) => !claimed.has(s.id) && s.kind === "plain" && s.dev === dev && s.ino === ino);
-      if (!same) return;
-      const problem = this.plainMismatch(file, same);
-      if (problem === null) return take(k, same);
+      const { dev, ino } = file.identity;
+      // Several when a followed file was truncated and counted again: the one its bytes still fit.
+      const same = known.filter((s) => !claimed.has(s.id) && s.kind === "plain" && s.dev === dev && s.ino === ino);
+      const problems = same.map((s) => this.plainMismatch(file, s));
+      const fit = same.find((_, j) => problems[j] === null);
+      if (fit) take(k, fit);
       // Not dropped yet: a copy of it among the inputs (copytruncate) takes its counts over below.
-      stale.set(same.id, `${file.path} ${problem}`);
-      void size;
+      same.forEach((s, j) => {
+        if (s !== fit) stale.set(s.id, `${file.path} ${problems[j] ?? "is another file now"}`);
+      });
     });
     files.forEach((file, k) => {
       if (this.claims.has(k) || file.fd === undefined || !file.identity) return;
@@ -268,8 +256,10 @@ export class IncrementalRun {
     const complete = lastLineEnd(file.fd!, at, size);
     if (complete > at) gaps.push([at, complete]);
     // A last line without its newline (being written) is counted for this report, not stored: its end will come.
-    if (size > complete) gaps.push([complete, size]);
-    claim.storableEnd = complete;
+    // Followed, it is not counted at all until then.
+    if (size > complete && !this.completeLinesOnly) gaps.push([complete, size]);
+    claim.storableEnd = this.completeLinesOnly ? Number.POSITIVE_INFINITY : complete;
+    if (this.completeLinesOnly) file.countedEnd = complete;
     file.ranges = gaps;
   }
 
@@ -285,7 +275,46 @@ export class IncrementalRun {
     const claim = this.claims.get(task.input);
     if (!claim || !this.isStored(task)) return;
     if (task.kind === "file" && partial.lines.read === 0) return;
-    this.store.addPartial(claim.input.id, task.kind === "file" ? partial.covered! : null, partial.lines.read, JSON.stringify(partial));
+    // An input made when its file was shorter than a fingerprint (a new log, followed) gets its first bytes' hash with its first lines.
+    const grown = task.kind === "file" && claim.input.headLen < FINGERPRINT_BYTES && partial.covered![0] === 0 && task.fd !== undefined
+      ? this.headOf(task, partial.covered![1]) : null;
+    this.store.addPartial(claim.input.id, task.kind === "file" ? partial.covered! : null, partial.lines.read, JSON.stringify(partial), grown ?? {});
+    if (grown) claim.input = { ...claim.input, ...grown };
+  }
+
+  private headOf(task: Task, end: number): { headLen: number; head: string } | null {
+    const fd = this.fds.get(task.input);
+    if (fd === undefined) return null;
+    const headLen = Math.min(FINGERPRINT_BYTES, end);
+    return headLen > this.claims.get(task.input)!.input.headLen ? { headLen, head: hashRange(fd, 0, headLen) } : null;
+  }
+
+  /** The parent's descriptors of the run's files, by input index (for fingerprints as partials arrive). */
+  private readonly fds = new Map<number, number>();
+
+  /**
+   * A file found while following (a new file under a rotated name, or one
+   * truncated and read again from its start): a new input of the state.
+   */
+  addFollowed(file: LogInput, k: number): void {
+    if (this.bypassed || file.fd === undefined || !file.identity) return;
+    const headLen = Math.min(FINGERPRINT_BYTES, file.identity.size);
+    const input = { kind: "plain", dev: file.identity.dev, ino: file.identity.ino, headLen, head: hashRange(file.fd, 0, headLen), fingerprint: null, format: file.logFormat ?? "", path: file.path };
+    const id = this.store.addInput(input);
+    this.fds.set(k, file.fd);
+    this.claims.set(k, { input: { ...input, id, tailEnd: 0, tailLen: 0, tail: "", seenAt: "" }, storableEnd: Number.POSITIVE_INFINITY });
+  }
+
+  /** Merges each followed file's stored partials into one (at the end of a follow, and when they pile up). */
+  compactFollowed(files: readonly LogInput[], maxRows = 0, only?: number): void {
+    if (this.bypassed) return;
+    files.forEach((file, k) => {
+      if (only !== undefined && k !== only) return;
+      const claim = this.claims.get(k);
+      if (!claim || file.format !== "plain" || file.fd === undefined) return;
+      if (maxRows > 0 && this.store.coverage(claim.input.id).length <= maxRows) return;
+      this.compact(file, claim);
+    });
   }
 
   private isStored(task: Task): boolean {

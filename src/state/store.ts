@@ -279,13 +279,14 @@ export class StateStore {
    * Stores one validated partial, in its own transaction. Bytes already
    * covered are refused: the state never holds a line twice.
    */
-  addPartial(inputId: number, covered: [number, number] | null, lines: number, body: string): void {
+  addPartial(inputId: number, covered: [number, number] | null, lines: number, body: string, fields: Partial<Omit<StoredInput, "id" | "seenAt">> = {}): void {
     this.db.transaction(() => {
       const clash = covered === null
         ? this.db.query("SELECT count(*) AS n FROM partials WHERE input_id = ?").get(inputId)
         : this.db.query("SELECT count(*) AS n FROM partials WHERE input_id = ? AND (start IS NULL OR (start < ? AND end > ?))").get(inputId, covered[1], covered[0]);
       if ((clash as { n: number }).n > 0) throw new StateError(`internal error: a partial of ${this.path} already covers bytes ${covered ? `${covered[0]}..${covered[1]}` : "of this file"}`);
       this.db.query("INSERT INTO partials (input_id, start, end, lines, body) VALUES (?, ?, ?, ?, ?)").run(inputId, covered?.[0] ?? null, covered?.[1] ?? null, lines, body);
+      if (Object.keys(fields).length > 0) this.updateInput(inputId, fields);
       faultPoint("write");
     }).immediate();
     faultPoint("after");

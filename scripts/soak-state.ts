@@ -71,16 +71,16 @@ writeFileSync(live, "");
 for (let k = 1; k <= RUNS && at < source.length; k++) {
   const what = grow();
   const roll = random();
-  const fault = roll < 0.35
+  const fault: { env: Record<string, string>; kill?: number; name: string } = roll < 0.35
     ? { env: { LOGMR_STATE_FAULT: `${random() < 0.5 ? "write" : "after"}:${1 + Math.floor(random() * 2)}` }, name: "" }
     : roll < 0.6
       ? { env: {}, kill: 30 + Math.floor(random() * 150), name: "" }
       : roll < 0.8
         ? { env: { LOGMR_FAULTS: `${random() < 0.5 ? "crash" : "kill"}@${Math.floor(random() * 3)}` }, name: "" }
         : { env: {}, name: "none" };
-  fault.name ||= Object.entries(fault.env).map(([key, v]) => `${key}=${v}`).join(" ") || `SIGKILL after ${(fault as { kill?: number }).kill} ms`;
+  fault.name ||= Object.entries(fault.env).map(([key, v]) => `${key}=${v}`).join(" ") || `SIGKILL after ${fault.kill} ms`;
   const args = [...files(), "--state", state, "--json", "--max-malformed", "100", "--workers", "2"];
-  const faulted = await cli(args, fault.env, (fault as { kill?: number }).kill);
+  const faulted = await cli(args, fault.env, fault.kill);
   if (faulted.code !== 0) killed++;
   const clean = await cli(args);
   const fresh = await cli([...files(), "--json", "--max-malformed", "100"]);

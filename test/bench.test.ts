@@ -141,6 +141,19 @@ describe("bench end to end (tiny, no timing assertions)", () => {
     expect(saved.rows.map((x: { name: string }) => x.name)).toEqual(["workers=1", "baseline workers=1"]);
     expect(r.stdout).toContain("times as long as the Combined baseline at 1 worker");
   });
+  test("--state times a first run into an empty state and a run over the unchanged file, each its own state", async () => {
+    const json = join(dir, "s.json");
+    const log = fixture("nginx-access.log");
+    const r = await cli(["bench", log, "--state", "--workers", "1", "--runs", "2", "--warmup", "0", "--no-yardsticks", "--export-json", json]);
+    expect(r.code).toBe(0);
+    const saved = JSON.parse(readFileSync(json, "utf8"));
+    expect(saved.rows.map((x: { name: string }) => x.name)).toEqual(["workers=1", "workers=1 --state, first run", "workers=1 --state, unchanged"]);
+    // Every run counted the whole file: the unchanged one from its state.
+    for (const row of saved.rows) expect(row.lines).toBe(saved.rows[0].lines);
+    expect(saved.rows[2].note).toMatch(/^\d+\.\d% of the first run's time$/);
+    expect(r.stdout).toContain("a second --state run over unchanged files took");
+    expect((await cli(["bench", "--state"])).code).toBe(2);
+  });
   test("--counters minimal gives the same client and status counts", async () => {
     const full = (await cliJson(["--lines", "20000"])).data;
     const minimal = (await cliJson(["--lines", "20000", "--counters", "minimal"])).data;

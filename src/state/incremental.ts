@@ -116,7 +116,9 @@ export class IncrementalRun {
     const stored = this.store.meta().settings;
     if (stored !== undefined && stored !== this.settings && this.store.inputs().length > 0) {
       this.bypassed = true;
-      this.notes.push(`the state ${this.store.path} counts with ${describeSettings(stored)}, this run asks for ${describeSettings(this.settings)}: every line is read again for this report, and the state is left as it is`);
+      // Only the timeline's per-minute requests and errors could be cut to another window; clients, paths,
+      // statuses, bytes and response times of a window (or of a filter) need the lines themselves.
+      this.notes.push(`the state ${this.store.path} counts with ${describeSettings(stored)}, this run asks for ${describeSettings(this.settings)}: its stored clients, paths, statuses, bytes and response times cannot be narrowed to that, so every line is read again for this report, and the state is left as it is`);
       return this.notes;
     }
     if (stored !== this.settings) this.store.setSettings(this.settings);

@@ -91,6 +91,10 @@ export class IncrementalRun {
   /** The run's settings differ from those of the state: it is neither used nor changed. */
   bypassed = false;
   private bytesMapped = 0;
+  /** Bytes of the run's files whose counts were in the state before it. */
+  private bytesFromState = 0;
+  /** The parent's descriptors of the run's files, by input index (for fingerprints as partials arrive). */
+  private readonly fds = new Map<number, number>();
 
   /** --follow: a last line without its newline is left for later, not counted in this report. */
   completeLinesOnly = false;
@@ -265,9 +269,6 @@ export class IncrementalRun {
     file.ranges = gaps;
   }
 
-  /** Bytes of the run's files whose counts were in the state before it. */
-  private bytesFromState = 0;
-
   /** Stores an accepted partial of this run (not the last line without its newline). */
   storePartial(task: Task, partial: TaskPartial): void {
     if (this.stored.has(task.id)) return;
@@ -278,8 +279,7 @@ export class IncrementalRun {
     if (!claim || !this.isStored(task)) return;
     if (task.kind === "file" && partial.lines.read === 0) return;
     // An input made when its file was shorter than a fingerprint (a new log, followed) gets its first bytes' hash with its first lines.
-    const grown = task.kind === "file" && claim.input.headLen < FINGERPRINT_BYTES && partial.covered![0] === 0 && task.fd !== undefined
-      ? this.headOf(task, partial.covered![1]) : null;
+    const grown = task.kind === "file" && claim.input.headLen < FINGERPRINT_BYTES && partial.covered![0] === 0 ? this.headOf(task, partial.covered![1]) : null;
     this.store.addPartial(claim.input.id, task.kind === "file" ? partial.covered! : null, partial.lines.read, JSON.stringify(partial), grown ?? {});
     if (grown) claim.input = { ...claim.input, ...grown };
   }
@@ -290,9 +290,6 @@ export class IncrementalRun {
     const headLen = Math.min(FINGERPRINT_BYTES, end);
     return headLen > this.claims.get(task.input)!.input.headLen ? { headLen, head: hashRange(fd, 0, headLen) } : null;
   }
-
-  /** The parent's descriptors of the run's files, by input index (for fingerprints as partials arrive). */
-  private readonly fds = new Map<number, number>();
 
   /**
    * A file found while following (a new file under a rotated name, or one
@@ -418,4 +415,3 @@ function compressedFingerprint(file: LogInput): string {
   return `${file.format}:${id.size}:${id.head}:${id.tail}`;
 }
 
-export { StateError };

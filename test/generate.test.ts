@@ -77,3 +77,34 @@ describe("generated traffic", () => {
     expect(oracleCount(generateText(3, i, i + 10)).valid).toBe(10);
   });
 });
+
+describe("generate --cardinality high", () => {
+  test("every line its own client, every two lines their own path, the rest of each line as generated, all valid", async () => {
+    const { cli } = await import("./helpers.ts");
+    const [normal, high] = await Promise.all([
+      cli(["generate", "--lines", "3000", "--seed", "5"]),
+      cli(["generate", "--lines", "3000", "--seed", "5", "--cardinality", "high"]),
+    ]);
+    expect(normal.code).toBe(0);
+    expect(high.code).toBe(0);
+    const a = normal.stdout.trimEnd().split("\n");
+    const b = high.stdout.trimEnd().split("\n");
+    expect(b.length).toBe(3000);
+    // The line without its client and its path is the same line.
+    const rest = (line: string) => line.replace(/^\S+/, "").replace(/^([^"]*"\S+ )\S+/, "$1");
+    expect(b.map(rest)).toEqual(a.map(rest));
+    const clients = b.map((l) => l.split(" ")[0]);
+    expect(clients.slice(0, 3)).toEqual(["10.0.0.0", "10.0.0.1", "10.0.0.2"]);
+    expect(new Set(clients).size).toBe(3000);
+    expect(new Set(b.map((l) => l.split(" ")[6])).size).toBe(1500);
+    const counts = oracleCount(high.stdout);
+    expect(counts.valid).toBe(3000);
+    expect(counts.clients.size).toBe(3000);
+  });
+  test("the client of a line past 2^24 moves to the next /8", async () => {
+    const { clientOf, pathOf } = await import("../src/map/high-cardinality.ts");
+    expect(clientOf(2 ** 24 + 258)).toBe("11.0.1.2");
+    expect(clientOf(2 ** 24 - 1)).toBe("10.255.255.255");
+    expect(pathOf(9_999_999)).toBe("/item/4999999");
+  });
+});

@@ -75,6 +75,7 @@ const generateArgs = {
   ...commonArgs,
   out: { type: "string", alias: "o", description: "Write to this file (atomically: temporary name, then rename) [default: stdout]" },
   format: { type: "string", description: "combined (default), or nginx-timed: nginx's combined with $request_time $upstream_response_time appended" },
+  cardinality: { type: "enum", options: ["normal", "high"], description: "high: every line its own client (10.0.0.0 upwards) and every two lines their own path (/item/N), for measuring memory on logs with millions of keys [default: normal]" },
   help: { type: "boolean", alias: "h", description: "Show this help" },
 } as const satisfies ArgsDef;
 
@@ -452,14 +453,21 @@ async function runGenerate(rawArgs: string[]): Promise<number> {
   }
   // Loaded here: its tables cost every other command ~10 ms of start-up.
   const { LineGenerator } = await import("../map/generate.ts");
+  const high = args.cardinality === "high" ? await import("../map/high-cardinality.ts") : null;
   try {
     const gen = new LineGenerator(seed, DEFAULT_GENERATOR);
     const buf = new Uint8Array(1 << 20);
-    // A generated line is at least 64 bytes: room for the times of every line of a buffer.
-    const timed = format === "nginx-timed" ? new Uint8Array(buf.length + (buf.length >> 6) * MAX_TIMING_BYTES) : null;
+    // A generated line is at least 64 bytes: room for what each line of a buffer may grow by.
+    const keyed = high ? new Uint8Array(buf.length + (buf.length >> 6) * high.MAX_HIGH_CARDINALITY_GROWTH) : null;
+    const timed = format === "nginx-timed" ? new Uint8Array((keyed ?? buf).length + (buf.length >> 6) * MAX_TIMING_BYTES) : null;
     for (let i = 0, chunks = 0; i < lines; i = gen.next) {
-      const n = gen.fill(buf, i, lines);
-      writeAll(fd, timed ? timed.subarray(0, appendTimings(buf, n, i, seed, timed)) : buf.subarray(0, n));
+      let n = gen.fill(buf, i, lines);
+      let lineBytes = buf;
+      if (high && keyed) {
+        n = high.withHighCardinality(buf, n, i, keyed);
+        lineBytes = keyed;
+      }
+      writeAll(fd, timed ? timed.subarray(0, appendTimings(lineBytes, n, i, seed, timed)) : lineBytes.subarray(0, n));
       // The loop is synchronous: let a SIGINT or SIGTERM in now and then.
       if (++chunks % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
     }

@@ -44,29 +44,25 @@ export function parseTime(text: string | undefined, flag: string): number {
   return t;
 }
 
-/** Every spelling citty accepts for the flags of `def` (names, kebab/camel forms, aliases). */
-function knownFlags(def: ArgsDef): Map<string, "boolean" | "value"> {
-  const known = new Map<string, "boolean" | "value">();
+/** Every spelling citty accepts for the flags of `def` (names, kebab/camel forms, aliases), to the flag's name. */
+function spellingsOf(def: ArgsDef): Map<string, string> {
+  const spellings = new Map<string, string>();
   for (const [name, arg] of Object.entries(def)) {
     if (arg.type === "positional") continue;
-    const kind = arg.type === "boolean" ? "boolean" : "value";
     const alias = "alias" in arg ? arg.alias : undefined;
     const aliases = alias === undefined ? [] : Array.isArray(alias) ? alias : [alias];
     const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    for (const n of [name, kebab, camel, ...aliases]) known.set(n, kind);
+    for (const n of [name, kebab, camel, ...aliases]) spellings.set(n, name);
   }
-  return known;
+  return spellings;
 }
 
-/**
- * Rejects flags `def` does not define, a value flag given without a value,
- * and, when `maxPositionals` is set, extra positional arguments. Returns the
- * positional arguments.
- */
-export function checkArgs(rawArgs: readonly string[], def: ArgsDef, maxPositionals = Number.POSITIVE_INFINITY): string[] {
-  const known = knownFlags(def);
+/** One pass over the command line: the positional arguments, and each flag by its name with its value. */
+function readArgs(rawArgs: readonly string[], def: ArgsDef): { positionals: string[]; flags: Array<{ name: string; value: string | boolean }> } {
+  const spellings = spellingsOf(def);
   const positionals: string[] = [];
+  const flags: Array<{ name: string; value: string | boolean }> = [];
   for (let i = 0; i < rawArgs.length; i++) {
     const arg = rawArgs[i]!;
     if (arg === "--") {
@@ -78,18 +74,40 @@ export function checkArgs(rawArgs: readonly string[], def: ArgsDef, maxPositiona
       continue;
     }
     const eq = arg.indexOf("=");
-    const name = arg.replace(/^--?/, "").slice(0, eq < 0 ? undefined : eq - (arg.startsWith("--") ? 2 : 1));
-    let kind = known.get(name);
-    if (kind === undefined && name.startsWith("no-") && known.get(name.slice(3)) === "boolean") kind = "boolean";
-    if (kind === undefined) throw new UsageError(`unknown option ${arg.slice(0, eq < 0 ? undefined : eq)}`);
-    if (kind === "value" && eq < 0) {
-      const next = rawArgs[i + 1];
-      if (next === undefined || (next.startsWith("-") && next !== "-" && !/^-\d/.test(next))) {
-        throw new UsageError(`${arg} needs a value`);
-      }
-      i++;
+    const spelled = arg.replace(/^--?/, "").slice(0, eq < 0 ? undefined : eq - (arg.startsWith("--") ? 2 : 1));
+    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+    let name = spellings.get(spelled);
+    let negated = false;
+    if (name === undefined && spelled.startsWith("no-") && def[spellings.get(spelled.slice(3)) ?? ""]?.type === "boolean") {
+      name = spellings.get(spelled.slice(3));
+      negated = true;
     }
+    if (name === undefined) throw new UsageError(`unknown option ${arg.slice(0, eq < 0 ? undefined : eq)}`);
+    if (def[name]!.type === "boolean") {
+      flags.push({ name, value: negated ? false : inline === undefined ? true : inline !== "false" });
+      continue;
+    }
+    if (inline !== undefined) {
+      flags.push({ name, value: inline });
+      continue;
+    }
+    const next = rawArgs[i + 1];
+    if (next === undefined || (next.startsWith("-") && next !== "-" && !/^-\d/.test(next))) {
+      throw new UsageError(`${arg} needs a value`);
+    }
+    flags.push({ name, value: next });
+    i++;
   }
+  return { positionals, flags };
+}
+
+/**
+ * Rejects flags `def` does not define, a value flag given without a value,
+ * and, when `maxPositionals` is set, extra positional arguments. Returns the
+ * positional arguments.
+ */
+export function checkArgs(rawArgs: readonly string[], def: ArgsDef, maxPositionals = Number.POSITIVE_INFINITY): string[] {
+  const { positionals } = readArgs(rawArgs, def);
   if (positionals.length > maxPositionals) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[maxPositionals])}`);
   }
@@ -118,45 +136,12 @@ export function optionValues(rawArgs: readonly string[], name: string): string[]
  * to load and to parse at every start; it is loaded for --help only.
  */
 export function parseFlags<T extends ArgsDef>(rawArgs: readonly string[], def: T): ParsedArgs<T> {
-  const spellings = new Map<string, string>();
-  const out: Record<string, unknown> = { _: [] };
-  for (const [name, arg] of Object.entries(def)) {
-    if (arg.type === "positional") continue;
-    const alias = "alias" in arg ? arg.alias : undefined;
-    const kebab = name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-    for (const n of [name, kebab, camel, ...(alias === undefined ? [] : Array.isArray(alias) ? alias : [alias])]) spellings.set(n, name);
-    if ("default" in arg && arg.default !== undefined) out[name] = arg.default;
-  }
-  const positionals = out._ as string[];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i]!;
-    if (arg === "--") {
-      positionals.push(...rawArgs.slice(i + 1));
-      break;
-    }
-    if (arg === "-" || !arg.startsWith("-")) {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const spelled = arg.replace(/^--?/, "").slice(0, eq < 0 ? undefined : eq - (arg.startsWith("--") ? 2 : 1));
-    const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-    let name = spellings.get(spelled);
-    let negated = false;
-    if (name === undefined && spelled.startsWith("no-")) {
-      name = spellings.get(spelled.slice(3));
-      negated = true;
-    }
-    const flag = name === undefined ? undefined : def[name];
-    if (name === undefined || flag === undefined) throw new UsageError(`unknown option ${arg.slice(0, eq < 0 ? undefined : eq)}`);
-    if (flag.type === "boolean") {
-      out[name] = negated ? false : inline === undefined ? true : inline !== "false";
-      continue;
-    }
-    const value = inline ?? rawArgs[++i];
-    if (value === undefined) throw new UsageError(`${arg} needs a value`);
-    if (flag.type === "enum" && flag.options && !flag.options.includes(value)) {
+  const { positionals, flags } = readArgs(rawArgs, def);
+  const out: Record<string, unknown> = { _: positionals };
+  for (const [name, arg] of Object.entries(def)) if (arg.type !== "positional" && "default" in arg && arg.default !== undefined) out[name] = arg.default;
+  for (const { name, value } of flags) {
+    const flag = def[name]!;
+    if (flag.type === "enum" && flag.options && !flag.options.includes(value as string)) {
       throw new UsageError(`--${name} must be one of ${flag.options.join(", ")}, got ${JSON.stringify(value)}`);
     }
     out[name] = value;

@@ -9,7 +9,7 @@ import { checkArgs, defineCommand, optionValues, parseCount, parseCountList, par
 import { analyze, defaultWorkers, type LiveRun, localMapper as analyzeMapper, type Mapper, planAnalysis, reducePartials } from "../engine.ts";
 import { DEFAULT_GENERATOR, DEFAULT_SEED } from "../core/traffic.ts";
 import { closeInputs, type ListedInput, type LogInput } from "../plan/resolve-inputs.ts";
-import { runCleanups, whileRunning } from "../core/cleanup.ts";
+import { isRunning, runCleanups, whileRunning } from "../core/cleanup.ts";
 import { SEGMENT_BYTES_ENV } from "../core/protocol.ts";
 import { FAST_FORMATS } from "../count/format-names.ts";
 import { parseHostNames } from "../count/host-filter.ts";
@@ -507,15 +507,6 @@ function removeStaleTemps(out: string): void {
     const pid = Number(entry.slice(prefix.length, -".tmp".length));
     if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || isRunning(pid)) continue;
     rmSync(join(dirname(out), entry), { force: true });
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

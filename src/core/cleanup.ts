@@ -23,3 +23,13 @@ export function runCleanups(): void {
     }
   }
 }
+
+/** Whether process `pid` is alive (what it left behind, a temporary file or a lock, is not stale yet). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -12,6 +12,7 @@ import { EXIT_FAILED, LogmrError } from "../core/errors.ts";
 import { PARTIAL_VERSION } from "../core/partial.ts";
 import { TASK_VERSION } from "../core/task.ts";
 import { ENGINE_VERSION } from "../core/version.ts";
+import { isRunning } from "../core/cleanup.ts";
 import { parseStateFault, STATE_FAULT_ENV, type StateFaultPoint } from "../core/faults.ts";
 
 /** The layout of the tables below; a state of another layout is refused. */
@@ -100,15 +101,6 @@ const writes: Record<StateFaultPoint, number> = { write: 0, after: 0 };
 /** Dies here when the fault switch says so (tests of crash safety only). */
 function faultPoint(point: StateFaultPoint): void {
   if (fault?.point === point && ++writes[point] === fault.n) process.kill(process.pid, "SIGKILL");
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 const INPUT_COLUMNS = "id, kind, dev, ino, head_len AS headLen, head, tail_end AS tailEnd, tail_len AS tailLen, tail, fingerprint, format, path, seen_at AS seenAt";

@@ -18,6 +18,11 @@ import { describeTask, splitGuided, TASK_VERSION, type Task } from "./core/task.
 import { stats as summary } from "./core/stats.ts";
 import { ENGINE_VERSION } from "./core/version.ts";
 import type { IncrementalRun, StateReport } from "./state/incremental.ts";
+import { BudgetError, defaultBudget, type MemoryPlan, planMemory } from "./shuffle/budget.ts";
+import type { KeyedSummary } from "./shuffle/combine.ts";
+import { makeSpillDir, type SpillDir } from "./shuffle/spill-dir.ts";
+import type { SpillConfig } from "./shuffle/spill-partial.ts";
+import { SPILL_ENV } from "./core/protocol.ts";
 
 export interface AnalyzeOptions {
   /** Files, directories or "-"; empty for generated traffic. */
@@ -59,6 +64,13 @@ export interface AnalyzeOptions {
   stateFile?: string;
   /** --follow: count complete lines only (a last line without its newline waits), and keep the files open for the follower. */
   follow?: boolean;
+  /** --memory: the run's budget in bytes (default: a quarter of the machine's memory); `memoryGiven`: the user set it. */
+  memory?: number;
+  memoryGiven?: boolean;
+  /** --tmp: where spill files go (default: the OS temporary directory). */
+  tmpDir?: string;
+  /** --partitions: reduce partitions of a run that spills (default: two per worker). */
+  partitions?: number;
 }
 
 export interface Analysis {
@@ -137,8 +149,8 @@ export function cpuModel(): string {
 }
 
 /** Tasks for generated traffic: contiguous line ranges, shrinking (see splitGuided), at least one per worker. */
-export function planGenerateTasks(lines: number, workers: number, seed: number, generator: GeneratorSettings, window?: TimeWindow): Task[] {
-  const ranges = lines === 0 ? [[0, 0] as [number, number]] : splitGuided(lines, workers, Math.min(MIN_LINES_PER_TASK, Math.ceil(lines / workers)));
+export function planGenerateTasks(lines: number, workers: number, seed: number, generator: GeneratorSettings, window?: TimeWindow, maxTaskLines = Number.POSITIVE_INFINITY): Task[] {
+  const ranges = lines === 0 ? [[0, 0] as [number, number]] : splitGuided(lines, workers, Math.min(MIN_LINES_PER_TASK, Math.ceil(lines / workers), maxTaskLines), maxTaskLines);
   return ranges.map(([start, end], id) => ({
     version: TASK_VERSION,
     id,
@@ -222,7 +234,19 @@ function detectFormats(files: LogInput[], given: string | undefined): string[] {
   return notes;
 }
 
-export function planAnalysis(options: AnalyzeOptions, state?: IncrementalRun): Plan {
+/** The task caps of a budget, once the worker count is known. */
+function memoryCaps(budget: number | undefined, workers: number): MemoryPlan | undefined {
+  if (budget === undefined) return undefined;
+  try {
+    return planMemory(budget, workers, 1);
+  } catch (err) {
+    if (err instanceof BudgetError) throw new LogmrError(err.message, EXIT_USAGE);
+    throw err;
+  }
+}
+
+/** `budget`: --memory, when this run may spill (tasks are then cut to fit a worker's share). */
+export function planAnalysis(options: AnalyzeOptions, state?: IncrementalRun, budget?: number): Plan {
   const window = windowOf(options);
   let detected: string[] = [];
   let plan: Plan;
@@ -233,7 +257,7 @@ export function planAnalysis(options: AnalyzeOptions, state?: IncrementalRun): P
     // Several tasks per worker, fed as workers finish, so an unequal pair of
     // cores (or a noisy neighbour) does not leave one worker idle at the end.
     plan = {
-      tasks: planGenerateTasks(options.lines, workers, options.seed, generator, window),
+      tasks: planGenerateTasks(options.lines, workers, options.seed, generator, window, memoryCaps(budget, workers)?.maxTaskLines),
       input: { kind: "generated", seed: options.seed, lines: options.lines, ...generator },
       inputNames: ["generated"],
       workers,
@@ -258,7 +282,7 @@ export function planAnalysis(options: AnalyzeOptions, state?: IncrementalRun): P
       }
     }
     const wanted = options.workers ?? autoWorkers(defaultWorkers(), { files });
-    const tasks = planFileTasks(files, wanted, window);
+    const tasks = planFileTasks(files, wanted, window, memoryCaps(budget, wanted)?.maxTaskBytes);
     const stdin = files.some((f) => f.format === "stdin");
     plan = {
       tasks,
@@ -334,7 +358,8 @@ function checkFormatsNameHosts(files: readonly LogInput[], flag = "--vhost"): vo
 
 /** The reduce phase: global line numbers, one merge, the report data. */
 export function reducePartials(
-  plan: Pick<Plan, "tasks" | "input" | "inputNames">, partials: readonly TaskPartial[], options: { top: number; since?: number; until?: number; skipped?: string[]; bucket?: TimelineBucket },
+  plan: Pick<Plan, "tasks" | "input" | "inputNames">, partials: readonly TaskPartial[],
+  options: { top: number; since?: number; until?: number; skipped?: string[]; bucket?: TimelineBucket; keyed?: KeyedSummary },
 ): ReportData {
   globalLineNumbers(plan.tasks, partials);
   const counts = mergeAll(partials);
@@ -342,7 +367,7 @@ export function reducePartials(
   const hosts = plan.tasks[0]?.hosts;
   const where = plan.tasks[0]?.where;
   const pathGroups = plan.tasks[0]?.pathGroups;
-  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until, hosts, where, pathGroups, skipped: options.skipped ?? [], bucket: options.bucket });
+  return buildReport(counts, { input: plan.input, inputNames: plan.inputNames, top: options.top, since: options.since, until: options.until, hosts, where, pathGroups, skipped: options.skipped ?? [], bucket: options.bucket, keyed: options.keyed });
 }
 
 /** What the most frequent reason says about the log's format. */
@@ -486,9 +511,44 @@ function stateSettingsOf(options: AnalyzeOptions) {
   };
 }
 
+/**
+ * The budget a run spills under, or undefined for one that keeps everything
+ * in memory: --state stores whole partials, --follow keeps them to go on
+ * from, --by groups refer to their clients, and a remote mapper's spills
+ * would be on other machines. Each gets a note when --memory was given.
+ */
+function spillBudget(options: AnalyzeOptions, mapper: Mapper, state: IncrementalRun | undefined, notes: string[]): number | undefined {
+  const why = state ? "--state" : options.follow ? "--follow" : options.by !== undefined ? "--by" : mapper !== localMapper ? "--hosts" : null;
+  if (why) {
+    if (options.memoryGiven) notes.push(`--memory: a run with ${why} keeps its keyed tables in memory (it does not spill)`);
+    return undefined;
+  }
+  return options.memory ?? defaultBudget();
+}
+
 async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: IncrementalRun): Promise<Analysis> {
   const t0 = performance.now();
-  const plan = planAnalysis(options, state);
+  const budgetNotes: string[] = [];
+  const budget = spillBudget(options, mapper, state, budgetNotes);
+  const plan = planAnalysis(options, state, budget);
+  plan.leftOut.push(...budgetNotes);
+  const { workers } = plan;
+  let spill: { dir: SpillDir; config: SpillConfig; budget: number } | undefined;
+  if (budget !== undefined) {
+    const inlineRows = planMemory(budget, workers, Math.max(1, plan.tasks.length)).inlineRows;
+    const dir = makeSpillDir(options.tmpDir);
+    spill = { dir, budget, config: { dir: dir.path, partitions: options.partitions ?? 2 * workers, inlineRows } };
+  }
+  try {
+    return await mapAndReduce(options, mapper, plan, t0, state, spill);
+  } finally {
+    spill?.dir.remove();
+  }
+}
+
+async function mapAndReduce(
+  options: AnalyzeOptions, mapper: Mapper, plan: Plan, t0: number, state: IncrementalRun | undefined, spill: { dir: SpillDir; config: SpillConfig; budget: number } | undefined,
+): Promise<Analysis> {
   const { workers } = plan;
   const stdinAt = plan.files.findIndex((f) => f.format === "stdin");
   let source: import("./map/stdin-segments.ts").StdinSegments | undefined;
@@ -523,6 +583,7 @@ async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: Incr
       source,
       skipCorrupt: options.skipUnreadable,
       onPartial: state ? (task, partial) => state.storePartial(task, partial) : undefined,
+      ...(spill ? { spillDir: spill.config.dir, env: { ...process.env, [SPILL_ENV]: JSON.stringify(spill.config) } } : {}),
     });
     mappedTasks = map.tasks.length;
     if (state) {
@@ -549,11 +610,24 @@ async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: Incr
   }
   const tasks = map.tasks;
   const tReduce = performance.now();
-  const data = reducePartials({ ...plan, tasks }, map.partials, { ...options, skipped: skippedInputs });
+  let shuffled: Awaited<ReturnType<typeof import("./shuffle/shuffle.ts").reduceSpilled>> | undefined;
+  if (spill && map.partials.some((p) => p.spill)) {
+    const { reduceSpilled } = await import("./shuffle/shuffle.ts");
+    shuffled = await reduceSpilled(map.partials, spill.config, { top: options.top, workers, retries: options.retries });
+  }
+  const spilledBytes = spill?.dir.bytes() ?? 0;
+  const data = reducePartials({ ...plan, tasks }, map.partials, { ...options, skipped: skippedInputs, keyed: shuffled?.keyed });
   const tEnd = performance.now();
 
   const run = runInfo(map, { workers, tasks: mappedTasks, autoWorkers: options.workers === undefined, wallMs: tEnd - t0, reduceMs: tEnd - tReduce, linesRead: data.lines.read });
   if (stateReport && state) run.state = { file: state.path, ...stateReport };
+  if (spill) {
+    run.memory = {
+      budgetMb: spill.budget / 2 ** 20,
+      spilled: shuffled !== undefined,
+      ...(shuffled ? { ...shuffled.info, bytes: Math.max(shuffled.info.bytes, spilledBytes) } : {}),
+    };
+  }
   // A followed log may start empty: its lines are still to come.
   if (plan.hasFiles && data.lines.valid === 0 && !(options.follow && data.lines.read === 0)) throw new NoValidLinesError(data);
   const tooMalformed = overMalformed(tasks, map.partials, plan.inputNames, options.maxMalformed ?? DEFAULT_MAX_MALFORMED);

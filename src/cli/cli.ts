@@ -21,6 +21,7 @@ import { ProgressLine } from "./progress.ts";
 import { REPORT_SCHEMA_VERSION, renderJson, renderReport, type ReportData, type RunInfo, TIMELINE_BUCKETS, type TimelineBucket } from "../report/report.ts";
 import { ENGINE_VERSION } from "../core/version.ts";
 import { stateCommand } from "./state-args.ts";
+import { parseSize } from "../shuffle/budget.ts";
 
 export { EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE } from "../core/errors.ts";
 
@@ -52,6 +53,9 @@ const analyzeArgs = {
   field: { type: "string", description: "With --format json: the log's own keys, NAME=KEY,... (client, method, uri, request, status, bytes, referer, agent, host, time, seconds, milliseconds, nanoseconds; KEY may be dotted: req.ip)" },
   follow: { type: "boolean", alias: "f", description: "After the report, keep watching the files (as tail -F: renamed and truncated ones too) and count their new lines as they come: the report is drawn again every --interval on a terminal, or one --json document a line per interval on a pipe; Ctrl-C ends it with a last report" },
   interval: { type: "string", description: "With --follow: seconds between reports [default: 2]" },
+  memory: { type: "string", description: "The run's memory budget, parent and workers together (512M, 2G): past it, tasks get smaller and the keyed tables (clients, paths, 404 paths, referrers, agents) go to sorted files under --tmp, reduced by partition on the workers; the counts stay exact [default: a quarter of the machine's memory]" },
+  tmp: { type: "string", description: "Where --memory puts its spill files (removed when the run ends) [default: the OS temporary directory]" },
+  partitions: { type: "string", description: "With spill files: the reduce partitions, one reducer each [default: two per worker]" },
   state: { type: "string", description: "Remember what was counted in this SQLite file: a later run with it reads only the bytes no earlier run counted (rotated files are known by inode and first bytes) and reports the whole" },
   "list-inputs": { type: "boolean", description: "Print which files would be read (oldest first) and which left out, and why, without analyzing" },
   "max-malformed": { type: "string", description: "Percent of an input's lines that may be malformed: above it the report says so and the run exits 1 after it; 0 = strict, 100 = accept anything [default: 10]" },
@@ -265,6 +269,25 @@ function refuseRunFlags(rawArgs: readonly string[]): void {
   if (runOnly) throw new UsageError(`plan does not use ${runOnly.split("=")[0]}: it belongs to a run (analyze or reduce)`);
 }
 
+function sizeOf(text: string, flag: string): number {
+  const bytes = parseSize(text);
+  if (bytes === null) throw new UsageError(`--${flag} ${JSON.stringify(text)} is not a size (512M, 2G, 1.5G, 800000K)`);
+  return bytes;
+}
+
+/** --tmp: an existing directory (checked now, not after the map). */
+function tmpDirOf(dir: string | undefined): string | undefined {
+  if (dir === undefined) return undefined;
+  let st: import("node:fs").Stats;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new UsageError(`--tmp ${JSON.stringify(dir)}: no such directory`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`--tmp ${JSON.stringify(dir)} is not a directory`);
+  return dir;
+}
+
 /** The analysis options of the command line, every value checked. */
 function analyzeOptions(files: string[], args: AnalyzeArgs, rawArgs: readonly string[]) {
   if (files.length > 0 && args.lines !== undefined) throw new UsageError("--lines applies to generated traffic, not to files");
@@ -290,6 +313,10 @@ function analyzeOptions(files: string[], args: AnalyzeArgs, rawArgs: readonly st
     by: args.by as string | undefined,
     bucket: bucketOf(args.bucket as string | undefined),
     maxMalformed: args["max-malformed"] === undefined ? undefined : parsePercent(args["max-malformed"], "max-malformed") / 100,
+    memory: args.memory === undefined ? undefined : sizeOf(args.memory as string, "memory"),
+    memoryGiven: args.memory !== undefined,
+    tmpDir: tmpDirOf(args.tmp as string | undefined),
+    partitions: args.partitions === undefined ? undefined : parseCount(args.partitions as string, "partitions", 1),
     // Small segments make small stdin inputs several tasks (tests and the soak only).
     stdinSegmentBytes: process.env[SEGMENT_BYTES_ENV] ? parseCount(process.env[SEGMENT_BYTES_ENV], SEGMENT_BYTES_ENV) : undefined,
   };

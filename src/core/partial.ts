@@ -8,6 +8,8 @@
 import { parseTask, TaskError, taskKey, type Task } from "./task.ts";
 import { LogmrError } from "./errors.ts";
 import { MAX_BUCKET, mergeSketches, MIN_BUCKET, type SketchData } from "./sketch.ts";
+import type { SpillPartial } from "../shuffle/spill-partial.ts";
+import { SPILLED_TABLES, type SpilledTable } from "../shuffle/runs.ts";
 
 // 2: partials carry the task they answer and, for byte ranges, the bytes their lines cover.
 export const PARTIAL_VERSION = 3;
@@ -79,6 +81,8 @@ export interface CountsPartial {
   hosts?: HostRow[];
   /** --by: every metric split by one field. */
   groups?: GroupsPartial;
+  /** Keyed rows written to sorted runs (--memory): a table's rows are those inline plus those of its runs. */
+  spill?: SpillPartial;
 }
 
 /** [host, requests, 4xx, 5xx, its response times or null] */
@@ -244,6 +248,12 @@ export function mergeAll(partials: readonly CountsPartial[]): CountsPartial {
   }
   const grouped = partials.filter((p) => p.groups);
   if (grouped.length > 0) out.groups = mergeGroups(grouped, out.clients);
+  const spilled = partials.filter((p) => p.spill);
+  if (spilled.length > 0) {
+    const { dir, partitions } = spilled[0]!.spill!;
+    if (spilled.some((p) => p.spill!.dir !== dir || p.spill!.partitions !== partitions)) fail("partials spilled to different directories or partitions");
+    out.spill = { dir, partitions, runs: spilled.flatMap((p) => p.spill!.runs) };
+  }
   return out;
 }
 
@@ -273,7 +283,7 @@ function checkCount(x: unknown, what: string): number {
 }
 
 /** Checks rows of [key, count...]; returns each column's sum. */
-function checkRows(x: unknown, what: string, columns: number, keyIsNumber = false): number[] {
+function checkTableRows(x: unknown, what: string, columns: number, keyIsNumber = false): number[] {
   if (!Array.isArray(x)) fail(`${what} is not an array`);
   const sums = new Array<number>(columns).fill(0);
   const seen = new Set<string | number>();
@@ -333,7 +343,7 @@ function statusSum(rows: KeyCount[], pick: (code: number) => boolean): number {
  * agree with each other. Returns it typed, or throws PartialError naming the
  * first problem.
  */
-export function validatePartial(x: unknown, expected?: Task): TaskPartial {
+export function validatePartial(x: unknown, expected?: Task, options: { spillDir?: string } = {}): TaskPartial {
   if (typeof x !== "object" || x === null || Array.isArray(x)) fail("partial is not a JSON object");
   const p = x as Record<string, unknown>;
   if (p.version !== PARTIAL_VERSION) fail(`partial version ${JSON.stringify(p.version)} is not ${PARTIAL_VERSION}`);
@@ -344,7 +354,8 @@ export function validatePartial(x: unknown, expected?: Task): TaskPartial {
   if (p.counters !== undefined && p.counters !== "minimal") fail(`counters is ${JSON.stringify(p.counters)}`);
   if ((p.counters === "minimal") !== (task.counters === "minimal")) fail("the partial's counters are not its task's");
   const lines = checkLineCounts(p, task);
-  checkCountTables(p, lines);
+  const spilled = p.spill === undefined ? undefined : checkSpill(p.spill, options.spillDir);
+  checkCountTables(p, lines, spilled);
   checkTimes(p, task, lines.requests);
   checkSamples(p.malformedSamples, task, lines);
   checkReasons(p.malformedReasons, lines);
@@ -384,7 +395,13 @@ function checkLineCounts(p: Record<string, unknown>, task: Task): CheckedLines {
 }
 
 /** Statuses, clients and the keyed tables: each sums to what it must, and no client has more errors than requests. */
-function checkCountTables(p: Record<string, unknown>, { requests, combined }: CheckedLines): void {
+function checkCountTables(p: Record<string, unknown>, { requests, combined }: CheckedLines, spilled?: Map<SpilledTable, number[]>): void {
+  const checkRows = (x: unknown, what: string, columns: number, keyIsNumber = false): number[] => {
+    const sums = checkTableRows(x, what, columns, keyIsNumber);
+    const more = spilled?.get(what as SpilledTable);
+    if (more) sums.forEach((_, c) => (sums[c] = checkCount(sums[c]! + more[c]!, `the sum of ${what}`)));
+    return sums;
+  };
   const bytes = checkCount(p.bytes, "bytes");
   const [statusTotal] = checkRows(p.status, "status", 1);
   const status = p.status as KeyCount[];
@@ -396,6 +413,7 @@ function checkCountTables(p: Record<string, unknown>, { requests, combined }: Ch
   checkEqual(clientSums[2]!, statusSum(status, (c) => c >= 500 && c < 600), "clients' 5xx do not sum to the 5xx status counts");
   checkEqual(clientSums[3]!, statusSum(status, (c) => c === 404), "clients' 404s do not sum to the 404 status count");
   checkEqual(clientSums[4]!, bytes, "client bytes do not sum to bytes");
+  // A spilled client's rows are checked so by its reducer.
   for (const [client, n, c4xx, c5xx, c404] of p.clients as ClientRow[]) {
     if (c404 > c4xx || c4xx + c5xx > n) fail(`client ${JSON.stringify(client).slice(0, 80)} has more 4xx, 5xx or 404 responses than requests`);
   }
@@ -595,7 +613,7 @@ function checkSketch(x: unknown, what: string): number {
   const zeros = checkCount(s.zeros, `${what}.zeros`);
   checkCount(s.sumMicros, `${what}.sumMicros`);
   if (typeof s.max !== "number" || !Number.isFinite(s.max) || s.max < 0) fail(`${what}.max is not a duration`);
-  const [inBuckets] = checkRows(s.buckets, `${what}.buckets`, 1, true);
+  const [inBuckets] = checkTableRows(s.buckets, `${what}.buckets`, 1, true);
   for (const [k] of s.buckets as Array<[number, number]>) if (k < MIN_BUCKET || k > MAX_BUCKET) fail(`${what} has a bucket out of range (${k})`);
   checkEqual(inBuckets! + zeros, count, `${what}'s buckets do not sum to its count`);
   return count;
@@ -603,7 +621,7 @@ function checkSketch(x: unknown, what: string): number {
 
 /** Every malformed line is counted under one reason. */
 function checkReasons(x: unknown, { malformed }: CheckedLines): void {
-  const [sum] = checkRows(x, "malformedReasons", 1);
+  const [sum] = checkTableRows(x, "malformedReasons", 1);
   checkEqual(sum!, malformed, "malformed reasons do not sum to the malformed lines");
   for (const [reason] of x as KeyCount[]) checkString(reason, "a malformed reason", MAX_SAMPLE_CHARS);
 }
@@ -645,4 +663,42 @@ export function checkCoverage(partials: readonly TaskPartial[], name: string, si
     at = to;
   }
   if (size !== undefined && ranges.length > 0 && at !== size) fail(`the partials of ${name} cover ${at} of its ${size} bytes`);
+}
+
+/** Bare names, as the worker writes them: nothing outside the spill directory. */
+const RUN_FILE = /^[\w.-]+\.run$/;
+
+/**
+ * A partial's runs: in this run's spill directory (a partial from another
+ * machine or run names files that are not here), each a known table and
+ * partition with its row count and column sums. Returns the sums by table.
+ */
+function checkSpill(x: unknown, spillDir: string | undefined): Map<SpilledTable, number[]> {
+  const s = x as Record<string, unknown> | null;
+  if (typeof s !== "object" || s === null || typeof s.dir !== "string" || !Array.isArray(s.runs)) fail("spill is not an object with dir and runs");
+  if (spillDir === undefined || s.dir !== spillDir) {
+    fail(`the partial's keyed tables were spilled to ${JSON.stringify(s.dir).slice(0, 200)}, which is not this run's spill directory: a spilled partial is only valid in the run and on the machine that wrote it (run without --memory pressure, or reduce where it ran)`);
+  }
+  const partitions = checkCount(s.partitions, "spill.partitions");
+  if (partitions < 1) fail("spill.partitions is 0");
+  const sums = new Map<SpilledTable, number[]>();
+  const seen = new Set<string>();
+  for (const r of s.runs as unknown[]) {
+    const run = r as Record<string, unknown> | null;
+    if (typeof run !== "object" || run === null || typeof run.table !== "string" || !Object.hasOwn(SPILLED_TABLES, run.table)) fail("spill has a run of an unknown table");
+    const table = run.table as SpilledTable;
+    const partition = checkCount(run.partition, "a run's partition");
+    if (partition >= partitions) fail(`a run's partition ${partition} is not below ${partitions}`);
+    if (typeof run.file !== "string" || !RUN_FILE.test(run.file)) fail("a run's file is not a bare name ending in .run");
+    if (seen.has(run.file) || seen.has(`${table}/${partition}`)) fail(`spill names ${run.file} or ${table} partition ${partition} twice`);
+    seen.add(run.file).add(`${table}/${partition}`);
+    if (checkCount(run.rows, "a run's rows") === 0) fail("a run without rows");
+    checkCount(run.bytes, "a run's bytes");
+    const columns = SPILLED_TABLES[table];
+    if (!Array.isArray(run.sums) || run.sums.length !== columns) fail(`a run of ${table} does not have ${columns} sums`);
+    const acc = sums.get(table) ?? new Array<number>(columns).fill(0);
+    (run.sums as unknown[]).forEach((n, c) => (acc[c] = checkCount(acc[c]! + checkCount(n, "a run's sum"), `the sum of ${table}`)));
+    sums.set(table, acc);
+  }
+  return sums;
 }

@@ -18,3 +18,6 @@ export const PARENT_PID_ENV = "LOGMR_PARENT_PID";
 
 /** Environment variable setting the size of stdin's segments (tests and the soak). */
 export const SEGMENT_BYTES_ENV = "LOGMR_SEGMENT_BYTES";
+
+/** Under --memory, where and how a worker spills its large partials (JSON, see shuffle/spill-partial.ts). */
+export const SPILL_ENV = "LOGMR_SPILL";

@@ -108,13 +108,13 @@ export const FINGERPRINT_BYTES = 4096;
  * each other, where equal ranges left one worker idle for half a range on
  * average. At least `workers` ranges when minPart <= n / workers.
  */
-export function splitGuided(n: number, workers: number, minPart: number): Array<[number, number]> {
+export function splitGuided(n: number, workers: number, minPart: number, maxPart = Number.POSITIVE_INFINITY): Array<[number, number]> {
   if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`cannot split ${n}`);
   if (!Number.isSafeInteger(workers) || workers < 1) throw new RangeError(`cannot split for ${workers} workers`);
   if (!Number.isSafeInteger(minPart) || minPart < 1) throw new RangeError(`cannot split into parts of ${minPart}`);
   const out: Array<[number, number]> = [];
   for (let start = 0; start < n; ) {
-    const size = Math.min(n - start, Math.max(minPart, Math.ceil((n - start) / (2 * workers))));
+    const size = Math.min(n - start, maxPart, Math.max(minPart, Math.ceil((n - start) / (2 * workers))));
     out.push([start, start + size]);
     start += size;
   }

@@ -73,6 +73,8 @@ export interface MapOptions {
   skipCorrupt?: boolean;
   /** Told of each partial as it is accepted (--state stores it at once, so a run killed later keeps it). */
   onPartial?: (task: Task, partial: TaskPartial) => void;
+  /** --memory: the run's spill directory, the only one a partial may name runs in. */
+  spillDir?: string;
 }
 
 export interface TaskSource {
@@ -152,6 +154,7 @@ interface ChildOptions {
   onProgress: (task: number, done: number) => void;
   /** A partial was accepted (kept whatever becomes of the child). */
   onAccepted?: (task: Task) => void;
+  spillDir?: string;
 }
 
 function runChild(first: Task, next: () => Promise<Task | undefined>, options: ChildOptions): Promise<ChildOutcome> {
@@ -269,7 +272,7 @@ class ChildSession {
       return;
     }
     try {
-      this.partials.set(task.id, validatePartial(json, task));
+      this.partials.set(task.id, validatePartial(json, task, { spillDir: this.options.spillDir }));
       this.options.onAccepted?.(task);
       this.options.onProgress(task.id, taskSize(task)); // done, whatever its last progress line said
     } catch (err) {
@@ -488,7 +491,7 @@ class MapRun {
       const started = performance.now();
       // A source's task is released as soon as its partial is accepted: the child may wait for more.
       const outcome = await runChild(first, retry ? async () => undefined : this.nextTask, {
-        env: this.env, timeoutMs: this.timeoutMs, onProgress: this.onProgress, onAccepted: (t) => this.source?.accepted?.(t),
+        env: this.env, timeoutMs: this.timeoutMs, onProgress: this.onProgress, onAccepted: (t) => this.source?.accepted?.(t), spillDir: this.options.spillDir,
       });
       if (this.fatal) return; // the run has failed: children killed since then are not failures
       this.children.push(outcome.run);

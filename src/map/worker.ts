@@ -11,7 +11,7 @@ import { FAULT_ENV, FAULT_GATE_ENV, type FaultKind, faultFor, parseFaults, pause
 import { identityProblem } from "./identity.ts";
 import { countFileRange, countGenerated, countCompressedFile, countStream, FileChangedError, InputFaultError, type ProgressHook } from "./read-input.ts";
 import type { TaskPartial } from "../core/partial.ts";
-import { EXIT_INPUT_CHANGED, EXIT_INPUT_CORRUPT, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX } from "../core/protocol.ts";
+import { EXIT_INPUT_CHANGED, EXIT_INPUT_CORRUPT, FATAL_PREFIX, PARENT_PID_ENV, PROGRESS_PREFIX, SPILL_ENV } from "../core/protocol.ts";
 import { WhereTooSlowError } from "../count/where.ts";
 import { readSome, writeAll } from "../core/fd.ts";
 import { LineSplitter } from "../core/lines.ts";
@@ -119,6 +119,7 @@ export async function runTask(task: Task, progress?: ProgressHook, parentPid?: s
   }
   const counts = counter.toCounts();
   for (const s of counts.malformedSamples) s.input = task.input;
+  if (process.env[SPILL_ENV]) await spillIfLarge(counts, task);
   const { attempt: _, ...echo } = task;
   return {
     ...counts,
@@ -135,6 +136,14 @@ export async function runTask(task: Task, progress?: ProgressHook, parentPid?: s
       attempt: task.attempt ?? 1,
     },
   };
+}
+
+/** Under --memory: a partial with more keyed rows than the parent may hold inline names sorted runs instead. */
+async function spillIfLarge(counts: ReturnType<ReturnType<typeof counterFor>["toCounts"]>, task: Task): Promise<void> {
+  const { parseSpillConfig, spillableTables, keyedRows, spillPartial } = await import("../shuffle/spill-partial.ts");
+  const config = parseSpillConfig(process.env[SPILL_ENV])!;
+  const tables = spillableTables(counts);
+  if (keyedRows(counts, tables) > config.inlineRows) spillPartial(counts, config, `t${task.id}-a${task.attempt ?? 1}`, tables);
 }
 
 /**
@@ -229,8 +238,17 @@ async function main(): Promise<void> {
       // a large write to a pipe is never cut short); the process then ends
       // by itself when its stdin does.
       writeAll(1, Buffer.from(`${(fault && (await injectFault(fault, json))) ?? json}\n`));
+      // Under --memory a worker holds one task's tables at a time: give the last one's back before the next.
+      if (process.env[SPILL_ENV]) Bun.gc(true);
     }
   } catch (err) {
+    if (err instanceof Error && err.name === "SpillWriteError") {
+      const { spillProblem } = await import("../shuffle/spill-dir.ts");
+      const { parseSpillConfig } = await import("../shuffle/spill-partial.ts");
+      process.stderr.write(`${FATAL_PREFIX}${spillProblem((err as Error & { failure: unknown }).failure, parseSpillConfig(process.env[SPILL_ENV])!.dir)}\n`);
+      process.exitCode = EXIT_INPUT_CHANGED;
+      return;
+    }
     if (err instanceof InputFaultError || err instanceof WhereTooSlowError) {
       // The same task would fail again: the parent stops the run with this line (or skips a corrupt input).
       process.stderr.write(`${FATAL_PREFIX}${err.message}\n`);

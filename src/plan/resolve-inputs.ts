@@ -275,7 +275,8 @@ function pinned(input: LogInput): { identity?: FileIdentity; fd?: number } {
 }
 
 /** Cuts inputs into tasks: plain files into byte ranges (a few per worker when large), others whole. */
-export function planFileTasks(inputs: readonly LogInput[], workers: number, window?: TimeWindow): Task[] {
+/** `maxTaskBytes`: the largest range a task may get (--memory: a worker holds one task's keys at a time). */
+export function planFileTasks(inputs: readonly LogInput[], workers: number, window?: TimeWindow, maxTaskBytes = Number.POSITIVE_INFINITY): Task[] {
   const tasks: Task[] = [];
   const base = { version: TASK_VERSION, ...(window ? { window } : {}) };
   inputs.forEach((input, k) => {
@@ -290,9 +291,9 @@ export function planFileTasks(inputs: readonly LogInput[], workers: number, wind
       const bytes = wanted.reduce((a, [s, e]) => a + e - s, 0);
       // Ranges shrinking with the bytes left, fed largest first as workers
       // finish (see splitGuided); the smallest about 1/32 of a worker's share.
-      const minPart = Math.max(MIN_SPLIT_BYTES, Math.ceil(bytes / (workers * 32)));
+      const minPart = Math.min(Math.max(MIN_SPLIT_BYTES, Math.ceil(bytes / (workers * 32))), maxTaskBytes);
       for (const [from, to] of wanted) {
-        for (const [start, end] of to === from ? [[0, 0] as [number, number]] : splitGuided(to - from, workers, minPart)) {
+        for (const [start, end] of to === from ? [[0, 0] as [number, number]] : splitGuided(to - from, workers, minPart, maxTaskBytes)) {
           tasks.push({ ...base, id: tasks.length, input: k, kind: "file", path: input.path, start: from + start, end: from + end, ...pinned(input), ...formatOf(input) });
         }
       }

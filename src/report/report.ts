@@ -1,6 +1,8 @@
 // Reduce output: turn the merged counts into metrics (buildReport, pure) and
 // render them for people (renderReport) or machines (renderJson).
 
+import type { KeyedSummary, RankedTable } from "../shuffle/combine.ts";
+import type { ShuffleInfo } from "../shuffle/shuffle.ts";
 import { binaryToBytes } from "../core/partial.ts";
 import { LogmrError } from "../core/errors.ts";
 import { isoTime, monthIndexOf, monthStart, WEEK_OFFSET_SECONDS } from "../core/calendar.ts";
@@ -212,6 +214,8 @@ export interface RunInfo {
   workerTimings: WorkerTiming[];
   /** --state: the bytes this run mapped and those whose counts came from the state file. */
   state?: { file: string; bytesMapped: number; bytesFromState: number; partialsFromState: number; bypassed: boolean };
+  /** --memory: the budget, and when the keyed tables went to disk, how (see shuffle/shuffle.ts). */
+  memory?: { budgetMb: number; spilled: boolean } & Partial<ShuffleInfo>;
 }
 
 const utf8 = new TextDecoder();
@@ -302,8 +306,11 @@ export function buildReport(
   options: {
     input: InputSummary; inputNames: readonly string[]; top: number; since?: number; until?: number;
     hosts?: readonly string[]; where?: string; skipped?: readonly string[]; bucket?: TimelineBucket; pathGroups?: readonly string[];
+    /** A run that spilled: the keyed tables' top lists, distinct counts and suspicious clients, from the reducers. */
+    keyed?: KeyedSummary;
   },
 ): ReportData {
+  const keyed = options.keyed;
   const { requests, top } = { requests: counts.requests, top: options.top };
   const status = counts.status
     .map(([code, count]) => ({ code: Number(code), count, share: share(count, requests) }))
@@ -314,7 +321,8 @@ export function buildReport(
     classCounts.set(cls, (classCounts.get(cls) ?? 0) + s.count);
   }
   const count = (pred: (code: number) => boolean) => status.filter((s) => pred(s.code)).reduce((a, s) => a + s.count, 0);
-  const clients: ClientSummary[] = counts.clients.map(([client, requests, errors4xx, errors5xx, notFound404, bytes]) => ({
+  const clientRows = keyed?.clients?.top ?? counts.clients;
+  const clients: ClientSummary[] = clientRows.map(([client, requests, errors4xx, errors5xx, notFound404, bytes]) => ({
     client: keyText(client),
     requests,
     share: share(requests, counts.requests),
@@ -324,13 +332,14 @@ export function buildReport(
     bytes,
   }));
   // Same tie-break as every top list: count descending, then the key's bytes.
-  const topClients = counts.clients
+  const topClients = clientRows
     .map((c, k) => [c, clients[k]!] as const)
     .sort(([a], [b]) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .slice(0, top)
     .map(([, summary]) => summary);
-  const suspicious = findSuspicious(clients.map((c) => ({ client: c.client, requests: c.requests, errors: c.errors4xx + c.errors5xx })));
-  const combinedRequests = counts.referrers.reduce((a, r) => a + r[1], 0);
+  const suspicious = keyed?.clients?.suspicious ?? findSuspicious(clients.map((c) => ({ client: c.client, requests: c.requests, errors: c.errors4xx + c.errors5xx })));
+  const rowsOf = (table: RankedTable) => keyed?.tables[table]?.top ?? counts[table];
+  const combinedRequests = keyed?.tables.referrers?.total ?? counts.referrers.reduce((a, r) => a + r[1], 0);
   return {
     input: options.input,
     window: {
@@ -344,7 +353,7 @@ export function buildReport(
     top,
     requests,
     bytes: counts.bytes,
-    uniqueClients: clients.length,
+    uniqueClients: keyed?.clients?.distinct ?? clients.length,
     status,
     classes: [...classCounts].sort().map(([cls, n]) => ({ class: cls, count: n, share: share(n, requests) })),
     errorRates: {
@@ -355,17 +364,17 @@ export function buildReport(
     topClients,
     suspicious,
     methods: rankRows(counts.methods, top, requests), // not all: garbage requests can make millions of "methods"
-    topPaths: rankRows(counts.paths, top, requests),
-    topNotFoundPaths: rankRows(counts.notFoundPaths, top, count((c) => c === 404)),
-    topReferrers: rankRows(counts.referrers, top, combinedRequests),
-    topAgents: rankRows(counts.agents, top, combinedRequests),
+    topPaths: rankRows(rowsOf("paths"), top, requests),
+    topNotFoundPaths: rankRows(rowsOf("notFoundPaths"), top, count((c) => c === 404)),
+    topReferrers: rankRows(rowsOf("referrers"), top, combinedRequests),
+    topAgents: rankRows(rowsOf("agents"), top, combinedRequests),
     timeline: timeline(counts.minutes, options.bucket),
     firstTime: counts.firstTime === null ? null : isoTime(counts.firstTime),
     lastTime: counts.lastTime === null ? null : isoTime(counts.lastTime),
     malformedSamples: counts.malformedSamples.map((s) => malformedLine(s, options.inputNames)),
     skippedInputs: [...(options.skipped ?? [])],
     topHosts: counts.hosts ? topHosts(counts.hosts, counts.requests, options.top) : null,
-    latency: counts.latency ? latencyReport(counts.latency, counts.paths, top) : null,
+    latency: counts.latency ? latencyReport(counts.latency, rowsOf("paths"), top) : null,
     groups: counts.groups ? groupsReport(counts.groups, requests, top) : null,
     malformedReasons: [...counts.malformedReasons]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))

@@ -1,0 +1,75 @@
+// --memory: the budget of a whole run (parent and children), and what each
+// process may hold under it. Below the budget a run is the in-memory run of
+// before; past it, tasks get smaller and their keyed tables go to disk.
+
+import { totalmem } from "node:os";
+
+/** "512M", "2G", "1.5g", "800000K", a plain byte count. */
+export function parseSize(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  if (!m) return null;
+  const unit = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2]!.toLowerCase() as "" | "k" | "m" | "g" | "t"];
+  const bytes = Math.floor(Number(m[1]) * unit);
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : null;
+}
+
+/** The default budget: a quarter of the machine's memory. */
+export function defaultBudget(): number {
+  return Math.floor(totalmem() / 4);
+}
+
+/** Resident memory of a Bun process before it holds any table (runtime, code, buffers). */
+export const PROCESS_BASE_BYTES = 64 * 2 ** 20;
+/**
+ * What a worker holds while it counts, per byte of its task, at worst (every
+ * line its own client and path). Measured on `generate --cardinality high`
+ * files as the peak resident memory above PROCESS_BASE_BYTES over the task's bytes.
+ */
+export const WORKER_BYTES_PER_TASK_BYTE = 6;
+/** The parent's cost of a keyed row it holds (parsed, and in the merged union). */
+export const PARENT_BYTES_PER_ROW = 400;
+/** The smallest task a budget may ask for: below it, the tasks' fixed costs dominate. */
+export const MIN_TASK_BYTES = 4 * 2 ** 20;
+/** Bytes of a generated line, to turn a byte cap into a line cap. */
+const GENERATED_LINE_BYTES = 180;
+
+export interface MemoryPlan {
+  budget: number;
+  parentShare: number;
+  workerShare: number;
+  /** The largest task of a plain file, in bytes, and of generated traffic, in lines. */
+  maxTaskBytes: number;
+  maxTaskLines: number;
+  /** Keyed rows a task may return inline; a task with more spills them. */
+  inlineRows: number;
+}
+
+export class BudgetError extends Error {}
+
+/**
+ * Splits `budget` between the parent and `workers` children: each process's
+ * base, then a quarter of the rest to the parent (the partials it holds and
+ * the reduce) and three quarters to the workers. `tasks`: how many partials
+ * the parent may hold at once.
+ */
+export function planMemory(budget: number, workers: number, tasks: number): MemoryPlan {
+  const base = (workers + 1) * PROCESS_BASE_BYTES;
+  const rest = budget - base;
+  const need = base + (4 / 3) * workers * MIN_TASK_BYTES * WORKER_BYTES_PER_TASK_BYTE;
+  if (rest <= 0 || rest < need - base) {
+    throw new BudgetError(`--memory ${mib(budget)} is too small for ${workers} worker${workers === 1 ? "" : "s"}: give at least ${mib(need)} (or fewer --workers)`);
+  }
+  const parentShare = Math.floor(rest / 4);
+  const workerShare = Math.floor((rest - parentShare) / workers);
+  const maxTaskBytes = Math.max(MIN_TASK_BYTES, Math.floor(workerShare / WORKER_BYTES_PER_TASK_BYTE));
+  return {
+    budget,
+    parentShare,
+    workerShare,
+    maxTaskBytes,
+    maxTaskLines: Math.max(1, Math.floor(maxTaskBytes / GENERATED_LINE_BYTES)),
+    inlineRows: Math.max(1000, Math.floor(parentShare / PARENT_BYTES_PER_ROW / Math.max(1, tasks))),
+  };
+}
+
+const mib = (bytes: number) => `${Math.ceil(bytes / 2 ** 20)}M`;

@@ -1,0 +1,70 @@
+// The parent's side of a reduce by partition: partitions hold disjoint keys,
+// so a table's top-N is the top-N of the partitions' top-Ns, its distinct
+// keys the sum of theirs, and the suspicious-client rule's medians come from
+// the merged (requests, errors) pairs. Nothing is approximated.
+
+import { join } from "node:path";
+import type { ClientRow, KeyCount } from "../core/partial.ts";
+import { keyText } from "../report/report.ts";
+import { type ClientPair, judgeClient, suspicionRule, suspiciousOrder, type SuspiciousClient } from "../report/suspicious.ts";
+import type { PartitionResult } from "./reduce-partition.ts";
+import { RunReader, type SpilledTable } from "./runs.ts";
+
+export type RankedTable = Exclude<SpilledTable, "clients">;
+
+/** The keyed part of a report, from the reducers instead of whole tables. */
+export interface KeyedSummary {
+  clients?: { distinct: number; top: ClientRow[]; suspicious: SuspiciousClient[] };
+  tables: Partial<Record<RankedTable, { distinct: number; total: number; top: KeyCount[] }>>;
+}
+
+const better = (a: [string, ...number[]], b: [string, ...number[]]) => b[1]! - a[1]! || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+/** Combines the partitions' results; reads the clients that may be suspicious from the candidate files in `dir`. */
+export function combinePartitions(results: readonly PartitionResult[], dir: string, top: number): KeyedSummary {
+  const summary: KeyedSummary = { tables: {} };
+  for (const table of ["paths", "notFoundPaths", "referrers", "agents"] as const) {
+    const parts = results.map((r) => r.tables[table]).filter((t) => t !== undefined);
+    if (parts.length === 0) continue;
+    summary.tables[table] = {
+      distinct: parts.reduce((a, t) => a + t.distinct, 0),
+      total: parts.reduce((a, t) => a + t.sums[0]!, 0),
+      top: (parts.flatMap((t) => t.top) as KeyCount[]).sort(better).slice(0, top),
+    };
+  }
+  const clientParts = results.map((r) => r.tables.clients).filter((t) => t !== undefined);
+  if (clientParts.length > 0) {
+    const pairs = new Map<string, [number, number, number]>();
+    for (const r of results) {
+      for (const [requests, errors, n] of r.clientPairs) {
+        const key = `${requests} ${errors}`;
+        const seen = pairs.get(key);
+        if (seen) seen[2] += n;
+        else pairs.set(key, [requests, errors, n]);
+      }
+    }
+    const rule = suspicionRule([...pairs.values()] as ClientPair[]);
+    const suspicious: SuspiciousClient[] = [];
+    if (rule) {
+      for (const r of results) {
+        if (!r.candidates) continue;
+        const reader = new RunReader(join(dir, r.candidates.file));
+        try {
+          while (reader.next()) {
+            const [client, requests, errors] = reader.row as [string, number, number];
+            const s = judgeClient(rule, { client: keyText(client), requests, errors });
+            if (s) suspicious.push(s);
+          }
+        } finally {
+          reader.close();
+        }
+      }
+    }
+    summary.clients = {
+      distinct: clientParts.reduce((a, t) => a + t.distinct, 0),
+      top: (clientParts.flatMap((t) => t.top) as ClientRow[]).sort(better).slice(0, top),
+      suspicious: suspicious.sort(suspiciousOrder),
+    };
+  }
+  return summary;
+}

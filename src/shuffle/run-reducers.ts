@@ -1,0 +1,114 @@
+// The reduce phase of a run that spilled: one reducer child per partition,
+// at most `workers` at a time, each result checked against the runs it was
+// given and a failed reducer run again, as map tasks are.
+
+import { liveChildren } from "../map/children.ts";
+import { DEFAULT_RETRIES } from "../map/children.ts";
+import { EXIT_INPUT_CHANGED, FATAL_PREFIX } from "../core/protocol.ts";
+import { LogmrError } from "../core/errors.ts";
+import { SPILLED_TABLE_NAMES, SPILLED_TABLES, type SpillRun } from "./runs.ts";
+import { type PartitionResult, REDUCE_VERSION, type ReduceJob } from "./reduce-partition.ts";
+
+export const REDUCER_PATH = new URL("./reducer.ts", import.meta.url).pathname;
+
+export class ReduceError extends LogmrError {}
+
+export interface ReducedRun {
+  results: PartitionResult[];
+  /** Partitions that failed at least once: why, per attempt. */
+  retried: Array<{ partition: number; causes: string[] }>;
+}
+
+/** Why a reducer's result cannot be taken, or null when it can. */
+export function resultProblem(x: unknown, job: ReduceJob): string | null {
+  const r = x as PartitionResult | null;
+  if (typeof r !== "object" || r === null || r.version !== REDUCE_VERSION || r.partition !== job.partition) return "not a result for this partition";
+  if (typeof r.tables !== "object" || r.tables === null || !Array.isArray(r.clientPairs)) return "a result without tables or client pairs";
+  for (const table of SPILLED_TABLE_NAMES) {
+    const runs = job.runs.filter((run) => run.table === table);
+    const t = r.tables[table];
+    if (runs.length === 0) {
+      if (t !== undefined) return `a table (${table}) it was given no runs of`;
+      continue;
+    }
+    if (!t || !Array.isArray(t.sums) || !Array.isArray(t.top)) return `no ${table} table`;
+    const rows = runs.reduce((a, run) => a + run.rows, 0);
+    const sums = new Array<number>(SPILLED_TABLES[table]).fill(0);
+    for (const run of runs) run.sums.forEach((s, c) => (sums[c]! += s));
+    if (sums.some((s, c) => s !== t.sums[c])) return `its ${table} do not sum to what the runs hold`;
+    const distinctMin = Math.max(...runs.map((run) => run.rows));
+    if (!Number.isSafeInteger(t.distinct) || t.distinct < distinctMin || t.distinct > rows) return `its ${table} count ${t.distinct} distinct keys, not between ${distinctMin} and ${rows}`;
+    if (t.top.length !== Math.min(job.top, t.distinct)) return `its top ${table} are ${t.top.length} rows`;
+    if (table === "clients") {
+      const pairs = r.clientPairs.reduce((a, p) => a + (Array.isArray(p) ? (p[2] as number) : Number.NaN), 0);
+      if (pairs !== t.distinct) return "its client pairs do not count its clients";
+    }
+  }
+  return null;
+}
+
+async function runOne(job: ReduceJob, env: Record<string, string | undefined>): Promise<{ result?: PartitionResult; cause?: string; fatal?: string }> {
+  const child = Bun.spawn([process.execPath, REDUCER_PATH], { stdin: new Blob([JSON.stringify(job)]), stdout: "pipe", stderr: "pipe", env });
+  liveChildren.add(child);
+  try {
+    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    const fatal = err.split("\n").find((l) => l.startsWith(FATAL_PREFIX));
+    if (code === EXIT_INPUT_CHANGED && fatal) return { fatal: fatal.slice(FATAL_PREFIX.length) };
+    if (code !== 0 || child.signalCode) return { cause: child.signalCode ? `the reducer was killed by ${child.signalCode}` : `the reducer exited with code ${code}` };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(out);
+    } catch {
+      return { cause: out.trim() === "" ? "the reducer printed nothing" : "the reducer's output is not valid JSON (garbage or cut short)" };
+    }
+    const problem = resultProblem(parsed, job);
+    if (problem) return { cause: `the result is invalid: ${problem}` };
+    return { result: parsed as PartitionResult };
+  } finally {
+    liveChildren.delete(child);
+  }
+}
+
+/** Reduces every partition that has runs; throws ReduceError when one fails for good. */
+export async function runReducers(
+  runs: readonly SpillRun[], options: { dir: string; partitions: number; top: number; workers: number; retries?: number; env?: Record<string, string | undefined> },
+): Promise<ReducedRun> {
+  const queue: ReduceJob[] = [];
+  for (let partition = 0; partition < options.partitions; partition++) {
+    const mine = runs.filter((r) => r.partition === partition);
+    if (mine.length > 0) queue.push({ version: REDUCE_VERSION, partition, dir: options.dir, top: options.top, runs: mine });
+  }
+  const results: PartitionResult[] = [];
+  const retried = new Map<number, string[]>();
+  const retries = options.retries ?? DEFAULT_RETRIES;
+  let failure: ReduceError | null = null;
+  const slot = async (): Promise<void> => {
+    for (let job = queue.shift(); job && !failure; job = queue.shift()) {
+      for (let attempt = 1; ; attempt++) {
+        const got = await runOne({ ...job, attempt }, options.env ?? process.env);
+        if (failure) return;
+        if (got.result) {
+          results.push(got.result);
+          break;
+        }
+        if (got.fatal) {
+          failure = new ReduceError(got.fatal);
+          return;
+        }
+        const causes = retried.get(job.partition) ?? [];
+        causes.push(`attempt ${attempt}: ${got.cause}`);
+        retried.set(job.partition, causes);
+        if (attempt > retries) {
+          failure = new ReduceError(`the reducer of partition ${job.partition} failed ${attempt} times, giving up: ${causes.join("; ")}`);
+          return;
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.workers, queue.length)) }, slot));
+  if (failure) throw failure;
+  return {
+    results: results.sort((a, b) => a.partition - b.partition),
+    retried: [...retried].sort((a, b) => a[0] - b[0]).map(([partition, causes]) => ({ partition, causes })),
+  };
+}

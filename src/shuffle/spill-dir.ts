@@ -1,0 +1,77 @@
+// The run's spill directory: made at its start under --tmp (named by the
+// parent's pid, so a later run can tell a dead run's left-overs), removed
+// however the run ends. Left-overs of killed runs go at the next start.
+
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { isRunning, whileRunning } from "../core/cleanup.ts";
+import { LogmrError } from "../core/errors.ts";
+
+const PREFIX = "logmr-spill-";
+const NAME = /^logmr-spill-(\d+)-[0-9a-f]+$/;
+
+export class SpillError extends LogmrError {}
+
+export interface SpillDir {
+  path: string;
+  /** Removes the directory and everything in it (idempotent). */
+  remove(): void;
+  /** Bytes of the files in it now. */
+  bytes(): number;
+}
+
+/** Removes spill directories under `parent` whose run (pid) is dead; returns how many. */
+export function removeStaleSpills(parent: string): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = NAME.exec(name);
+    if (!m || isRunning(Number(m[1]))) continue;
+    try {
+      rmSync(join(parent, name), { recursive: true, force: true });
+      removed++;
+    } catch {
+      // another user's, or going away already: not ours to worry about
+    }
+  }
+  return removed;
+}
+
+/** Explains a system error on the spill directory in one line. */
+export function spillProblem(err: unknown, where: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === "ENOSPC" ? "no space left on the device" : code === "EACCES" || code === "EPERM" ? "permission denied" : code === "EROFS" ? "read-only file system" : code === "ENOENT" ? "no such directory" : (err as Error).message;
+  return `cannot write spill files to ${where}: ${why}${code ? ` (${code})` : ""} (give another directory with --tmp)`;
+}
+
+/** Makes this run's spill directory under `parent` (default: the OS temporary directory). */
+export function makeSpillDir(parent: string = tmpdir()): SpillDir {
+  removeStaleSpills(parent);
+  const path = join(parent, `${PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    mkdirSync(path, { mode: 0o700 });
+  } catch (err) {
+    throw new SpillError(spillProblem(err, parent));
+  }
+  const release = whileRunning(() => rmSync(path, { recursive: true, force: true }));
+  return {
+    path,
+    remove: release,
+    bytes() {
+      let total = 0;
+      try {
+        for (const name of readdirSync(path)) total += statSync(join(path, name)).size;
+      } catch {
+        // removed already
+      }
+      return total;
+    },
+  };
+}

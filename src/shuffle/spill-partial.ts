@@ -1,0 +1,83 @@
+// A partial with too many keyed rows to carry inline: its keyed tables go to
+// sorted runs in the spill directory, and it names them instead. Used by a
+// worker for its own task and by the parent for the inline partials of a run
+// whose other partials spilled (so every key of a table is in some run).
+
+import { unlinkSync } from "node:fs";
+import { join } from "node:path";
+import type { CountsPartial } from "../core/partial.ts";
+import { type KeyRow, SPILLED_TABLE_NAMES, type SpilledTable, spillTables, type SpillRun } from "./runs.ts";
+
+/** What the parent tells its workers (in SPILL_ENV): where, into how many partitions, and the rows a partial may keep inline. */
+export interface SpillConfig {
+  dir: string;
+  partitions: number;
+  inlineRows: number;
+}
+
+export { SPILL_ENV } from "../core/protocol.ts";
+import { SPILL_ENV } from "../core/protocol.ts";
+/** Tests and the soak: "enospc" makes every spill write fail as a full disk would. */
+export const SPILL_FAULT_ENV = "LOGMR_SPILL_FAULT";
+
+export interface SpillPartial {
+  dir: string;
+  partitions: number;
+  runs: SpillRun[];
+}
+
+export function parseSpillConfig(text: string | undefined): SpillConfig | null {
+  if (!text) return null;
+  const c = JSON.parse(text) as SpillConfig;
+  if (typeof c.dir !== "string" || !Number.isSafeInteger(c.partitions) || c.partitions < 1 || !Number.isSafeInteger(c.inlineRows)) throw new Error(`bad ${SPILL_ENV}`);
+  return c;
+}
+
+/** The tables a partial may spill: not the paths while per-path response times refer to them, nor the clients while --by groups do. */
+export function spillableTables(counts: CountsPartial): SpilledTable[] {
+  const pathsHeld = (counts.latency?.byPath?.length ?? 0) > 0;
+  return SPILLED_TABLE_NAMES.filter((t) => !(pathsHeld && (t === "paths" || t === "notFoundPaths")) && !(counts.groups && t === "clients"));
+}
+
+export function keyedRows(counts: CountsPartial, tables: readonly SpilledTable[] = SPILLED_TABLE_NAMES): number {
+  return tables.reduce((a, t) => a + counts[t].length, 0);
+}
+
+export class SpillWriteError extends Error {
+  constructor(readonly failure: unknown) {
+    super("spill write failed");
+    this.name = "SpillWriteError";
+  }
+}
+
+function injectedFault(): void {
+  if (process.env[SPILL_FAULT_ENV] === "enospc") throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+}
+
+/**
+ * Moves `tables` of `counts` to runs named `${prefix}-...` (in place: the
+ * tables are left empty, `spill` names the runs). On a failed write, the
+ * runs written so far are removed and SpillWriteError thrown.
+ */
+export function spillPartial(counts: CountsPartial, config: Pick<SpillConfig, "dir" | "partitions">, prefix: string, tables: readonly SpilledTable[] = spillableTables(counts)): void {
+  const picked: Partial<Record<SpilledTable, readonly KeyRow[]>> = {};
+  for (const t of tables) picked[t] = counts[t] as KeyRow[];
+  let runs: SpillRun[];
+  try {
+    injectedFault();
+    runs = spillTables(picked, config.dir, prefix, config.partitions);
+  } catch (err) {
+    for (const t of tables) for (let r = 0; r < config.partitions; r++) {
+      try {
+        unlinkSync(join(config.dir, `${prefix}-${t}-${r}.run`));
+      } catch {
+        // not written
+      }
+    }
+    throw new SpillWriteError(err);
+  }
+  for (const t of tables) counts[t] = [];
+  const spill = counts.spill ?? { dir: config.dir, partitions: config.partitions, runs: [] };
+  spill.runs.push(...runs);
+  counts.spill = spill;
+}

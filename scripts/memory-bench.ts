@@ -2,15 +2,20 @@
 // its children, summed and sampled every 20 ms from /proc, with the wall
 // time and what the run itself reports per process.
 //
-//   bun scripts/memory-bench.ts FILE [analyze options...]
+//   bun scripts/memory-bench.ts FILE [--data OUT] [analyze options...]
+//
+// --data OUT writes the report's data (the --json "data" member) to OUT, to
+// compare the counts of two runs byte for byte (cmp).
 //
 // For example, on 2,000,000 lines with a client each:
 //   bun analyze.ts generate --lines 2M --cardinality high -o /tmp/high.log
 //   bun scripts/memory-bench.ts /tmp/high.log --workers 2
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const args = process.argv.slice(2);
+const dataAt = args.indexOf("--data");
+const dataOut = dataAt >= 0 ? args.splice(dataAt, 2)[1] : undefined;
 if (args.length === 0) {
   console.error("usage: bun scripts/memory-bench.ts FILE [analyze options...]");
   process.exit(2);
@@ -62,3 +67,10 @@ const doc = JSON.parse(stdout);
 const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
 console.log(`${args.join(" ")}: ${doc.data.lines.read.toLocaleString("en-US")} lines, ${doc.data.uniqueClients.toLocaleString("en-US")} clients, ${wall.toFixed(2)} s`);
 console.log(`peak resident memory of the whole run (sampled every 20 ms): ${mb(peak)}; parent ${doc.run.parentMaxRssMb.toFixed(0)} MB, workers ${doc.run.workerTimings.map((w: { maxRssMb: number }) => `${w.maxRssMb.toFixed(0)} MB`).join(", ")} (each its own peak)`);
+const memory = doc.run.memory;
+if (memory?.spilled) {
+  console.log(`spilled ${mb(memory.bytes / 1024)} in ${memory.runs} runs (${memory.spilledTasks} of ${doc.run.tasks} tasks); reducers ${memory.reducers.map((r: { maxRssMb: number }) => `${r.maxRssMb.toFixed(0)} MB`).join(", ")}`);
+} else if (memory) {
+  console.log(`budget ${memory.budgetMb.toFixed(0)} MB: nothing spilled`);
+}
+if (dataOut) writeFileSync(dataOut, JSON.stringify(doc.data));

@@ -232,14 +232,16 @@ async function main(): Promise<void> {
     for await (const task of readTasks()) {
       if (pausesAt(faults, task.id, task.attempt ?? 1)) await pauseAtGate();
       // Progress is for our own parent; run standalone or by GNU parallel, stderr stays quiet.
-      const json = JSON.stringify(await runTask(task, process.env[PARENT_PID_ENV] ? progressReporter(task) : undefined));
+      const partial = await runTask(task, process.env[PARENT_PID_ENV] ? progressReporter(task) : undefined);
+      const spilled = partial.spill !== undefined;
+      const json = JSON.stringify(partial);
       const fault = faultFor(faults, task.id, task.attempt ?? 1);
       // Each partial as soon as it is ready, written in full (synchronously:
       // a large write to a pipe is never cut short); the process then ends
       // by itself when its stdin does.
       writeAll(1, Buffer.from(`${(fault && (await injectFault(fault, json))) ?? json}\n`));
-      // Under --memory a worker holds one task's tables at a time: give the last one's back before the next.
-      if (process.env[SPILL_ENV]) Bun.gc(true);
+      // A task that spilled had large tables: give them back before the next task, so a worker holds one task's at a time.
+      if (spilled) Bun.gc(true);
     }
   } catch (err) {
     if (err instanceof Error && err.name === "SpillWriteError") {

@@ -737,6 +737,12 @@ function retriesSection(run: RunInfo, style: Style): string[] {
   return out;
 }
 
+function memoryLine(m: NonNullable<RunInfo["memory"]>): string {
+  const budget = `budget ${humanBytes(m.budgetMb * 2 ** 20)}`;
+  if (!m.spilled) return `${budget}, nothing spilled (every keyed table in memory)`;
+  return `${budget}, spilled ${humanBytes(m.bytes ?? 0)} (${int(m.spilledTasks ?? 0)} task${m.spilledTasks === 1 ? "" : "s"}, ${int(m.runs ?? 0)} sorted runs), reduced in ${int(m.partitions ?? 0)} partitions`;
+}
+
 function timingSection(run: RunInfo, style: Style): string[] {
   return [
     section(style, "Timing"),
@@ -748,6 +754,7 @@ function timingSection(run: RunInfo, style: Style): string[] {
         ["reduce", ms(run.reduceMs)],
         ["throughput", `${int(run.linesPerSecond)} lines/s`],
         ["utilisation", `${run.utilisation.toFixed(2)} of ${run.workers} workers busy (${percent(run.utilisation / run.workers, 0)})`],
+        ...(run.memory ? [["memory", memoryLine(run.memory)]] : []),
       ],
       [false, false],
     ),
@@ -755,6 +762,7 @@ function timingSection(run: RunInfo, style: Style): string[] {
       [
         ["worker pid", "tasks", "spawn", "map", "peak memory"].map((h) => dim(style.color, h)),
         ...run.workerTimings.map((w) => [`${w.pid}${w.host ? ` on ${w.host}` : ""}`, String(w.tasks), ms(w.spawnMs), ms(w.mapMs), `${w.maxRssMb.toFixed(1)} MB`]),
+        ...(run.memory?.reducers ?? []).map((r) => [`${r.pid} reducer`, `part ${r.partition}`, "", ms(r.ms), `${r.maxRssMb.toFixed(1)} MB`]),
         ["parent", "", "", "", `${run.parentMaxRssMb.toFixed(1)} MB`],
       ],
       [false, true, true, true, true],

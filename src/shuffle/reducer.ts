@@ -32,7 +32,6 @@ async function main(): Promise<void> {
     if (fault === "crash") process.exit(70);
     if (fault === "kill") process.kill(process.pid, "SIGKILL");
     if (fault === "silent") process.exit(0);
-    if (fault === "hang") await new Promise(() => {});
     if (fault === "garbage") json = "this is not a result";
     if (fault === "truncate") json = json.slice(0, json.length >> 1);
     if (fault === "shape") {

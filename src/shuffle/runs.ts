@@ -87,7 +87,8 @@ export function spillTables(
   return runs;
 }
 
-const READ_CHUNK = 1 << 20;
+// Small: a reducer has one open a run of its partition, and a run a task.
+const READ_CHUNK = 1 << 16;
 
 /** Reads a run a row at a time, in the order it was written, with little memory. */
 export class RunReader {

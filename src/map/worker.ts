@@ -140,6 +140,9 @@ export async function runTask(task: Task, progress?: ProgressHook, parentPid?: s
 
 /** Under --memory: a partial with more keyed rows than the parent may hold inline names sorted runs instead. */
 async function spillIfLarge(counts: ReturnType<ReturnType<typeof counterFor>["toCounts"]>, task: Task): Promise<void> {
+  // The spill code loads only for a partial that may need it (most never do).
+  const { inlineRows } = JSON.parse(process.env[SPILL_ENV]!) as { inlineRows: number };
+  if (counts.clients.length + counts.paths.length + counts.notFoundPaths.length + counts.referrers.length + counts.agents.length <= inlineRows) return;
   const { parseSpillConfig, spillableTables, keyedRows, spillPartial } = await import("../shuffle/spill-partial.ts");
   const config = parseSpillConfig(process.env[SPILL_ENV])!;
   const tables = spillableTables(counts);

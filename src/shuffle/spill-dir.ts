@@ -1,11 +1,12 @@
-// The run's spill directory: made at its start under --tmp (named by the
-// parent's pid, so a later run can tell a dead run's left-overs), removed
-// however the run ends. Left-overs of killed runs go at the next start.
+// The run's spill directory under --tmp: named at the start (by the
+// parent's pid, so a later run can tell a dead run's left-overs, and a
+// random part no one else can guess), made by the first process that
+// spills, removed however the run ends. Left-overs of killed runs go at the
+// next start.
 
-import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { isRunning, whileRunning } from "../core/cleanup.ts";
 import { LogmrError } from "../core/errors.ts";
 
@@ -51,15 +52,11 @@ export function spillProblem(err: unknown, where: string): string {
   return `cannot write spill files to ${where}: ${why}${code ? ` (${code})` : ""} (give another directory with --tmp)`;
 }
 
-/** Makes this run's spill directory under `parent` (default: the OS temporary directory). */
+/** Names this run's spill directory under `parent` (default: the OS temporary directory), after removing dead runs' ones. */
 export function makeSpillDir(parent: string = tmpdir()): SpillDir {
   removeStaleSpills(parent);
-  const path = join(parent, `${PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`);
-  try {
-    mkdirSync(path, { mode: 0o700 });
-  } catch (err) {
-    throw new SpillError(spillProblem(err, parent));
-  }
+  const random = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16).padStart(8, "0");
+  const path = join(parent, `${PREFIX}${process.pid}-${random}`);
   const release = whileRunning(() => rmSync(path, { recursive: true, force: true }));
   return {
     path,
@@ -69,9 +66,24 @@ export function makeSpillDir(parent: string = tmpdir()): SpillDir {
       try {
         for (const name of readdirSync(path)) total += statSync(join(path, name)).size;
       } catch {
-        // removed already
+        // never made, or removed already
       }
       return total;
     },
   };
+}
+
+/**
+ * Makes the spill directory if no process of the run has yet: private to
+ * this user; one that is there already must be a directory of this user
+ * (never a link someone planted).
+ */
+export function ensureSpillDir(path: string): void {
+  try {
+    mkdirSync(path, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    const st = lstatSync(path);
+    if (!st.isDirectory() || st.uid !== process.getuid?.()) throw Object.assign(new Error(`${path} is not this run's directory`), { code: "EEXIST" });
+  }
 }

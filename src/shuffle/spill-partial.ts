@@ -6,6 +6,7 @@
 import { unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { CountsPartial } from "../core/partial.ts";
+import { ensureSpillDir } from "./spill-dir.ts";
 import { type KeyRow, SPILLED_TABLE_NAMES, type SpilledTable, spillTables, type SpillRun } from "./runs.ts";
 
 /** What the parent tells its workers (in SPILL_ENV): where, into how many partitions, and the rows a partial may keep inline. */
@@ -65,6 +66,7 @@ export function spillPartial(counts: CountsPartial, config: Pick<SpillConfig, "d
   let runs: SpillRun[];
   try {
     injectedFault();
+    ensureSpillDir(config.dir);
     runs = spillTables(picked, config.dir, prefix, config.partitions);
   } catch (err) {
     for (const t of tables) for (let r = 0; r < config.partitions; r++) {

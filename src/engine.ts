@@ -71,6 +71,8 @@ export interface AnalyzeOptions {
   tmpDir?: string;
   /** --partitions: reduce partitions of a run that spills (default: two per worker). */
   partitions?: number;
+  /** Keys a worker may hold in the middle of a task (tests: LOGMR_SPILL_KEYS; default from the budget). */
+  spillKeys?: number;
 }
 
 export interface Analysis {
@@ -535,9 +537,9 @@ async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: Incr
   const { workers } = plan;
   let spill: { dir: SpillDir; config: SpillConfig; budget: number } | undefined;
   if (budget !== undefined) {
-    const inlineRows = planMemory(budget, workers, Math.max(1, plan.tasks.length)).inlineRows;
+    const { inlineRows, maxKeys } = planMemory(budget, workers, Math.max(1, plan.tasks.length));
     const dir = makeSpillDir(options.tmpDir);
-    spill = { dir, budget, config: { dir: dir.path, partitions: options.partitions ?? 2 * workers, inlineRows } };
+    spill = { dir, budget, config: { dir: dir.path, partitions: options.partitions ?? 2 * workers, inlineRows, maxKeys: options.spillKeys ?? maxKeys } };
   }
   try {
     return await mapAndReduce(options, mapper, plan, t0, state, spill);

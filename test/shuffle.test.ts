@@ -329,6 +329,38 @@ describe("a run that spills", () => {
   }, 60_000);
 });
 
+describe("a task that cannot be cut smaller spills in the middle", () => {
+  // Malformed lines spread over the file: their line numbers must count from the task's start, not the segment's.
+  const lines = uniqueLines(60_000).split("\n");
+  for (let k = 6_500; k < lines.length; k += 7_000) lines.splice(k, 0, `garbage line ${k} "with a quote`);
+  const text = lines.join("\n");
+  const plain = join(dir, "segments.log");
+  writeFileSync(plain, text);
+  const gz = join(dir, "segments.log.gz");
+  writeFileSync(gz, Bun.gzipSync(Buffer.from(text)));
+  // The inputs' names and kinds differ (a gzip file, stdin); everything counted must not.
+  const withoutInput = (data: string) => {
+    const { input: _, ...rest } = JSON.parse(data.replaceAll(JSON.stringify(gz), '"?"').replaceAll('"-"', '"?"')) as { input: unknown };
+    return JSON.stringify(rest);
+  };
+
+  test.each([
+    ["a gzip file", [gz], undefined],
+    ["standard input", ["-"], text],
+  ] as const)("%s, with a key limit a tenth of its keys: the same data as in memory, malformed samples' line numbers too", async (_, files, stdin) => {
+    const tmp = fresh();
+    const inMemory = await runJson([gz, "--memory", "16G", "--max-malformed", "100"]);
+    const r = await cli([...files, "--memory", "400M", "--tmp", tmp, "--max-malformed", "100", "--json", "--quiet"], { env: { LOGMR_SPILL_KEYS: "20000" }, ...(stdin ? { stdin } : {}) });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { data: { malformedSamples: unknown[] }; run: { memory: { spilled: boolean; runs: number } } };
+    expect(doc.run.memory.spilled).toBe(true);
+    expect(doc.run.memory.runs).toBeGreaterThan(20);
+    expect(doc.data.malformedSamples.length).toBeGreaterThan(3);
+    expect(withoutInput(JSON.stringify(doc.data))).toBe(withoutInput(inMemory.data));
+    expect(spillsIn(tmp)).toEqual([]);
+  }, 60_000);
+});
+
 describe("spill files do not outlive the run", () => {
   test("a failed task: exit 1, no spill directory left", async () => {
     const file = await highFile;

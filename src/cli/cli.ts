@@ -10,7 +10,7 @@ import { analyze, defaultWorkers, type LiveRun, localMapper as analyzeMapper, ty
 import { DEFAULT_GENERATOR, DEFAULT_SEED } from "../core/traffic.ts";
 import { closeInputs, type ListedInput, type LogInput } from "../plan/resolve-inputs.ts";
 import { isRunning, runCleanups, whileRunning } from "../core/cleanup.ts";
-import { SEGMENT_BYTES_ENV } from "../core/protocol.ts";
+import { SEGMENT_BYTES_ENV, SPILL_KEYS_ENV } from "../core/protocol.ts";
 import { FAST_FORMATS } from "../count/format-names.ts";
 import { parseHostNames } from "../count/host-filter.ts";
 import type { Task } from "../core/task.ts";
@@ -317,6 +317,8 @@ function analyzeOptions(files: string[], args: AnalyzeArgs, rawArgs: readonly st
     memoryGiven: args.memory !== undefined,
     tmpDir: tmpDirOf(args.tmp as string | undefined),
     partitions: args.partitions === undefined ? undefined : parseCount(args.partitions as string, "partitions", 1),
+    // Small segments inside a task, to test them on small inputs (tests and the soak only).
+    spillKeys: process.env[SPILL_KEYS_ENV] ? parseCount(process.env[SPILL_KEYS_ENV], SPILL_KEYS_ENV) : undefined,
     // Small segments make small stdin inputs several tasks (tests and the soak only).
     stdinSegmentBytes: process.env[SEGMENT_BYTES_ENV] ? parseCount(process.env[SEGMENT_BYTES_ENV], SEGMENT_BYTES_ENV) : undefined,
   };

@@ -690,8 +690,8 @@ function checkSpill(x: unknown, spillDir: string | undefined): Map<SpilledTable,
     const partition = checkCount(run.partition, "a run's partition");
     if (partition >= partitions) fail(`a run's partition ${partition} is not below ${partitions}`);
     if (typeof run.file !== "string" || !RUN_FILE.test(run.file)) fail("a run's file is not a bare name ending in .run");
-    if (seen.has(run.file) || seen.has(`${table}/${partition}`)) fail(`spill names ${run.file} or ${table} partition ${partition} twice`);
-    seen.add(run.file).add(`${table}/${partition}`);
+    if (seen.has(run.file)) fail(`spill names ${run.file} twice`);
+    seen.add(run.file);
     if (checkCount(run.rows, "a run's rows") === 0) fail("a run without rows");
     checkCount(run.bytes, "a run's bytes");
     const columns = SPILLED_TABLES[table];

@@ -21,3 +21,5 @@ export const SEGMENT_BYTES_ENV = "LOGMR_SEGMENT_BYTES";
 
 /** Under --memory, where and how a worker spills its large partials (JSON, see shuffle/spill-partial.ts). */
 export const SPILL_ENV = "LOGMR_SPILL";
+/** Environment variable setting the keys a worker may hold in the middle of a task under --memory (tests and the soak). */
+export const SPILL_KEYS_ENV = "LOGMR_SPILL_KEYS";

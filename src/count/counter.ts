@@ -33,7 +33,7 @@ const compiled = new Map<string, { format: CompiledFormat; shape: CombinedShape 
  * The counter for a task's lines: Common and Combined logs through the fast
  * path, any other format through its format string, compiled once a worker.
  */
-export function counterFor(task: Pick<Task, "window" | "counters" | "format" | "hosts" | "where" | "pathGroups" | "by">): LineCounter {
+export function counterFor(task: Pick<Task, "window" | "counters" | "format" | "hosts" | "where" | "pathGroups" | "by">): LineCounter & { tally: Tally } {
   const counter = plainCounterFor(task);
   if (task.hosts !== undefined) counter.tally.onlyHosts(task.hosts);
   if (task.where !== undefined) counter.tally.onlyWhere(task.where);

@@ -77,7 +77,8 @@ function openPinned(task: FileRangeTask | CompressedTask, parentPid = process.en
  */
 export async function runTask(task: Task, progress?: ProgressHook, parentPid?: string): Promise<TaskPartial> {
   const startedAt = now();
-  const counter = counterFor(task);
+  const spillEnv = process.env[SPILL_ENV];
+  const counter = spillEnv ? await spillingCounterFor(task, spillEnv) : counterFor(task);
   let covered: [number, number] | undefined;
   switch (task.kind) {
     case "generate": {
@@ -136,6 +137,16 @@ export async function runTask(task: Task, progress?: ProgressHook, parentPid?: s
       attempt: task.attempt ?? 1,
     },
   };
+}
+
+/** Under --memory: a counter that moves its tables to sorted runs whenever they pass the worker's share of keys. */
+async function spillingCounterFor(task: Task, spillEnv: string) {
+  const { SpillingCounter } = await import("../shuffle/spilling-counter.ts");
+  const { maxKeys } = JSON.parse(spillEnv) as { maxKeys: number };
+  return new SpillingCounter(() => counterFor(task), maxKeys, (counts, segment) => {
+    const { parseSpillConfig, spillableTables, spillPartial } = require("../shuffle/spill-partial.ts") as typeof import("../shuffle/spill-partial.ts");
+    spillPartial(counts, parseSpillConfig(spillEnv)!, `t${task.id}-a${task.attempt ?? 1}-s${segment}`, spillableTables(counts));
+  });
 }
 
 /** Under --memory: a partial with more keyed rows than the parent may hold inline names sorted runs instead. */

@@ -14,6 +14,8 @@ export interface SpillConfig {
   dir: string;
   partitions: number;
   inlineRows: number;
+  /** Keys a worker may hold while it counts a task: past them, it spills what it has and goes on. */
+  maxKeys: number;
 }
 
 export { SPILL_ENV } from "../core/protocol.ts";
@@ -30,7 +32,7 @@ export interface SpillPartial {
 export function parseSpillConfig(text: string | undefined): SpillConfig | null {
   if (!text) return null;
   const c = JSON.parse(text) as SpillConfig;
-  if (typeof c.dir !== "string" || !Number.isSafeInteger(c.partitions) || c.partitions < 1 || !Number.isSafeInteger(c.inlineRows)) throw new Error(`bad ${SPILL_ENV}`);
+  if (typeof c.dir !== "string" || !Number.isSafeInteger(c.partitions) || c.partitions < 1 || !Number.isSafeInteger(c.inlineRows) || !Number.isSafeInteger(c.maxKeys)) throw new Error(`bad ${SPILL_ENV}`);
   return c;
 }
 

@@ -153,7 +153,9 @@ describe("reducing by partition", () => {
   test.each([
     ["out of key order", (rows: KeyRow[]) => rows.reverse(), /strict key order/],
     ["a count changed", (rows: KeyRow[]) => ((rows[0]![1] as number) += 1, rows), /does not hold what its partial says/],
-    ["a row of the wrong shape", (rows: KeyRow[]) => (rows[0]!.push(1), rows), /wrong shape/],
+    ["a row of the wrong shape", (rows: KeyRow[]) => (rows[0]!.push(1, 2), rows), /wrong shape/],
+    ["a path with times that are not a sketch", (rows: KeyRow[]) => (rows[0]!.push(1), rows), /not a sketch/],
+    ["a path with more times than requests", (rows: KeyRow[]) => ((rows[0] as unknown[]).push({ count: 2, zeros: 2, sumMicros: 0, max: 0, buckets: [] }), rows), /more response times than requests/],
   ] as const)("a run %s is refused, never merged", (_, damage, message) => {
     const d = fresh();
     const rows = Array.from({ length: 50 }, (_, k) => [`/p/${String(k).padStart(3, "0")}`, k + 1] as KeyRow);
@@ -358,6 +360,31 @@ describe("a task that cannot be cut smaller spills in the middle", () => {
     expect(doc.data.malformedSamples.length).toBeGreaterThan(3);
     expect(withoutInput(JSON.stringify(doc.data))).toBe(withoutInput(inMemory.data));
     expect(spillsIn(tmp)).toEqual([]);
+  }, 60_000);
+});
+
+describe("response times by path, spilled with their paths", () => {
+  // 3,000 paths of 25 timed requests each (p95s apart and tied), every client new.
+  const lines: string[] = [];
+  for (let i = 0; i < 75_000; i++) {
+    const path = i % 3000;
+    // Every path of a residue mod 7 gets the same 25 times: equal p95s, so the slowest list's cut falls among ties in every partition.
+    const t = ((path % 7) * 0.01 + Math.floor(i / 3000) * 0.001).toFixed(3);
+    lines.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255} - - [27/Nov/2026:10:00:${String(i % 60).padStart(2, "0")} +0000] "GET /p/page-${path} HTTP/1.1" ${i % 17 === 0 ? 502 : 200} 512 "-" "curl/8" ${t} ${t}`);
+  }
+  const file = join(dir, "timed.log");
+  writeFileSync(file, `${lines.join("\n")}\n`);
+
+  test.each([[2, 3], [3, 5]])("%i workers, %i partitions: top paths' and slowest paths' times the same as in memory", async (workers, partitions) => {
+    const tmp = fresh();
+    const args = [file, "--format", "nginx-timed", "--top", "15", "--workers", String(workers)];
+    const inMemory = await runJson([...args, "--memory", "16G"]);
+    const spilled = await runJson([...args, "--memory", "400M", "--partitions", String(partitions), "--tmp", tmp], { LOGMR_SPILL_KEYS: "3000" });
+    expect(spilled.run.memory!.spilled).toBe(true);
+    const data = JSON.parse(spilled.data) as { latency: { byPath: unknown[]; slowestPaths: unknown[] } };
+    expect(data.latency.byPath).toHaveLength(15);
+    expect(data.latency.slowestPaths).toHaveLength(15);
+    expect(spilled.data).toBe(inMemory.data);
   }, 60_000);
 });
 

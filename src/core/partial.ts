@@ -355,11 +355,12 @@ export function validatePartial(x: unknown, expected?: Task, options: { spillDir
   if ((p.counters === "minimal") !== (task.counters === "minimal")) fail("the partial's counters are not its task's");
   const lines = checkLineCounts(p, task);
   const spilled = p.spill === undefined ? undefined : checkSpill(p.spill, options.spillDir);
-  checkCountTables(p, lines, spilled);
+  checkCountTables(p, lines, spilled?.sums);
   checkTimes(p, task, lines.requests);
   checkSamples(p.malformedSamples, task, lines);
   checkReasons(p.malformedReasons, lines);
-  if (p.latency !== undefined) checkLatency(p.latency, lines.requests, p.paths as KeyCount[]);
+  if (p.latency !== undefined) checkLatency(p.latency, lines.requests, p.paths as KeyCount[], spilled?.timed ?? 0);
+  else if (spilled?.timed) fail("spilled paths carry response times, and the partial has none");
   if (p.hosts !== undefined) checkHosts(p.hosts, lines.requests);
   if ((p.groups !== undefined) !== (task.by !== undefined)) fail(task.by === undefined ? "groups from a task without --by" : `no groups from a task split by ${task.by}`);
   if (p.groups !== undefined) checkGroups(p.groups, lines.requests, p.bytes as number, p.status as KeyCount[], (p.clients as unknown[]).length, task.by!);
@@ -578,11 +579,12 @@ function mergeHosts(lists: ReadonlyArray<readonly HostRow[]>): HostRow[] {
 }
 
 /** Response times: at most one a request, each class's sketch part of the whole. */
-function checkLatency(x: unknown, requests: number, paths: readonly KeyCount[]): void {
+function checkLatency(x: unknown, requests: number, paths: readonly KeyCount[], spilledTimes: number): void {
   const l = x as Record<string, unknown> | null;
   if (typeof l !== "object" || l === null || !Array.isArray(l.byClass)) fail("latency is not an object with byClass");
   const all = checkSketch(l.all, "latency.all");
   if (all > requests) fail(`more response times (${all}) than requests (${requests})`);
+  if (spilledTimes > all) fail("the spilled paths carry more response times than the partial has");
   let sum = 0;
   for (const row of l.byClass as unknown[]) {
     if (!Array.isArray(row) || row.length !== 2 || typeof row[0] !== "string" || !/^\dxx$/.test(row[0])) fail("latency.byClass has a bad row");
@@ -602,11 +604,11 @@ function checkLatency(x: unknown, requests: number, paths: readonly KeyCount[]):
     if (n > (requestsOf.get(row[0]) ?? 0)) fail(`more response times than requests for the path ${JSON.stringify(row[0]).slice(0, 80)}`);
     inPaths += n;
   }
-  if (inPaths > all) fail("more response times by path than in all");
+  if (inPaths + spilledTimes > all) fail("more response times by path than in all");
 }
 
-/** A sketch's shape; returns its count. */
-function checkSketch(x: unknown, what: string): number {
+/** A sketch's shape; returns its count (throws PartialError). */
+export function checkSketch(x: unknown, what: string): number {
   const s = x as Record<string, unknown> | null;
   if (typeof s !== "object" || s === null) fail(`${what} is not a sketch`);
   const count = checkCount(s.count, `${what}.count`);
@@ -673,7 +675,7 @@ const RUN_FILE = /^[\w.-]+\.run$/;
  * machine or run names files that are not here), each a known table and
  * partition with its row count and column sums. Returns the sums by table.
  */
-function checkSpill(x: unknown, spillDir: string | undefined): Map<SpilledTable, number[]> {
+function checkSpill(x: unknown, spillDir: string | undefined): { sums: Map<SpilledTable, number[]>; timed: number } {
   const s = x as Record<string, unknown> | null;
   if (typeof s !== "object" || s === null || typeof s.dir !== "string" || !Array.isArray(s.runs)) fail("spill is not an object with dir and runs");
   if (spillDir === undefined || s.dir !== spillDir) {
@@ -682,6 +684,7 @@ function checkSpill(x: unknown, spillDir: string | undefined): Map<SpilledTable,
   const partitions = checkCount(s.partitions, "spill.partitions");
   if (partitions < 1) fail("spill.partitions is 0");
   const sums = new Map<SpilledTable, number[]>();
+  let timed = 0;
   const seen = new Set<string>();
   for (const r of s.runs as unknown[]) {
     const run = r as Record<string, unknown> | null;
@@ -696,9 +699,13 @@ function checkSpill(x: unknown, spillDir: string | undefined): Map<SpilledTable,
     checkCount(run.bytes, "a run's bytes");
     const columns = SPILLED_TABLES[table];
     if (!Array.isArray(run.sums) || run.sums.length !== columns) fail(`a run of ${table} does not have ${columns} sums`);
+    if (run.timed !== undefined) {
+      if (table !== "paths") fail("only paths carry response times");
+      timed = checkCount(timed + checkCount(run.timed, "a run's response times"), "the response times of the spilled paths");
+    }
     const acc = sums.get(table) ?? new Array<number>(columns).fill(0);
     (run.sums as unknown[]).forEach((n, c) => (acc[c] = checkCount(acc[c]! + checkCount(n, "a run's sum"), `the sum of ${table}`)));
     sums.set(table, acc);
   }
-  return sums;
+  return { sums, timed };
 }

@@ -4,6 +4,9 @@
 // representative. Buckets add up across tasks and workers, so a merged
 // sketch is exactly the sketch of all the values, in any order.
 
+/** Times a path needs to be ranked among the slowest: a p95 of fewer is one or two requests' luck. */
+export const SLOW_PATH_MIN_REQUESTS = 20;
+
 /** Relative error of every quantile the sketch answers. */
 export const RELATIVE_ERROR = 0.01;
 const GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR);

@@ -125,8 +125,8 @@ export interface LatencySummary {
   p99: number;
 }
 
-/** Times a path needs to be ranked among the slowest: a p95 of fewer is one or two requests' luck. */
-export const SLOW_PATH_MIN_REQUESTS = 20;
+export { SLOW_PATH_MIN_REQUESTS } from "../core/sketch.ts";
+import { SLOW_PATH_MIN_REQUESTS } from "../core/sketch.ts";
 
 function latencyReport(latency: LatencyPartial, paths: readonly KeyCount[], top: number): NonNullable<ReportData["latency"]> {
   const byPath = new Map(latency.byPath ?? []);
@@ -374,7 +374,7 @@ export function buildReport(
     malformedSamples: counts.malformedSamples.map((s) => malformedLine(s, options.inputNames)),
     skippedInputs: [...(options.skipped ?? [])],
     topHosts: counts.hosts ? topHosts(counts.hosts, counts.requests, options.top) : null,
-    latency: counts.latency ? latencyReport(counts.latency, rowsOf("paths"), top) : null,
+    latency: counts.latency ? latencyReport(keyed?.pathTimes ? { ...counts.latency, byPath: keyed.pathTimes } : counts.latency, rowsOf("paths"), top) : null,
     groups: counts.groups ? groupsReport(counts.groups, requests, top) : null,
     malformedReasons: [...counts.malformedReasons]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))

@@ -5,6 +5,7 @@
 
 import { join } from "node:path";
 import type { ClientRow, KeyCount } from "../core/partial.ts";
+import type { SketchData } from "../core/sketch.ts";
 import { keyText } from "../report/report.ts";
 import { type ClientPair, judgeClient, suspicionRule, suspiciousOrder, type SuspiciousClient } from "../report/suspicious.ts";
 import type { PartitionResult } from "./reduce-partition.ts";
@@ -16,6 +17,8 @@ export type RankedTable = Exclude<SpilledTable, "clients">;
 export interface KeyedSummary {
   clients?: { distinct: number; top: ClientRow[]; suspicious: SuspiciousClient[] };
   tables: Partial<Record<RankedTable, { distinct: number; total: number; top: KeyCount[] }>>;
+  /** The response times of the paths the report can show (the top paths, the slowest): what latency.byPath would hold of them. */
+  pathTimes?: Array<[string, SketchData]>;
 }
 
 const better = (a: [string, ...number[]], b: [string, ...number[]]) => b[1]! - a[1]! || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
@@ -29,8 +32,16 @@ export function combinePartitions(results: readonly PartitionResult[], dir: stri
     summary.tables[table] = {
       distinct: parts.reduce((a, t) => a + t.distinct, 0),
       total: parts.reduce((a, t) => a + t.sums[0]!, 0),
-      top: (parts.flatMap((t) => t.top) as KeyCount[]).sort(better).slice(0, top),
+      top: parts.flatMap((t) => t.top.map((row) => [row[0], row[1]] as KeyCount)).sort(better).slice(0, top),
     };
+    if (table !== "paths") continue;
+    // A path is in one partition: its times there are all of its times.
+    const times = new Map<string, SketchData>();
+    for (const t of parts) {
+      for (const row of t.top) if (row.length > 2) times.set(row[0], row[2] as unknown as SketchData);
+      for (const [path, s] of t.slowest ?? []) times.set(path, s);
+    }
+    if (times.size > 0) summary.pathTimes = [...times].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
   const clientParts = results.map((r) => r.tables.clients).filter((t) => t !== undefined);
   if (clientParts.length > 0) {

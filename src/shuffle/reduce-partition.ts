@@ -6,6 +6,8 @@
 
 import { join } from "node:path";
 import { MIN_REQUESTS } from "../report/suspicious.ts";
+import { mergeSketches, quantile, SLOW_PATH_MIN_REQUESTS, type SketchData } from "../core/sketch.ts";
+import { checkSketch } from "../core/partial.ts";
 import { type KeyRow, RunReader, SPILLED_TABLE_NAMES, SPILLED_TABLES, type SpilledTable, type SpillRun, writeRun } from "./runs.ts";
 
 export const REDUCE_VERSION = 1;
@@ -23,7 +25,10 @@ export interface ReduceJob {
 export interface TableResult {
   distinct: number;
   sums: number[];
+  /** Paths: a row may carry the path's response times after its count. */
   top: KeyRow[];
+  /** Paths with times: the slowest by p95 of those with at least SLOW_PATH_MIN_REQUESTS, as [path, times]. */
+  slowest?: Array<[string, SketchData]>;
 }
 
 export interface PartitionResult {
@@ -64,10 +69,27 @@ class TopRows {
   }
 }
 
+/** The slowest paths by p95 (then key bytes) of those with enough times; paths arrive in key order. */
+class SlowestPaths {
+  readonly rows: Array<{ path: string; times: SketchData; p95: number }> = [];
+  constructor(private readonly n: number) {}
+  offer(path: string, times: SketchData): void {
+    if (times.count < SLOW_PATH_MIN_REQUESTS || this.n === 0) return;
+    const p95 = quantile(times, 0.95)!;
+    const { rows, n } = this;
+    if (rows.length === n && p95 <= rows[n - 1]!.p95) return;
+    let at = rows.length;
+    while (at > 0 && rows[at - 1]!.p95 < p95) at--;
+    rows.splice(at, 0, { path, times, p95 });
+    if (rows.length > n) rows.pop();
+  }
+}
+
 /** Checks a run's rows as they are read: in strict key order, of the table's shape, counts that fit. */
 class CheckedRun {
   readonly reader: RunReader;
   private readonly sums: number[];
+  private timed = 0;
   private last: string | undefined;
   constructor(readonly run: SpillRun, dir: string) {
     this.reader = new RunReader(join(dir, run.file));
@@ -82,18 +104,29 @@ class CheckedRun {
     }
     if (!more) {
       const { rows, sums } = this.run;
-      if (this.reader.rowsRead !== rows || sums.some((s, c) => s !== this.sums[c])) throw new RunContentError(`spill file ${this.run.file} does not hold what its partial says (${this.reader.rowsRead} rows, ${rows} said)`);
+      if (this.reader.rowsRead !== rows || sums.some((s, c) => s !== this.sums[c]) || (this.run.timed ?? 0) !== this.timed) throw new RunContentError(`spill file ${this.run.file} does not hold what its partial says (${this.reader.rowsRead} rows, ${rows} said)`);
       return false;
     }
     const row = this.reader.row!;
     const columns = this.sums.length;
-    if (!Array.isArray(row) || row.length !== columns + 1 || typeof row[0] !== "string") throw new RunContentError(`spill file ${this.run.file} has a row of the wrong shape`);
+    const timed = this.run.table === "paths" && Array.isArray(row) && row.length === columns + 2;
+    if (!Array.isArray(row) || (row.length !== columns + 1 && !timed) || typeof row[0] !== "string") throw new RunContentError(`spill file ${this.run.file} has a row of the wrong shape`);
     if (this.last !== undefined && row[0] <= this.last) throw new RunContentError(`spill file ${this.run.file} is not in strict key order`);
     this.last = row[0];
     for (let c = 1; c <= columns; c++) {
       const n = row[c];
       if (!Number.isSafeInteger(n) || (n as number) < 0) throw new RunContentError(`spill file ${this.run.file} has a count that is not a non-negative integer`);
       this.sums[c - 1]! += n as number;
+    }
+    if (timed) {
+      let times: number;
+      try {
+        times = checkSketch(row[columns + 1], "a path's response times");
+      } catch (err) {
+        throw new RunContentError(`spill file ${this.run.file}: ${(err as Error).message}`);
+      }
+      if (times > (row[1] as number)) throw new RunContentError(`spill file ${this.run.file} has a path with more response times than requests`);
+      this.timed += times;
     }
     if (this.run.table === "clients") {
       const [, n, c4, c5, c404] = row as [string, number, number, number, number, number];
@@ -107,7 +140,7 @@ class CheckedRun {
 }
 
 /** K-way merge of sorted runs: calls `emit` once per distinct key, with its counts summed, in key order. */
-function mergeRuns(runs: readonly CheckedRun[], emit: (row: KeyRow) => void): void {
+function mergeRuns(runs: readonly CheckedRun[], columns: number, emit: (row: KeyRow) => void): void {
   const heap: CheckedRun[] = [];
   const less = (a: CheckedRun, b: CheckedRun) => a.reader.row![0] < b.reader.row![0];
   const up = (k: number) => {
@@ -150,11 +183,15 @@ function mergeRuns(runs: readonly CheckedRun[], emit: (row: KeyRow) => void): vo
       }
     };
     advance(first);
+    let times: SketchData[] | undefined;
     while (heap.length > 0 && heap[0]!.reader.row![0] === row[0]) {
       const same = heap[0]!.reader.row!;
-      for (let c = 1; c < row.length; c++) (row[c] as number) += same[c] as number;
+      for (let c = 1; c <= columns; c++) (row[c] as number) += same[c] as number;
+      const more = same[columns + 1] as unknown as SketchData | undefined;
+      if (more) (times ??= row.length > columns + 1 ? [row[columns + 1] as unknown as SketchData] : []).push(more);
       advance(heap[0]!);
     }
+    if (times) (row as unknown[])[columns + 1] = times.length === 1 ? times[0] : mergeSketches(times);
     emit(row);
   }
 }
@@ -170,14 +207,16 @@ export function reducePartition(job: ReduceJob): PartitionResult {
     if (mine.length === 0) continue;
     const runs = mine.map((r) => new CheckedRun(r, job.dir));
     const top = new TopRows(job.top);
+    const slow = new SlowestPaths(job.top);
     const sums = new Array<number>(SPILLED_TABLES[table]).fill(0);
     let distinct = 0;
     const picked: KeyRow[] = [];
     try {
-      mergeRuns(runs, (row) => {
+      mergeRuns(runs, sums.length, (row) => {
         distinct++;
         for (let c = 0; c < sums.length; c++) sums[c]! += row[c + 1] as number;
         top.offer(row);
+        if (row.length > sums.length + 1) slow.offer(row[0], row[sums.length + 1] as unknown as SketchData);
         if (table !== "clients") return;
         const [, requests, c4, c5] = row as [string, number, number, number];
         const errors = c4 + c5;
@@ -194,7 +233,7 @@ export function reducePartition(job: ReduceJob): PartitionResult {
       writeRun(join(job.dir, file), picked);
       candidates = { file, rows: picked.length };
     }
-    tables[table] = { distinct, sums, top: top.rows };
+    tables[table] = { distinct, sums, top: top.rows, ...(slow.rows.length > 0 ? { slowest: slow.rows.map((r) => [r.path, r.times] as [string, SketchData]) } : {}) };
   }
   const clientPairs: Array<[number, number, number]> = [];
   for (const [requests, byErrors] of pairs) for (const [errors, n] of byErrors) clientPairs.push([requests, errors, n]);

@@ -5,6 +5,7 @@
 
 import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import type { SketchData } from "../core/sketch.ts";
 
 /** The tables that grow with the log's distinct keys, and their count columns. */
 export const SPILLED_TABLES = { clients: 5, paths: 1, notFoundPaths: 1, referrers: 1, agents: 1 } as const;
@@ -12,6 +13,8 @@ export type SpilledTable = keyof typeof SPILLED_TABLES;
 export const SPILLED_TABLE_NAMES = Object.keys(SPILLED_TABLES) as SpilledTable[];
 
 export type KeyRow = [string, ...number[]];
+/** A row of the paths table may carry the path's response times after its count. */
+export type PathRow = [string, number, SketchData?];
 
 /** One sorted run: a table's rows of one partition, from one partial. */
 export interface SpillRun {
@@ -23,6 +26,8 @@ export interface SpillRun {
   bytes: number;
   /** The sum of each count column. */
   sums: number[];
+  /** Paths: the response times its rows carry, in all. */
+  timed?: number;
 }
 
 /** The partition of a key: FNV-1a of its bytes, modulo `partitions`. */
@@ -80,8 +85,12 @@ export function spillTables(
       part.sort(byKeyBytes);
       const file = `${prefix}-${table}-${partition}.run`;
       const sums = new Array<number>(SPILLED_TABLES[table]).fill(0);
-      for (const row of part) for (let c = 0; c < sums.length; c++) sums[c]! += row[c + 1] as number;
-      runs.push({ table, partition, file, rows: part.length, bytes: writeRun(join(dir, file), part), sums });
+      let timed = 0;
+      for (const row of part) {
+        for (let c = 0; c < sums.length; c++) sums[c]! += row[c + 1] as number;
+        if (row.length > sums.length + 1) timed += (row[sums.length + 1] as unknown as SketchData).count;
+      }
+      runs.push({ table, partition, file, rows: part.length, bytes: writeRun(join(dir, file), part), sums, ...(timed > 0 ? { timed } : {}) });
     });
   }
   return runs;

@@ -36,10 +36,20 @@ export function parseSpillConfig(text: string | undefined): SpillConfig | null {
   return c;
 }
 
-/** The tables a partial may spill: not the paths while per-path response times refer to them, nor the clients while --by groups do. */
+/** The tables a partial may spill: not the clients while --by groups refer to them. */
 export function spillableTables(counts: CountsPartial): SpilledTable[] {
-  const pathsHeld = (counts.latency?.byPath?.length ?? 0) > 0;
-  return SPILLED_TABLE_NAMES.filter((t) => !(pathsHeld && (t === "paths" || t === "notFoundPaths")) && !(counts.groups && t === "clients"));
+  return SPILLED_TABLE_NAMES.filter((t) => !(counts.groups && t === "clients"));
+}
+
+/** The paths with their response times (latency.byPath) after their counts, one row a path. */
+function pathRows(counts: CountsPartial): KeyRow[] {
+  const byPath = counts.latency?.byPath;
+  if (!byPath || byPath.length === 0) return counts.paths as KeyRow[];
+  const times = new Map(byPath);
+  return counts.paths.map(([path, n]) => {
+    const t = times.get(path);
+    return (t ? [path, n, t] : [path, n]) as unknown as KeyRow;
+  });
 }
 
 export function keyedRows(counts: CountsPartial, tables: readonly SpilledTable[] = SPILLED_TABLE_NAMES): number {
@@ -64,7 +74,7 @@ function injectedFault(): void {
  */
 export function spillPartial(counts: CountsPartial, config: Pick<SpillConfig, "dir" | "partitions">, prefix: string, tables: readonly SpilledTable[] = spillableTables(counts)): void {
   const picked: Partial<Record<SpilledTable, readonly KeyRow[]>> = {};
-  for (const t of tables) picked[t] = counts[t] as KeyRow[];
+  for (const t of tables) picked[t] = t === "paths" ? pathRows(counts) : (counts[t] as KeyRow[]);
   let runs: SpillRun[];
   try {
     injectedFault();
@@ -81,6 +91,8 @@ export function spillPartial(counts: CountsPartial, config: Pick<SpillConfig, "d
     throw new SpillWriteError(err);
   }
   for (const t of tables) counts[t] = [];
+  // The paths' response times went with them.
+  if (tables.includes("paths") && counts.latency?.byPath) counts.latency.byPath = [];
   const spill = counts.spill ?? { dir: config.dir, partitions: config.partitions, runs: [] };
   spill.runs.push(...runs);
   counts.spill = spill;

@@ -615,7 +615,7 @@ async function mapAndReduce(
   let shuffled: Awaited<ReturnType<typeof import("./shuffle/shuffle.ts").reduceSpilled>> | undefined;
   if (spill && map.partials.some((p) => p.spill)) {
     const { reduceSpilled } = await import("./shuffle/shuffle.ts");
-    shuffled = await reduceSpilled(map.partials, spill.config, { top: options.top, workers, retries: options.retries });
+    shuffled = await reduceSpilled(map.partials, spill.config, { top: options.top, workers, retries: options.retries, timeoutMs: options.taskTimeoutMs });
   }
   const spilledBytes = spill?.dir.bytes() ?? 0;
   const data = reducePartials({ ...plan, tasks }, map.partials, { ...options, skipped: skippedInputs, keyed: shuffled?.keyed });

@@ -388,6 +388,18 @@ describe("response times by path, spilled with their paths", () => {
   }, 60_000);
 });
 
+describe("a reducer that stops making progress", () => {
+  test("is killed after --task-timeout and run again: the clean counts", async () => {
+    const file = await highFile;
+    const tmp = fresh();
+    const clean = await runJson([file, "--workers", "2", "--memory", "16G"]);
+    const hung = await runJson([file, "--workers", "2", "--memory", "400M", "--partitions", "3", "--tmp", tmp, "--task-timeout", "1"], { LOGMR_REDUCE_FAULTS: "hang@1" });
+    expect(hung.data).toBe(clean.data);
+    expect(JSON.stringify(hung.run.memory!.retries)).toContain("no progress for 1.0 s: killed");
+    expect(spillsIn(tmp)).toEqual([]);
+  }, 60_000);
+});
+
 describe("spill files do not outlive the run", () => {
   test("a failed task: exit 1, no spill directory left", async () => {
     const file = await highFile;

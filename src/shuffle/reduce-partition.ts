@@ -196,8 +196,9 @@ function mergeRuns(runs: readonly CheckedRun[], columns: number, emit: (row: Key
   }
 }
 
-/** Reduces one partition (see the module comment). */
-export function reducePartition(job: ReduceJob): PartitionResult {
+/** Reduces one partition (see the module comment); `progress` hears of the rows merged now and then. */
+export function reducePartition(job: ReduceJob, progress?: (rows: number) => void): PartitionResult {
+  let merged = 0;
   const t0 = performance.now();
   const tables: PartitionResult["tables"] = {};
   const pairs = new Map<number, Map<number, number>>();
@@ -214,6 +215,7 @@ export function reducePartition(job: ReduceJob): PartitionResult {
     try {
       mergeRuns(runs, sums.length, (row) => {
         distinct++;
+        if ((++merged & 0xffff) === 0) progress?.(merged);
         for (let c = 0; c < sums.length; c++) sums[c]! += row[c + 1] as number;
         top.offer(row);
         if (row.length > sums.length + 1) slow.offer(row[0], row[sums.length + 1] as unknown as SketchData);

@@ -2,7 +2,8 @@
 // and writes its PartitionResult (one JSON line) on stdout. Like the worker,
 // no consola here, and the result is written once, in full.
 
-import { FATAL_PREFIX, EXIT_INPUT_CHANGED } from "../core/protocol.ts";
+import { writeSync } from "node:fs";
+import { FATAL_PREFIX, EXIT_INPUT_CHANGED, PROGRESS_PREFIX } from "../core/protocol.ts";
 import { writeAll } from "../core/fd.ts";
 import { faultFor, parseFaults } from "../core/faults.ts";
 import { type ReduceJob, reducePartition, RunContentError } from "./reduce-partition.ts";
@@ -15,7 +16,14 @@ async function main(): Promise<void> {
   const job = JSON.parse(await Bun.stdin.text()) as ReduceJob;
   let json: string;
   try {
-    json = JSON.stringify(reducePartition(job));
+    let last = 0;
+    json = JSON.stringify(reducePartition(job, (rows) => {
+      const t = performance.now();
+      if (t - last < 100) return;
+      last = t;
+      // Synchronous: the merge never yields to the event loop. The parent's no-progress timeout watches these.
+      writeSync(2, `${PROGRESS_PREFIX}${JSON.stringify({ task: job.partition, done: rows })}\n`);
+    }));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // A damaged run, or a disk that cannot take the candidates: no other attempt would do better.
@@ -32,6 +40,7 @@ async function main(): Promise<void> {
     if (fault === "crash") process.exit(70);
     if (fault === "kill") process.kill(process.pid, "SIGKILL");
     if (fault === "silent") process.exit(0);
+    if (fault === "hang") await new Promise(() => {});
     if (fault === "garbage") json = "this is not a result";
     if (fault === "truncate") json = json.slice(0, json.length >> 1);
     if (fault === "shape") {

@@ -3,8 +3,8 @@
 // given and a failed reducer run again, as map tasks are.
 
 import { liveChildren } from "../map/children.ts";
-import { DEFAULT_RETRIES } from "../map/children.ts";
-import { EXIT_INPUT_CHANGED, FATAL_PREFIX } from "../core/protocol.ts";
+import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS } from "../map/children.ts";
+import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PROGRESS_PREFIX } from "../core/protocol.ts";
 import { LogmrError } from "../core/errors.ts";
 import { SPILLED_TABLE_NAMES, SPILLED_TABLES, type SpillRun } from "./runs.ts";
 import { type PartitionResult, REDUCE_VERSION, type ReduceJob } from "./reduce-partition.ts";
@@ -47,11 +47,37 @@ export function resultProblem(x: unknown, job: ReduceJob): string | null {
   return null;
 }
 
-async function runOne(job: ReduceJob, env: Record<string, string | undefined>): Promise<{ result?: PartitionResult; cause?: string; fatal?: string }> {
+/** Reads a child's stderr as it comes: the time of its last progress line, the fatal line if any. */
+async function watchStderr(stream: ReadableStream<Uint8Array>, onProgress: () => void): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  let pending = "";
+  for await (const chunk of stream) {
+    const lines = (pending + decoder.decode(chunk, { stream: true })).split("\n");
+    pending = lines.pop()!;
+    for (const line of lines) {
+      if (line.startsWith(PROGRESS_PREFIX)) onProgress();
+      else text += `${line}\n`;
+    }
+  }
+  return text + pending;
+}
+
+async function runOne(job: ReduceJob, env: Record<string, string | undefined>, timeoutMs: number): Promise<{ result?: PartitionResult; cause?: string; fatal?: string }> {
   const child = Bun.spawn([process.execPath, REDUCER_PATH], { stdin: new Blob([JSON.stringify(job)]), stdout: "pipe", stderr: "pipe", env });
   liveChildren.add(child);
+  let lastSign = performance.now();
+  let timedOut = false;
+  const watchdog = timeoutMs > 0
+    ? setInterval(() => {
+      if (performance.now() - lastSign <= timeoutMs) return;
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, Math.min(1000, timeoutMs))
+    : undefined;
   try {
-    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+    const [out, err, code] = await Promise.all([new Response(child.stdout).text(), watchStderr(child.stderr, () => (lastSign = performance.now())), child.exited]);
+    if (timedOut) return { cause: `no progress for ${(timeoutMs / 1000).toFixed(1)} s: killed` };
     const fatal = err.split("\n").find((l) => l.startsWith(FATAL_PREFIX));
     if (code === EXIT_INPUT_CHANGED && fatal) return { fatal: fatal.slice(FATAL_PREFIX.length) };
     if (code !== 0 || child.signalCode) return { cause: child.signalCode ? `the reducer was killed by ${child.signalCode}` : `the reducer exited with code ${code}` };
@@ -65,13 +91,15 @@ async function runOne(job: ReduceJob, env: Record<string, string | undefined>): 
     if (problem) return { cause: `the result is invalid: ${problem}` };
     return { result: parsed as PartitionResult };
   } finally {
+    clearInterval(watchdog);
     liveChildren.delete(child);
   }
 }
 
 /** Reduces every partition that has runs; throws ReduceError when one fails for good. */
 export async function runReducers(
-  runs: readonly SpillRun[], options: { dir: string; partitions: number; top: number; workers: number; retries?: number; env?: Record<string, string | undefined> },
+  runs: readonly SpillRun[],
+  options: { dir: string; partitions: number; top: number; workers: number; retries?: number; env?: Record<string, string | undefined>; timeoutMs?: number },
 ): Promise<ReducedRun> {
   const queue: ReduceJob[] = [];
   for (let partition = 0; partition < options.partitions; partition++) {
@@ -85,7 +113,7 @@ export async function runReducers(
   const slot = async (): Promise<void> => {
     for (let job = queue.shift(); job && !failure; job = queue.shift()) {
       for (let attempt = 1; ; attempt++) {
-        const got = await runOne({ ...job, attempt }, options.env ?? process.env);
+        const got = await runOne({ ...job, attempt }, options.env ?? process.env, options.timeoutMs ?? DEFAULT_TASK_TIMEOUT_MS);
         if (failure) return;
         if (got.result) {
           results.push(got.result);

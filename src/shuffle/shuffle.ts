@@ -24,7 +24,7 @@ export interface ShuffleInfo {
 }
 
 export async function reduceSpilled(
-  partials: readonly TaskPartial[], config: SpillConfig, options: { top: number; workers: number; retries?: number },
+  partials: readonly TaskPartial[], config: SpillConfig, options: { top: number; workers: number; retries?: number; timeoutMs?: number },
 ): Promise<{ keyed: KeyedSummary; info: ShuffleInfo }> {
   const t0 = performance.now();
   const spilledTasks = partials.filter((p) => p.spill).length;
@@ -40,7 +40,7 @@ export async function reduceSpilled(
     }
   }
   const runs = partials.flatMap((p) => p.spill?.runs ?? []);
-  const reduced = await runReducers(runs, { dir: config.dir, partitions: config.partitions, top: options.top, workers: options.workers, retries: options.retries });
+  const reduced = await runReducers(runs, { dir: config.dir, partitions: config.partitions, top: options.top, workers: options.workers, retries: options.retries, timeoutMs: options.timeoutMs });
   const keyed = combinePartitions(reduced.results, config.dir, options.top);
   return {
     keyed,

@@ -4,7 +4,10 @@
 // clean run's. Inputs: generated lines, files, standard input (cut into
 // small segments, so it makes several tasks), and a file that logrotate
 // replaces between planning and the map (renamed away, a new file of the
-// same size in its place), which must still count the planned file.
+// same size in its place), which must still count the planned file; and a
+// file of distinct clients under --memory, whose tables spill inside and at
+// the end of tasks, with faults in its reducers as well as its mappers (its
+// clean run is the in-memory one).
 // Usage: bun scripts/soak.ts [--runs 200] [--seed 1]
 
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -37,6 +40,18 @@ interface Input {
   env?: Record<string, string>;
   /** Applied while every worker waits before its first task (the pause fault and its gate). */
   change?: () => void;
+  /** Reduce partitions that may get the fault instead of a map task. */
+  reducers?: number;
+  /** The clean run's arguments, when not `args`. */
+  cleanArgs?: string[];
+}
+const SPILLED = join(dir, "distinct-clients.log");
+{
+  const lines: string[] = [];
+  for (let i = 0; i < 40_000; i++) {
+    lines.push(`10.1.${(i >> 8) & 255}.${i & 255} - - [27/Nov/2026:10:00:${String(i % 60).padStart(2, "0")} +0000] "GET /item/${i >> 1}x HTTP/1.1" ${i % 9 === 0 ? 404 : 200} ${i % 1000} "-" "agent/${i % 13}"`);
+  }
+  writeFileSync(SPILLED, `${lines.join("\n")}\n`);
 }
 // Small inputs with several tasks each.
 const INPUTS: Input[] = [
@@ -44,6 +59,14 @@ const INPUTS: Input[] = [
   { name: "file", args: [FIXTURE, FIXTURE, "--workers", "2"], tasks: 2 },
   // About 790 KB in segments of 100 KB: eight tasks.
   { name: "stdin", args: ["-", "--workers", "2"], tasks: 8, stdin: new Uint8Array(Buffer.concat([readFileSync(FIXTURE), readFileSync(FIXTURE)])), env: { LOGMR_SEGMENT_BYTES: "100000" } },
+  {
+    name: "spilled",
+    args: [SPILLED, "--workers", "2", "--memory", "400M", "--partitions", "3"],
+    cleanArgs: [SPILLED, "--workers", "2", "--memory", "16G"],
+    tasks: 2,
+    reducers: 3,
+    env: { LOGMR_SPILL_KEYS: "8000" },
+  },
   {
     name: "replaced file",
     args: [ROTATED, "--workers", "1"],
@@ -55,7 +78,7 @@ const INPUTS: Input[] = [
   },
 ];
 
-async function run(input: Input, faults: string | null) {
+async function run(input: Input, faults: string | null, reduceFaults: string | null = null) {
   if (input.args.includes(ROTATED)) copyFileSync(FIXTURE, ROTATED);
   const gate = join(dir, `gate-${Math.random().toString(36).slice(2)}`);
   const all = [faults, input.change ? "pause@*" : null].filter(Boolean).join(",");
@@ -63,7 +86,7 @@ async function run(input: Input, faults: string | null) {
     stdin: input.stdin ? new Blob([input.stdin]) : "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, ...input.env, LOGMR_FAULTS: all, LOGMR_FAULT_GATE: gate },
+    env: { ...process.env, ...input.env, LOGMR_FAULTS: all, LOGMR_FAULT_GATE: gate, LOGMR_REDUCE_FAULTS: reduceFaults ?? "" },
   });
   const result = Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
   if (input.change) {
@@ -72,16 +95,16 @@ async function run(input: Input, faults: string | null) {
     writeFileSync(gate, "");
   }
   const [out, err, code] = await result;
-  if (code !== 0) throw new Error(`exit ${code} with faults ${all} (${input.name}): ${err.trim()}`);
+  if (code !== 0) throw new Error(`exit ${code} with faults ${all} ${reduceFaults ?? ""} (${input.name}): ${err.trim()}`);
   const doc = JSON.parse(out);
   const { input: _, ...data } = doc.data;
-  return { data: JSON.stringify(data), retries: doc.run.retries.length as number };
+  return { data: JSON.stringify(data), retries: (doc.run.retries.length as number) + (doc.run.memory?.retries?.length ?? 0) };
 }
 
 const started = performance.now();
 const clean = new Map<string, string>();
 // The clean run of every input is the fixture's, unchanged, however it is read.
-for (const input of INPUTS) clean.set(input.name, (await run({ ...input, change: undefined }, null)).data);
+for (const input of INPUTS) clean.set(input.name, (await run({ ...input, args: input.cleanArgs ?? input.args, change: undefined }, null)).data);
 const byKind = new Map<string, number>();
 const byInput = new Map<string, number>();
 let retried = 0;
@@ -90,13 +113,14 @@ try {
   for (let k = 0; k < RUNS; k++) {
     const input = pick(INPUTS);
     const kind = pick(FAILURE_KINDS);
-    const task = Math.floor(random() * input.tasks);
+    const reducer = input.reducers !== undefined && random() < 0.5;
+    const task = Math.floor(random() * (reducer ? input.reducers! : input.tasks));
     // Now and then the retry fails as well (still within --retries 2), another
     // way: a partial refused twice for the same reason is not tried again.
     const faults = random() < 0.2 ? `${kind}@${task},${pick(FAILURE_KINDS.filter((k) => k !== kind))}@${task}:2` : `${kind}@${task}`;
-    const result = await run(input, faults);
+    const result = reducer ? await run(input, null, faults) : await run(input, faults);
     byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
-    byInput.set(input.name, (byInput.get(input.name) ?? 0) + 1);
+    byInput.set(reducer ? `${input.name} (a reducer)` : input.name, (byInput.get(reducer ? `${input.name} (a reducer)` : input.name) ?? 0) + 1);
     retried += result.retries;
     if (result.data !== clean.get(input.name)) {
       mismatches++;

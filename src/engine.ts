@@ -516,11 +516,10 @@ function stateSettingsOf(options: AnalyzeOptions) {
 /**
  * The budget a run spills under, or undefined for one that keeps everything
  * in memory: --state stores whole partials, --follow keeps them to go on
- * from, --by groups refer to their clients, and a remote mapper's spills
- * would be on other machines. Each gets a note when --memory was given.
+ * from, and a remote mapper's spills would be on other machines. Each gets a note when --memory was given.
  */
 function spillBudget(options: AnalyzeOptions, mapper: Mapper, state: IncrementalRun | undefined, notes: string[]): number | undefined {
-  const why = state ? "--state" : options.follow ? "--follow" : options.by !== undefined ? "--by" : mapper !== localMapper ? "--hosts" : null;
+  const why = state ? "--state" : options.follow ? "--follow" : mapper !== localMapper ? "--hosts" : null;
   if (why) {
     if (options.memoryGiven) notes.push(`--memory: a run with ${why} keeps its keyed tables in memory (it does not spill)`);
     return undefined;

@@ -249,14 +249,15 @@ describe("spilled partials", () => {
 
 // ------------------------------------------------------------------ whole runs
 
-/** Combined lines with a distinct client, path, referrer and agent on every line (and some repeated, for ties). */
-function uniqueLines(lines: number): string {
+/** Combined lines with a distinct path, referrer and agent on every line (and some repeated, for ties), and a client each (or `clients` of them, each in every part of the file). */
+function uniqueLines(lines: number, clients = lines): string {
   const out: string[] = [];
   for (let i = 0; i < lines; i++) {
-    const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    const c = (i * 7) % clients;
+    const ip = `10.${(c >> 16) & 255}.${(c >> 8) & 255}.${c & 255}`;
     const status = i % 11 === 0 ? 404 : i % 13 === 0 ? 500 : 200;
     const repeat = i % 5 === 0 ? "shared" : String(i);
-    out.push(`${ip} - - [27/Nov/2026:10:${String((i >> 10) % 60).padStart(2, "0")}:00 +0000] "GET /u/${repeat}?q=${i % 3} HTTP/1.1" ${status} ${100 + (i % 900)} "https://ref.example/${repeat}" "agent/${repeat} (x${i % 7})"`);
+    out.push(`${ip} - - [27/Nov/2026:${10 + ((i >> 14) % 10)}:${String((i >> 10) % 60).padStart(2, "0")}:00 +0000] "GET /u/${repeat}?q=${i % 3} HTTP/1.1" ${status} ${100 + (i % 900)} "https://ref.example/${repeat}" "agent/${repeat} (x${i % 7})"`);
   }
   return `${out.join("\n")}\n`;
 }
@@ -270,6 +271,11 @@ const highFile = (async () => {
 const uniqueFile = (() => {
   const path = join(dir, "unique.log");
   writeFileSync(path, uniqueLines(120_000));
+  return path;
+})();
+const repeatedClientsFile = (() => {
+  const path = join(dir, "repeated-clients.log");
+  writeFileSync(path, uniqueLines(120_000, 3001));
   return path;
 })();
 
@@ -363,6 +369,8 @@ describe("a task that cannot be cut smaller spills in the middle", () => {
   }, 60_000);
 });
 
+const timedFile = join(dir, "timed.log");
+
 describe("response times by path, spilled with their paths", () => {
   // 3,000 paths of 25 timed requests each (p95s apart and tied), every client new.
   const lines: string[] = [];
@@ -372,18 +380,44 @@ describe("response times by path, spilled with their paths", () => {
     const t = ((path % 7) * 0.01 + Math.floor(i / 3000) * 0.001).toFixed(3);
     lines.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255} - - [27/Nov/2026:10:00:${String(i % 60).padStart(2, "0")} +0000] "GET /p/page-${path} HTTP/1.1" ${i % 17 === 0 ? 502 : 200} 512 "-" "curl/8" ${t} ${t}`);
   }
-  const file = join(dir, "timed.log");
-  writeFileSync(file, `${lines.join("\n")}\n`);
+  writeFileSync(timedFile, `${lines.join("\n")}\n`);
 
   test.each([[2, 3], [3, 5]])("%i workers, %i partitions: top paths' and slowest paths' times the same as in memory", async (workers, partitions) => {
     const tmp = fresh();
-    const args = [file, "--format", "nginx-timed", "--top", "15", "--workers", String(workers)];
+    const args = [timedFile, "--format", "nginx-timed", "--top", "15", "--workers", String(workers)];
     const inMemory = await runJson([...args, "--memory", "16G"]);
     const spilled = await runJson([...args, "--memory", "400M", "--partitions", String(partitions), "--tmp", tmp], { LOGMR_SPILL_KEYS: "3000" });
     expect(spilled.run.memory!.spilled).toBe(true);
     const data = JSON.parse(spilled.data) as { latency: { byPath: unknown[]; slowestPaths: unknown[] } };
     expect(data.latency.byPath).toHaveLength(15);
     expect(data.latency.slowestPaths).toHaveLength(15);
+    expect(spilled.data).toBe(inMemory.data);
+  }, 60_000);
+});
+
+describe("--by under a budget that spills", () => {
+  test.each([
+    ["status", uniqueFile], ["path", uniqueFile], ["client", uniqueFile], ["hour", uniqueFile], ["agent", uniqueFile], ["referer", uniqueFile],
+    ["status", repeatedClientsFile], ["hour", repeatedClientsFile], ["client", repeatedClientsFile],
+  ])("--by %s of %s: groups, their distinct clients and their order the same as in memory", async (by, file) => {
+    const tmp = fresh();
+    const args = [file, "--by", by, "--workers", "2", "--top", "25"];
+    const inMemory = await runJson([...args, "--memory", "16G"]);
+    const spilled = await runJson([...args, "--memory", "400M", "--partitions", "3", "--tmp", tmp], { LOGMR_SPILL_KEYS: "5000" });
+    expect(spilled.run.memory!.spilled).toBe(true);
+    const groups = (JSON.parse(spilled.data) as { groups: { count: number; rows: Array<{ uniqueClients: number | null }> } }).groups;
+    expect(groups.rows.length).toBeGreaterThan(1);
+    if (by !== "client") expect(groups.rows.some((r) => (r.uniqueClients ?? 0) > 1)).toBe(true);
+    expect(spilled.data).toBe(inMemory.data);
+  }, 60_000);
+
+  test("--by path on a timed log: each group's response times too", async () => {
+    const tmp = fresh();
+    const args = [timedFile, "--format", "nginx-timed", "--by", "path", "--workers", "2", "--top", "15"];
+    const inMemory = await runJson([...args, "--memory", "16G"]);
+    const spilled = await runJson([...args, "--memory", "400M", "--partitions", "4", "--tmp", tmp], { LOGMR_SPILL_KEYS: "3000" });
+    expect(spilled.run.memory!.spilled).toBe(true);
+    expect((JSON.parse(spilled.data) as { groups: { count: number } }).groups.count).toBe(3000);
     expect(spilled.data).toBe(inMemory.data);
   }, 60_000);
 });

@@ -9,7 +9,7 @@ import { parseTask, TaskError, taskKey, type Task } from "./task.ts";
 import { LogmrError } from "./errors.ts";
 import { MAX_BUCKET, mergeSketches, MIN_BUCKET, type SketchData } from "./sketch.ts";
 import type { SpillPartial } from "../shuffle/spill-partial.ts";
-import { SPILLED_TABLES, type SpilledTable } from "../shuffle/runs.ts";
+import { SPILLED_TABLES, type SpilledTable, TIMED_TABLES } from "../shuffle/runs.ts";
 
 // 2: partials carry the task they answer and, for byte ranges, the bytes their lines cover.
 export const PARTIAL_VERSION = 3;
@@ -93,6 +93,8 @@ export interface GroupRow {
   bytes: number;
   classes: [number, number, number, number, number, number];
   clients: number[] | null;
+  /** A group reduced from spilled runs: its distinct clients, counted there (`clients` is then null). */
+  distinctClients?: number | null;
   latency: SketchData | null;
 }
 export interface GroupsPartial {
@@ -363,7 +365,8 @@ export function validatePartial(x: unknown, expected?: Task, options: { spillDir
   else if (spilled?.timed) fail("spilled paths carry response times, and the partial has none");
   if (p.hosts !== undefined) checkHosts(p.hosts, lines.requests);
   if ((p.groups !== undefined) !== (task.by !== undefined)) fail(task.by === undefined ? "groups from a task without --by" : `no groups from a task split by ${task.by}`);
-  if (p.groups !== undefined) checkGroups(p.groups, lines.requests, p.bytes as number, p.status as KeyCount[], (p.clients as unknown[]).length, task.by!);
+  if (p.groups !== undefined) checkGroups(p.groups, lines.requests, p.bytes as number, p.status as KeyCount[], (p.clients as unknown[]).length, task.by!, spilled?.sums.get("groups"));
+  else if (spilled?.sums.has("groups") || spilled?.sums.has("groupClients")) fail("spilled groups from a task without --by");
   checkCovered(p.covered, task);
   checkTimings(p.timings);
   return p as unknown as TaskPartial;
@@ -472,13 +475,14 @@ function checkSamples(x: unknown, task: Task, { read, malformed }: CheckedLines)
 }
 
 /** --by's groups: one row a key, in key order; together exactly the requests and bytes; clients the partial has. */
-function checkGroups(x: unknown, requests: number, bytes: number, status: readonly KeyCount[], clients: number, field: string): void {
+function checkGroups(x: unknown, requests: number, bytes: number, status: readonly KeyCount[], clients: number, field: string, spilled?: readonly number[]): void {
   const g = x as Record<string, unknown> | null;
   if (typeof g !== "object" || g === null || !Array.isArray(g.rows)) fail("groups is not an object with rows");
   if (g.field !== field) fail(`groups are by ${JSON.stringify(g.field)}, the task split by ${field}`);
-  let total = 0;
-  let totalBytes = 0;
-  const classTotals = [0, 0, 0, 0, 0, 0];
+  // Spilled rows: [requests, bytes, 1xx..5xx, other] summed over their runs.
+  let total = spilled?.[0] ?? 0;
+  let totalBytes = spilled?.[1] ?? 0;
+  const classTotals = spilled ? spilled.slice(2, 8) : [0, 0, 0, 0, 0, 0];
   let previous: string | null = null;
   for (const r of g.rows as unknown[]) {
     const row = r as Record<string, unknown> | null;
@@ -700,8 +704,9 @@ function checkSpill(x: unknown, spillDir: string | undefined): { sums: Map<Spill
     const columns = SPILLED_TABLES[table];
     if (!Array.isArray(run.sums) || run.sums.length !== columns) fail(`a run of ${table} does not have ${columns} sums`);
     if (run.timed !== undefined) {
-      if (table !== "paths") fail("only paths carry response times");
-      timed = checkCount(timed + checkCount(run.timed, "a run's response times"), "the response times of the spilled paths");
+      if (!TIMED_TABLES.has(table)) fail("only paths and groups carry response times");
+      const n = checkCount(run.timed, "a run's response times");
+      if (table === "paths") timed = checkCount(timed + n, "the response times of the spilled paths");
     }
     const acc = sums.get(table) ?? new Array<number>(columns).fill(0);
     (run.sums as unknown[]).forEach((n, c) => (acc[c] = checkCount(acc[c]! + checkCount(n, "a run's sum"), `the sum of ${table}`)));

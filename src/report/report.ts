@@ -6,7 +6,7 @@ import type { ShuffleInfo } from "../shuffle/shuffle.ts";
 import { binaryToBytes } from "../core/partial.ts";
 import { LogmrError } from "../core/errors.ts";
 import { isoTime, monthIndexOf, monthStart, WEEK_OFFSET_SECONDS } from "../core/calendar.ts";
-import type { CountsPartial, GroupsPartial, HostRow, KeyCount, LatencyPartial, LineCounts, MalformedSample } from "../core/partial.ts";
+import type { CountsPartial, GroupRow, GroupsPartial, HostRow, KeyCount, LatencyPartial, LineCounts, MalformedSample } from "../core/partial.ts";
 import { KEY_ORDER_FIELDS, TIME_FIELDS } from "../count/by-fields.ts";
 import { findSuspicious, type SuspiciousClient } from "./suspicious.ts";
 import type { InputFormat } from "../core/codecs.ts";
@@ -152,18 +152,21 @@ function latencyReport(latency: LatencyPartial, paths: readonly KeyCount[], top:
   };
 }
 
-function groupsReport(groups: GroupsPartial, requests: number, top: number): NonNullable<ReportData["groups"]> {
-  const rows = KEY_ORDER_FIELDS.has(groups.field)
-    ? groups.rows
-    : [...groups.rows].sort((a, b) => b.requests - a.requests || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(0, top);
+/** `reduced`: the groups a spilled run's reducers picked (already the report's rows), and how many there are. */
+function groupsReport(groups: GroupsPartial, requests: number, top: number, reduced?: { count: number; rows: GroupRow[] }): NonNullable<ReportData["groups"]> {
+  const rows = reduced
+    ? reduced.rows
+    : KEY_ORDER_FIELDS.has(groups.field)
+      ? groups.rows
+      : [...groups.rows].sort((a, b) => b.requests - a.requests || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(0, top);
   return {
     field: groups.field,
-    count: groups.rows.length,
+    count: reduced ? reduced.count : groups.rows.length,
     rows: rows.map((r) => {
       const [c1, c2, c3, c4, c5, other] = r.classes;
       return {
         key: keyText(r.key), requests: r.requests, share: share(r.requests, requests), bytes: r.bytes,
-        uniqueClients: r.clients ? r.clients.length : null,
+        uniqueClients: r.distinctClients !== undefined ? r.distinctClients : r.clients ? r.clients.length : null,
         classes: { "1xx": c1, "2xx": c2, "3xx": c3, "4xx": c4, "5xx": c5, other },
         errorRate4xx: share(c4, r.requests), errorRate5xx: share(c5, r.requests),
         latency: r.latency ? latencySummary(r.latency) : null,
@@ -375,7 +378,7 @@ export function buildReport(
     skippedInputs: [...(options.skipped ?? [])],
     topHosts: counts.hosts ? topHosts(counts.hosts, counts.requests, options.top) : null,
     latency: counts.latency ? latencyReport(keyed?.pathTimes ? { ...counts.latency, byPath: keyed.pathTimes } : counts.latency, rowsOf("paths"), top) : null,
-    groups: counts.groups ? groupsReport(counts.groups, requests, top) : null,
+    groups: counts.groups ? groupsReport(counts.groups, requests, top, keyed?.groups) : null,
     malformedReasons: [...counts.malformedReasons]
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([reason, n]) => ({ reason, count: n, share: counts.lines.malformed > 0 ? n / counts.lines.malformed : 0 })),

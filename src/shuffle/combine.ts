@@ -4,19 +4,22 @@
 // the merged (requests, errors) pairs. Nothing is approximated.
 
 import { join } from "node:path";
-import type { ClientRow, KeyCount } from "../core/partial.ts";
+import type { ClientRow, GroupRow, KeyCount } from "../core/partial.ts";
+import { KEY_ORDER_FIELDS } from "../count/by-fields.ts";
 import type { SketchData } from "../core/sketch.ts";
 import { keyText } from "../report/report.ts";
 import { type ClientPair, judgeClient, suspicionRule, suspiciousOrder, type SuspiciousClient } from "../report/suspicious.ts";
 import type { PartitionResult } from "./reduce-partition.ts";
-import { RunReader, type SpilledTable } from "./runs.ts";
+import { RunReader } from "./runs.ts";
 
-export type RankedTable = Exclude<SpilledTable, "clients">;
+export type RankedTable = "paths" | "notFoundPaths" | "referrers" | "agents";
 
 /** The keyed part of a report, from the reducers instead of whole tables. */
 export interface KeyedSummary {
   clients?: { distinct: number; top: ClientRow[]; suspicious: SuspiciousClient[] };
   tables: Partial<Record<RankedTable, { distinct: number; total: number; top: KeyCount[] }>>;
+  /** --by: the groups the report shows (a top list, or all in key order), each with its distinct clients (null by client); `count`: all groups. */
+  groups?: { count: number; rows: GroupRow[] };
   /** The response times of the paths the report can show (the top paths, the slowest): what latency.byPath would hold of them. */
   pathTimes?: Array<[string, SketchData]>;
 }
@@ -24,8 +27,22 @@ export interface KeyedSummary {
 const better = (a: [string, ...number[]], b: [string, ...number[]]) => b[1]! - a[1]! || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /** Combines the partitions' results; reads the clients that may be suspicious from the candidate files in `dir`. */
-export function combinePartitions(results: readonly PartitionResult[], dir: string, top: number): KeyedSummary {
+export function combinePartitions(results: readonly PartitionResult[], dir: string, top: number, groupsField?: string): KeyedSummary {
   const summary: KeyedSummary = { tables: {} };
+  const groupParts = results.map((r) => r.tables.groups).filter((t) => t !== undefined);
+  if (groupParts.length > 0 && groupsField !== undefined) {
+    const rows = groupParts.flatMap((t) =>
+      t.top.map((row, k): GroupRow => {
+        const [key, requests, bytes, c1, c2, c3, c4, c5, other, latency] = row as unknown as [string, number, number, number, number, number, number, number, number, SketchData?];
+        return { key, requests, bytes, classes: [c1, c2, c3, c4, c5, other], clients: null, distinctClients: groupsField === "client" ? null : (t.clients?.[k] ?? 0), latency: latency ?? null };
+      }),
+    );
+    const byKey = (a: GroupRow, b: GroupRow) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    summary.groups = {
+      count: groupParts.reduce((a, t) => a + t.distinct, 0),
+      rows: KEY_ORDER_FIELDS.has(groupsField) ? rows.sort(byKey) : rows.sort((a, b) => b.requests - a.requests || byKey(a, b)).slice(0, top),
+    };
+  }
   for (const table of ["paths", "notFoundPaths", "referrers", "agents"] as const) {
     const parts = results.map((r) => r.tables[table]).filter((t) => t !== undefined);
     if (parts.length === 0) continue;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { MIN_REQUESTS } from "../report/suspicious.ts";
 import { mergeSketches, quantile, SLOW_PATH_MIN_REQUESTS, type SketchData } from "../core/sketch.ts";
 import { checkSketch } from "../core/partial.ts";
-import { type KeyRow, RunReader, SPILLED_TABLE_NAMES, SPILLED_TABLES, type SpilledTable, type SpillRun, writeRun } from "./runs.ts";
+import { groupOfPair, type KeyRow, RunReader, SPILLED_TABLE_NAMES, SPILLED_TABLES, type SpilledTable, type SpillRun, TIMED_TABLES, writeRun } from "./runs.ts";
 
 export const REDUCE_VERSION = 1;
 
@@ -20,6 +20,8 @@ export interface ReduceJob {
   /** The partition's runs, of every table. */
   runs: SpillRun[];
   attempt?: number;
+  /** --by a field reported whole, in key order (times, statuses): every group, not a top list. */
+  wholeGroups?: boolean;
 }
 
 export interface TableResult {
@@ -29,6 +31,8 @@ export interface TableResult {
   top: KeyRow[];
   /** Paths with times: the slowest by p95 of those with at least SLOW_PATH_MIN_REQUESTS, as [path, times]. */
   slowest?: Array<[string, SketchData]>;
+  /** Groups: the distinct clients of each row of `top`. */
+  clients?: number[];
 }
 
 export interface PartitionResult {
@@ -109,7 +113,7 @@ class CheckedRun {
     }
     const row = this.reader.row!;
     const columns = this.sums.length;
-    const timed = this.run.table === "paths" && Array.isArray(row) && row.length === columns + 2;
+    const timed = TIMED_TABLES.has(this.run.table) && Array.isArray(row) && row.length === columns + 2;
     if (!Array.isArray(row) || (row.length !== columns + 1 && !timed) || typeof row[0] !== "string") throw new RunContentError(`spill file ${this.run.file} has a row of the wrong shape`);
     if (this.last !== undefined && row[0] <= this.last) throw new RunContentError(`spill file ${this.run.file} is not in strict key order`);
     this.last = row[0];
@@ -125,7 +129,7 @@ class CheckedRun {
       } catch (err) {
         throw new RunContentError(`spill file ${this.run.file}: ${(err as Error).message}`);
       }
-      if (times > (row[1] as number)) throw new RunContentError(`spill file ${this.run.file} has a path with more response times than requests`);
+      if (times > (row[1] as number)) throw new RunContentError(`spill file ${this.run.file} has a ${this.run.table === "paths" ? "path" : "group"} with more response times than requests`);
       this.timed += times;
     }
     if (this.run.table === "clients") {
@@ -207,7 +211,9 @@ export function reducePartition(job: ReduceJob, progress?: (rows: number) => voi
     const mine = job.runs.filter((r) => r.table === table && r.partition === job.partition);
     if (mine.length === 0) continue;
     const runs = mine.map((r) => new CheckedRun(r, job.dir));
-    const top = new TopRows(job.top);
+    const top = new TopRows(table === "groups" && job.wholeGroups ? Number.POSITIVE_INFINITY : job.top);
+    // The groups this partition reports, and their distinct clients (counted from the pairs, which come after the groups).
+    const reported = table === "groupClients" ? new Map((tables.groups?.top ?? []).map((row) => [row[0], 0])) : null;
     const slow = new SlowestPaths(job.top);
     const sums = new Array<number>(SPILLED_TABLES[table]).fill(0);
     let distinct = 0;
@@ -217,8 +223,14 @@ export function reducePartition(job: ReduceJob, progress?: (rows: number) => voi
         distinct++;
         if ((++merged & 0xffff) === 0) progress?.(merged);
         for (let c = 0; c < sums.length; c++) sums[c]! += row[c + 1] as number;
+        if (reported) {
+          const group = groupOfPair(row[0]);
+          const n = reported.get(group);
+          if (n !== undefined) reported.set(group, n + 1);
+          return;
+        }
         top.offer(row);
-        if (row.length > sums.length + 1) slow.offer(row[0], row[sums.length + 1] as unknown as SketchData);
+        if (table === "paths" && row.length > sums.length + 1) slow.offer(row[0], row[sums.length + 1] as unknown as SketchData);
         if (table !== "clients") return;
         const [, requests, c4, c5] = row as [string, number, number, number];
         const errors = c4 + c5;
@@ -234,6 +246,12 @@ export function reducePartition(job: ReduceJob, progress?: (rows: number) => voi
       const file = `candidates-${job.partition}-a${job.attempt ?? 1}.run`;
       writeRun(join(job.dir, file), picked);
       candidates = { file, rows: picked.length };
+    }
+    if (reported) {
+      const groups = tables.groups;
+      if (groups) groups.clients = groups.top.map((row) => reported.get(row[0])!);
+      tables[table] = { distinct, sums, top: [] };
+      continue;
     }
     tables[table] = { distinct, sums, top: top.rows, ...(slow.rows.length > 0 ? { slowest: slow.rows.map((r) => [r.path, r.times] as [string, SketchData]) } : {}) };
   }

@@ -38,7 +38,9 @@ export function resultProblem(x: unknown, job: ReduceJob): string | null {
     if (sums.some((s, c) => s !== t.sums[c])) return `its ${table} do not sum to what the runs hold`;
     const distinctMin = Math.max(...runs.map((run) => run.rows));
     if (!Number.isSafeInteger(t.distinct) || t.distinct < distinctMin || t.distinct > rows) return `its ${table} count ${t.distinct} distinct keys, not between ${distinctMin} and ${rows}`;
-    if (t.top.length !== Math.min(job.top, t.distinct)) return `its top ${table} are ${t.top.length} rows`;
+    const wanted = table === "groupClients" ? 0 : table === "groups" && job.wholeGroups ? t.distinct : Math.min(job.top, t.distinct);
+    if (t.top.length !== wanted) return `its top ${table} are ${t.top.length} rows`;
+    if (table === "groups" && job.runs.some((run) => run.table === "groupClients") && (!Array.isArray(t.clients) || t.clients.length !== t.top.length)) return "its groups do not count their clients";
     if (table === "clients") {
       const pairs = r.clientPairs.reduce((a, p) => a + (Array.isArray(p) ? (p[2] as number) : Number.NaN), 0);
       if (pairs !== t.distinct) return "its client pairs do not count its clients";
@@ -99,12 +101,12 @@ async function runOne(job: ReduceJob, env: Record<string, string | undefined>, t
 /** Reduces every partition that has runs; throws ReduceError when one fails for good. */
 export async function runReducers(
   runs: readonly SpillRun[],
-  options: { dir: string; partitions: number; top: number; workers: number; retries?: number; env?: Record<string, string | undefined>; timeoutMs?: number },
+  options: { dir: string; partitions: number; top: number; workers: number; retries?: number; env?: Record<string, string | undefined>; timeoutMs?: number; wholeGroups?: boolean },
 ): Promise<ReducedRun> {
   const queue: ReduceJob[] = [];
   for (let partition = 0; partition < options.partitions; partition++) {
     const mine = runs.filter((r) => r.partition === partition);
-    if (mine.length > 0) queue.push({ version: REDUCE_VERSION, partition, dir: options.dir, top: options.top, runs: mine });
+    if (mine.length > 0) queue.push({ version: REDUCE_VERSION, partition, dir: options.dir, top: options.top, runs: mine, ...(options.wholeGroups ? { wholeGroups: true } : {}) });
   }
   const results: PartitionResult[] = [];
   const retried = new Map<number, string[]>();

@@ -8,7 +8,22 @@ import { join } from "node:path";
 import type { SketchData } from "../core/sketch.ts";
 
 /** The tables that grow with the log's distinct keys, and their count columns. */
-export const SPILLED_TABLES = { clients: 5, paths: 1, notFoundPaths: 1, referrers: 1, agents: 1 } as const;
+export const SPILLED_TABLES = { clients: 5, paths: 1, notFoundPaths: 1, referrers: 1, agents: 1, groups: 8, groupClients: 1 } as const;
+/** Tables whose rows may carry response times (a sketch) after their counts. */
+export const TIMED_TABLES: ReadonlySet<string> = new Set(["paths", "groups"]);
+
+/**
+ * --by's (group, client) pairs, one key each: the group's length, ":", the
+ * group, the client. Partitioned by the group, so a group's pairs are all
+ * in its own partition, with its row.
+ */
+export function pairKey(group: string, client: string): string {
+  return `${group.length.toString(36)}:${group}${client}`;
+}
+export function groupOfPair(key: string): string {
+  const colon = key.indexOf(":");
+  return key.slice(colon + 1, colon + 1 + parseInt(key.slice(0, colon), 36));
+}
 export type SpilledTable = keyof typeof SPILLED_TABLES;
 export const SPILLED_TABLE_NAMES = Object.keys(SPILLED_TABLES) as SpilledTable[];
 
@@ -79,7 +94,7 @@ export function spillTables(
     const rows = tables[table];
     if (!rows || rows.length === 0) continue;
     const parts: KeyRow[][] = Array.from({ length: partitions }, () => []);
-    for (const row of rows) parts[partitionOf(row[0], partitions)]!.push(row);
+    for (const row of rows) parts[partitionOf(table === "groupClients" ? groupOfPair(row[0]) : row[0], partitions)]!.push(row);
     parts.forEach((part, partition) => {
       if (part.length === 0) return;
       part.sort(byKeyBytes);

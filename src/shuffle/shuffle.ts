@@ -6,10 +6,11 @@
 
 import type { TaskPartial } from "../core/partial.ts";
 import { combinePartitions, type KeyedSummary } from "./combine.ts";
+import { KEY_ORDER_FIELDS } from "../count/by-fields.ts";
 import { runReducers } from "./run-reducers.ts";
 import { SPILLED_TABLE_NAMES, type SpilledTable } from "./runs.ts";
 import { SpillError, spillProblem } from "./spill-dir.ts";
-import { type SpillConfig, spillPartial, SpillWriteError } from "./spill-partial.ts";
+import { keyedRows, type SpillConfig, spillPartial, SpillWriteError } from "./spill-partial.ts";
 
 export interface ShuffleInfo {
   /** Partials whose worker spilled them, of all. */
@@ -30,8 +31,10 @@ export async function reduceSpilled(
   const spilledTasks = partials.filter((p) => p.spill).length;
   const tables = new Set<SpilledTable>(partials.flatMap((p) => p.spill?.runs.map((r) => r.table) ?? []));
   const picked = SPILLED_TABLE_NAMES.filter((t) => tables.has(t));
+  const field = partials.find((p) => p.groups)?.groups!.field;
   for (const p of partials) {
-    const inline = picked.filter((t) => p[t].length > 0);
+    // A partial's groups name its clients: when either goes to runs, both do.
+    const inline = (p.groups && picked.some((t) => t === "clients" || t === "groups") ? SPILLED_TABLE_NAMES : picked).filter((t) => keyedRows(p, [t]) > 0);
     if (inline.length === 0) continue;
     try {
       spillPartial(p, config, `p${p.taskId}`, inline);
@@ -40,8 +43,10 @@ export async function reduceSpilled(
     }
   }
   const runs = partials.flatMap((p) => p.spill?.runs ?? []);
-  const reduced = await runReducers(runs, { dir: config.dir, partitions: config.partitions, top: options.top, workers: options.workers, retries: options.retries, timeoutMs: options.timeoutMs });
-  const keyed = combinePartitions(reduced.results, config.dir, options.top);
+  const reduced = await runReducers(runs, { dir: config.dir, partitions: config.partitions, top: options.top, workers: options.workers, retries: options.retries, timeoutMs: options.timeoutMs,
+    wholeGroups: field !== undefined && KEY_ORDER_FIELDS.has(field),
+  });
+  const keyed = combinePartitions(reduced.results, config.dir, options.top, field);
   return {
     keyed,
     info: {

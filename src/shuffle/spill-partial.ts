@@ -7,7 +7,7 @@ import { unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { CountsPartial } from "../core/partial.ts";
 import { ensureSpillDir } from "./spill-dir.ts";
-import { type KeyRow, SPILLED_TABLE_NAMES, type SpilledTable, spillTables, type SpillRun } from "./runs.ts";
+import { type KeyRow, pairKey, SPILLED_TABLE_NAMES, type SpilledTable, spillTables, type SpillRun } from "./runs.ts";
 
 /** What the parent tells its workers (in SPILL_ENV): where, into how many partitions, and the rows a partial may keep inline. */
 export interface SpillConfig {
@@ -36,9 +36,23 @@ export function parseSpillConfig(text: string | undefined): SpillConfig | null {
   return c;
 }
 
-/** The tables a partial may spill: not the clients while --by groups refer to them. */
+/** The tables a partial may spill (the groups only with a partial split by --by). */
 export function spillableTables(counts: CountsPartial): SpilledTable[] {
-  return SPILLED_TABLE_NAMES.filter((t) => !(counts.groups && t === "clients"));
+  return SPILLED_TABLE_NAMES.filter((t) => counts.groups !== undefined || (t !== "groups" && t !== "groupClients"));
+}
+
+/** A table's rows as runs hold them (the groups' rows from their objects, their clients as pairs). */
+function rowsOf(counts: CountsPartial, table: SpilledTable): KeyRow[] {
+  if (table === "paths") return pathRows(counts);
+  if (table === "groups") {
+    return (counts.groups?.rows ?? []).map((g) => [g.key, g.requests, g.bytes, ...g.classes, ...(g.latency ? [g.latency] : [])] as unknown as KeyRow);
+  }
+  if (table === "groupClients") {
+    const out: KeyRow[] = [];
+    for (const g of counts.groups?.rows ?? []) for (const i of g.clients ?? []) out.push([pairKey(g.key, counts.clients[i]![0]), 1]);
+    return out;
+  }
+  return counts[table] as KeyRow[];
 }
 
 /** The paths with their response times (latency.byPath) after their counts, one row a path. */
@@ -53,7 +67,7 @@ function pathRows(counts: CountsPartial): KeyRow[] {
 }
 
 export function keyedRows(counts: CountsPartial, tables: readonly SpilledTable[] = SPILLED_TABLE_NAMES): number {
-  return tables.reduce((a, t) => a + counts[t].length, 0);
+  return tables.reduce((a, t) => a + (t === "groups" ? (counts.groups?.rows.length ?? 0) : t === "groupClients" ? (counts.groups?.rows.reduce((n, g) => n + (g.clients?.length ?? 0), 0) ?? 0) : counts[t].length), 0);
 }
 
 export class SpillWriteError extends Error {
@@ -73,15 +87,18 @@ function injectedFault(): void {
  * runs written so far are removed and SpillWriteError thrown.
  */
 export function spillPartial(counts: CountsPartial, config: Pick<SpillConfig, "dir" | "partitions">, prefix: string, tables: readonly SpilledTable[] = spillableTables(counts)): void {
+  tables = [...tables];
   const picked: Partial<Record<SpilledTable, readonly KeyRow[]>> = {};
-  for (const t of tables) picked[t] = t === "paths" ? pathRows(counts) : (counts[t] as KeyRow[]);
+  // Clients and groups go together: the groups name their clients by index.
+  if (counts.groups && (tables.includes("clients") || tables.includes("groups"))) tables = [...new Set([...tables, "clients", "groups", "groupClients"] as SpilledTable[])];
+  for (const t of tables) picked[t] = rowsOf(counts, t);
   let runs: SpillRun[];
   try {
     injectedFault();
     ensureSpillDir(config.dir);
     runs = spillTables(picked, config.dir, prefix, config.partitions);
   } catch (err) {
-    for (const t of tables) for (let r = 0; r < config.partitions; r++) {
+    for (const t of SPILLED_TABLE_NAMES) for (let r = 0; r < config.partitions; r++) {
       try {
         unlinkSync(join(config.dir, `${prefix}-${t}-${r}.run`));
       } catch {
@@ -90,7 +107,8 @@ export function spillPartial(counts: CountsPartial, config: Pick<SpillConfig, "d
     }
     throw new SpillWriteError(err);
   }
-  for (const t of tables) counts[t] = [];
+  for (const t of tables) if (t !== "groups" && t !== "groupClients") counts[t] = [];
+  if (tables.includes("groups") && counts.groups) counts.groups = { field: counts.groups.field, rows: [] };
   // The paths' response times went with them.
   if (tables.includes("paths") && counts.latency?.byPath) counts.latency.byPath = [];
   const spill = counts.spill ?? { dir: config.dir, partitions: config.partitions, runs: [] };

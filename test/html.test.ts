@@ -315,6 +315,28 @@ describe("the page of a bench result", () => {
   });
 });
 
+describe("the page of a run that spilled (--memory)", () => {
+  test("says so in its header and lists its reducers with their peak memory", async () => {
+    const log = join(dir, "distinct.log");
+    const lines: string[] = [];
+    for (let i = 0; i < 30_000; i++) lines.push(`10.2.${i >> 8}.${i & 255} - - [27/Nov/2026:10:00:00 +0000] "GET /d/${i}x HTTP/1.1" 200 10 "-" "a"`);
+    writeFileSync(log, `${lines.join("\n")}\n`);
+    const html = join(dir, "spilled.html");
+    const r = await cli([log, "--memory", "400M", "--partitions", "3", "--html", html, "--json"], { env: { LOGMR_SPILL_KEYS: "4000" } });
+    expect(r.code).toBe(0);
+    const run = JSON.parse(r.stdout).run as { memory: { spilled: boolean; runs: number; reducers: Array<{ pid: number }> } };
+    expect(run.memory.spilled).toBe(true);
+    const opened = await open(html);
+    try {
+      expect(opened.problems).toEqual([]);
+      expect(await opened.page.textContent("[data-meta='memory']")).toContain(`${run.memory.runs} sorted runs, reduced in 3 partitions`);
+      expect(await cellTexts(opened.page, "reducers", 0)).toEqual(run.memory.reducers.map((x) => String(x.pid)));
+    } finally {
+      await opened.page.close();
+    }
+  }, 30_000);
+});
+
 describe("scriptJson", () => {
   test.each([
     ["a closing tag", "</script><script>alert(1)</script>"],

@@ -195,6 +195,9 @@
       run?.startedAt ? ["ran", run.startedAt] : null,
       run?.state ? ["state", run.state.bypassed ? `${run.state.file}: not used` : `${run.state.file}: ${int(run.state.bytesMapped)} bytes read now, ${int(run.state.bytesFromState)} counted before`] : null,
       run ? ["took", `${int(run.wallMs)} ms on ${run.workers} worker${run.workers === 1 ? "" : "s"}`] : null,
+      run?.memory ? ["memory", run.memory.spilled
+        ? `budget ${int(run.memory.budgetMb)} MB, ${(run.memory.bytes / 2 ** 20).toFixed(1)} MB spilled in ${int(run.memory.runs)} sorted runs, reduced in ${int(run.memory.partitions)} partitions`
+        : `budget ${int(run.memory.budgetMb)} MB, nothing spilled`] : null,
     ].filter(Boolean);
     root.append(el("header", null, el("h1", null, "Access log report"),
       el("p", { class: "meta" }, ...meta.map(([k, v]) => el("span", { "data-meta": k }, `${k}: `, shown(v))))));
@@ -325,6 +328,7 @@
         if (root.lastChild !== before) box.append(root.lastChild);
       };
       put("workers", "Workers", [col("pid", (r) => r.pid, String), col("Host", (r) => r.host ?? "local"), col("Tasks", (r) => r.tasks, int), col("Spawn ms", (r) => r.spawnMs, int), col("Map ms", (r) => r.mapMs, int), col("Max RSS MB", (r) => r.maxRssMb, (v) => v.toFixed(1))], run.workerTimings);
+      put("reducers", "Reducers", [col("pid", (r) => r.pid, String), col("Partition", (r) => r.partition, int), col("Reduce ms", (r) => r.ms, int), col("Max RSS MB", (r) => r.maxRssMb, (v) => v.toFixed(1))], run.memory?.reducers ?? []);
       put("retries", "Retries", [col("Task", (r) => r.task), col("Failed attempts", (r) => r.failedAttempts, int), col("Causes", (r) => r.causes.join("; ")), col("Cost ms", (r) => r.costMs, int)], run.retries);
     }
   }

@@ -536,9 +536,17 @@ async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: Incr
   const { workers } = plan;
   let spill: { dir: SpillDir; config: SpillConfig; budget: number } | undefined;
   if (budget !== undefined) {
-    const { inlineRows, maxKeys } = planMemory(budget, workers, Math.max(1, plan.tasks.length));
+    const { parentRows, inlineRows, maxKeys, workerShare } = planMemory(budget, workers, Math.max(1, plan.tasks.length));
+    // A task may keep inline its share of what the parent may hold, by its size.
+    const sized = (kind: string) => plan.tasks.reduce((a, t) => a + (t.kind === kind && "end" in t ? t.end - t.start : 0), 0);
     const dir = makeSpillDir(options.tmpDir);
-    spill = { dir, budget, config: { dir: dir.path, partitions: options.partitions ?? 2 * workers, inlineRows, maxKeys: options.spillKeys ?? maxKeys } };
+    spill = {
+      dir, budget,
+      config: {
+        dir: dir.path, partitions: options.partitions ?? 2 * workers, inlineRows, maxKeys: options.spillKeys ?? maxKeys, workerShare,
+        rowsPerByte: parentRows / Math.max(1, sized("file")), rowsPerLine: parentRows / Math.max(1, sized("generate")),
+      },
+    };
   }
   try {
     return await mapAndReduce(options, mapper, plan, t0, state, spill);

@@ -296,7 +296,9 @@ describe("a run that spills", () => {
     const tmp = fresh();
     const inMemory = await runJson([file, "--workers", String(workers), "--memory", "16G"]);
     expect(inMemory.run.memory!.spilled).toBe(false);
-    const spilled = await runJson([file, "--workers", String(workers), "--memory", "400M", "--partitions", String(partitions), "--tmp", tmp]);
+    // Budgets a little above each worker count's least, so that the parent may hold less than the file's keys.
+    const budget = { 1: "200M", 2: "300M", 3: "400M" }[workers]!;
+    const spilled = await runJson([file, "--workers", String(workers), "--memory", budget, "--partitions", String(partitions), "--tmp", tmp]);
     expect(spilled.run.memory!.spilled).toBe(true);
     expect(spilled.run.memory!.spilledTasks).toBeGreaterThan(0);
     expect(spilled.run.memory!.partitions).toBe(partitions);
@@ -418,6 +420,41 @@ describe("--by under a budget that spills", () => {
     const spilled = await runJson([...args, "--memory", "400M", "--partitions", "4", "--tmp", tmp], { LOGMR_SPILL_KEYS: "3000" });
     expect(spilled.run.memory!.spilled).toBe(true);
     expect((JSON.parse(spilled.data) as { groups: { count: number } }).groups.count).toBe(3000);
+    expect(spilled.data).toBe(inMemory.data);
+  }, 60_000);
+});
+
+describe("virtual hosts under a budget that spills", () => {
+  // 20,000 hosts, each client new; the second format times its requests.
+  const lines = (timed: boolean) => {
+    const out: string[] = [];
+    for (let i = 0; i < 80_000; i++) {
+      const host = `h${(i * 13) % 20_000}.example.org`;
+      const ip = `10.3.${(i >> 8) & 255}.${i & 255}`;
+      const status = i % 7 === 0 ? 503 : i % 5 === 0 ? 404 : 200;
+      const time = `[27/Nov/2026:10:00:${String(i % 60).padStart(2, "0")} +0000]`;
+      out.push(timed
+        ? `${host} ${ip} - - ${time} "GET /x HTTP/1.1" ${status} 10 "-" "a" ${((i % 50) * 0.003).toFixed(3)}`
+        : `${host}:80 ${ip} - - ${time} "GET /x HTTP/1.1" ${status} 10 "-" "a"`);
+    }
+    return `${out.join("\n")}\n`;
+  };
+  const plain = join(dir, "vhosts.log");
+  writeFileSync(plain, lines(false));
+  const timed = join(dir, "vhosts-timed.log");
+  writeFileSync(timed, lines(true));
+  const nginx = '$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time';
+
+  test.each([
+    ["vhost_combined", plain, "vhost_combined"],
+    ["an nginx log_format with $host and $request_time", timed, nginx],
+  ])("%s: the top hosts (requests, error rates, p95) the same as in memory", async (_, file, format) => {
+    const tmp = fresh();
+    const args = [file, "--format", format, "--workers", "2", "--top", "20"];
+    const inMemory = await runJson([...args, "--memory", "16G"]);
+    const spilled = await runJson([...args, "--memory", "400M", "--partitions", "3", "--tmp", tmp], { LOGMR_SPILL_KEYS: "8000" });
+    expect(spilled.run.memory!.spilled).toBe(true);
+    expect((JSON.parse(spilled.data) as { topHosts: unknown[] }).topHosts).toHaveLength(20);
     expect(spilled.data).toBe(inMemory.data);
   }, 60_000);
 });

@@ -363,7 +363,8 @@ export function validatePartial(x: unknown, expected?: Task, options: { spillDir
   checkReasons(p.malformedReasons, lines);
   if (p.latency !== undefined) checkLatency(p.latency, lines.requests, p.paths as KeyCount[], spilled?.timed ?? 0);
   else if (spilled?.timed) fail("spilled paths carry response times, and the partial has none");
-  if (p.hosts !== undefined) checkHosts(p.hosts, lines.requests);
+  if (p.hosts !== undefined) checkHosts(p.hosts, lines.requests, spilled?.sums.get("hosts")?.[0] ?? 0);
+  else if (spilled?.sums.has("hosts")) fail("spilled hosts from a format without hosts");
   if ((p.groups !== undefined) !== (task.by !== undefined)) fail(task.by === undefined ? "groups from a task without --by" : `no groups from a task split by ${task.by}`);
   if (p.groups !== undefined) checkGroups(p.groups, lines.requests, p.bytes as number, p.status as KeyCount[], (p.clients as unknown[]).length, task.by!, spilled?.sums.get("groups"));
   else if (spilled?.sums.has("groups") || spilled?.sums.has("groupClients")) fail("spilled groups from a task without --by");
@@ -547,9 +548,9 @@ function mergeGroups(partials: readonly CountsPartial[], clients: readonly Clien
 }
 
 /** Hosts: a row each, at most one a request, errors at most requests. */
-function checkHosts(x: unknown, requests: number): void {
+function checkHosts(x: unknown, requests: number, spilled: number): void {
   if (!Array.isArray(x)) fail("hosts is not an array");
-  let total = 0;
+  let total = spilled;
   const seen = new Set<string>();
   for (const row of x as unknown[]) {
     if (!Array.isArray(row) || row.length !== 5 || typeof row[0] !== "string" || row[0].length > MAX_KEY_CHARS) fail("hosts has a bad row");

@@ -152,12 +152,12 @@ async function spillingCounterFor(task: Task, spillEnv: string) {
 /** Under --memory: a partial with more keyed rows than the parent may hold inline names sorted runs instead. */
 async function spillIfLarge(counts: ReturnType<ReturnType<typeof counterFor>["toCounts"]>, task: Task): Promise<void> {
   // The spill code loads only for a partial that may need it (most never do).
-  const { inlineRows } = JSON.parse(process.env[SPILL_ENV]!) as { inlineRows: number };
-  if (counts.clients.length + counts.paths.length + counts.notFoundPaths.length + counts.referrers.length + counts.agents.length <= inlineRows) return;
-  const { parseSpillConfig, spillableTables, keyedRows, spillPartial } = await import("../shuffle/spill-partial.ts");
-  const config = parseSpillConfig(process.env[SPILL_ENV])!;
+  const config = JSON.parse(process.env[SPILL_ENV]!) as import("../shuffle/spill-partial.ts").SpillConfig;
+  const rough = counts.clients.length + counts.paths.length + counts.notFoundPaths.length + counts.referrers.length + counts.agents.length + (counts.hosts?.length ?? 0) + (counts.groups?.rows.length ?? 0);
+  if (rough <= Math.min(config.inlineRows, 1000) && !counts.groups) return;
+  const { inlineLimit, spillableTables, keyedRows, spillPartial } = await import("../shuffle/spill-partial.ts");
   const tables = spillableTables(counts);
-  if (keyedRows(counts, tables) > config.inlineRows) spillPartial(counts, config, `t${task.id}-a${task.attempt ?? 1}`, tables);
+  if (keyedRows(counts, tables) > inlineLimit(task, config)) spillPartial(counts, config, `t${task.id}-a${task.attempt ?? 1}`, tables);
 }
 
 /**

@@ -376,7 +376,7 @@ export function buildReport(
     lastTime: counts.lastTime === null ? null : isoTime(counts.lastTime),
     malformedSamples: counts.malformedSamples.map((s) => malformedLine(s, options.inputNames)),
     skippedInputs: [...(options.skipped ?? [])],
-    topHosts: counts.hosts ? topHosts(counts.hosts, counts.requests, options.top) : null,
+    topHosts: counts.hosts ? topHosts(keyed?.hosts ?? counts.hosts, counts.requests, options.top) : null,
     latency: counts.latency ? latencyReport(keyed?.pathTimes ? { ...counts.latency, byPath: keyed.pathTimes } : counts.latency, rowsOf("paths"), top) : null,
     groups: counts.groups ? groupsReport(counts.groups, requests, top, keyed?.groups) : null,
     malformedReasons: [...counts.malformedReasons]

@@ -46,7 +46,9 @@ export interface MemoryPlan {
   /** The largest task of a plain file, in bytes, and of generated traffic, in lines. */
   maxTaskBytes: number;
   maxTaskLines: number;
-  /** Keyed rows a task may return inline; a task with more spills them. */
+  /** Keyed rows the parent may hold inline, over all partials: a task may return its share of them (by its size) inline, and spills past it. */
+  parentRows: number;
+  /** The share of a task whose size is not known (gzip, stdin): parentRows over the tasks. */
   inlineRows: number;
   /** Distinct keys a worker may hold in the middle of a task. */
   maxKeys: number;
@@ -56,18 +58,19 @@ export class BudgetError extends Error {}
 
 /**
  * Splits `budget` between the parent and `workers` children: each process's
- * base, then a quarter of the rest to the parent (the partials it holds and
- * the reduce) and three quarters to the workers. `tasks`: how many partials
- * the parent may hold at once.
+ * base, then half of the rest to the parent and half to the workers. The
+ * parent's half is what decides whether a run stays in memory (it holds the
+ * union of every partial's keys); a run that spills leaves most of it
+ * unused. `tasks`: how many partials the parent may hold at once.
  */
 export function planMemory(budget: number, workers: number, tasks: number): MemoryPlan {
   const base = (workers + 1) * PROCESS_BASE_BYTES;
   const rest = budget - base;
-  const need = base + (4 / 3) * workers * MIN_TASK_BYTES * WORKER_BYTES_PER_TASK_BYTE;
+  const need = base + 2 * workers * MIN_TASK_BYTES * WORKER_BYTES_PER_TASK_BYTE;
   if (rest <= 0 || rest < need - base) {
     throw new BudgetError(`--memory ${mib(budget)} is too small for ${workers} worker${workers === 1 ? "" : "s"}: give at least ${mib(need)} (or fewer --workers)`);
   }
-  const parentShare = Math.floor(rest / 4);
+  const parentShare = Math.floor(rest / 2);
   const workerShare = Math.floor((rest - parentShare) / workers);
   const maxTaskBytes = Math.max(MIN_TASK_BYTES, Math.floor(workerShare / WORKER_BYTES_PER_TASK_BYTE));
   return {
@@ -76,6 +79,7 @@ export function planMemory(budget: number, workers: number, tasks: number): Memo
     workerShare,
     maxTaskBytes,
     maxTaskLines: Math.max(1, Math.floor(maxTaskBytes / GENERATED_LINE_BYTES)),
+    parentRows: Math.floor(parentShare / PARENT_BYTES_PER_ROW),
     inlineRows: Math.max(1000, Math.floor(parentShare / PARENT_BYTES_PER_ROW / Math.max(1, tasks))),
     maxKeys: Math.max(10_000, Math.floor(workerShare / WORKER_BYTES_PER_KEY)),
   };

@@ -4,7 +4,7 @@
 // the merged (requests, errors) pairs. Nothing is approximated.
 
 import { join } from "node:path";
-import type { ClientRow, GroupRow, KeyCount } from "../core/partial.ts";
+import type { ClientRow, GroupRow, HostRow, KeyCount } from "../core/partial.ts";
 import { KEY_ORDER_FIELDS } from "../count/by-fields.ts";
 import type { SketchData } from "../core/sketch.ts";
 import { keyText } from "../report/report.ts";
@@ -18,6 +18,8 @@ export type RankedTable = "paths" | "notFoundPaths" | "referrers" | "agents";
 export interface KeyedSummary {
   clients?: { distinct: number; top: ClientRow[]; suspicious: SuspiciousClient[] };
   tables: Partial<Record<RankedTable, { distinct: number; total: number; top: KeyCount[] }>>;
+  /** The top hosts by requests, with their times (null without). */
+  hosts?: HostRow[];
   /** --by: the groups the report shows (a top list, or all in key order), each with its distinct clients (null by client); `count`: all groups. */
   groups?: { count: number; rows: GroupRow[] };
   /** The response times of the paths the report can show (the top paths, the slowest): what latency.byPath would hold of them. */
@@ -29,6 +31,13 @@ const better = (a: [string, ...number[]], b: [string, ...number[]]) => b[1]! - a
 /** Combines the partitions' results; reads the clients that may be suspicious from the candidate files in `dir`. */
 export function combinePartitions(results: readonly PartitionResult[], dir: string, top: number, groupsField?: string): KeyedSummary {
   const summary: KeyedSummary = { tables: {} };
+  const hostParts = results.map((r) => r.tables.hosts).filter((t) => t !== undefined);
+  if (hostParts.length > 0) {
+    summary.hosts = hostParts
+      .flatMap((t) => t.top.map(([host, n, c4, c5, times]) => [host, n, c4, c5, (times as unknown as SketchData | undefined) ?? null] as HostRow))
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, top);
+  }
   const groupParts = results.map((r) => r.tables.groups).filter((t) => t !== undefined);
   if (groupParts.length > 0 && groupsField !== undefined) {
     const rows = groupParts.flatMap((t) =>

@@ -4,6 +4,7 @@
 // top list), its distinct keys and sums, and for the clients the (errors,
 // requests) pairs and the clients that may be suspicious, for the parent.
 
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { MIN_REQUESTS } from "../report/suspicious.ts";
 import { mergeSketches, quantile, SLOW_PATH_MIN_REQUESTS, type SketchData } from "../core/sketch.ts";
@@ -22,6 +23,8 @@ export interface ReduceJob {
   attempt?: number;
   /** --by a field reported whole, in key order (times, statuses): every group, not a top list. */
   wholeGroups?: boolean;
+  /** Bytes each run's reader reads at a time (default READ_CHUNK). */
+  readBytes?: number;
 }
 
 export interface TableResult {
@@ -95,8 +98,8 @@ class CheckedRun {
   private readonly sums: number[];
   private timed = 0;
   private last: string | undefined;
-  constructor(readonly run: SpillRun, dir: string) {
-    this.reader = new RunReader(join(dir, run.file));
+  constructor(readonly run: SpillRun, dir: string, readBytes?: number) {
+    this.reader = new RunReader(join(dir, run.file), readBytes);
     this.sums = new Array<number>(SPILLED_TABLES[run.table]).fill(0);
   }
   next(): boolean {
@@ -131,6 +134,10 @@ class CheckedRun {
       }
       if (times > (row[1] as number)) throw new RunContentError(`spill file ${this.run.file} has a ${this.run.table === "paths" ? "path" : "group"} with more response times than requests`);
       this.timed += times;
+    }
+    if (this.run.table === "hosts") {
+      const [, n, c4, c5] = row as [string, number, number, number];
+      if (c4 + c5 > n) throw new RunContentError(`spill file ${this.run.file} has a host with more errors than requests`);
     }
     if (this.run.table === "clients") {
       const [, n, c4, c5, c404] = row as [string, number, number, number, number, number];
@@ -200,6 +207,21 @@ function mergeRuns(runs: readonly CheckedRun[], columns: number, emit: (row: Key
   }
 }
 
+/**
+ * This process's peak resident memory: VmHWM on Linux (getrusage's maxrss
+ * keeps the parent's across exec, so a reducer spawned by a large parent
+ * would report the parent's).
+ */
+function peakResidentKb(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number(m[1]);
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS;
+}
+
 /** Reduces one partition (see the module comment); `progress` hears of the rows merged now and then. */
 export function reducePartition(job: ReduceJob, progress?: (rows: number) => void): PartitionResult {
   let merged = 0;
@@ -210,7 +232,7 @@ export function reducePartition(job: ReduceJob, progress?: (rows: number) => voi
   for (const table of SPILLED_TABLE_NAMES) {
     const mine = job.runs.filter((r) => r.table === table && r.partition === job.partition);
     if (mine.length === 0) continue;
-    const runs = mine.map((r) => new CheckedRun(r, job.dir));
+    const runs = mine.map((r) => new CheckedRun(r, job.dir, job.readBytes));
     const top = new TopRows(table === "groups" && job.wholeGroups ? Number.POSITIVE_INFINITY : job.top);
     // The groups this partition reports, and their distinct clients (counted from the pairs, which come after the groups).
     const reported = table === "groupClients" ? new Map((tables.groups?.top ?? []).map((row) => [row[0], 0])) : null;
@@ -264,6 +286,6 @@ export function reducePartition(job: ReduceJob, progress?: (rows: number) => voi
     tables,
     clientPairs,
     candidates,
-    timings: { pid: process.pid, ms: performance.now() - t0, maxRssKb: process.resourceUsage().maxRSS },
+    timings: { pid: process.pid, ms: performance.now() - t0, maxRssKb: peakResidentKb() },
   };
 }

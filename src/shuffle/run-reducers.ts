@@ -6,7 +6,7 @@ import { liveChildren } from "../map/children.ts";
 import { DEFAULT_RETRIES, DEFAULT_TASK_TIMEOUT_MS } from "../map/children.ts";
 import { EXIT_INPUT_CHANGED, FATAL_PREFIX, PROGRESS_PREFIX } from "../core/protocol.ts";
 import { LogmrError } from "../core/errors.ts";
-import { SPILLED_TABLE_NAMES, SPILLED_TABLES, type SpillRun } from "./runs.ts";
+import { MIN_READ_CHUNK, READ_CHUNK, SPILLED_TABLE_NAMES, SPILLED_TABLES, type SpillRun } from "./runs.ts";
 import { type PartitionResult, REDUCE_VERSION, type ReduceJob } from "./reduce-partition.ts";
 
 export const REDUCER_PATH = new URL("./reducer.ts", import.meta.url).pathname;
@@ -101,12 +101,18 @@ async function runOne(job: ReduceJob, env: Record<string, string | undefined>, t
 /** Reduces every partition that has runs; throws ReduceError when one fails for good. */
 export async function runReducers(
   runs: readonly SpillRun[],
-  options: { dir: string; partitions: number; top: number; workers: number; retries?: number; env?: Record<string, string | undefined>; timeoutMs?: number; wholeGroups?: boolean },
+  options: {
+    dir: string; partitions: number; top: number; workers: number; retries?: number; env?: Record<string, string | undefined>; timeoutMs?: number; wholeGroups?: boolean;
+    /** A reducer's share of the budget: its read buffers fit in a quarter of it. */
+    memoryShare?: number;
+  },
 ): Promise<ReducedRun> {
   const queue: ReduceJob[] = [];
   for (let partition = 0; partition < options.partitions; partition++) {
     const mine = runs.filter((r) => r.partition === partition);
-    if (mine.length > 0) queue.push({ version: REDUCE_VERSION, partition, dir: options.dir, top: options.top, runs: mine, ...(options.wholeGroups ? { wholeGroups: true } : {}) });
+    if (mine.length === 0) continue;
+    const readBytes = options.memoryShare === undefined ? READ_CHUNK : Math.max(MIN_READ_CHUNK, Math.min(READ_CHUNK, Math.floor(options.memoryShare / 4 / mine.length)));
+    queue.push({ version: REDUCE_VERSION, partition, dir: options.dir, top: options.top, runs: mine, readBytes, ...(options.wholeGroups ? { wholeGroups: true } : {}) });
   }
   const results: PartitionResult[] = [];
   const retried = new Map<number, string[]>();

@@ -8,9 +8,9 @@ import { join } from "node:path";
 import type { SketchData } from "../core/sketch.ts";
 
 /** The tables that grow with the log's distinct keys, and their count columns. */
-export const SPILLED_TABLES = { clients: 5, paths: 1, notFoundPaths: 1, referrers: 1, agents: 1, groups: 8, groupClients: 1 } as const;
+export const SPILLED_TABLES = { clients: 5, paths: 1, notFoundPaths: 1, referrers: 1, agents: 1, hosts: 3, groups: 8, groupClients: 1 } as const;
 /** Tables whose rows may carry response times (a sketch) after their counts. */
-export const TIMED_TABLES: ReadonlySet<string> = new Set(["paths", "groups"]);
+export const TIMED_TABLES: ReadonlySet<string> = new Set(["paths", "hosts", "groups"]);
 
 /**
  * --by's (group, client) pairs, one key each: the group's length, ":", the
@@ -111,13 +111,14 @@ export function spillTables(
   return runs;
 }
 
-// Small: a reducer has one open a run of its partition, and a run a task.
-const READ_CHUNK = 1 << 16;
+/** Bytes read at a time: a reducer has a reader open per run of its partition, so the parent sizes them to fit its share. */
+export const READ_CHUNK = 1 << 16;
+export const MIN_READ_CHUNK = 1 << 12;
 
 /** Reads a run a row at a time, in the order it was written, with little memory. */
 export class RunReader {
   private readonly fd: number;
-  private readonly buf = Buffer.allocUnsafe(READ_CHUNK);
+  private readonly buf: Buffer;
   private lines: string[] = [];
   private at = 0;
   private rest = "";
@@ -126,8 +127,9 @@ export class RunReader {
   row: KeyRow | undefined;
   rowsRead = 0;
 
-  constructor(readonly path: string) {
+  constructor(readonly path: string, chunk = READ_CHUNK) {
     this.fd = openSync(path, "r");
+    this.buf = Buffer.allocUnsafe(chunk);
   }
 
   /** Moves to the next row; false at the end. */
@@ -144,7 +146,7 @@ export class RunReader {
         this.row = undefined;
         return false;
       }
-      const n = readSync(this.fd, this.buf, 0, READ_CHUNK, null);
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, null);
       if (n === 0) {
         this.ended = true;
         this.lines = [];

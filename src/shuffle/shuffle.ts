@@ -45,6 +45,7 @@ export async function reduceSpilled(
   const runs = partials.flatMap((p) => p.spill?.runs ?? []);
   const reduced = await runReducers(runs, { dir: config.dir, partitions: config.partitions, top: options.top, workers: options.workers, retries: options.retries, timeoutMs: options.timeoutMs,
     wholeGroups: field !== undefined && KEY_ORDER_FIELDS.has(field),
+    memoryShare: config.workerShare,
   });
   const keyed = combinePartitions(reduced.results, config.dir, options.top, field);
   return {

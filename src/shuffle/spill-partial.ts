@@ -13,9 +13,14 @@ import { type KeyRow, pairKey, SPILLED_TABLE_NAMES, type SpilledTable, spillTabl
 export interface SpillConfig {
   dir: string;
   partitions: number;
+  /** Keyed rows a partial may keep inline: `inlineRows` for a task of unknown size, else its share by bytes or lines (see inlineLimit). */
   inlineRows: number;
+  rowsPerByte: number;
+  rowsPerLine: number;
   /** Keys a worker may hold while it counts a task: past them, it spills what it has and goes on. */
   maxKeys: number;
+  /** A worker's (and a reducer's) share of the budget, in bytes. */
+  workerShare: number;
 }
 
 export { SPILL_ENV } from "../core/protocol.ts";
@@ -27,6 +32,14 @@ export interface SpillPartial {
   dir: string;
   partitions: number;
   runs: SpillRun[];
+}
+
+/** The keyed rows a task's partial may keep inline: its share of what the parent may hold, by its size. */
+export function inlineLimit(task: { kind: string; start?: number; end?: number }, config: Pick<SpillConfig, "inlineRows" | "rowsPerByte" | "rowsPerLine">): number {
+  const size = (task.end ?? 0) - (task.start ?? 0);
+  if (task.kind === "file") return Math.max(1000, Math.floor(size * config.rowsPerByte));
+  if (task.kind === "generate") return Math.max(1000, Math.floor(size * config.rowsPerLine));
+  return config.inlineRows;
 }
 
 export function parseSpillConfig(text: string | undefined): SpillConfig | null {
@@ -52,6 +65,7 @@ function rowsOf(counts: CountsPartial, table: SpilledTable): KeyRow[] {
     for (const g of counts.groups?.rows ?? []) for (const i of g.clients ?? []) out.push([pairKey(g.key, counts.clients[i]![0]), 1]);
     return out;
   }
+  if (table === "hosts") return (counts.hosts ?? []).map(([host, n, c4, c5, times]) => (times ? [host, n, c4, c5, times] : [host, n, c4, c5]) as unknown as KeyRow);
   return counts[table] as KeyRow[];
 }
 
@@ -67,7 +81,7 @@ function pathRows(counts: CountsPartial): KeyRow[] {
 }
 
 export function keyedRows(counts: CountsPartial, tables: readonly SpilledTable[] = SPILLED_TABLE_NAMES): number {
-  return tables.reduce((a, t) => a + (t === "groups" ? (counts.groups?.rows.length ?? 0) : t === "groupClients" ? (counts.groups?.rows.reduce((n, g) => n + (g.clients?.length ?? 0), 0) ?? 0) : counts[t].length), 0);
+  return tables.reduce((a, t) => a + (t === "groups" ? (counts.groups?.rows.length ?? 0) : t === "groupClients" ? (counts.groups?.rows.reduce((n, g) => n + (g.clients?.length ?? 0), 0) ?? 0) : t === "hosts" ? (counts.hosts?.length ?? 0) : counts[t].length), 0);
 }
 
 export class SpillWriteError extends Error {
@@ -107,7 +121,11 @@ export function spillPartial(counts: CountsPartial, config: Pick<SpillConfig, "d
     }
     throw new SpillWriteError(err);
   }
-  for (const t of tables) if (t !== "groups" && t !== "groupClients") counts[t] = [];
+  for (const t of tables) {
+    if (t === "hosts") {
+      if (counts.hosts) counts.hosts = [];
+    } else if (t !== "groups" && t !== "groupClients") counts[t] = [];
+  }
   if (tables.includes("groups") && counts.groups) counts.groups = { field: counts.groups.field, rows: [] };
   // The paths' response times went with them.
   if (tables.includes("paths") && counts.latency?.byPath) counts.latency.byPath = [];

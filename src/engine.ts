@@ -515,11 +515,11 @@ function stateSettingsOf(options: AnalyzeOptions) {
 
 /**
  * The budget a run spills under, or undefined for one that keeps everything
- * in memory: --state stores whole partials, --follow keeps them to go on
- * from, and a remote mapper's spills would be on other machines. Each gets a note when --memory was given.
+ * in memory: --follow keeps its partials to go on from, and a remote
+ * mapper's spills would be on other machines. Each gets a note when --memory was given.
  */
-function spillBudget(options: AnalyzeOptions, mapper: Mapper, state: IncrementalRun | undefined, notes: string[]): number | undefined {
-  const why = state ? "--state" : options.follow ? "--follow" : mapper !== localMapper ? "--hosts" : null;
+function spillBudget(options: AnalyzeOptions, mapper: Mapper, notes: string[]): number | undefined {
+  const why = options.follow ? "--follow" : mapper !== localMapper ? "--hosts" : null;
   if (why) {
     if (options.memoryGiven) notes.push(`--memory: a run with ${why} keeps its keyed tables in memory (it does not spill)`);
     return undefined;
@@ -530,7 +530,7 @@ function spillBudget(options: AnalyzeOptions, mapper: Mapper, state: Incremental
 async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: IncrementalRun): Promise<Analysis> {
   const t0 = performance.now();
   const budgetNotes: string[] = [];
-  const budget = spillBudget(options, mapper, state, budgetNotes);
+  const budget = spillBudget(options, mapper, budgetNotes);
   const plan = planAnalysis(options, state, budget);
   plan.leftOut.push(...budgetNotes);
   const { workers } = plan;
@@ -540,14 +540,18 @@ async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: Incr
     // A task may keep inline its share of what the parent may hold, by its size.
     const sized = (kind: string) => plan.tasks.reduce((a, t) => a + (t.kind === kind && "end" in t ? t.end - t.start : 0), 0);
     const dir = makeSpillDir(options.tmpDir);
+    // The runs a state holds are in its partitions: this run's must be too.
+    const stored = state?.storedPartitions() ?? null;
+    if (stored !== null && options.partitions !== undefined && options.partitions !== stored) plan.leftOut.push(`--partitions ${options.partitions}: the state's runs are in ${stored} partitions, so this run's are too`);
     spill = {
       dir, budget,
       config: {
-        dir: dir.path, partitions: options.partitions ?? 2 * workers, inlineRows, maxKeys: options.spillKeys ?? maxKeys, workerShare,
+        dir: dir.path, partitions: stored ?? options.partitions ?? 2 * workers, inlineRows, maxKeys: options.spillKeys ?? maxKeys, workerShare,
         rowsPerByte: parentRows / Math.max(1, sized("file")), rowsPerLine: parentRows / Math.max(1, sized("generate")),
       },
     };
   }
+  if (spill && state) state.useSpill(spill.config.dir, spill.config.partitions);
   try {
     return await mapAndReduce(options, mapper, plan, t0, state, spill);
   } finally {

@@ -4,7 +4,8 @@
 // it ends.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { Database } from "bun:sqlite";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { byKeyBytes, type KeyRow, partitionOf, RunReader, spillTables, writeRun } from "../src/shuffle/runs.ts";
@@ -459,6 +460,84 @@ describe("virtual hosts under a budget that spills", () => {
   }, 60_000);
 });
 
+describe("--state under a budget that spills", () => {
+  const stateArgs = (file: string, state: string) => [file, "--state", state, "--workers", "1", "--memory", "180M", "--max-malformed", "100"];
+  const keys = { LOGMR_SPILL_KEYS: "6000" };
+  const runsIn = (state: string) => {
+    const db = new Database(state, { readonly: true });
+    try {
+      return (db.query("SELECT count(*) AS n FROM runs").get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  };
+
+  test("a log that grows: after each step the state run equals a fresh in-memory run, its runs kept in the state", async () => {
+    const tmp = fresh();
+    const log = join(tmp, "access.log");
+    const state = join(tmp, "state.db");
+    const all = uniqueLines(90_000);
+    // Cut anywhere, mid-line too: a last line without its newline is counted, not stored.
+    const cuts = [0, 0.33, 0.61, 0.8, 1].map((f) => Math.floor(all.length * f));
+    for (let k = 1; k < cuts.length; k++) {
+      appendFileSync(log, all.slice(cuts[k - 1], cuts[k]));
+      const fresh = await runJson([log, "--memory", "16G", "--max-malformed", "100"]);
+      const r = await runJson(stateArgs(log, state), keys);
+      expect(r.run.memory!.spilled).toBe(true);
+      expect(r.data).toBe(fresh.data);
+      expect(spillsIn(tmpdir()).filter((d) => d.startsWith(`logmr-spill-${process.pid}-`))).toEqual([]);
+    }
+    expect(runsIn(state)).toBeGreaterThan(0);
+    // Nothing new: the counts come from the state's runs alone.
+    const again = await runJson(stateArgs(log, state), keys);
+    expect((again.run as { state?: { bytesFromState: number } }).state!.bytesFromState).toBeGreaterThan(all.length - 200);
+    expect(again.data).toBe((await runJson([log, "--memory", "16G", "--max-malformed", "100"])).data);
+    // Forgotten, the runs go with the partials.
+    expect((await cli(["state", "forget", state])).code).toBe(0);
+    expect(runsIn(state)).toBe(0);
+  }, 120_000);
+
+  test("killed inside its first write to the state, the next run completes it: the same counts", async () => {
+    const tmp = fresh();
+    const log = join(tmp, "access.log");
+    const state = join(tmp, "state.db");
+    writeFileSync(log, uniqueLines(40_000));
+    const killed = await cli([...stateArgs(log, state), "--quiet"], { env: { ...keys, LOGMR_STATE_FAULT: "write:1" } });
+    expect(killed.code).not.toBe(0);
+    const r = await runJson(stateArgs(log, state), keys);
+    expect(r.data).toBe((await runJson([log, "--memory", "16G"])).data);
+  }, 60_000);
+
+  test("a state of schema 1 (before runs) is brought to schema 2 and used", async () => {
+    const tmp = fresh();
+    const log = join(tmp, "access.log");
+    const state = join(tmp, "state.db");
+    writeFileSync(log, uniqueLines(20_000));
+    await runJson([log, "--state", state, "--memory", "16G"]);
+    const db = new Database(state);
+    db.run("DROP TABLE runs");
+    db.run("UPDATE meta SET value = '1' WHERE key = 'schema'");
+    db.close();
+    const r = await runJson([log, "--state", state, "--memory", "16G"]);
+    expect((r.run as { state?: { bytesMapped: number } }).state!.bytesMapped).toBe(0);
+    expect(r.data).toBe((await runJson([log, "--memory", "16G"])).data);
+    expect(runsIn(state)).toBe(0);
+  }, 60_000);
+
+  test("--follow on a state with spilled counts: one line, exit 1", async () => {
+    const tmp = fresh();
+    const log = join(tmp, "access.log");
+    const state = join(tmp, "state.db");
+    writeFileSync(log, uniqueLines(30_000));
+    await runJson(stateArgs(log, state), keys);
+    expect(runsIn(state)).toBeGreaterThan(0);
+    const r = await cli([log, "--state", state, "--follow", "--json"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("which a run with --follow cannot use yet");
+  }, 60_000);
+});
+
 describe("a reducer that stops making progress", () => {
   test("is killed after --task-timeout and run again: the clean counts", async () => {
     const file = await highFile;
@@ -549,11 +628,4 @@ describe("a disk that cannot take the spill", () => {
     expect(r.stderr).toMatch(message);
   });
 
-  test("with --state the keyed tables stay in memory, and the run says so", async () => {
-    const file = await highFile;
-    const r = await cli([file, "--state", join(fresh(), "s.db"), "--memory", "400M", "--json"]);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toContain("--memory: a run with --state keeps its keyed tables in memory");
-    expect((JSON.parse(r.stdout) as { run: { memory?: unknown } }).run.memory).toBeUndefined();
-  }, 60_000);
 });

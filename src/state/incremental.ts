@@ -3,7 +3,9 @@
 // bytes no partial covers yet, storing each partial as it is accepted, and
 // the partials the report is merged from, read back from the state.
 
-import { readSync } from "node:fs";
+import { readFileSync, readSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SpilledTable } from "../shuffle/runs.ts";
 import { FINGERPRINT_BYTES, type Task, type TimeWindow } from "../core/task.ts";
 import { mergeAll, PARTIAL_VERSION, type TaskPartial, validatePartial } from "../core/partial.ts";
 import { hashRange } from "../map/identity.ts";
@@ -98,6 +100,9 @@ export class IncrementalRun {
 
   /** --follow: a last line without its newline is left for later, not counted in this report. */
   completeLinesOnly = false;
+  /** --memory: the run's spill directory, where stored runs are written back for the reduce, and its partition count. */
+  private spill: { dir: string; partitions: number } | undefined;
+  private readonly materialized = new Set<number>();
 
   constructor(
     private readonly store: StateStore,
@@ -106,6 +111,42 @@ export class IncrementalRun {
 
   get path(): string {
     return this.store.path;
+  }
+
+  /** The partitions the state's runs are in (a run with it must spill into as many), or null before any. */
+  storedPartitions(): number | null {
+    return this.store.partitions();
+  }
+
+  /** Where this run spills: stored runs are written back there as they are read. */
+  useSpill(dir: string, partitions: number): void {
+    this.spill = { dir, partitions };
+  }
+
+  /** A stored partial's runs, written back as files of this run's spill directory. */
+  private spilledRuns(partialId: number): NonNullable<TaskPartial["spill"]> {
+    if (!this.spill) throw new StateError(`the state ${this.store.path} holds counts spilled to disk under --memory, which a run with --follow cannot use yet: run it without --follow`);
+    const { ensureSpillDir } = require("../shuffle/spill-dir.ts") as typeof import("../shuffle/spill-dir.ts");
+    ensureSpillDir(this.spill.dir);
+    const runs = this.store.runsOf(partialId).map((r) => {
+      const file = `s${r.id}.run`;
+      let bytes: number;
+      if (this.materialized.has(r.id)) bytes = statSync(join(this.spill!.dir, file)).size;
+      else {
+        const data = this.store.runData(r.id);
+        writeFileSync(join(this.spill!.dir, file), data, { mode: 0o600 });
+        this.materialized.add(r.id);
+        bytes = data.length;
+      }
+      return { table: r.table as SpilledTable, partition: r.partition, file, rows: r.rows, bytes, sums: r.sums, ...(r.timed !== null ? { timed: r.timed } : {}) };
+    });
+    return { dir: this.spill.dir, partitions: this.spill.partitions, runs };
+  }
+
+  /** A partial as stored: its runs go to their own rows, its body keeps only their partition count. */
+  private storedBody(partial: TaskPartial): string {
+    if (!partial.spill) return JSON.stringify(partial);
+    return JSON.stringify({ ...partial, spill: { dir: "", partitions: partial.spill.partitions, runs: [] } });
   }
 
   close(): void {
@@ -280,7 +321,10 @@ export class IncrementalRun {
     if (task.kind === "file" && partial.lines.read === 0) return;
     // An input made when its file was shorter than a fingerprint (a new log, followed) gets its first bytes' hash with its first lines.
     const grown = task.kind === "file" && claim.input.headLen < FINGERPRINT_BYTES && partial.covered![0] === 0 ? this.headOf(task, partial.covered![1]) : null;
-    this.store.addPartial(claim.input.id, task.kind === "file" ? partial.covered! : null, partial.lines.read, JSON.stringify(partial), grown ?? {});
+    const spill = partial.spill;
+    if (spill) this.store.setPartitions(spill.partitions);
+    const runs = (spill?.runs ?? []).map((r) => ({ table: r.table, partition: r.partition, rows: r.rows, sums: r.sums, timed: r.timed ?? null, data: () => readFileSync(join(spill!.dir, r.file)) }));
+    this.store.addPartial(claim.input.id, task.kind === "file" ? partial.covered! : null, partial.lines.read, this.storedBody(partial), grown ?? {}, runs);
     if (grown) claim.input = { ...claim.input, ...grown };
   }
 
@@ -372,6 +416,7 @@ export class IncrementalRun {
       const fits = p !== null && typeof p === "object" && p.version === PARTIAL_VERSION && typeof p.task === "object" && p.task !== null
         && (r.start === null ? covered === undefined || Array.isArray(covered) : Array.isArray(covered) && covered[0] === r.start && covered[1] === r.end);
       if (!fits) throw new StateError(`the state ${this.store.path} holds a damaged partial of ${claim.input.path}: remove it to start again`);
+      if (p!.spill) p!.spill = this.spilledRuns(r.id);
       return p!;
     });
     if (file.format !== "plain" || parsed.length === 0) return parsed;
@@ -403,8 +448,8 @@ export class IncrementalRun {
       covered: [0, at],
       timings: { readyAt: 0, startedAt: 0, endedAt: 0, pid: 0, maxRssKb: 0 },
     };
-    validatePartial(JSON.parse(JSON.stringify(one)), task);
-    this.store.replacePartials(claim.input.id, [0, at], one.lines.read, JSON.stringify(one), fingerprints);
+    validatePartial(JSON.parse(JSON.stringify(one)), task, { spillDir: this.spill?.dir });
+    this.store.replacePartials(claim.input.id, [0, at], one.lines.read, this.storedBody(one), fingerprints);
     return [one];
   }
 }

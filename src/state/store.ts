@@ -15,8 +15,8 @@ import { ENGINE_VERSION } from "../core/version.ts";
 import { isRunning } from "../core/cleanup.ts";
 import { parseStateFault, STATE_FAULT_ENV, type StateFaultPoint } from "../core/faults.ts";
 
-/** The layout of the tables below; a state of another layout is refused. */
-export const STATE_SCHEMA = 1;
+/** The layout of the tables below; a state of another layout is refused (1 is brought to 2: it only lacks the runs). */
+export const STATE_SCHEMA = 2;
 
 export class StateError extends LogmrError {
   constructor(message: string) {
@@ -47,6 +47,16 @@ export interface StoredInput {
   seenAt: string;
 }
 
+/** A sorted run of a stored partial (see shuffle/runs.ts): where it belongs, what it sums to, its bytes. */
+export interface StoredRun {
+  id: number;
+  table: string;
+  partition: number;
+  rows: number;
+  sums: number[];
+  timed: number | null;
+}
+
 export interface StoredPartial {
   id: number;
   inputId: number;
@@ -66,6 +76,21 @@ interface Meta {
   settings?: string;
   createdAt: string;
 }
+
+/** Schema 2: the sorted runs of spilled partials (--memory), each a file's bytes, in the order of their partial's spill.runs. */
+const RUNS_SQL = `
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY,
+  partial_id INTEGER NOT NULL REFERENCES partials(id) ON DELETE CASCADE,
+  tbl TEXT NOT NULL,
+  part INTEGER NOT NULL,
+  rows INTEGER NOT NULL,
+  sums TEXT NOT NULL,
+  timed INTEGER,
+  data BLOB NOT NULL
+);
+CREATE INDEX runs_by_partial ON runs(partial_id);
+`;
 
 const SCHEMA_SQL = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,7 +119,7 @@ CREATE TABLE partials (
 );
 CREATE INDEX partials_by_input ON partials(input_id, start);
 CREATE TABLE run_lock (id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, host TEXT NOT NULL, started TEXT NOT NULL);
-`;
+${RUNS_SQL}`;
 
 const fault = parseStateFault(process.env[STATE_FAULT_ENV]);
 const writes: Record<StateFaultPoint, number> = { write: 0, after: 0 };
@@ -159,6 +184,12 @@ export class StateStore {
         put.run("taskVersion", String(TASK_VERSION));
         put.run("engineVersion", ENGINE_VERSION);
         put.run("createdAt", new Date().toISOString());
+      }).immediate();
+    }
+    if (this.meta().schema === 1) {
+      this.db.transaction(() => {
+        this.db.exec(RUNS_SQL);
+        this.db.query("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(STATE_SCHEMA));
       }).immediate();
     }
     const meta = this.meta();
@@ -254,12 +285,35 @@ export class StateStore {
     this.db.transaction(() => {
       this.db.run("DELETE FROM partials");
       this.db.run("DELETE FROM inputs");
-      this.db.run("DELETE FROM meta WHERE key = 'settings'");
+      this.db.run("DELETE FROM meta WHERE key IN ('settings', 'partitions')");
     }).immediate();
   }
 
   partials(inputId: number): StoredPartial[] {
     return this.db.query("SELECT id, input_id AS inputId, start, end, lines, body FROM partials WHERE input_id = ? ORDER BY start, id").all(inputId) as StoredPartial[];
+  }
+
+  /** A stored partial's runs, in the order they were stored. */
+  runsOf(partialId: number): StoredRun[] {
+    const rows = this.db.query("SELECT id, tbl, part, rows, sums, timed FROM runs WHERE partial_id = ? ORDER BY id").all(partialId) as Array<{ id: number; tbl: string; part: number; rows: number; sums: string; timed: number | null }>;
+    return rows.map((r) => ({ id: r.id, table: r.tbl, partition: r.part, rows: r.rows, sums: JSON.parse(r.sums) as number[], timed: r.timed }));
+  }
+
+  /** A run's bytes. */
+  runData(runId: number): Uint8Array {
+    const row = this.db.query("SELECT data FROM runs WHERE id = ?").get(runId) as { data: Uint8Array } | null;
+    if (!row) throw new StateError(`the state ${this.path} lost run ${runId}`);
+    return row.data;
+  }
+
+  /** The partition count of the state's runs (a run with the state spills into as many), or null before any. */
+  partitions(): number | null {
+    const v = (this.db.query("SELECT value FROM meta WHERE key = 'partitions'").get() as { value: string } | null)?.value;
+    return v === undefined ? null : Number(v);
+  }
+
+  setPartitions(n: number): void {
+    this.db.query("INSERT INTO meta (key, value) VALUES ('partitions', ?) ON CONFLICT(key) DO NOTHING").run(String(n));
   }
 
   /** Covered byte ranges of an input, in order, without the bodies. */
@@ -271,13 +325,18 @@ export class StateStore {
    * Stores one validated partial, in its own transaction. Bytes already
    * covered are refused: the state never holds a line twice.
    */
-  addPartial(inputId: number, covered: [number, number] | null, lines: number, body: string, fields: Partial<Omit<StoredInput, "id" | "seenAt">> = {}): void {
+  addPartial(
+    inputId: number, covered: [number, number] | null, lines: number, body: string, fields: Partial<Omit<StoredInput, "id" | "seenAt">> = {},
+    runs: ReadonlyArray<Omit<StoredRun, "id"> & { data: () => Uint8Array }> = [],
+  ): void {
     this.db.transaction(() => {
       const clash = covered === null
         ? this.db.query("SELECT count(*) AS n FROM partials WHERE input_id = ?").get(inputId)
         : this.db.query("SELECT count(*) AS n FROM partials WHERE input_id = ? AND (start IS NULL OR (start < ? AND end > ?))").get(inputId, covered[1], covered[0]);
       if ((clash as { n: number }).n > 0) throw new StateError(`internal error: a partial of ${this.path} already covers bytes ${covered ? `${covered[0]}..${covered[1]}` : "of this file"}`);
-      this.db.query("INSERT INTO partials (input_id, start, end, lines, body) VALUES (?, ?, ?, ?, ?)").run(inputId, covered?.[0] ?? null, covered?.[1] ?? null, lines, body);
+      const { id } = this.db.query("INSERT INTO partials (input_id, start, end, lines, body) VALUES (?, ?, ?, ?, ?) RETURNING id").get(inputId, covered?.[0] ?? null, covered?.[1] ?? null, lines, body) as { id: number };
+      const put = this.db.query("INSERT INTO runs (partial_id, tbl, part, rows, sums, timed, data) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      for (const r of runs) put.run(id, r.table, r.partition, r.rows, JSON.stringify(r.sums), r.timed, r.data());
       if (Object.keys(fields).length > 0) this.updateInput(inputId, fields);
       faultPoint("write");
     }).immediate();
@@ -287,8 +346,10 @@ export class StateStore {
   /** Replaces every partial of an input with one (their merge), in one transaction. */
   replacePartials(inputId: number, covered: [number, number] | null, lines: number, body: string, fields: Partial<Omit<StoredInput, "id" | "seenAt">> = {}): void {
     this.db.transaction(() => {
-      this.db.query("DELETE FROM partials WHERE input_id = ?").run(inputId);
-      this.db.query("INSERT INTO partials (input_id, start, end, lines, body) VALUES (?, ?, ?, ?, ?)").run(inputId, covered?.[0] ?? null, covered?.[1] ?? null, lines, body);
+      const { id } = this.db.query("INSERT INTO partials (input_id, start, end, lines, body) VALUES (?, ?, ?, ?, ?) RETURNING id").get(inputId, covered?.[0] ?? null, covered?.[1] ?? null, lines, body) as { id: number };
+      // The merged partial's runs are those of the partials it replaces.
+      this.db.query("UPDATE runs SET partial_id = ? WHERE partial_id IN (SELECT id FROM partials WHERE input_id = ? AND id != ?)").run(id, inputId, id);
+      this.db.query("DELETE FROM partials WHERE input_id = ? AND id != ?").run(inputId, id);
       this.updateInput(inputId, fields);
       faultPoint("write");
     }).immediate();

@@ -569,7 +569,7 @@ describe("spill files do not outlive the run", () => {
     expect(spillsIn(tmp)).toEqual([]);
   }, 60_000);
 
-  test("SIGINT during the map: the spill directory is removed", async () => {
+  test.each([["SIGINT", 130], ["SIGTERM", 143]] as const)("%s during the map: the spill directory is removed", async (signal, exit) => {
     const file = await highFile;
     const tmp = fresh();
     const gate = join(tmp, "gate");
@@ -582,8 +582,8 @@ describe("spill files do not outlive the run", () => {
     const during = spillsIn(tmp);
     expect(during).toHaveLength(1);
     expect(readdirSync(join(tmp, during[0]!)).length).toBeGreaterThan(0);
-    child.kill("SIGINT");
-    expect(await child.exited).toBe(130);
+    child.kill(signal);
+    expect(await child.exited).toBe(exit);
     expect(spillsIn(tmp)).toEqual([]);
   }, 60_000);
 
@@ -614,6 +614,15 @@ describe("a disk that cannot take the spill", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain("no space left on the device (ENOSPC)");
     expect(spillsIn(tmp)).toEqual([]);
+  }, 60_000);
+
+  test("a --tmp the run may not write to (/sys): exit 1, one line, no report", async () => {
+    const file = await highFile;
+    const r = await cli([file, "--workers", "2", "--memory", "400M", "--tmp", "/sys"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(/cannot write spill files to \/sys\/logmr-spill-\d+-[0-9a-f]+: permission denied/);
   }, 60_000);
 
   test.each([

@@ -22,6 +22,7 @@ import { BudgetError, defaultBudget, type MemoryPlan, planMemory } from "./shuff
 import type { KeyedSummary } from "./shuffle/combine.ts";
 import { makeSpillDir, type SpillDir } from "./shuffle/spill-dir.ts";
 import type { SpillConfig } from "./shuffle/spill-partial.ts";
+import { ParentGuard } from "./shuffle/parent-guard.ts";
 import { SPILL_ENV } from "./core/protocol.ts";
 
 export interface AnalyzeOptions {
@@ -513,6 +514,14 @@ function stateSettingsOf(options: AnalyzeOptions) {
   };
 }
 
+/** A run that may spill: its directory, what its workers are told, the budget, the rows the parent may hold inline. */
+interface SpillPlan {
+  dir: SpillDir;
+  config: SpillConfig;
+  budget: number;
+  parentRows: number;
+}
+
 /**
  * The budget a run spills under, or undefined for one that keeps everything
  * in memory: --follow keeps its partials to go on from, and a remote
@@ -534,7 +543,7 @@ async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: Incr
   const plan = planAnalysis(options, state, budget);
   plan.leftOut.push(...budgetNotes);
   const { workers } = plan;
-  let spill: { dir: SpillDir; config: SpillConfig; budget: number } | undefined;
+  let spill: SpillPlan | undefined;
   if (budget !== undefined) {
     const { parentRows, inlineRows, maxKeys, workerShare } = planMemory(budget, workers, Math.max(1, plan.tasks.length));
     // A task may keep inline its share of what the parent may hold, by its size.
@@ -544,7 +553,7 @@ async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: Incr
     const stored = state?.storedPartitions() ?? null;
     if (stored !== null && options.partitions !== undefined && options.partitions !== stored) plan.leftOut.push(`--partitions ${options.partitions}: the state's runs are in ${stored} partitions, so this run's are too`);
     spill = {
-      dir, budget,
+      dir, budget, parentRows,
       config: {
         dir: dir.path, partitions: stored ?? options.partitions ?? 2 * workers, inlineRows, maxKeys: options.spillKeys ?? maxKeys, workerShare,
         rowsPerByte: parentRows / Math.max(1, sized("file")), rowsPerLine: parentRows / Math.max(1, sized("generate")),
@@ -560,9 +569,10 @@ async function analyzeWith(options: AnalyzeOptions, mapper: Mapper, state?: Incr
 }
 
 async function mapAndReduce(
-  options: AnalyzeOptions, mapper: Mapper, plan: Plan, t0: number, state: IncrementalRun | undefined, spill: { dir: SpillDir; config: SpillConfig; budget: number } | undefined,
+  options: AnalyzeOptions, mapper: Mapper, plan: Plan, t0: number, state: IncrementalRun | undefined, spill: SpillPlan | undefined,
 ): Promise<Analysis> {
   const { workers } = plan;
+  const guard = spill ? new ParentGuard(spill.config, spill.parentRows) : undefined;
   const stdinAt = plan.files.findIndex((f) => f.format === "stdin");
   let source: import("./map/stdin-segments.ts").StdinSegments | undefined;
   let map: MapResult;
@@ -595,7 +605,12 @@ async function mapAndReduce(
       onProgress: options.onProgress,
       source,
       skipCorrupt: options.skipUnreadable,
-      onPartial: state ? (task, partial) => state.storePartial(task, partial) : undefined,
+      onPartial: state || guard
+        ? (task, partial) => {
+          state?.storePartial(task, partial);
+          guard?.accept(task.id, partial);
+        }
+        : undefined,
       ...(spill ? { spillDir: spill.config.dir, env: { ...process.env, [SPILL_ENV]: JSON.stringify(spill.config) } } : {}),
     });
     mappedTasks = map.tasks.length;

@@ -340,6 +340,23 @@ describe("a run that spills", () => {
   }, 60_000);
 });
 
+describe("the parent's own share", () => {
+  test("standard input in small segments, each under any task's limit: the parent spills them once it holds its share, the same data", async () => {
+    const tmp = fresh();
+    const text = uniqueLines(120_000);
+    const inMemory = await runJson([uniqueFile, "--workers", "2", "--memory", "16G"]);
+    const r = await cli(["-", "--workers", "2", "--memory", "400M", "--tmp", tmp, "--json", "--quiet"], { stdin: text, env: { LOGMR_SEGMENT_BYTES: "200000" } });
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { data: { input: unknown }; run: { memory: { spilled: boolean; spilledTasks: number }; tasks: number } };
+    expect(doc.run.memory.spilled).toBe(true);
+    // Not every segment: the first ones stay inline, within the parent's share.
+    expect(doc.run.memory.spilledTasks).toBeLessThan(doc.run.tasks);
+    const { input: _a, ...got } = doc.data;
+    const { input: _b, ...want } = JSON.parse(inMemory.data) as { input: unknown };
+    expect(JSON.stringify(got)).toBe(JSON.stringify(want));
+  }, 60_000);
+});
+
 describe("a task that cannot be cut smaller spills in the middle", () => {
   // Malformed lines spread over the file: their line numbers must count from the task's start, not the segment's.
   const lines = uniqueLines(60_000).split("\n");

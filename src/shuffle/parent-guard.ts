@@ -1,0 +1,43 @@
+// The parent's own share under --memory: the keyed rows it holds inline in
+// the partials of the map so far. Past its share, a partial that comes back
+// inline is spilled by the parent at once, whatever each task's share said
+// (standard input's segments and gzip files have no size to share by).
+
+import type { CountsPartial } from "../core/partial.ts";
+import type { SpillConfig } from "./spill-partial.ts";
+
+/** Inline keyed rows of a partial (the tables that may spill). */
+export function inlineRows(p: CountsPartial): number {
+  let n = p.clients.length + p.paths.length + p.notFoundPaths.length + p.referrers.length + p.agents.length + (p.hosts?.length ?? 0);
+  for (const g of p.groups?.rows ?? []) n += 1 + (g.clients?.length ?? 0);
+  return n;
+}
+
+export class ParentGuard {
+  private held = 0;
+  /** Partials the parent spilled itself. */
+  spilled = 0;
+
+  constructor(
+    private readonly config: SpillConfig,
+    private readonly parentRows: number,
+  ) {}
+
+  accept(taskId: number, partial: CountsPartial): void {
+    const rows = inlineRows(partial);
+    if (rows === 0) return;
+    if (this.held + rows <= this.parentRows) {
+      this.held += rows;
+      return;
+    }
+    const { spillPartial, spillableTables, SpillWriteError } = require("./spill-partial.ts") as typeof import("./spill-partial.ts");
+    const { SpillError, spillProblem } = require("./spill-dir.ts") as typeof import("./spill-dir.ts");
+    try {
+      spillPartial(partial, this.config, `g${taskId}`, spillableTables(partial));
+    } catch (err) {
+      throw new SpillError(spillProblem(err instanceof SpillWriteError ? err.failure : err, this.config.dir));
+    }
+    this.spilled++;
+    this.held += inlineRows(partial);
+  }
+}

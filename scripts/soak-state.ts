@@ -12,16 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { numberFlag } from "./flags.ts";
+import { rng } from "../test/helpers.ts";
 
 const RUNS = numberFlag("runs", 50);
-let seed = numberFlag("seed", 1) >>> 0;
-const random = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = rng(numberFlag("seed", 1));
 
 const ENTRY = new URL("../analyze.ts", import.meta.url).pathname;
 const FIXTURE = new URL("../test/fixtures/mixed-garbage.log", import.meta.url).pathname;

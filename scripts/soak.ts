@@ -15,16 +15,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FAILURE_KINDS } from "../src/core/faults.ts";
 import { numberFlag } from "./flags.ts";
+import { rng } from "../test/helpers.ts";
 
 const RUNS = numberFlag("runs", 200);
-let state = numberFlag("seed", 1) >>> 0;
-const random = () => {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const random = rng(numberFlag("seed", 1));
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
 
 const ENTRY = new URL("../analyze.ts", import.meta.url).pathname;

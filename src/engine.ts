@@ -18,7 +18,7 @@ import { describeTask, splitGuided, TASK_VERSION, type Task } from "./core/task.
 import { stats as summary } from "./core/stats.ts";
 import { ENGINE_VERSION } from "./core/version.ts";
 import type { IncrementalRun, StateReport } from "./state/incremental.ts";
-import { BudgetError, defaultBudget, type MemoryPlan, planMemory } from "./shuffle/budget.ts";
+import { defaultBudget, type MemoryPlan, planMemory } from "./shuffle/budget.ts";
 import type { KeyedSummary } from "./shuffle/combine.ts";
 import { makeSpillDir, type SpillDir } from "./shuffle/spill-dir.ts";
 import type { SpillConfig } from "./shuffle/spill-partial.ts";
@@ -237,16 +237,8 @@ function detectFormats(files: LogInput[], given: string | undefined): string[] {
   return notes;
 }
 
-/** The task caps of a budget, once the worker count is known. */
-function memoryCaps(budget: number | undefined, workers: number): MemoryPlan | undefined {
-  if (budget === undefined) return undefined;
-  try {
-    return planMemory(budget, workers, 1);
-  } catch (err) {
-    if (err instanceof BudgetError) throw new LogmrError(err.message, EXIT_USAGE);
-    throw err;
-  }
-}
+/** The task caps of a budget, once the worker count is known (a budget too small for it is exit 2). */
+const memoryCaps = (budget: number | undefined, workers: number): MemoryPlan | undefined => (budget === undefined ? undefined : planMemory(budget, workers, 1));
 
 /** `budget`: --memory, when this run may spill (tasks are then cut to fit a worker's share). */
 export function planAnalysis(options: AnalyzeOptions, state?: IncrementalRun, budget?: number): Plan {
@@ -643,7 +635,6 @@ async function mapAndReduce(
     const { reduceSpilled } = await import("./shuffle/shuffle.ts");
     shuffled = await reduceSpilled(map.partials, spill.config, { top: options.top, workers, retries: options.retries, timeoutMs: options.taskTimeoutMs });
   }
-  const spilledBytes = spill?.dir.bytes() ?? 0;
   const data = reducePartials({ ...plan, tasks }, map.partials, { ...options, skipped: skippedInputs, keyed: shuffled?.keyed });
   const tEnd = performance.now();
 
@@ -653,7 +644,7 @@ async function mapAndReduce(
     run.memory = {
       budgetMb: spill.budget / 2 ** 20,
       spilled: shuffled !== undefined,
-      ...(shuffled ? { ...shuffled.info, bytes: Math.max(shuffled.info.bytes, spilledBytes) } : {}),
+      ...shuffled?.info,
     };
   }
   // A followed log may start empty: its lines are still to come.

@@ -480,6 +480,10 @@ describe("virtual hosts under a budget that spills", () => {
 describe("--state under a budget that spills", () => {
   const stateArgs = (file: string, state: string) => [file, "--state", state, "--workers", "1", "--memory", "180M", "--max-malformed", "100"];
   const keys = { LOGMR_SPILL_KEYS: "6000" };
+  const stateCase = () => {
+    const tmp = fresh();
+    return { log: join(tmp, "access.log"), state: join(tmp, "state.db") };
+  };
   const runsIn = (state: string) => {
     const db = new Database(state, { readonly: true });
     try {
@@ -490,9 +494,7 @@ describe("--state under a budget that spills", () => {
   };
 
   test("a log that grows: after each step the state run equals a fresh in-memory run, its runs kept in the state", async () => {
-    const tmp = fresh();
-    const log = join(tmp, "access.log");
-    const state = join(tmp, "state.db");
+    const { log, state } = stateCase();
     const all = uniqueLines(90_000);
     // Cut anywhere, mid-line too: a last line without its newline is counted, not stored.
     const cuts = [0, 0.33, 0.61, 0.8, 1].map((f) => Math.floor(all.length * f));
@@ -515,9 +517,7 @@ describe("--state under a budget that spills", () => {
   }, 120_000);
 
   test("killed inside its first write to the state, the next run completes it: the same counts", async () => {
-    const tmp = fresh();
-    const log = join(tmp, "access.log");
-    const state = join(tmp, "state.db");
+    const { log, state } = stateCase();
     writeFileSync(log, uniqueLines(40_000));
     const killed = await cli([...stateArgs(log, state), "--quiet"], { env: { ...keys, LOGMR_STATE_FAULT: "write:1" } });
     expect(killed.code).not.toBe(0);
@@ -526,9 +526,7 @@ describe("--state under a budget that spills", () => {
   }, 60_000);
 
   test("a state of schema 1 (before runs) is brought to schema 2 and used", async () => {
-    const tmp = fresh();
-    const log = join(tmp, "access.log");
-    const state = join(tmp, "state.db");
+    const { log, state } = stateCase();
     writeFileSync(log, uniqueLines(20_000));
     await runJson([log, "--state", state, "--memory", "16G"]);
     const db = new Database(state);
@@ -542,9 +540,7 @@ describe("--state under a budget that spills", () => {
   }, 60_000);
 
   test("--follow on a state with spilled counts: one line, exit 1", async () => {
-    const tmp = fresh();
-    const log = join(tmp, "access.log");
-    const state = join(tmp, "state.db");
+    const { log, state } = stateCase();
     writeFileSync(log, uniqueLines(30_000));
     await runJson(stateArgs(log, state), keys);
     expect(runsIn(state)).toBeGreaterThan(0);

@@ -9,7 +9,7 @@ import { parseTask, TaskError, taskKey, type Task } from "./task.ts";
 import { LogmrError } from "./errors.ts";
 import { MAX_BUCKET, mergeSketches, MIN_BUCKET, type SketchData } from "./sketch.ts";
 import type { SpillPartial } from "../shuffle/spill-partial.ts";
-import { SPILLED_TABLES, type SpilledTable, TIMED_TABLES } from "../shuffle/runs.ts";
+import { SPILLED_TABLES, type SpilledTable, TIMED_TABLES } from "../shuffle/tables.ts";
 
 // 2: partials carry the task they answer and, for byte ranges, the bytes their lines cover.
 export const PARTIAL_VERSION = 3;

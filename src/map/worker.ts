@@ -151,11 +151,11 @@ async function spillingCounterFor(task: Task, spillEnv: string) {
 
 /** Under --memory: a partial with more keyed rows than the parent may hold inline names sorted runs instead. */
 async function spillIfLarge(counts: ReturnType<ReturnType<typeof counterFor>["toCounts"]>, task: Task): Promise<void> {
-  // The spill code loads only for a partial that may need it (most never do).
-  const config = JSON.parse(process.env[SPILL_ENV]!) as import("../shuffle/spill-partial.ts").SpillConfig;
-  const rough = counts.clients.length + counts.paths.length + counts.notFoundPaths.length + counts.referrers.length + counts.agents.length + (counts.hosts?.length ?? 0) + (counts.groups?.rows.length ?? 0);
-  if (rough <= Math.min(config.inlineRows, 1000) && !counts.groups) return;
-  const { inlineLimit, spillableTables, keyedRows, spillPartial } = await import("../shuffle/spill-partial.ts");
+  // The spill code loads only for a partial over the least inline limit (most never are).
+  const { keyedRows, MIN_INLINE_ROWS } = await import("../shuffle/tables.ts");
+  if (keyedRows(counts) <= MIN_INLINE_ROWS) return;
+  const { inlineLimit, parseSpillConfig, spillableTables, spillPartial } = await import("../shuffle/spill-partial.ts");
+  const config = parseSpillConfig(process.env[SPILL_ENV])!;
   const tables = spillableTables(counts);
   if (keyedRows(counts, tables) > inlineLimit(task, config)) spillPartial(counts, config, `t${task.id}-a${task.attempt ?? 1}`, tables);
 }

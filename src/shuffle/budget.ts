@@ -3,6 +3,8 @@
 // before; past it, tasks get smaller and their keyed tables go to disk.
 
 import { totalmem } from "node:os";
+import { MIN_INLINE_ROWS } from "./tables.ts";
+import { EXIT_USAGE, LogmrError } from "../core/errors.ts";
 
 /** "512M", "2G", "1.5g", "800000K", a plain byte count. */
 export function parseSize(text: string): number | null {
@@ -54,7 +56,12 @@ export interface MemoryPlan {
   maxKeys: number;
 }
 
-export class BudgetError extends Error {}
+/** A budget too small for the run: a usage error (exit 2). */
+export class BudgetError extends LogmrError {
+  constructor(message: string) {
+    super(message, EXIT_USAGE);
+  }
+}
 
 /**
  * Splits `budget` between the parent and `workers` children: each process's
@@ -80,7 +87,7 @@ export function planMemory(budget: number, workers: number, tasks: number): Memo
     maxTaskBytes,
     maxTaskLines: Math.max(1, Math.floor(maxTaskBytes / GENERATED_LINE_BYTES)),
     parentRows: Math.floor(parentShare / PARENT_BYTES_PER_ROW),
-    inlineRows: Math.max(1000, Math.floor(parentShare / PARENT_BYTES_PER_ROW / Math.max(1, tasks))),
+    inlineRows: Math.max(MIN_INLINE_ROWS, Math.floor(parentShare / PARENT_BYTES_PER_ROW / Math.max(1, tasks))),
     maxKeys: Math.max(10_000, Math.floor(workerShare / WORKER_BYTES_PER_KEY)),
   };
 }

@@ -5,13 +5,7 @@
 
 import type { CountsPartial } from "../core/partial.ts";
 import type { SpillConfig } from "./spill-partial.ts";
-
-/** Inline keyed rows of a partial (the tables that may spill). */
-export function inlineRows(p: CountsPartial): number {
-  let n = p.clients.length + p.paths.length + p.notFoundPaths.length + p.referrers.length + p.agents.length + (p.hosts?.length ?? 0);
-  for (const g of p.groups?.rows ?? []) n += 1 + (g.clients?.length ?? 0);
-  return n;
-}
+import { keyedRows } from "./tables.ts";
 
 export class ParentGuard {
   private held = 0;
@@ -24,7 +18,7 @@ export class ParentGuard {
   ) {}
 
   accept(taskId: number, partial: CountsPartial): void {
-    const rows = inlineRows(partial);
+    const rows = keyedRows(partial);
     if (rows === 0) return;
     if (this.held + rows <= this.parentRows) {
       this.held += rows;
@@ -38,6 +32,6 @@ export class ParentGuard {
       throw new SpillError(spillProblem(err instanceof SpillWriteError ? err.failure : err, this.config.dir));
     }
     this.spilled++;
-    this.held += inlineRows(partial);
+    this.held += keyedRows(partial);
   }
 }

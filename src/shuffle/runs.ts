@@ -7,10 +7,8 @@ import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { SketchData } from "../core/sketch.ts";
 
-/** The tables that grow with the log's distinct keys, and their count columns. */
-export const SPILLED_TABLES = { clients: 5, paths: 1, notFoundPaths: 1, referrers: 1, agents: 1, hosts: 3, groups: 8, groupClients: 1 } as const;
-/** Tables whose rows may carry response times (a sketch) after their counts. */
-export const TIMED_TABLES: ReadonlySet<string> = new Set(["paths", "hosts", "groups"]);
+export { SPILLED_TABLE_NAMES, SPILLED_TABLES, type SpilledTable, TIMED_TABLES } from "./tables.ts";
+import { SPILLED_TABLE_NAMES, SPILLED_TABLES, type SpilledTable } from "./tables.ts";
 
 /**
  * --by's (group, client) pairs, one key each: the group's length, ":", the
@@ -24,8 +22,6 @@ export function groupOfPair(key: string): string {
   const colon = key.indexOf(":");
   return key.slice(colon + 1, colon + 1 + parseInt(key.slice(0, colon), 36));
 }
-export type SpilledTable = keyof typeof SPILLED_TABLES;
-export const SPILLED_TABLE_NAMES = Object.keys(SPILLED_TABLES) as SpilledTable[];
 
 export type KeyRow = [string, ...number[]];
 /** A row of the paths table may carry the path's response times after its count. */

@@ -33,8 +33,8 @@ export async function reduceSpilled(
   const picked = SPILLED_TABLE_NAMES.filter((t) => tables.has(t));
   const field = partials.find((p) => p.groups)?.groups!.field;
   for (const p of partials) {
-    // A partial's groups name its clients: when either goes to runs, both do.
-    const inline = (p.groups && picked.some((t) => t === "clients" || t === "groups") ? SPILLED_TABLE_NAMES : picked).filter((t) => keyedRows(p, [t]) > 0);
+    // (spillPartial takes a partial's groups and clients together: the groups name their clients.)
+    const inline = picked.filter((t) => keyedRows(p, [t]) > 0);
     if (inline.length === 0) continue;
     try {
       spillPartial(p, config, `p${p.taskId}`, inline);

@@ -4,7 +4,7 @@
 // spills, removed however the run ends. Left-overs of killed runs go at the
 // next start.
 
-import { lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isRunning, whileRunning } from "../core/cleanup.ts";
@@ -19,8 +19,6 @@ export interface SpillDir {
   path: string;
   /** Removes the directory and everything in it (idempotent). */
   remove(): void;
-  /** Bytes of the files in it now. */
-  bytes(): number;
 }
 
 /** Removes spill directories under `parent` whose run (pid) is dead; returns how many. */
@@ -58,19 +56,7 @@ export function makeSpillDir(parent: string = tmpdir()): SpillDir {
   const random = crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16).padStart(8, "0");
   const path = join(parent, `${PREFIX}${process.pid}-${random}`);
   const release = whileRunning(() => rmSync(path, { recursive: true, force: true }));
-  return {
-    path,
-    remove: release,
-    bytes() {
-      let total = 0;
-      try {
-        for (const name of readdirSync(path)) total += statSync(join(path, name)).size;
-      } catch {
-        // never made, or removed already
-      }
-      return total;
-    },
-  };
+  return { path, remove: release };
 }
 
 /**

@@ -7,6 +7,8 @@ import { unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { CountsPartial } from "../core/partial.ts";
 import { ensureSpillDir } from "./spill-dir.ts";
+export { keyedRows } from "./tables.ts";
+import { MIN_INLINE_ROWS } from "./tables.ts";
 import { type KeyRow, pairKey, SPILLED_TABLE_NAMES, type SpilledTable, spillTables, type SpillRun } from "./runs.ts";
 
 /** What the parent tells its workers (in SPILL_ENV): where, into how many partitions, and the rows a partial may keep inline. */
@@ -37,8 +39,8 @@ export interface SpillPartial {
 /** The keyed rows a task's partial may keep inline: its share of what the parent may hold, by its size. */
 export function inlineLimit(task: { kind: string; start?: number; end?: number }, config: Pick<SpillConfig, "inlineRows" | "rowsPerByte" | "rowsPerLine">): number {
   const size = (task.end ?? 0) - (task.start ?? 0);
-  if (task.kind === "file") return Math.max(1000, Math.floor(size * config.rowsPerByte));
-  if (task.kind === "generate") return Math.max(1000, Math.floor(size * config.rowsPerLine));
+  if (task.kind === "file") return Math.max(MIN_INLINE_ROWS, Math.floor(size * config.rowsPerByte));
+  if (task.kind === "generate") return Math.max(MIN_INLINE_ROWS, Math.floor(size * config.rowsPerLine));
   return config.inlineRows;
 }
 
@@ -80,9 +82,6 @@ function pathRows(counts: CountsPartial): KeyRow[] {
   });
 }
 
-export function keyedRows(counts: CountsPartial, tables: readonly SpilledTable[] = SPILLED_TABLE_NAMES): number {
-  return tables.reduce((a, t) => a + (t === "groups" ? (counts.groups?.rows.length ?? 0) : t === "groupClients" ? (counts.groups?.rows.reduce((n, g) => n + (g.clients?.length ?? 0), 0) ?? 0) : t === "hosts" ? (counts.hosts?.length ?? 0) : counts[t].length), 0);
-}
 
 export class SpillWriteError extends Error {
   constructor(readonly failure: unknown) {

@@ -5,7 +5,8 @@
 
 import { readFileSync, readSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SpilledTable } from "../shuffle/runs.ts";
+import type { SpilledTable } from "../shuffle/tables.ts";
+import { ensureSpillDir } from "../shuffle/spill-dir.ts";
 import { FINGERPRINT_BYTES, type Task, type TimeWindow } from "../core/task.ts";
 import { mergeAll, PARTIAL_VERSION, type TaskPartial, validatePartial } from "../core/partial.ts";
 import { hashRange } from "../map/identity.ts";
@@ -126,7 +127,6 @@ export class IncrementalRun {
   /** A stored partial's runs, written back as files of this run's spill directory. */
   private spilledRuns(partialId: number): NonNullable<TaskPartial["spill"]> {
     if (!this.spill) throw new StateError(`the state ${this.store.path} holds counts spilled to disk under --memory, which a run with --follow cannot use yet: run it without --follow`);
-    const { ensureSpillDir } = require("../shuffle/spill-dir.ts") as typeof import("../shuffle/spill-dir.ts");
     ensureSpillDir(this.spill.dir);
     const runs = this.store.runsOf(partialId).map((r) => {
       const file = `s${r.id}.run`;

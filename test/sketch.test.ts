@@ -111,8 +111,44 @@ describe("KeyedSketches: dense rows and whole milliseconds", () => {
       many.addMsMany(keys.subarray(at, at + size), ms.subarray(at, at + size), size);
       at += size;
     }
-    expect(many.denseKeys).toBe(one.denseKeys);
+    // addMsMany gives a key its row at its first value, while rows last; addIn only to busy keys.
+    expect(many.denseKeys).toBe(512);
+    expect(one.denseKeys).toBe(4);
     expect(JSON.stringify([...many.toData()])).toBe(JSON.stringify([...one.toData()]));
+  });
+});
+
+describe("KeyedSketches.sums: groups of keys merged at once", () => {
+  // Keys through addIn (dense when busy, sparse when rare, values past a row's span) and through addMsMany (rows at once, then the map when rows run out).
+  const filled = (seed: number, viaMs: boolean) => {
+    const r = rng(seed);
+    const s = new KeyedSketches();
+    const keys: number[] = [];
+    const ms: number[] = [];
+    for (let i = 0; i < 40_000; i++) {
+      const key = r() < 0.6 ? Math.floor(r() * 6) : 6 + Math.floor(r() * 700);
+      const x = r();
+      if (viaMs && x > 0.05) {
+        keys.push(key);
+        ms.push(x < 0.15 ? 0 : Math.floor(r() * r() * (MS_LIMIT - 1)));
+      } else addTo(s, key, x < 0.02 ? 1e-7 * r() : x < 0.04 ? 1e6 * r() : x < 0.1 ? 0 : r() * 3);
+    }
+    s.addMsMany(Int32Array.from(keys), Int32Array.from(ms), keys.length);
+    return s;
+  };
+  const GROUPINGS: Array<[string, (key: number) => number, number]> = [
+    ["all in one", () => 0, 1],
+    ["by key mod 7", (key) => key % 7, 7],
+    ["some keys in none", (key) => (key % 3 === 0 ? -1 : key % 5), 5],
+    ["a group with no keys", (key) => (key % 2) * 2, 3],
+  ];
+  test.each(GROUPINGS)("%s: each group equals mergeSketches of its keys' toData (addIn only and with addMsMany)", (_, groupOf, groups) => {
+    for (const viaMs of [false, true]) {
+      const s = filled(viaMs ? 5 : 6, viaMs);
+      const data = s.toData();
+      const expected = Array.from({ length: groups }, (_, g) => mergeSketches([...data].filter(([key]) => groupOf(key) === g).map(([, d]) => d)));
+      expect(JSON.stringify(s.sums(groupOf, groups))).toBe(JSON.stringify(expected));
+    }
   });
 });
 

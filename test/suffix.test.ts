@@ -4,6 +4,7 @@ import type { CountsPartial } from "../src/core/partial.ts";
 import { quantile } from "../src/core/sketch.ts";
 import { counterFor, type LineCounter } from "../src/count/counter.ts";
 import { FastCombinedCounter } from "../src/count/fast/combined.ts";
+import { LATENCY_QUEUE } from "../src/count/tally.ts";
 import { compileFormat, FormatCounter } from "../src/count/format.ts";
 import { type DurationKind, parseSeconds } from "../src/count/durations.ts";
 import { combinedSuffixOf, SuffixReader } from "../src/count/suffix.ts";
@@ -95,6 +96,17 @@ describe("the fast path with appended fields reads what the format counter reads
     const { latency, ...rest } = fast;
     expect(rest).toEqual(feed(new FastCombinedCounter(), plain));
     expect(latency!.all.count).toBe(30_000);
+  });
+
+  test("one block of many more timed lines than the latency queue holds: every line's time counted once, in order", () => {
+    const plain = new TextEncoder().encode(generateText(9, 0, 5 * LATENCY_QUEUE + 7));
+    const timed = new Uint8Array(plain.length + plain.length);
+    const bytes = timed.subarray(0, appendTimings(plain, plain.length, 0, 9, timed));
+    const fast = counterFor({ format: NGINX_TIMED_FORMAT, window: {}, counters: "full" });
+    expect(fast.countBlock(bytes, 0, bytes.length, true, 0)).toBe(bytes.length);
+    const want = feed(new FormatCounter(compileFormat(NGINX_TIMED_FORMAT)), bytes);
+    expect(fast.toCounts()).toEqual(want);
+    expect(want.latency!.all.count).toBe(5 * LATENCY_QUEUE + 7);
   });
 });
 

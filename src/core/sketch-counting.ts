@@ -3,7 +3,7 @@
 // sketch.ts so that the parent, which only merges and reads sketches, never
 // builds the tables.
 
-import { BUCKETS, LOG_GAMMA, OFFSET, type SketchData } from "./sketch.ts";
+import { BUCKETS, emptySketch, LOG_GAMMA, OFFSET, type SketchData } from "./sketch.ts";
 
 /**
  * Exact bucketOf for durations of whole milliseconds below a minute (what
@@ -61,6 +61,9 @@ const MAX_DENSE_ROWS = 512;
 /** A dense row's buckets: -1024..1023 span about 1 ns to 24 years (8 KiB a row); others stay in the map. A task counts far fewer than 2^31 lines. */
 const ROW_WIDTH = 2048;
 const ROW_OFFSET = ROW_WIDTH / 2;
+/** The columns of a dense row that whole milliseconds below MS_LIMIT land in. */
+const MS_FIRST_COLUMN = MS_BUCKETS[1]! + ROW_OFFSET;
+const MS_LAST_COLUMN = MS_BUCKETS[MS_BUCKETS.length - 1]! + ROW_OFFSET;
 /** Numbers kept a key: count, microseconds, max, zeros. */
 const STATS = 4;
 
@@ -80,6 +83,9 @@ export class KeyedSketches {
   private readonly sparse = new Map<number, number>();
   /** Key ids with a value, in the order first seen. */
   private readonly keys: number[] = [];
+  /** The columns rows hold values in lie within these (an empty span while last < first). */
+  private firstColumn = ROW_WIDTH;
+  private lastColumn = -1;
 
   /** Adds a duration, its whole microseconds and its bucket (bucketOf; anything for 0), computed once by the caller. */
   addIn(key: number, seconds: number, micros: number, bucket: number): void {
@@ -100,6 +106,7 @@ export class KeyedSketches {
     const column = bucket + ROW_OFFSET;
     if (row >= 0 && column >= 0 && column < ROW_WIDTH) {
       this.rows[row * ROW_WIDTH + column]!++;
+      this.spanColumns(column, column);
       return;
     }
     const slot = key * BUCKETS + bucket + OFFSET;
@@ -108,22 +115,42 @@ export class KeyedSketches {
 
   /** addIn of n durations of whole milliseconds (0 <= ms < MS_LIMIT), keys[i] and ms[i]. */
   addMsMany(keys: Int32Array, ms: Int32Array, n: number): void {
+    // A key gets its dense row at its first value here (not after DENSE_AFTER):
+    // the usual timed log has few (path, class) pairs, and this loop stays
+    // free of calls, so the general addIn stays cold.
     for (let i = 0; i < n; i++) {
       const key = keys[i]!;
       const v = ms[i]!;
-      const row = key < this.rowOf.length ? this.rowOf[key]! : -1;
-      if (row < 0 || v === 0) {
-        this.addIn(key, SECONDS_OF_MS[v]!, v * 1000, v > 0 ? MS_BUCKETS[v]! : 0);
-        continue;
+      let row = key < this.rowOf.length ? this.rowOf[key]! : -1;
+      if (row < 0) {
+        if (this.rowCount >= MAX_DENSE_ROWS) {
+          this.addIn(key, SECONDS_OF_MS[v]!, v * 1000, v > 0 ? MS_BUCKETS[v]! : 0);
+          continue;
+        }
+        if (key >= this.rowOf.length) this.grow(key);
+        row = this.makeRow(key);
       }
       const stats = this.stats;
       const at = key * STATS;
-      stats[at]!++;
+      const count = stats[at]!;
+      if (count === 0) this.keys.push(key);
+      stats[at] = count + 1;
+      if (v === 0) {
+        stats[at + 3]!++;
+        continue;
+      }
       stats[at + 1]! += v * 1000;
       const seconds = SECONDS_OF_MS[v]!;
       if (seconds > stats[at + 2]!) stats[at + 2] = seconds;
       this.rows[row * ROW_WIDTH + MS_BUCKETS[v]! + ROW_OFFSET]!++;
     }
+    if (n > 0) this.spanColumns(MS_FIRST_COLUMN, MS_LAST_COLUMN);
+  }
+
+  /** Widens the columns any row may hold a value in (what toData and sums scan). */
+  private spanColumns(first: number, last: number): void {
+    if (first < this.firstColumn) this.firstColumn = first;
+    if (last > this.lastColumn) this.lastColumn = last;
   }
 
   /** How many keys have a dense row. */
@@ -139,11 +166,13 @@ export class KeyedSketches {
       bigger.set(this.rows);
       this.rows = bigger;
     }
-    for (let at = 0; at < ROW_WIDTH; at++) {
+    // A key with no values yet has none in the map.
+    for (let at = this.stats[key * STATS]! > 0 ? 0 : ROW_WIDTH; at < ROW_WIDTH; at++) {
       const slot = key * BUCKETS + at - ROW_OFFSET + OFFSET;
       const n = this.sparse.get(slot);
       if (n === undefined) continue;
       this.rows[row * ROW_WIDTH + at] = n;
+      this.spanColumns(at, at);
       this.sparse.delete(slot);
     }
     this.rowOf[key] = row;
@@ -160,6 +189,69 @@ export class KeyedSketches {
     this.rowOf = rowOf;
   }
 
+  /** Key ids with a value, in the order first seen. */
+  keyIds(): readonly number[] {
+    return this.keys;
+  }
+
+  /**
+   * The sketch of each group's keys together, as mergeSketches of their
+   * toData would give it: groupOf(key) is the key's group (0..groups-1), or
+   * -1 for none. Adds the dense rows column by column, not bucket lists
+   * through a map (what a task's end cost most of).
+   */
+  sums(groupOf: (key: number) => number, groups: number): SketchData[] {
+    const members: number[][] = Array.from({ length: groups }, () => []);
+    for (const key of this.keys) {
+      const group = groupOf(key);
+      if (group >= 0) members[group]!.push(key);
+    }
+    const sparseOf = new Map<number, Array<[number, number]>>();
+    for (const [slot, n] of this.sparse) {
+      const key = Math.floor(slot / BUCKETS);
+      const list = sparseOf.get(key) ?? sparseOf.set(key, []).get(key)!;
+      list.push([slot - key * BUCKETS - OFFSET, n]);
+    }
+    const sum = new Float64Array(ROW_WIDTH);
+    const first = this.firstColumn;
+    const last = this.lastColumn;
+    return members.map((keys) => {
+      const out = emptySketch();
+      const stats = this.stats;
+      let rows = 0;
+      let extra: Map<number, number> | null = null;
+      for (const key of keys) {
+        const at = key * STATS;
+        out.count += stats[at]!;
+        out.sumMicros += stats[at + 1]!;
+        out.max = Math.max(out.max, stats[at + 2]!);
+        out.zeros += stats[at + 3]!;
+        const row = this.rowOf[key]!;
+        if (row >= 0) {
+          rows++;
+          const values = this.rows;
+          for (let column = first, from = row * ROW_WIDTH + first; column <= last; column++, from++) sum[column]! += values[from]!;
+        }
+        for (const [bucket, n] of sparseOf.get(key) ?? []) {
+          extra ??= new Map();
+          extra.set(bucket, (extra.get(bucket) ?? 0) + n);
+        }
+      }
+      if (rows > 0) {
+        for (let column = first; column <= last; column++) {
+          const n = sum[column]!;
+          if (n > 0) out.buckets.push([column - ROW_OFFSET, n]);
+        }
+        sum.fill(0, first, last + 1);
+      }
+      if (extra !== null) {
+        for (const [bucket, n] of out.buckets) extra.set(bucket, (extra.get(bucket) ?? 0) + n);
+        out.buckets = [...extra].sort((a, b) => a[0] - b[0]);
+      }
+      return out;
+    });
+  }
+
   /** Every key's sketch, by key id. */
   toData(): Map<number, SketchData> {
     const out = new Map<number, SketchData>();
@@ -167,7 +259,7 @@ export class KeyedSketches {
       const row = this.rowOf[key]!;
       const buckets: Array<[number, number]> = [];
       if (row >= 0) {
-        for (let at = 0; at < ROW_WIDTH; at++) {
+        for (let at = this.firstColumn; at <= this.lastColumn; at++) {
           const n = this.rows[row * ROW_WIDTH + at]!;
           if (n > 0) buckets.push([at - ROW_OFFSET, n]);
         }

@@ -98,7 +98,7 @@ const readers = new Map<string, ReadSuffix>();
  */
 export class SuffixReader {
   /** From the last line read: [response time (-1: none), host start, host end, the time in whole ms when written so (else -1)]. */
-  private readonly out = new Float64Array([-1, 0, 0, -1]);
+  readonly out = new Float64Array([-1, 0, 0, -1]);
   private readonly readFields: ReadSuffix;
 
   constructor(suffix: CombinedSuffix) {

@@ -11,7 +11,7 @@ import { type CountsPartial, type HostRow, type LatencyPartial, MAX_SAMPLES, typ
 import type { Counters, TimeWindow } from "../core/task.ts";
 import { KeyTable } from "./fast/keys.ts";
 import { bucketOf, KeyedSketches } from "../core/sketch-counting.ts";
-import { mergeSketches, type SketchData } from "../core/sketch.ts";
+import type { SketchData } from "../core/sketch.ts";
 import { BACKSLASH, QUOTE } from "../core/text.ts";
 
 /** Client counter columns. */
@@ -43,8 +43,8 @@ const LAST_TIME = 2;
 const CURRENT_MINUTE = 3;
 const BYTES_SERVED = 4;
 
-/** Response times a tally queues before counting them (queueLatencyMs). */
-const LATENCY_QUEUE = 1024;
+/** Response times a tally queues before counting them (queuedMs). */
+export const LATENCY_QUEUE = 1024;
 
 export class Tally {
   linesRead = 0;
@@ -92,11 +92,16 @@ export class Tally {
    * enough to stay in the caches.
    */
   private readonly latencyByPair = new KeyedSketches();
-  /** Response times queueLatencyMs holds for flushLatency: request key, status, milliseconds; the pairs they go to. */
-  private queued = 0;
-  private readonly queuedRequests = new Int32Array(LATENCY_QUEUE);
-  private readonly queuedStatus = new Uint16Array(LATENCY_QUEUE);
-  private readonly queuedMs = new Int32Array(LATENCY_QUEUE);
+  /**
+   * Response times of whole milliseconds (0 <= ms < MS_LIMIT) held for
+   * flushLatency: request key, status, milliseconds; the pairs they go to.
+   * The fast counter's loop writes them: a tight loop over a block's lines
+   * costs less than the calls a line would make (see docs/performance.md).
+   */
+  queued = 0;
+  readonly queuedRequests = new Int32Array(LATENCY_QUEUE);
+  readonly queuedStatus = new Uint16Array(LATENCY_QUEUE);
+  readonly queuedMs = new Int32Array(LATENCY_QUEUE);
   private readonly queuedPairs = new Int32Array(LATENCY_QUEUE);
   /** Each pair's latencyPaths id (-1: no path, or minimal counters) and status class. */
   private pairPath = new Int32Array(64);
@@ -232,20 +237,6 @@ export class Tally {
   /** A counted request's response time, in seconds (>= 0); returns its sketch bucket. */
   countLatency(seconds: number, status: number, request: number): number {
     return this.countLatencyIn(seconds, Math.round(seconds * 1e6), seconds > 0 ? bucketOf(seconds) : 0, status, request);
-  }
-
-  /**
-   * countLatency of whole milliseconds (0 <= ms < MS_LIMIT), counted at the
-   * next flushLatency: a tight loop over a block's lines costs less than
-   * the calls a line would make (see docs/performance.md).
-   */
-  queueLatencyMs(ms: number, status: number, request: number): void {
-    if (this.queued === LATENCY_QUEUE) this.flushLatency();
-    const at = this.queued;
-    this.queuedRequests[at] = request;
-    this.queuedStatus[at] = status;
-    this.queuedMs[at] = ms;
-    this.queued = at + 1;
   }
 
   /** Counts the queued response times, in the order they came. */
@@ -393,31 +384,31 @@ export class Tally {
 
   /** Response times: all, by status class, and (full counters) by path. */
   private latencyPartial(): LatencyPartial {
-    const classes = new Map<number, SketchData[]>();
-    const paths = new Map<number, SketchData[]>();
-    const pairs = this.latencyByPair.toData();
-    const grouper = this.pathGrouper;
-    for (const [pair, sketch] of pairs) {
-      const c = this.pairClass[pair]!;
-      const path = this.pairPath[pair]!;
-      (classes.get(c) ?? classes.set(c, []).get(c)!).push(sketch);
-      if (path >= 0) (paths.get(path) ?? paths.set(path, []).get(path)!).push(sketch);
-    }
-    const names = this.latencyPaths.entries();
+    const sketches = this.latencyByPair;
+    const pairClass = this.pairClass;
+    const pairPath = this.pairPath;
+    const pairs = sketches.keyIds();
+    const classes = [...new Set(pairs.map((pair) => pairClass[pair]!))].sort((a, b) => a - b);
+    const classIndex = new Map(classes.map((c, i) => [c, i]));
+    const [all] = sketches.sums(() => 0, 1);
+    const byClass = sketches.sums((pair) => classIndex.get(pairClass[pair]!)!, classes.length);
+    const partial: LatencyPartial = { all: all!, byClass: classes.map((c, i) => [`${c}xx`, byClass[i]!] as [string, SketchData]) };
+    if (!this.full) return partial;
     // Routes in the order of their first path's id (first timed line first).
-    const routes = new Map<string, SketchData[]>();
-    for (const [id, list] of [...paths].sort((a, b) => a[0] - b[0])) {
+    const grouper = this.pathGrouper;
+    const names = this.latencyPaths.entries();
+    const pathIds = [...new Set(pairs.map((pair) => pairPath[pair]!).filter((path) => path >= 0))].sort((a, b) => a - b);
+    const routes = new Map<string, number>();
+    const routeOfPath = new Map<number, number>();
+    for (const id of pathIds) {
       const route = grouper.groups ? grouper.route(names[id]![0]) : names[id]![0];
-      const seen = routes.get(route);
-      if (seen) seen.push(...list);
-      else routes.set(route, list);
+      let r = routes.get(route);
+      if (r === undefined) routes.set(route, (r = routes.size));
+      routeOfPath.set(id, r);
     }
-    const byPath = [...routes].map(([route, list]) => [route, mergeSketches(list)] as [string, SketchData]);
-    return {
-      all: mergeSketches([...pairs.values()]),
-      byClass: [...classes].sort((a, b) => a[0] - b[0]).map(([c, list]) => [`${c}xx`, mergeSketches(list)] as [string, SketchData]),
-      ...(this.full ? { byPath } : {}),
-    };
+    const byRoute = sketches.sums((pair) => (pairPath[pair]! >= 0 ? routeOfPath.get(pairPath[pair]!)! : -1), routes.size);
+    partial.byPath = [...routes.keys()].map((route, r) => [route, byRoute[r]!] as [string, SketchData]);
+    return partial;
   }
 
   /** Client id -> index in the partial's clients (those with a request, in id order). */

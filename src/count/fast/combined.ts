@@ -13,7 +13,7 @@ import { BACKSLASH, closingQuote, CR, LF, MAX_BYTES_DIGITS, NO_TIME, parseLogClo
 import type { LineCounter } from "../counter.ts";
 import { emptyLine, JUNK_AFTER_AGENT, parseCombinedLine, readCombinedFields, whatItIs } from "../reference.ts";
 import { type CombinedSuffix, SuffixReader } from "../suffix.ts";
-import { LINE_TOO_LONG, type Malformed, Tally } from "../tally.ts";
+import { LATENCY_QUEUE, LINE_TOO_LONG, type Malformed, Tally } from "../tally.ts";
 import { KeyCache, KeyStartIndex, lineEndKeyFind, memoFind, tableFind, viewOf } from "./keys.ts";
 
 /** "HTTP/1.1", "HTTP/1.0", "HTTP/2.0" as little-endian float64 words (text: never a zero or a NaN, so equal numbers mean equal bytes). */
@@ -108,8 +108,13 @@ export class FastCombinedCounter implements LineCounter {
    * the first line at or past `startLimit`.
    */
   countBlock(buf: Uint8Array, start: number, end: number, final: boolean, origin: number, startLimit = end): number {
-    const consumed = this.countLines(buf, start, end, final, origin, startLimit);
-    this.tally.flushLatency();
+    const tally = this.tally;
+    let consumed = this.countLines(buf, start, end, final, origin, startLimit);
+    while (tally.queued === LATENCY_QUEUE) {
+      tally.flushLatency();
+      consumed = this.countLines(buf, consumed, end, final, origin, startLimit);
+    }
+    tally.flushLatency();
     return consumed;
   }
 
@@ -139,6 +144,10 @@ export class FastCombinedCounter implements LineCounter {
     const suffix = this.suffix;
     const vhostPrefix = this.vhostPrefix;
     const afterTail = this.afterTail;
+    const suffixOut = suffix !== null ? suffix.out : null;
+    const queuedRequests = tally.queuedRequests;
+    const queuedStatus = tally.queuedStatus;
+    const queuedMs = tally.queuedMs;
     // A plain Combined line is counted at once; a --where of the status alone is read from a table on the way.
     const byStatus = tally.whereByStatus;
     const plain = suffix === null && !vhostPrefix && tally.by === null && (tally.where === null || byStatus !== null);
@@ -336,8 +345,20 @@ export class FastCombinedCounter implements LineCounter {
         }
         if (tally.by !== null) tally.by.count(status, bytes, time, suffix !== null ? suffix.seconds : -1, client, request, tail, host);
         tally.countRequest(time, status, bytes, client, request, tail);
-        if (suffix !== null) this.countSuffix(status, request, host);
-        else if (host >= 0) tally.countHost(host, status, -1, 0);
+        if (suffixOut !== null) {
+          // The usual line's response time is queued here, at no call; others through countSuffix.
+          const ms = suffixOut[3]!;
+          if (host < 0 && ms >= 0 && ms < MS_LIMIT) {
+            const at = tally.queued;
+            queuedRequests[at] = request;
+            queuedStatus[at] = status;
+            queuedMs[at] = ms;
+            tally.queued = at + 1;
+            // A full queue is counted by countBlock, which goes on from here: a
+            // flush called in this loop would be compiled into it.
+            if (at + 1 === LATENCY_QUEUE) return p > end ? end : p;
+          } else this.countSuffix(status, request, host);
+        } else if (host >= 0) tally.countHost(host, status, -1, 0);
       }
     }
     return p > end ? end : p;
@@ -368,16 +389,12 @@ export class FastCombinedCounter implements LineCounter {
     return q + 1;
   }
 
-  /** The response time and host the suffix reader found on the line just counted. */
+  /** The response time and host the suffix reader found on the line just counted, when countLines did not queue it. */
   private countSuffix(status: number, request: number, host: number): void {
     const suffix = this.suffix!;
     const tally = this.tally;
     const seconds = suffix.seconds;
     const ms = suffix.milliseconds;
-    if (host < 0 && ms >= 0 && ms < MS_LIMIT) {
-      tally.queueLatencyMs(ms, status, request);
-      return;
-    }
     let bucket = 0;
     if (ms >= 0 && ms < MS_LIMIT) bucket = tally.countLatencyIn(seconds, ms * 1000, ms > 0 ? bucketOfMs(ms) : 0, status, request);
     else if (seconds >= 0) bucket = tally.countLatency(seconds, status, request);

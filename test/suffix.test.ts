@@ -176,7 +176,7 @@ describe("times read inline are parseSeconds's, to the bit", () => {
     const kind = suffix.fields[suffix.latency]!.kind as DurationKind;
     for (const text of suffixes) {
       const bytes = Buffer.from(text, "latin1");
-      const end = reader.read(bytes, 0, bytes.length, true);
+      const end = reader.read(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length, true);
       // The time is the first field: all of the suffix, or up to its last space when another follows.
       const value = suffix.fields.length === 1 ? text.slice(1) : text.slice(1, text.lastIndexOf(" "));
       const want = parseSeconds(Buffer.from(value, "latin1"), 0, value.length, kind);

@@ -268,7 +268,7 @@ export class FastCombinedCounter implements LineCounter {
               if (tail < 0) break fast;
               if (useTailStarts) tailStarts.add(tails, view, q + 2, tail);
             }
-            e = suffix.read(buf, agentEnd + 1, end, false);
+            e = suffix.read(buf, view, agentEnd + 1, end, false);
             if (e < 0) break fast;
             lineEnd = buf[e] === LF ? e : e + 1;
           } else if (tail >= 0) {
@@ -539,7 +539,7 @@ export class FastCombinedCounter implements LineCounter {
       malformed = { reason: "too few fields", at: e, detail: line.tailStart < 0 ? "no referer and user agent" : `the line ends before ${this.suffixName}` };
     } else if (malformed.reason === JUNK_AFTER_AGENT) {
       const at = malformed.at;
-      if (this.suffix!.read(buf, at, e, true) < 0) {
+      if (this.suffix!.read(buf, this.view, at, e, true) < 0) {
         malformed = { reason: "line does not fit the format", at, detail: `the fields after the user agent are not ${this.suffixName}...` };
       } else {
         this.knownTailId = -1;

@@ -50,7 +50,7 @@ export function parseSeconds(buf: Uint8Array, s: number, e: number, kind: Durati
       if (places === 0 || places > MAX_FRACTION_DIGITS) return -1;
     }
     // One division of exact integers: the double nearest the decimal, as Number() reads it.
-    if (p - wholeStart - (places > 0 ? 1 : 0) > EXACT_DIGITS) total += Number(String.fromCharCode(...buf.subarray(wholeStart, p)));
+    if (p - wholeStart - (places > 0 ? 1 : 0) > EXACT_DIGITS) total += numberOfText(buf, wholeStart, p);
     else total += places === 0 ? scaled : scaled / POWERS[places]!;
     if (p === e) return total;
     if (kind !== "upstream") return -1;
@@ -60,4 +60,9 @@ export function parseSeconds(buf: Uint8Array, s: number, e: number, kind: Durati
     p++;
     while (p < e && buf[p] === SPACE) p++;
   }
+}
+
+/** A decimal too long for an exact integer, as Number() reads it (apart: the spread would make parseSeconds slow to compile). */
+function numberOfText(buf: Uint8Array, s: number, e: number): number {
+  return Number(String.fromCharCode(...buf.subarray(s, e)));
 }

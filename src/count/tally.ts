@@ -291,6 +291,7 @@ export class Tally {
       }
       this.pairPath[pair] = path;
       this.pairClass[pair] = c;
+      this.latencyByPair.reserveRow(pair);
     }
     if (slot >= this.pairOfRequest.length) {
       const bigger = new Int32Array(Math.max(slot + 8, this.pairOfRequest.length * 2));

@@ -98,6 +98,26 @@ describe("the fast path with appended fields reads what the format counter reads
     expect(latency!.all.count).toBe(30_000);
   });
 
+  test("agents the index of tail starts cannot tell apart, quotes in them and after them: what the format counter reads", () => {
+    // Many agents sharing their first bytes, so the fast path finds their closing quote without the index.
+    const format = `${COMBINED} $request_time $http_x_token`;
+    const r = rng(3);
+    const tokens = ["abc", 'a"b', '"', 'x\\"', "-", '"q"', "z", "a b"];
+    const lines: string[] = [];
+    for (let k = 0; k < 4000; k++) {
+      const agent = `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) v${Math.floor(r() * 900)}${k % 9 === 0 ? ' \\"quoted\\"' : ""}`;
+      const time = k % 13 === 0 ? "0.1x" : `${Math.floor(r() * 3)}.${String(Math.floor(r() * 1000)).padStart(3, "0")}`;
+      lines.push(`10.0.0.${k % 50} - - [27/Nov/2026:10:00:${String(k % 60).padStart(2, "0")} +0000] "GET /p${k % 7} HTTP/1.1" 200 ${k} "-" "${agent}" ${time} ${tokens[k % tokens.length]}`);
+    }
+    const bytes = Buffer.from(`${lines.join("\n")}\n`, "latin1");
+    const want = counts(feed(new FormatCounter(compileFormat(format)), bytes));
+    expect(want.lines.valid).toBeGreaterThan(3000);
+    expect(want.lines.malformed).toBeGreaterThan(0);
+    const fast = counterFor({ format, window: {}, counters: "full" });
+    expect(fast).toBeInstanceOf(FastCombinedCounter);
+    expect(counts(feed(fast, bytes))).toEqual(want);
+  });
+
   test("one block of many more timed lines than the latency queue holds: every line's time counted once, in order", () => {
     const plain = new TextEncoder().encode(generateText(9, 0, 5 * LATENCY_QUEUE + 7));
     const timed = new Uint8Array(plain.length + plain.length);

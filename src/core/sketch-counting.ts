@@ -77,6 +77,8 @@ export class KeyedSketches {
   private stats = new Float64Array(64 * STATS);
   /** A key's dense row, or -1 while its buckets are in `sparse`. */
   private rowOf = new Int32Array(64).fill(-1);
+  /** The largest whole milliseconds addMsMany gave a key (its max in seconds is the larger of this and the stats'). */
+  private maxMs = new Int32Array(64);
   private rows = new Int32Array(0);
   private rowCount = 0;
   /** key * BUCKETS + bucket + OFFSET -> values. */
@@ -143,8 +145,7 @@ export class KeyedSketches {
         continue;
       }
       stats[at + 1]! += v * 1000;
-      const seconds = SECONDS_OF_MS[v]!;
-      if (seconds > stats[at + 2]!) stats[at + 2] = seconds;
+      if (v > this.maxMs[key]!) this.maxMs[key] = v;
       this.rows[row * ROW_WIDTH + MS_BUCKETS[v]! + ROW_OFFSET]!++;
     }
     if (n > 0) this.spanColumns(MS_FIRST_COLUMN, MS_LAST_COLUMN);
@@ -209,6 +210,14 @@ export class KeyedSketches {
     const rowOf = new Int32Array(size).fill(-1);
     rowOf.set(this.rowOf);
     this.rowOf = rowOf;
+    const maxMs = new Int32Array(size);
+    maxMs.set(this.maxMs);
+    this.maxMs = maxMs;
+  }
+
+  /** A key's largest value in seconds. */
+  private maxOf(key: number): number {
+    return Math.max(this.stats[key * STATS + 2]!, SECONDS_OF_MS[this.maxMs[key]!]!);
   }
 
   /** Key ids with a value, in the order first seen. */
@@ -247,7 +256,7 @@ export class KeyedSketches {
         const at = key * STATS;
         merged.count += stats[at]!;
         merged.sumMicros += stats[at + 1]!;
-        merged.max = Math.max(merged.max, stats[at + 2]!);
+        merged.max = Math.max(merged.max, this.maxOf(key));
         merged.zeros += stats[at + 3]!;
         const row = this.rowOf[key]!;
         if (row >= 0) {
@@ -278,7 +287,7 @@ export class KeyedSketches {
       if (row >= 0) rowBuckets(this.rows, row * ROW_WIDTH, this.firstColumn, this.lastColumn, buckets);
       const at = key * STATS;
       const stats = this.stats;
-      out.set(key, { count: stats[at]!, sumMicros: stats[at + 1]!, max: stats[at + 2]!, zeros: stats[at + 3]!, buckets });
+      out.set(key, { count: stats[at]!, sumMicros: stats[at + 1]!, max: this.maxOf(key), zeros: stats[at + 3]!, buckets });
     }
     for (const [slot, n] of this.sparse) {
       const key = Math.floor(slot / BUCKETS);

@@ -84,9 +84,9 @@ export function combinedSuffixOf(format: CompiledFormat): CombinedSuffix | null 
   };
 }
 
-type ReadSuffix = (buf: Uint8Array, view: DataView, p: number, e: number, exact: boolean, out: Float64Array) => number;
+type ReadSuffix = (buf: Uint8Array, view: DataView, p: number, e: number, out: Float64Array) => number;
 
-const readers = new Map<string, ReadSuffix>();
+const readers = new Map<string, [ReadSuffix, ReadSuffix]>();
 
 /**
  * Reads the appended fields of a line, after its Combined part, with a
@@ -97,24 +97,32 @@ const readers = new Map<string, ReadSuffix>();
  * (docs/performance.md).
  */
 export class SuffixReader {
-  /** From the last line read: [response time (-1: none), host start, host end, the time in whole ms when written so (else -1)]. */
+  /**
+   * From the last line read: [response time in seconds when not in whole
+   * milliseconds (-1: none), host start, host end, the time in whole ms when
+   * written so (else -1)].
+   */
   readonly out = new Float64Array([-1, 0, 0, -1]);
-  private readonly readFields: ReadSuffix;
+  /** The reader of a line's text (e its end) and the reader within a block (e the block's end). */
+  private readonly readExact: ReadSuffix;
+  private readonly readInBlock: ReadSuffix;
 
   constructor(suffix: CombinedSuffix) {
-    // One function a format for the process: a new one a task would be compiled again from the start each time.
+    // One pair of functions a format for the process: a new one a task would be compiled again from the start each time.
     const source = suffixSource(suffix);
-    let read = readers.get(source);
-    // Made in a closure over what never changes, so that a call passes only what a line has.
-    const make = () => new Function("parseSeconds", "secondsOfMs", `return function readSuffix(buf, view, p, e, exact, out) {\n${source}\n};`)(parseSeconds, SECONDS_OF_MS) as ReadSuffix;
-    if (!read) readers.set(source, (read = make()));
-    this.readFields = read;
+    // Made in a closure over what never changes, so that a call passes only what a line has; `exact` a constant of each.
+    const make = (exact: boolean) =>
+      new Function("parseSeconds", `return function readSuffix(buf, view, p, e, out) {\nconst exact = ${exact};\n${source}\n};`)(parseSeconds) as ReadSuffix;
+    let readPair = readers.get(source);
+    if (!readPair) readers.set(source, (readPair = [make(true), make(false)]));
+    [this.readExact, this.readInBlock] = readPair;
   }
 
   get seconds(): number {
-    return this.out[0]!;
+    const ms = this.out[3]!;
+    return ms < 0 ? this.out[0]! : ms < MS_LIMIT ? SECONDS_OF_MS[ms]! : ms / 1000;
   }
-  /** The response time in whole milliseconds, below MS_LIMIT, when the line wrote it with 3 decimals; else -1. */
+  /** The response time in whole milliseconds when the line wrote it with 3 decimals; else -1. */
   get milliseconds(): number {
     return this.out[3]!;
   }
@@ -132,7 +140,7 @@ export class SuffixReader {
    * -1 when the bytes are not the suffix.
    */
   read(buf: Uint8Array, view: DataView, p: number, e: number, exact: boolean): number {
-    return this.readFields(buf, view, p, e, exact, this.out);
+    return exact ? this.readExact(buf, view, p, e, this.out) : this.readInBlock(buf, view, p, e, this.out);
   }
 }
 
@@ -242,9 +250,8 @@ function suffixSource(suffix: CombinedSuffix): string {
     lines.push("if (exact) { if (p !== e) return -1; }", "else if (!((p < e && buf[p] === 10) || (p + 1 < e && buf[p] === 13 && buf[p + 1] === 10))) return -1;");
   }
   const { latency, host } = suffix;
-  // The seconds of whole milliseconds as parseSeconds gives them: the same integer and the same division, so the same double.
-  const secondsOf = (k: number) => `out[0] = m${k} >= 0 ? (m${k} < ${MS_LIMIT} ? secondsOfMs[m${k}] : m${k} / 1000) : t${k};`;
-  lines.push(latency < 0 ? "out[0] = -1;" : fields[latency]!.kind === "duration-us" ? `out[0] = t${latency};` : secondsOf(latency));
+  // Whole milliseconds alone when read so (the seconds getter makes them the double parseSeconds would give).
+  lines.push(latency < 0 ? "out[0] = -1;" : fields[latency]!.kind === "duration-us" ? `out[0] = t${latency};` : `if (m${latency} < 0) out[0] = t${latency};`);
   lines.push(latency >= 0 ? `out[3] = m${latency};` : "out[3] = -1;");
   if (host >= 0) lines.push(`out[1] = s${host};`, `out[2] = e${host};`);
   lines.push("return p;");

@@ -45,6 +45,8 @@ const BYTES_SERVED = 4;
 
 /** Response times a tally queues before counting them (queuedMs). */
 export const LATENCY_QUEUE = 1024;
+/** The class of each status (they have three digits): status / 100, rounded down. */
+const CLASS_OF_STATUS = Uint8Array.from({ length: 1000 }, (_, status) => Math.floor(status / 100));
 
 export class Tally {
   linesRead = 0;
@@ -247,8 +249,20 @@ export class Tally {
     const requests = this.queuedRequests;
     const statuses = this.queuedStatus;
     const pairs = this.queuedPairs;
+    // pairFor written out, with the class from a table (not a division a line).
+    let pairOfRequest = this.pairOfRequest;
+    let pairClass = this.pairClass;
     for (let i = 0; i < n; i++) {
-      pairs[i] = this.pairFor(requests[i]!, statuses[i]!);
+      const request = requests[i]!;
+      const c = CLASS_OF_STATUS[statuses[i]!]!;
+      const slot = request * 8 + (c & 7);
+      let pair = slot < pairOfRequest.length ? pairOfRequest[slot]! - 1 : -1;
+      if (pair < 0 || pairClass[pair] !== c) {
+        pair = this.pairOf(request, c, slot);
+        pairOfRequest = this.pairOfRequest;
+        pairClass = this.pairClass;
+      }
+      pairs[i] = pair;
     }
     this.latencyByPair.addMsMany(pairs, this.queuedMs, n);
   }

@@ -86,6 +86,8 @@ export class FastCombinedCounter implements LineCounter {
   private readonly afterTail: number;
   private readonly suffixHasHost: boolean;
   private readonly suffixName: string;
+  /** Whether a quote may follow the agent's closing quote (a quoted field, or one in a literal). */
+  private readonly suffixHasQuote: boolean;
 
   /** vhost_combined: lines start with "host:port " (Apache's %v:%p), the host counted and filtered like a format's. */
   private readonly vhostPrefix: boolean;
@@ -99,6 +101,7 @@ export class FastCombinedCounter implements LineCounter {
     this.afterTail = suffix ? suffix.literals[0]![0]! : LF;
     this.suffixHasHost = suffix !== null && suffix.host >= 0;
     this.suffixName = suffix ? suffix.fields[0]!.name : "";
+    this.suffixHasQuote = suffix !== null && (suffix.quoted.some(Boolean) || suffix.literals.some((literal) => literal.includes(QUOTE)));
   }
 
   /**
@@ -144,6 +147,7 @@ export class FastCombinedCounter implements LineCounter {
     const suffix = this.suffix;
     const vhostPrefix = this.vhostPrefix;
     const afterTail = this.afterTail;
+    const suffixHasQuote = this.suffixHasQuote;
     const suffixOut = suffix !== null ? suffix.out : null;
     const queuedRequests = tally.queuedRequests;
     const queuedStatus = tally.queuedStatus;
@@ -262,8 +266,11 @@ export class FastCombinedCounter implements LineCounter {
             if (tail < 0) {
               const lf = buf.indexOf(LF, q);
               if (lf === -1 || lf >= end) break fast;
-              agentEnd = agentQuote(buf, q + 2, buf[lf - 1] === CR ? lf - 1 : lf);
-              if (agentEnd < 0) break fast;
+              // With no quote in what follows the agent, its closing quote is the line's last:
+              // a native search back instead of scanning the referer and agent. The known tail
+              // looked up below holds the rest of the rules (a valid tail has no unescaped quote).
+              agentEnd = suffixHasQuote ? agentQuote(buf, q + 2, buf[lf - 1] === CR ? lf - 1 : lf) : buf.lastIndexOf(QUOTE, lf);
+              if (agentEnd < q + 2) break fast;
               tail = tableFind(tails, buf, view, bufWords, q + 2, agentEnd);
               if (tail < 0) break fast;
               if (useTailStarts) tailStarts.add(tails, view, q + 2, tail);

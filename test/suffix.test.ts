@@ -7,7 +7,7 @@ import { FastCombinedCounter } from "../src/count/fast/combined.ts";
 import { LATENCY_QUEUE } from "../src/count/tally.ts";
 import { compileFormat, FormatCounter } from "../src/count/format.ts";
 import { type DurationKind, parseSeconds } from "../src/count/durations.ts";
-import { combinedSuffixOf, SuffixReader } from "../src/count/suffix.ts";
+import { combinedSuffixOf, isTimeList, SuffixReader } from "../src/count/suffix.ts";
 import { generateText } from "../src/map/generate.ts";
 import { LineAssembler } from "../src/map/read-input.ts";
 import { appendTimings, NGINX_TIMED_FORMAT } from "../src/map/timed-lines.ts";
@@ -36,6 +36,39 @@ const sortedRows = (c: object) => JSON.parse(JSON.stringify(c, (_, v) => (Array.
 
 /** Everything but the malformed lines' reasons and samples, which each parser words its own way. */
 const counts = ({ malformedSamples: _, malformedReasons: __, ...rest }: CountsPartial) => rest;
+
+describe("isTimeList: a quick yes only for what parseSeconds reads as an upstream's times", () => {
+  const bytes = (text: string) => Buffer.from(text, "latin1");
+  test.each<[string, boolean]>([
+    ["0.010, 0.020 : 0.005", true],
+    ["0.010, 0.020", true],
+    ["1.500 : 0.001", true],
+    ["0.010", true],
+    ["0.010,0.020", false],
+    ["0.010, ", false],
+    ["0.010 :", false],
+    ["12.010, 0.020", false],
+    ["0.01, 0.020", false],
+    ["-, 0.020", false],
+    ["", false],
+  ])("%s: %p", (text, yes) => {
+    expect(isTimeList(bytes(text), 0, text.length)).toBe(yes);
+    if (yes) expect(parseSeconds(bytes(text), 0, text.length, "upstream")).toBeGreaterThanOrEqual(0);
+  });
+  test("random lists: never yes where parseSeconds says no, and yes for every list of d.ddd times", () => {
+    const r = rng(17);
+    const pieces = ["0.010", "1.234", ", ", " : ", ",", " ", "-", "9", "0.0", ".", "12.345", "0.0100"];
+    for (let n = 0; n < 20_000; n++) {
+      let text = "";
+      for (let k = 1 + Math.floor(r() * 6); k > 0; k--) text += pieces[Math.floor(r() * pieces.length)]!;
+      const b = bytes(text);
+      if (isTimeList(b, 0, b.length) && parseSeconds(b, 0, b.length, "upstream") < 0) throw new Error(`yes for ${JSON.stringify(text)}`);
+      const list = Array.from({ length: 1 + Math.floor(r() * 4) }, () => `${Math.floor(r() * 10)}.${String(Math.floor(r() * 1000)).padStart(3, "0")}`);
+      const joined = list.reduce((acc, t, i) => (i === 0 ? t : acc + (r() < 0.5 ? ", " : " : ") + t), "");
+      expect(isTimeList(bytes(joined), 0, joined.length)).toBe(true);
+    }
+  });
+});
 
 describe("combinedSuffixOf", () => {
   test.each<[string, string, string[] | null]>([

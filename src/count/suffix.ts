@@ -112,7 +112,7 @@ export class SuffixReader {
     const source = suffixSource(suffix);
     // Made in a closure over what never changes, so that a call passes only what a line has; `exact` a constant of each.
     const make = (exact: boolean) =>
-      new Function("parseSeconds", `return function readSuffix(buf, view, p, e, out) {\nconst exact = ${exact};\n${source}\n};`)(parseSeconds) as ReadSuffix;
+      new Function("parseSeconds", "isTimeList", `return function readSuffix(buf, view, p, e, out) {\nconst exact = ${exact};\n${source}\n};`)(parseSeconds, isTimeList) as ReadSuffix;
     let readPair = readers.get(source);
     if (!readPair) readers.set(source, (readPair = [make(true), make(false)]));
     [this.readExact, this.readInBlock] = readPair;
@@ -186,6 +186,29 @@ function fastSecondsSource(i: number, next: Uint8Array, atLineEnd: boolean, coun
   ].filter((line) => line !== "");
 }
 
+/**
+ * Whether buf[s, e) is a list of nginx's times with three decimals
+ * ("0.010, 0.020 : 0.005"), which parseSeconds reads as valid: a field that
+ * is only checked, not counted, needs no more (false sends it to
+ * parseSeconds). Apart from it, parseSeconds is not compiled hot for the
+ * lines of an upstream tried more than once.
+ */
+export function isTimeList(buf: Uint8Array, s: number, e: number): boolean {
+  for (let k = s; k + 5 <= e; ) {
+    const d0 = buf[k]! - 48;
+    const d1 = buf[k + 2]! - 48;
+    const d2 = buf[k + 3]! - 48;
+    const d3 = buf[k + 4]! - 48;
+    if (d0 < 0 || d0 > 9 || buf[k + 1] !== 46 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 || d3 < 0 || d3 > 9) return false;
+    k += 5;
+    if (k === e) return true;
+    if (buf[k] === 44 && buf[k + 1] === 32) k += 2;
+    else if (buf[k] === 32 && buf[k + 1] === 58 && buf[k + 2] === 32) k += 3;
+    else return false;
+  }
+  return false;
+}
+
 /** Whether fastSecondsSource may read a field followed by this literal: one that cannot start inside the digits. */
 const fastBefore = (next: Uint8Array) => next.length === 0 || !((next[0]! >= 48 && next[0]! <= 57) || next[0] === 46);
 
@@ -242,7 +265,9 @@ function suffixSource(suffix: CombinedSuffix): string {
     } else if (seconds) {
       // An upstream's "-" (a static file) is common enough to be told before the call.
       const none = field.kind === "upstream" ? ` && !${dash}` : "";
-      lines.push(`if (m${i} < 0${none}) { t${i} = parseSeconds(buf, s${i}, e${i}, ${JSON.stringify(field.kind)}); if (t${i} < 0) return -1; }`);
+      // A list of an upstream's tries not counted needs only to be valid: the usual shape said so by a small function.
+      const list = field.kind === "upstream" && !counted ? ` && !isTimeList(buf, s${i}, e${i})` : "";
+      lines.push(`if (m${i} < 0${none}${list}) { t${i} = parseSeconds(buf, s${i}, e${i}, ${JSON.stringify(field.kind)}); if (t${i} < 0) return -1; }`);
     }
     if (next.length > 0) lines.push(`if (!(${literalTest(next, "p")})) return -1;`, `p += ${next.length};`);
   });

@@ -112,7 +112,7 @@ export class SuffixReader {
     const source = suffixSource(suffix);
     // Made in a closure over what never changes, so that a call passes only what a line has; `exact` a constant of each.
     const make = (exact: boolean) =>
-      new Function("parseSeconds", "isTimeList", `return function readSuffix(buf, view, p, e, out) {\nconst exact = ${exact};\n${source}\n};`)(parseSeconds, isTimeList) as ReadSuffix;
+      new Function("parseSeconds", "isTimeList", `return function readSuffix(buf, view, p, e, out) {\n"use strict";\nconst exact = ${exact};\n${source}\n};`)(parseSeconds, isTimeList) as ReadSuffix;
     let readPair = readers.get(source);
     if (!readPair) readers.set(source, (readPair = [make(true), make(false)]));
     [this.readExact, this.readInBlock] = readPair;
@@ -220,11 +220,66 @@ function literalTest(lit: Uint8Array, at: string): string {
   return `${at} + ${lit.length} <= e && ${[...lit].map((b, k) => `buf[${at} + ${k}] === ${b}`).join(" && ")}`;
 }
 
+/**
+ * For a suffix of only response times, each after a literal, the line
+ * ending after the last (nginx's `$request_time $upstream_response_time`):
+ * the whole suffix checked as words against a template, each time in the
+ * usual "d.ddd", before the field-by-field reading (which takes any line
+ * the template does not: another shape of time, "-"). Digits are checked as
+ * fastSecondsSource checks them; no template for other suffixes.
+ */
+function wholeTimesSource(suffix: CombinedSuffix): string[] {
+  const { literals, fields, quoted } = suffix;
+  const onlyTimes = fields.every((f, i) => (f.kind === "duration" || f.kind === "upstream") && !quoted[i] && fastBefore(literals[i + 1]!));
+  if (!onlyTimes || literals.at(-1)!.length !== 0 || literals.slice(0, -1).some((l) => l.length === 0)) return [];
+  // The template: a literal's bytes, then "D.DDD" a field (D a digit); where each field's digits start.
+  const template: Array<number | "digit"> = [];
+  const starts: number[] = [];
+  fields.forEach((_, i) => {
+    template.push(...literals[i]!);
+    starts.push(template.length);
+    template.push("digit", 46, "digit", "digit", "digit");
+  });
+  const length = template.length;
+  const lines = ["whole: {", `  if (p + ${length + (length % 4 === 0 ? 0 : 4 - (length % 4))} > e) break whole;`];
+  const words = Math.ceil(length / 4);
+  const tests: string[] = [];
+  for (let w = 0; w < words; w++) {
+    let mask = 0;
+    let value = 0;
+    let digits = 0;
+    for (let b = 0; b < 4; b++) {
+      const byte = template[w * 4 + b];
+      if (byte === undefined) continue;
+      if (byte === "digit") {
+        mask |= 0xf0 << (b * 8);
+        value |= 0x30 << (b * 8);
+        digits |= 0x0f << (b * 8);
+      } else {
+        mask |= 0xff << (b * 8);
+        value |= byte << (b * 8);
+      }
+    }
+    lines.push(`  const w${w} = view.getInt32(p + ${w * 4}, true);`);
+    tests.push(`(w${w} & ${mask | 0}) !== ${value | 0}`);
+    // High nibble 3 and a low one below 10: adding 6 to each low nibble carries out of none.
+    if (digits !== 0) tests.push(`(((w${w} & ${digits | 0}) + ${(digits & 0x06060606) | 0}) & ${((digits & 0x01010101) << 4) | 0}) !== 0`);
+  }
+  lines.push(`  if (${tests.join(" || ")}) break whole;`);
+  lines.push(`  const q = p + ${length};`);
+  lines.push("  if (!(exact ? q === e : (q < e && buf[q] === 10) || (q + 1 < e && buf[q] === 13 && buf[q + 1] === 10))) break whole;");
+  const digit = (k: number) => `((w${k >> 2} >>> ${(k & 3) * 8}) & 15)`;
+  const at = suffix.latency >= 0 ? starts[suffix.latency]! : -1;
+  lines.push(at >= 0 ? `  out[3] = ${digit(at)} * 1000 + ${digit(at + 2)} * 100 + ${digit(at + 3)} * 10 + ${digit(at + 4)};` : "  out[3] = -1; out[0] = -1;");
+  lines.push("  return q;", "}");
+  return lines;
+}
+
 /** The body of the reader of one suffix (see SuffixReader.read). */
 function suffixSource(suffix: CombinedSuffix): string {
   const { literals, fields, quoted } = suffix;
   const last = fields.length - 1;
-  const lines: string[] = ['"use strict";', "let c = 0;", `if (!(${literalTest(literals[0]!, "p")})) return -1;`, `p += ${literals[0]!.length};`];
+  const lines: string[] = ["let c = 0;", ...wholeTimesSource(suffix), `if (!(${literalTest(literals[0]!, "p")})) return -1;`, `p += ${literals[0]!.length};`];
   fields.forEach((field, i) => {
     const next = literals[i + 1]!;
     const atLineEnd = i === last && next.length === 0;

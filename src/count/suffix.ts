@@ -232,17 +232,31 @@ function wholeTimesSource(suffix: CombinedSuffix): string[] {
   const { literals, fields, quoted } = suffix;
   const onlyTimes = fields.every((f, i) => (f.kind === "duration" || f.kind === "upstream") && !quoted[i] && fastBefore(literals[i + 1]!));
   if (!onlyTimes || literals.at(-1)!.length !== 0 || literals.slice(0, -1).some((l) => l.length === 0)) return [];
-  // The template: a literal's bytes, then "D.DDD" a field (D a digit); where each field's digits start.
+  // One template with every time written, then one for each way the upstream times (at most two) may be "-".
+  const upstreams = fields.flatMap((f, i) => (f.kind === "upstream" ? [i] : []));
+  if (upstreams.length > 2) return [];
+  const lines: string[] = [];
+  for (let dashes = 0; dashes < 1 << upstreams.length; dashes++) {
+    const dashed = new Set(upstreams.filter((_, k) => (dashes >> k) & 1));
+    lines.push(...templateSource(suffix, dashed, `whole${dashes}`));
+  }
+  return lines;
+}
+
+/** One template of wholeTimesSource: the fields in `dashed` written "-", the others "d.ddd" (D a digit). */
+function templateSource(suffix: CombinedSuffix, dashed: Set<number>, label: string): string[] {
+  const { literals, fields } = suffix;
   const template: Array<number | "digit"> = [];
   const starts: number[] = [];
   fields.forEach((_, i) => {
     template.push(...literals[i]!);
     starts.push(template.length);
-    template.push("digit", 46, "digit", "digit", "digit");
+    if (dashed.has(i)) template.push(45);
+    else template.push("digit", 46, "digit", "digit", "digit");
   });
   const length = template.length;
-  const lines = ["whole: {", `  if (p + ${length + (length % 4 === 0 ? 0 : 4 - (length % 4))} > e) break whole;`];
   const words = Math.ceil(length / 4);
+  const lines = [`${label}: {`, `  if (p + ${words * 4} > e) break ${label};`];
   const tests: string[] = [];
   for (let w = 0; w < words; w++) {
     let mask = 0;
@@ -265,12 +279,15 @@ function wholeTimesSource(suffix: CombinedSuffix): string[] {
     // High nibble 3 and a low one below 10: adding 6 to each low nibble carries out of none.
     if (digits !== 0) tests.push(`(((w${w} & ${digits | 0}) + ${(digits & 0x06060606) | 0}) & ${((digits & 0x01010101) << 4) | 0}) !== 0`);
   }
-  lines.push(`  if (${tests.join(" || ")}) break whole;`);
+  lines.push(`  if (${tests.join(" || ")}) break ${label};`);
   lines.push(`  const q = p + ${length};`);
-  lines.push("  if (!(exact ? q === e : (q < e && buf[q] === 10) || (q + 1 < e && buf[q] === 13 && buf[q + 1] === 10))) break whole;");
+  lines.push(`  if (!(exact ? q === e : (q < e && buf[q] === 10) || (q + 1 < e && buf[q] === 13 && buf[q + 1] === 10))) break ${label};`);
   const digit = (k: number) => `((w${k >> 2} >>> ${(k & 3) * 8}) & 15)`;
-  const at = suffix.latency >= 0 ? starts[suffix.latency]! : -1;
-  lines.push(at >= 0 ? `  out[3] = ${digit(at)} * 1000 + ${digit(at + 2)} * 100 + ${digit(at + 3)} * 10 + ${digit(at + 4)};` : "  out[3] = -1; out[0] = -1;");
+  const latency = suffix.latency;
+  if (latency >= 0 && !dashed.has(latency)) {
+    const at = starts[latency]!;
+    lines.push(`  out[3] = ${digit(at)} * 1000 + ${digit(at + 2)} * 100 + ${digit(at + 3)} * 10 + ${digit(at + 4)};`);
+  } else lines.push("  out[3] = -1;", "  out[0] = -1;");
   lines.push("  return q;", "}");
   return lines;
 }

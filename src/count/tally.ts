@@ -249,21 +249,22 @@ export class Tally {
     const requests = this.queuedRequests;
     const statuses = this.queuedStatus;
     const pairs = this.queuedPairs;
-    // pairFor written out, with the class from a table (not a division a line).
-    let pairOfRequest = this.pairOfRequest;
-    let pairClass = this.pairClass;
+    // pairFor written out, with the class from a table (not a division a
+    // line), and calling nothing: the pairs it does not know yet are made
+    // after, in their order, so that new pairs get the same ids.
+    const pairOfRequest = this.pairOfRequest;
+    const pairClass = this.pairClass;
+    let unknown = -1;
     for (let i = 0; i < n; i++) {
-      const request = requests[i]!;
       const c = CLASS_OF_STATUS[statuses[i]!]!;
-      const slot = request * 8 + (c & 7);
-      let pair = slot < pairOfRequest.length ? pairOfRequest[slot]! - 1 : -1;
+      const slot = requests[i]! * 8 + (c & 7);
+      const pair = slot < pairOfRequest.length ? pairOfRequest[slot]! - 1 : -1;
       if (pair < 0 || pairClass[pair] !== c) {
-        pair = this.pairOf(request, c, slot);
-        pairOfRequest = this.pairOfRequest;
-        pairClass = this.pairClass;
-      }
-      pairs[i] = pair;
+        pairs[i] = -1;
+        if (unknown < 0) unknown = i;
+      } else pairs[i] = pair;
     }
+    for (let i = unknown; i >= 0 && i < n; i++) if (pairs[i]! < 0) pairs[i] = this.pairFor(requests[i]!, statuses[i]!);
     this.latencyByPair.addMsMany(pairs, this.queuedMs, n);
   }
 

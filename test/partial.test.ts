@@ -151,6 +151,9 @@ describe("validatePartial", () => {
     ["more response times than requests", () => mutate((p) => { p.latency.all.count += 1; p.latency.all.zeros += 1; }, goodTimed), "more response times", undefined],
     ["latency classes that do not sum to all", () => mutate((p) => { p.latency.byClass[0][1].count += 1; p.latency.byClass[0][1].zeros += 1; }, goodTimed), "latency by class does not sum to all", undefined],
     ["sketch buckets that do not sum to its count", () => mutate((p) => (p.latency.all.buckets[0][1] += 1), goodTimed), "buckets do not sum", undefined],
+    ["sketch buckets out of order", () => mutate((p) => p.latency.all.buckets.reverse(), goodTimed), "not in increasing order", undefined],
+    ["a sketch bucket twice", () => mutate((p) => { const b = p.latency.all.buckets; b[1][0] = b[0][0]; }, goodTimed), "not in increasing order", undefined],
+    ["a sketch bucket out of range", () => mutate((p) => (p.latency.all.buckets.at(-1)[0] = 5000), goodTimed), "out of range", undefined],
     ["a host with more errors than requests", () => mutate((p) => (p.hosts = [["a.example", 1, 2, 0, null]]), goodTimed), "more errors than requests", undefined],
     ["more host requests than requests", () => mutate((p) => (p.hosts = [["a.example", p.requests + 1, 0, 0, null]]), goodTimed), "more host requests than requests", undefined],
   ])("refuses %s", (_, make, words, expected) => {

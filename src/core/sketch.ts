@@ -40,16 +40,26 @@ export function emptySketch(): SketchData {
 
 /** The sketch of all the values of `sketches`. */
 export function mergeSketches(sketches: readonly SketchData[]): SketchData {
-  const buckets = new Map<number, number>();
   const out = emptySketch();
+  // Buckets added in an array over the indexes they span, not a map (a merge a sketch of every path and class, in every reduce).
+  let first = MAX_BUCKET + 1;
+  let last = MIN_BUCKET - 1;
   for (const s of sketches) {
     out.count += s.count;
     out.sumMicros += s.sumMicros;
     out.max = Math.max(out.max, s.max);
     out.zeros += s.zeros;
-    for (const [k, n] of s.buckets) buckets.set(k, (buckets.get(k) ?? 0) + n);
+    const b = s.buckets;
+    for (let i = 0; i < b.length; i++) {
+      const k = b[i]![0];
+      if (k < first) first = k;
+      if (k > last) last = k;
+    }
   }
-  out.buckets = [...buckets].sort((a, b) => a[0] - b[0]);
+  if (last < first) return out;
+  const sums = new Float64Array(last - first + 1);
+  for (const s of sketches) for (const [k, n] of s.buckets) sums[k - first]! += n;
+  for (let i = 0; i < sums.length; i++) if (sums[i]! > 0) out.buckets.push([i + first, sums[i]!]);
   return out;
 }
 

@@ -1,11 +1,16 @@
-// Names JIT-compiled code in a `perf` profile of a Bun process, and shows
-// where the samples fall inside one compiled function. See docs/profiling.md.
+// Names JIT-compiled code in a `perf` or callgrind profile of a Bun process,
+// and shows where the samples (or instructions) fall inside one compiled
+// function. See docs/profiling.md.
 //
 //   bun scripts/jit-profile.ts map JITDUMP             writes /tmp/perf-PID.map (perf report then names JS functions)
 //   bun scripts/jit-profile.ts annotate JITDUMP PERF_DATA "FTL: countBlock"
+//   bun scripts/jit-profile.ts functions JITDUMP CALLGRIND_OUT [N]   instructions by compiled function (the N largest)
+//   bun scripts/jit-profile.ts annotate JITDUMP CALLGRIND_OUT "FTL: countBlock"
 //
 // JITDUMP is the jit-TID-PID.dump file JavaScriptCore writes with
-// BUN_JSC_useJITDump=1 (perf's own `inject --jit` expects jit-PID.dump).
+// BUN_JSC_useJITDump=1 (perf's own `inject --jit` expects jit-PID.dump);
+// CALLGRIND_OUT a `valgrind --tool=callgrind --dump-instr=yes` file of the
+// same run.
 
 export {};
 
@@ -38,9 +43,58 @@ function readJitDump(bytes: Uint8Array): JitFunction[] {
   return out;
 }
 
+/**
+ * Self instruction counts by address from a callgrind file written with
+ * --dump-instr=yes: cost lines are "ADDRESS LINE COUNT", the address absolute
+ * (0x...), relative to the last (+N, -N) or the same (*); the line after a
+ * calls= line is a call's inclusive cost, not the caller's own.
+ */
+function readCallgrind(text: string): Map<bigint, number> {
+  const hits = new Map<bigint, number>();
+  let last = 0n;
+  let callCost = false;
+  for (const line of text.split("\n")) {
+    const first = line[0];
+    if (first === undefined || !"0123456789+-*".includes(first)) {
+      if (line.startsWith("calls=")) callCost = true;
+      continue;
+    }
+    const parts = line.split(" ");
+    const at = parts[0]!;
+    const offset = (x: string) => BigInt(x.startsWith("0x") ? x : `${x}`);
+    if (at.startsWith("0x")) last = BigInt(at);
+    else if (at[0] === "+") last += offset(at.slice(1));
+    else if (at[0] === "-") last -= offset(at.slice(1));
+    else if (at !== "*") last = BigInt(at);
+    if (callCost) {
+      callCost = false;
+      continue;
+    }
+    if (parts.length >= 3) hits.set(last, (hits.get(last) ?? 0) + Number(parts.at(-1)));
+  }
+  return hits;
+}
+
+/** Samples by address from `perf script`. */
+function readPerf(dataPath: string): Map<bigint, number> {
+  const script = Bun.spawnSync(["perf", "script", "-i", dataPath, "-F", "ip"], { stdout: "pipe", stderr: "ignore" });
+  const hits = new Map<bigint, number>();
+  for (const line of script.stdout.toString().split("\n")) {
+    const ip = line.trim();
+    if (ip) hits.set(BigInt(`0x${ip}`), (hits.get(BigInt(`0x${ip}`)) ?? 0) + 1);
+  }
+  return hits;
+}
+
+/** A profile's counts by address: a callgrind file is told by its first line. */
+async function readHits(dataPath: string): Promise<Map<bigint, number>> {
+  const head = await Bun.file(dataPath).slice(0, 64).text();
+  return head.startsWith("# callgrind format") ? readCallgrind(await Bun.file(dataPath).text()) : readPerf(dataPath);
+}
+
 const [command, dumpPath, dataPath, wanted] = process.argv.slice(2);
-if (!command || !dumpPath || (command === "annotate" && (!dataPath || !wanted)) || !["map", "annotate"].includes(command)) {
-  console.error('usage: bun scripts/jit-profile.ts map JITDUMP | annotate JITDUMP PERF_DATA "FTL: name"');
+if (!command || !dumpPath || (command !== "map" && !dataPath) || (command === "annotate" && !wanted) || !["map", "annotate", "functions"].includes(command)) {
+  console.error('usage: bun scripts/jit-profile.ts map JITDUMP | functions JITDUMP CALLGRIND_OUT [N] | annotate JITDUMP PERF_DATA|CALLGRIND_OUT "FTL: name"');
   process.exit(2);
 }
 const functions = readJitDump(new Uint8Array(await Bun.file(dumpPath).arrayBuffer()));
@@ -54,13 +108,31 @@ if (command === "map") {
   const lines = functions.map((f) => `${f.address.toString(16)} ${f.size.toString(16)} ${f.name.replace(/\s+/g, "_")}`);
   await Bun.write(`/tmp/perf-${pid}.map`, `${lines.join("\n")}\n`);
   console.log(`/tmp/perf-${pid}.map: ${lines.length} functions`);
-} else {
-  const script = Bun.spawnSync(["perf", "script", "-i", dataPath!, "-F", "ip"], { stdout: "pipe", stderr: "ignore" });
-  const hits = new Map<bigint, number>();
-  for (const line of script.stdout.toString().split("\n")) {
-    const ip = line.trim();
-    if (ip) hits.set(BigInt(`0x${ip}`), (hits.get(BigInt(`0x${ip}`)) ?? 0) + 1);
+} else if (command === "functions") {
+  const hits = await readHits(dataPath!);
+  const sorted = [...functions].sort((a, b) => (a.address < b.address ? -1 : 1));
+  const byName = new Map<string, number>();
+  let elsewhere = 0;
+  for (const [ip, count] of hits) {
+    // The last function starting at or before ip, if ip is inside it (binary search).
+    let lo = 0;
+    let hi = sorted.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (sorted[mid]!.address <= ip) lo = mid;
+      else hi = mid - 1;
+    }
+    const f = sorted[lo];
+    if (f && f.address <= ip && ip < f.address + BigInt(f.size)) {
+      const name = f.name.replace(/#\w+/, "");
+      byName.set(name, (byName.get(name) ?? 0) + count);
+    } else elsewhere += count;
   }
+  const total = [...byName.values()].reduce((a, b) => a + b, 0);
+  console.log(`compiled JS ${(total / 1e6).toFixed(1)}M, elsewhere (Bun, the compilers, libc) ${(elsewhere / 1e6).toFixed(1)}M`);
+  for (const [name, n] of [...byName].sort((a, b) => b[1] - a[1]).slice(0, Number(wanted ?? 30))) console.log(`${(n / 1e6).toFixed(1).padStart(10)}M  ${name}`);
+} else {
+  const hits = await readHits(dataPath!);
   const samplesIn = (f: JitFunction) => {
     let n = 0;
     for (const [ip, count] of hits) if (ip >= f.address && ip < f.address + BigInt(f.size)) n += count;
@@ -73,7 +145,7 @@ if (command === "map") {
     console.error(`no compiled function named like ${JSON.stringify(wanted)}`);
     process.exit(1);
   }
-  console.log(`${best.f.name}: ${best.n} samples, ${best.f.size} bytes of code`);
+  console.log(`${best.f.name}: ${best.n} samples or instructions, ${best.f.size} bytes of code`);
   const codeFile = `/tmp/jit-profile-${process.pid}.bin`;
   await Bun.write(codeFile, best.f.code);
   const dis = Bun.spawnSync(["objdump", "-D", "-b", "binary", "-m", "i386:x86-64", `--adjust-vma=0x${best.f.address.toString(16)}`, codeFile], { stdout: "pipe" });

@@ -582,6 +582,7 @@ async function mapAndReduce(
         counters: options.counters,
         segmentBytes: options.stdinSegmentBytes,
         format: taskFormat(options.format),
+        detect: options.format === undefined,
         hosts: options.hosts,
         where: options.where,
         pathGroups: options.pathGroups,
@@ -616,7 +617,7 @@ async function mapAndReduce(
       stateReport = merged.report;
     }
     skippedInputs = [...plan.skipped, ...(map.skipped ?? []).map((s) => s.why)];
-    notes = [...plan.leftOut, ...skippedInputs.map((s) => `skipped ${s}`), ...checkInputsAfterMap(plan.files, map.tasks, map.partials, source?.bytes ?? 0)];
+    notes = [...plan.leftOut, ...(source?.note ? [source.note] : []), ...skippedInputs.map((s) => `skipped ${s}`), ...checkInputsAfterMap(plan.files, map.tasks, map.partials, source?.bytes ?? 0)];
   } catch (err) {
     if (options.follow) closeInputs(plan.files);
     throw err;

@@ -158,3 +158,38 @@ describe("compressed standard input is told by its first bytes", () => {
     expect(bad.stderr).toContain(`standard input is not a valid ${codec} stream`);
   });
 });
+
+describe("standard input without --format is read in the format its first lines fit, as a file is", () => {
+  const fixturePath = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
+  const dataOf = (stdout: string) => {
+    const { input: _, ...data } = JSON.parse(stdout).data;
+    for (const s of data.malformedSamples) s.input = "?";
+    return data;
+  };
+  test.each<[string, string, boolean]>([
+    // name, what stderr says the lines were read as (none: Combined), gzipped on the way in
+    ["nginx-timed.log", "read as nginx-timed", false],
+    ["caddy-json.log", "read as json", false],
+    ["nginx-json.log", "read as json", true],
+    ["apache-vhost-timed.log", "read as vhost_combined, which its first lines fit, and 1 more field", false],
+    ["nginx-access.log", "", false],
+  ])("%s", async (name, note, gzipped) => {
+    const bytes = readFileSync(fixturePath(name));
+    const file = await cli([fixturePath(name), "--json"]);
+    expect(file.code).toBe(0);
+    // Segments smaller than the sample (detected from the first one alone) and the default ones.
+    for (const env of [{}, { LOGMR_SEGMENT_BYTES: "4000" }] as Array<Record<string, string>>) {
+      const r = await cli(["-", "--json", "--workers", "2"], { stdin: gzipped ? Bun.gzipSync(bytes) : bytes, env });
+      expect(r.code).toBe(0);
+      expect(dataOf(r.stdout)).toEqual(dataOf(file.stdout));
+      if (note) expect(r.stderr).toContain(`standard input: ${note}`);
+      else expect(r.stderr).not.toContain("standard input: read as");
+    }
+  });
+  test("a --format given is kept: no detection", async () => {
+    const r = await cli(["-", "--format", "combined"], { stdin: readFileSync(fixturePath("nginx-timed.log")) });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("junk after the user agent");
+    expect(r.stderr).not.toContain("read as");
+  });
+});

@@ -17,6 +17,7 @@ import { InputError } from "../core/errors.ts";
 import type { TaskSource } from "./run-tasks.ts";
 import { type SegmentTask, type Task, TASK_VERSION } from "../core/task.ts";
 import { LF } from "../core/text.ts";
+import { detectedNote, detectFormat, SAMPLE_BYTES } from "../plan/detect-format.ts";
 
 /** A segment is cut at the first line end past this size. */
 export const SEGMENT_BYTES = 32 << 20;
@@ -34,6 +35,8 @@ export interface StdinOptions {
   by?: string;
   /** Segments saved and not yet accepted, at most (then reading waits). */
   maxPending?: number;
+  /** No --format given: the format is the one the first lines fit, as for a file (detectFormat). */
+  detect?: boolean;
 }
 
 /**
@@ -86,11 +89,20 @@ export class StdinSegments implements TaskSource {
   private nextId: number;
   private readonly segmentBytes: number;
   private readonly maxPending: number;
+  /** The format every segment is read in: the one given, or the one detected from the first bytes before the first segment is cut. */
+  private format: string | undefined;
+  private settled: boolean;
+  private readonly sample: Uint8Array[] = [];
+  private sampled = 0;
+  /** What stderr should say of the format detected, if it is not the default. */
+  note: string | undefined;
 
   constructor(stream: AsyncIterable<Uint8Array>, private readonly options: StdinOptions) {
     this.nextId = options.firstId;
     this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES;
     this.maxPending = options.maxPending ?? 8;
+    this.format = options.format;
+    this.settled = !options.detect || options.format !== undefined;
     this.pump(plainText(stream)).catch((err: unknown) => {
       this.error = err instanceof InputError ? err : new InputError(`cannot read standard input: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
       this.finish();
@@ -126,6 +138,7 @@ export class StdinSegments implements TaskSource {
       fd = openSync(path, "w");
     };
     const cut = () => {
+      this.settleFormat();
       closeSync(fd);
       fd = -1;
       this.emit({ version: TASK_VERSION, id: this.nextId++, input: this.options.input, kind: "segment", path, start, end: this.bytes, ...this.extra() });
@@ -148,6 +161,10 @@ export class StdinSegments implements TaskSource {
           if (lf < at) lf = chunk.indexOf(LF, Math.max(at, limit));
         }
         const take = lf >= 0 ? lf + 1 - at : chunk.length - at;
+        if (!this.settled && this.sampled < SAMPLE_BYTES) {
+          this.sample.push(chunk.slice(at, at + Math.min(take, SAMPLE_BYTES - this.sampled)));
+          this.sampled += this.sample.at(-1)!.length;
+        }
         writeAll(fd, chunk.subarray(at, at + take));
         at += take;
         this.bytes += take;
@@ -161,11 +178,20 @@ export class StdinSegments implements TaskSource {
     this.finish();
   }
 
+  /** Detects the format from the sample, once, before the first segment is handed out. */
+  private settleFormat(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.format = detectFormat(Buffer.concat(this.sample));
+    this.sample.length = 0;
+    if (this.format !== undefined) this.note = detectedNote("standard input", this.format);
+  }
+
   private extra(): Partial<SegmentTask> {
     return {
       ...(this.options.window ? { window: this.options.window } : {}),
       ...(this.options.counters === "minimal" ? { counters: "minimal" as const } : {}),
-      ...(this.options.format !== undefined ? { format: this.options.format } : {}),
+      ...(this.format !== undefined ? { format: this.format } : {}),
       ...(this.options.hosts !== undefined ? { hosts: this.options.hosts } : {}),
       ...(this.options.where !== undefined ? { where: this.options.where } : {}),
       ...(this.options.pathGroups !== undefined ? { pathGroups: this.options.pathGroups } : {}),

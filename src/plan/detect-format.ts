@@ -14,7 +14,7 @@ import { FORMAT_PRESETS } from "../count/format-names.ts";
 const LOOKS_COMBINED = /^\S+ \S+ \S+ \[[^\]]{26}\] "(?:[^"\\]|\\.)*" \d{3} (?:\d+|-)(?: "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*")?\r?$/;
 
 /** Bytes of a file's start that are tried (whole lines only): about a hundred lines. */
-const SAMPLE_BYTES = 16 << 10;
+export const SAMPLE_BYTES = 16 << 10;
 /** Share of the sample valid as Combined that settles it without trying the others. */
 const CLEARLY_COMBINED = 0.9;
 

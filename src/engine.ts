@@ -8,7 +8,7 @@ import { statSync } from "node:fs";
 import { EXIT_FAILED, EXIT_USAGE, InputError, LogmrError } from "./core/errors.ts";
 import { compareIdentity, readIdentity } from "./map/identity.ts";
 import { closeInputs, lastLineEnd, type ListedInput, planFileTasks, resolveInputs, type LogInput } from "./plan/resolve-inputs.ts";
-import { detectedNote, detectFormat, gzipSampleOf, sampleOf } from "./plan/detect-format.ts";
+import { compressedSamplesOf, detectedNote, detectFormat, gzipSampleOf, sampleOf } from "./plan/detect-format.ts";
 import { FAST_FORMATS } from "./count/format-names.ts";
 import { BY_FIELDS } from "./count/by-fields.ts";
 import type { MapOptions, MapProgress, MapResult } from "./map/run-tasks.ts";
@@ -223,13 +223,15 @@ function taskFormat(given: string | undefined): string | undefined {
  */
 function detectFormats(files: LogInput[], given: string | undefined): string[] {
   const notes: string[] = [];
+  // A rotated log is often compressed: its start is expanded and tried the same way (zstd, bzip2 and xz all in one child).
+  const others = given === undefined ? files.filter((f) => f.format !== "plain" && f.format !== "gzip" && f.format !== "stdin") : [];
+  const sampled = new Map(compressedSamplesOf(others.map((f) => ({ path: f.path, codec: f.format, fd: f.fd }))).map((s, k) => [others[k]!, s]));
   for (const file of files) {
     if (given !== undefined) {
       file.logFormat = taskFormat(given);
       continue;
     }
-    // A rotated log is often gzipped: its start is expanded and tried the same way.
-    const sample = file.format === "plain" ? sampleOf(file.path, file.fd) : file.format === "gzip" ? gzipSampleOf(file.path, file.fd) : null;
+    const sample = file.format === "plain" ? sampleOf(file.path, file.fd) : file.format === "gzip" ? gzipSampleOf(file.path, file.fd) : (sampled.get(file) ?? null);
     if (sample === null) continue;
     file.logFormat = detectFormat(sample);
     if (file.logFormat !== undefined) notes.push(detectedNote(file.path, file.logFormat));

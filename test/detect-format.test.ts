@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gzipSync, zstdCompressSync } from "node:zlib";
 import { FORMAT_PRESETS } from "../src/count/format.ts";
-import { detectedNote, detectFormat, gzipSampleOf } from "../src/plan/detect-format.ts";
-import { fixture } from "./helpers.ts";
+import { compressedSamplesOf, detectedNote, detectFormat, gzipSampleOf } from "../src/plan/detect-format.ts";
+import { cli, fixture } from "./helpers.ts";
 
 const text = (name: string) => readFileSync(fixture(name), "latin1");
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
@@ -56,6 +56,47 @@ describe("gzipSampleOf: a rotated, gzipped log's start, to detect its format", (
   });
   test("a file that is not gzip inside: null, so detection leaves it to the read to say why", () => {
     expect(gzipSampleOf(write("b.log.gz", new Uint8Array([0x1f, 0x8b, 1, 2, 3, 4, 5])))).toBeNull();
+  });
+  test("cleanup", () => rmSync(dir, { recursive: true, force: true }));
+});
+
+describe("compressedSamplesOf: zstd, bzip2 and xz logs' starts, in one child", () => {
+  const dir = mkdtempSync(join(tmpdir(), "logmr-csample-"));
+  const timed = readFileSync(fixture("nginx-timed.log"));
+  const json = readFileSync(fixture("caddy-json.log"));
+  /** zlib's zstd; the Debian tools for bzip2 and xz (installed by scripts/test-deps.sh). */
+  const compress = (codec: string, data: Uint8Array): Uint8Array => (codec === "zstd" ? zstdCompressSync(data) : Bun.spawnSync([codec, "-c"], { stdin: data }).stdout);
+  const write = (name: string, bytes: Uint8Array) => {
+    writeFileSync(join(dir, name), bytes);
+    return join(dir, name);
+  };
+  test("each file's first 16 KiB expanded, in order; a corrupt one gives null and the others still come", () => {
+    const files = [
+      { path: write("a.log.zst", compress("zstd", json)), codec: "zstd" },
+      { path: write("b.log.bz2", compress("bzip2", timed)), codec: "bzip2" },
+      { path: write("c.log.xz", new Uint8Array([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0, 9, 9, 9, 9])), codec: "xz" },
+      { path: write("d.log.xz", compress("xz", json)), codec: "xz" },
+    ];
+    const samples = compressedSamplesOf(files);
+    expect(samples.length).toBe(4);
+    expect(Buffer.from(samples[0]!)).toEqual(json.subarray(0, 16 << 10));
+    expect(Buffer.from(samples[1]!)).toEqual(timed.subarray(0, 16 << 10));
+    expect(samples[2]).toBeNull();
+    expect(Buffer.from(samples[3]!)).toEqual(json.subarray(0, 16 << 10));
+  });
+  test("a folder of them without --format: each read in its own format, with the plain files' counts", async () => {
+    const folder = join(dir, "logs");
+    mkdirSync(folder);
+    writeFileSync(join(folder, "access.log.2.zst"), compress("zstd", timed));
+    writeFileSync(join(folder, "access.log.3.bz2"), compress("bzip2", timed));
+    writeFileSync(join(folder, "access.log.4.xz"), compress("xz", timed));
+    const r = await cli([folder, "--json"]);
+    expect(r.code).toBe(0);
+    for (const name of ["access.log.2.zst", "access.log.3.bz2", "access.log.4.xz"]) expect(r.stderr).toContain(`${name}: read as nginx-timed`);
+    const plain = JSON.parse((await cli([fixture("nginx-timed.log"), "--json"])).stdout).data;
+    const data = JSON.parse(r.stdout).data;
+    expect(data.lines.valid).toBe(3 * plain.lines.valid);
+    expect(data.latency.all.count).toBe(3 * plain.latency.all.count);
   });
   test("cleanup", () => rmSync(dir, { recursive: true, force: true }));
 });

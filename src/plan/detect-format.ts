@@ -2,7 +2,7 @@
 // read under each candidate (Combined, vhost_combined, nginx-timed, JSON) and the one
 // under which most are valid wins; ties go to Combined, the default.
 
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import type { LineCounter } from "../count/counter.ts";
 import { FORMAT_PRESETS } from "../count/format-names.ts";
 
@@ -121,6 +121,32 @@ export function gzipSampleOf(path: string, fd?: number): Uint8Array | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The first decompressed bytes of zstd, bzip2 and xz files, for
+ * detectFormat, from one child process (sample-compressed.ts); null for a
+ * file nothing came out of (reading it says why).
+ */
+export function compressedSamplesOf(files: ReadonlyArray<{ path: string; codec: string; fd?: number }>): Array<Uint8Array | null> {
+  if (files.length === 0) return [];
+  const script = new URL("./sample-compressed.ts", import.meta.url).pathname;
+  // The files planned, through their descriptors, whatever has the name now.
+  const where = (f: { path: string; fd?: number }) => (f.fd !== undefined && existsSync(`/proc/${process.pid}/fd/${f.fd}`) ? `/proc/${process.pid}/fd/${f.fd}` : f.path);
+  const args = files.flatMap((f) => [where(f), f.codec]);
+  const out = Bun.spawnSync([process.execPath, script, String(SAMPLE_BYTES), ...args], { stdout: "pipe", stderr: "ignore", timeout: 10_000 }).stdout;
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const samples: Array<Uint8Array | null> = [];
+  for (let at = 0; samples.length < files.length; ) {
+    if (at + 4 > out.length) {
+      samples.push(null);
+      continue;
+    }
+    const n = view.getUint32(at, true);
+    samples.push(n > 0 ? new Uint8Array(out.subarray(at + 4, at + 4 + n)) : null);
+    at += 4 + n;
+  }
+  return samples;
 }
 
 /** The first bytes of a plain file, for detectFormat. */

@@ -14,6 +14,13 @@ setDefaultTimeout(60_000);
 const dir = mkdtempSync(join(tmpdir(), "logmr-stdin-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A run's data without what names its input: the same bytes read from a file or from stdin differ only there. */
+const dataOf = (stdout: string) => {
+  const { input: _, ...data } = JSON.parse(stdout).data;
+  for (const s of data.malformedSamples) s.input = "?";
+  return data;
+};
+
 async function* chunked(bytes: Uint8Array, sizes: number[]): AsyncGenerator<Uint8Array> {
   for (let at = 0, k = 0; at < bytes.length; k++) {
     const n = sizes[k % sizes.length]!;
@@ -81,12 +88,6 @@ describe("standard input is read once: retries and pauses count every line once"
   // About 40 MB: two segments, so two tasks.
   const lines = 200_000;
   writeFileSync(path, generateText(4, 0, lines));
-  const dataOf = (stdout: string) => {
-    // The same bytes read from a file or from stdin: only the input's name differs.
-    const { input: _, ...data } = JSON.parse(stdout).data;
-    for (const s of data.malformedSamples) s.input = "?";
-    return data;
-  };
 
   test("a worker killed mid-task: its retry reads the same bytes", async () => {
     const clean = await cli([path, "--json"]);
@@ -135,10 +136,6 @@ describe("standard input is read once: retries and pauses count every line once"
 
 describe("compressed standard input is told by its first bytes", () => {
   const plain = readFileSync(new URL("./fixtures/nginx-access.log", import.meta.url).pathname);
-  const dataOf = (stdout: string) => {
-    const { input: _, ...data } = JSON.parse(stdout).data;
-    return data;
-  };
   /** zlib's gzip and zstd; the Debian tools for bzip2 and xz (installed by scripts/test-deps.sh). */
   const compress = (codec: string, data: Uint8Array): Uint8Array => {
     if (codec === "gzip") return Bun.gzipSync(data as Uint8Array<ArrayBuffer>);
@@ -161,11 +158,6 @@ describe("compressed standard input is told by its first bytes", () => {
 
 describe("standard input without --format is read in the format its first lines fit, as a file is", () => {
   const fixturePath = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).pathname;
-  const dataOf = (stdout: string) => {
-    const { input: _, ...data } = JSON.parse(stdout).data;
-    for (const s of data.malformedSamples) s.input = "?";
-    return data;
-  };
   test.each<[string, string, boolean]>([
     // name, what stderr says the lines were read as (none: Combined), gzipped on the way in
     ["nginx-timed.log", "read as nginx-timed", false],

@@ -121,8 +121,8 @@ export class KeyedSketches {
   /** addIn of n durations of whole milliseconds (0 <= ms < MS_LIMIT), keys[i] and ms[i]. */
   addMsMany(keys: Int32Array, ms: Int32Array, n: number): void {
     // A key gets its dense row at its first value here (not after DENSE_AFTER):
-    // the usual timed log has few (path, class) pairs, and its loop stays
-    // free of calls, so the general addIn stays cold.
+    // the usual timed log has few (path, class) pairs, so the general addIn
+    // stays cold.
     for (let i = 0; i < n; i++) {
       const key = keys[i]!;
       const v = ms[i]!;
